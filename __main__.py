@@ -1,0 +1,18 @@
+"""The stack program: read this stack's settings, build one ImagePipeline, export its outputs."""
+
+import pulumi
+
+from components import ImagePipeline, load_settings
+
+pipeline = ImagePipeline(f"images-{pulumi.get_stack()}", load_settings())
+
+pulumi.export("input_bucket_name", pipeline.input_bucket_name)
+pulumi.export("output_bucket_name", pipeline.output_bucket_name)
+pulumi.export("queue_url", pipeline.queue_url)
+pulumi.export("queue_arn", pipeline.queue_arn)
+pulumi.export("dead_letter_queue_url", pipeline.dead_letter_queue_url)
+pulumi.export("dead_letter_queue_arn", pipeline.dead_letter_queue_arn)
+pulumi.export("state_machine_arn", pipeline.state_machine_arn)
+pulumi.export("table_name", pipeline.table_name)
+pulumi.export("topic_arn", pipeline.topic_arn)
+pulumi.export("function_names", pipeline.function_names)

@@ -1,0 +1,208 @@
+"""The typed settings of one `ImagePipeline`: every input, its default and its AWS range.
+
+A stack sets them as one structured object, `image-pipeline:pipeline`, in
+`Pulumi.<stack>.yaml`; any key left out keeps the default below, which is the original
+design's value. Keys are the field names (snake_case).
+
+Example:
+    >>> settings = Settings.from_dict({"queue": {"visibility_timeout_seconds": 360}})
+    >>> settings.queue.visibility_timeout_seconds, settings.dead_letter_queue.max_receive_count
+    (360, 3)
+
+`Settings.from_dict` raises `ConfigError` listing every problem at once (each with its
+key path); `Settings.warnings()` lists the pitfalls AWS accepts but that hurt in production.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+# CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
+                      1827, 2192, 2557, 2922, 3288, 3653)
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
+
+
+def setting(default: Any, doc: str, *, minimum: int | None = None, maximum: int | None = None,
+            choices: tuple[Any, ...] | None = None) -> Any:
+    """A documented field; the range and choices are checked by `components.validation`."""
+    metadata = {"doc": doc, "min": minimum, "max": maximum, "choices": choices}
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+@dataclass(frozen=True)
+class QueueSettings:
+    """The upload queue (S3 event handler -> orchestrator)."""
+
+    message_retention_seconds: int = setting(1_209_600, "How long SQS keeps a message (s).",
+                                             minimum=60, maximum=1_209_600)
+    visibility_timeout_seconds: int = setting(300, "How long a received message stays hidden (s).",
+                                              minimum=0, maximum=43_200)
+    receive_wait_time_seconds: int = setting(20, "Long-polling wait (s).", minimum=0, maximum=20)
+    max_message_size: int = setting(262_144, "Largest message body (bytes); set explicitly.",
+                                    minimum=1_024, maximum=1_048_576)
+    delay_seconds: int = setting(0, "Delivery delay for new messages (s).", minimum=0, maximum=900)
+
+
+@dataclass(frozen=True)
+class DeadLetterQueueSettings:
+    """The dead-letter queue; every `None` falls back to the upload queue's value."""
+
+    max_receive_count: int = setting(3, "Receives before SQS moves a message to the DLQ.",
+                                     minimum=1, maximum=1_000)
+    message_retention_seconds: int | None = setting(None, "Retention (s); default: the queue's.",
+                                                    minimum=60, maximum=1_209_600)
+    visibility_timeout_seconds: int | None = setting(None, "Visibility (s); default: the queue's.",
+                                                     minimum=0, maximum=43_200)
+    receive_wait_time_seconds: int | None = setting(None, "Long polling (s); default: the queue's.",
+                                                    minimum=0, maximum=20)
+    max_message_size: int | None = setting(None, "Largest body (bytes); default: the queue's.",
+                                           minimum=1_024, maximum=1_048_576)
+
+    def resolved(self, queue: QueueSettings) -> QueueSettings:
+        """The DLQ's effective queue settings, falling back to `queue`'s."""
+        overrides = {name: value for name, value in dataclasses.asdict(self).items()
+                     if name != "max_receive_count" and value is not None}
+        return dataclasses.replace(queue, delay_seconds=0, **overrides)
+
+
+@dataclass(frozen=True)
+class FunctionSettings:
+    """One Lambda function."""
+
+    memory_size: int = setting(256, "Memory (MB).", minimum=128, maximum=10_240)
+    timeout: int = setting(30, "Timeout (s).", minimum=1, maximum=900)
+    architecture: str = setting("arm64", "Instruction set.", choices=("arm64", "x86_64"))
+    reserved_concurrency: int | None = setting(None, "Reserved concurrency; None: unreserved.",
+                                               minimum=0, maximum=10_000)
+    log_retention_days: int = setting(30, "Log group retention (days).", choices=LOG_RETENTION_DAYS)
+
+
+@dataclass(frozen=True)
+class ConsumerFunctionSettings(FunctionSettings):
+    """A Lambda function fed by an SQS event source mapping."""
+
+    batch_size: int = setting(10, "Records per invocation (above 10 needs a batching window).",
+                              minimum=1, maximum=10_000)
+    batching_window_seconds: int = setting(0, "Maximum batching window (s).", minimum=0, maximum=300)
+    maximum_concurrency: int | None = setting(None, "Concurrent invocations from the queue; None: no cap.",
+                                              minimum=2, maximum=1_000)
+
+
+def _function(**overrides: Any) -> Any:
+    return field(default_factory=lambda: FunctionSettings(**overrides), metadata={"doc": "A function."})
+
+
+def _consumer(**overrides: Any) -> Any:
+    return field(default_factory=lambda: ConsumerFunctionSettings(**overrides),
+                 metadata={"doc": "A queue consumer."})
+
+
+@dataclass(frozen=True)
+class FunctionsSettings:
+    """Every Lambda function of the pipeline, and what they share."""
+
+    runtime: str = setting("python3.12", "Lambda runtime.", choices=("python3.12", "python3.13"))
+    powertools_layer_version: int = setting(27, "Version of the AWS-managed Powertools layer.",
+                                            minimum=1)
+    pillow_version: str = setting("13.0.0", "Pillow release in the layer built from wheels.")
+    s3_event_handler: FunctionSettings = _function()
+    orchestrator: ConsumerFunctionSettings = _consumer(maximum_concurrency=10)
+    dlq_processor: ConsumerFunctionSettings = _consumer(maximum_concurrency=2)
+    validate: FunctionSettings = _function(memory_size=512)
+    variants: FunctionSettings = _function(memory_size=2_048, timeout=120)
+    metadata: FunctionSettings = _function(memory_size=512)
+
+
+@dataclass(frozen=True)
+class WorkflowSettings:
+    """The Step Functions workflow and the image limits its steps enforce."""
+
+    type: str = setting("STANDARD", "STANDARD (exactly-once) or EXPRESS (at-least-once).",
+                        choices=("STANDARD", "EXPRESS"))
+    execution_timeout_seconds: int = setting(900, "Whole-execution timeout (s); EXPRESS: <= 300.",
+                                             minimum=1, maximum=31_536_000)
+    variant_sizes: list[int] = setting([1280, 640, 160], "Long edges of the variants (px).")
+    variant_formats: list[str] = setting(["jpeg"], "Variant formats: jpeg and/or webp.")
+    jpeg_quality: int = setting(85, "JPEG/WebP quality of variants.", minimum=1, maximum=95)
+    max_image_bytes: int = setting(52_428_800, "Largest accepted upload (bytes).",
+                                   minimum=1, maximum=5_368_709_120)
+    max_pixels: int = setting(50_000_000, "Largest accepted width x height (decompression bombs).",
+                              minimum=1, maximum=1_000_000_000)
+    allowed_formats: list[str] = setting(list(IMAGE_FORMATS), "Formats accepted by validation.")
+    keep_gps: bool = setting(False, "Keep GPS position in variants and metadata.")
+    log_level: str = setting("ERROR", "Execution history logged.", choices=("ALL", "ERROR", "FATAL", "OFF"))
+    include_execution_data: bool = setting(False, "Log state input/output (may contain user data).")
+    tracing: bool = setting(False, "X-Ray tracing for the workflow and functions.")
+    log_retention_days: int = setting(30, "Workflow log retention (days).", choices=LOG_RETENTION_DAYS)
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    """Buckets and the status table."""
+
+    versioning: bool = setting(False, "S3 versioning on the input and output buckets.")
+    point_in_time_recovery: bool = setting(False, "DynamoDB point-in-time recovery.")
+    protect: bool = setting(False, "Protect and retain buckets and table on `pulumi destroy`.")
+    variants_cache_control: str = setting("public, max-age=31536000, immutable",
+                                          "Cache-Control of variant objects.")
+
+
+@dataclass(frozen=True)
+class AlarmSettings:
+    """CloudWatch alarms; all notify the alerts topic."""
+
+    period_seconds: int = setting(300, "Period of the queue alarms (s).", minimum=10, maximum=86_400)
+    evaluation_periods: int = setting(2, "Periods over threshold before alarming.", minimum=1, maximum=100)
+    queue_depth_threshold: int = setting(100, "Visible messages (average) above which to alarm.", minimum=0)
+    dlq_depth_threshold: int = setting(1, "DLQ visible messages at or above which to alarm.", minimum=1)
+    oldest_message_age_seconds: int = setting(300, "Oldest message age (maximum) above which to alarm.",
+                                              minimum=0)
+    email_subscriptions: list[str] = setting([], "Email addresses subscribed to the alerts topic.")
+
+
+@dataclass(frozen=True)
+class EncryptionSettings:
+    """Encryption at rest; always on, by AWS-managed keys or a customer KMS key."""
+
+    mode: str = setting("managed", "managed: SSE-SQS, SSE-S3, DynamoDB-owned; kms: a customer key.",
+                        choices=("managed", "kms"))
+    kms_key_arn: str | None = setting(None, "With mode kms: an existing key's ARN; None: create one.")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one `ImagePipeline` needs; the stack's `image-pipeline:pipeline` object."""
+
+    queue: QueueSettings = field(default_factory=QueueSettings, metadata={"doc": "Upload queue."})
+    dead_letter_queue: DeadLetterQueueSettings = field(default_factory=DeadLetterQueueSettings,
+                                                       metadata={"doc": "Dead-letter queue."})
+    functions: FunctionsSettings = field(default_factory=FunctionsSettings, metadata={"doc": "Lambdas."})
+    workflow: WorkflowSettings = field(default_factory=WorkflowSettings, metadata={"doc": "Workflow."})
+    storage: StorageSettings = field(default_factory=StorageSettings, metadata={"doc": "Data stores."})
+    alarms: AlarmSettings = field(default_factory=AlarmSettings, metadata={"doc": "Alarms."})
+    encryption: EncryptionSettings = field(default_factory=EncryptionSettings,
+                                           metadata={"doc": "Encryption at rest."})
+    tags: dict[str, str] = setting({}, "Tags added to every taggable resource.")
+
+    @property
+    def dlq(self) -> QueueSettings:
+        """The dead-letter queue's effective settings."""
+        return self.dead_letter_queue.resolved(self.queue)
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any] | None) -> Settings:
+        """Parse and validate; raise `ConfigError` listing every problem."""
+        from components.validation import parse_settings
+
+        return parse_settings(raw or {})
+
+    def warnings(self) -> list[str]:
+        """Pitfalls AWS accepts; each message names its key."""
+        from components.validation import pitfall_warnings
+
+        return pitfall_warnings(self)

@@ -1,0 +1,90 @@
+"""One Lambda function of the pipeline: its own role, its own log group, the shared code.
+
+Every function runs code from `handlers/` (`handlers.<name>.lambda_handler`), packaged as
+files: the component never imports handler code. Permissions are attached later by the
+component, once every ARN they name exists (see `components.policies`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policies
+from components.config import FunctionSettings
+
+HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
+
+
+@dataclass(frozen=True)
+class PipelineFunction:
+    name: str
+    resource_name: str
+    role: aws.iam.Role
+    log_group: aws.cloudwatch.LogGroup
+    function: aws.lambda_.Function
+
+
+def handler_code() -> pulumi.AssetArchive:
+    """The `handlers` package as explicit files (no caches, stable hash)."""
+    files = sorted(HANDLERS_DIR.glob("*.py"))
+    return pulumi.AssetArchive({f"handlers/{path.name}": pulumi.FileAsset(str(path)) for path in files})
+
+
+def pipeline_function(name: str, component_name: str, settings: FunctionSettings, *,
+                      runtime: str, account_id: str, code: pulumi.Archive,
+                      layers: list[pulumi.Input[str]], environment: dict[str, pulumi.Input[str]],
+                      tracing: bool, tags: dict[str, str],
+                      parent: pulumi.Resource) -> PipelineFunction:
+    resource_name = f"{component_name}-{name.replace('_', '-')}"
+    role = aws.iam.Role(
+        f"{resource_name}-role",
+        assume_role_policy=json.dumps(policies.assume_role_policy("lambda", account_id)),
+        description=f"Execution role of {resource_name}",
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    log_group = aws.cloudwatch.LogGroup(
+        f"{resource_name}-logs",
+        name_prefix=f"/aws/lambda/{resource_name}-",
+        retention_in_days=settings.log_retention_days,
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    function = aws.lambda_.Function(
+        resource_name,
+        runtime=runtime,
+        handler=f"handlers.{name}.lambda_handler",
+        code=code,
+        role=role.arn,
+        architectures=[settings.architecture],
+        memory_size=settings.memory_size,
+        timeout=settings.timeout,
+        reserved_concurrent_executions=(
+            settings.reserved_concurrency if settings.reserved_concurrency is not None else -1),
+        layers=layers,
+        environment={"variables": {
+            "POWERTOOLS_SERVICE_NAME": name,
+            "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline",
+            **environment,
+        }},
+        logging_config={"log_format": "JSON", "log_group": log_group.name,
+                        "application_log_level": "INFO", "system_log_level": "WARN"},
+        tracing_config={"mode": "Active" if tracing else "PassThrough"},
+        tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )
+    return PipelineFunction(name=name, resource_name=resource_name, role=role, log_group=log_group, function=function)
+
+
+def attach_policy(fn: PipelineFunction, document: pulumi.Output[dict]) -> aws.iam.RolePolicy:
+    return aws.iam.RolePolicy(
+        f"{fn.resource_name}-policy",
+        role=fn.role.id,
+        policy=document.apply(json.dumps),
+        opts=pulumi.ResourceOptions(parent=fn.role),
+    )

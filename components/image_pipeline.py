@@ -1,0 +1,222 @@
+"""`ImagePipeline`: the whole platform from one `Settings` object.
+
+Example (in a Pulumi program):
+    >>> pipeline = ImagePipeline("images", Settings.from_dict(config))  # doctest: +SKIP
+    >>> pulumi.export("input_bucket", pipeline.input_bucket_name)       # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policies
+from components.config import Settings
+from components.encryption import Keys, pipeline_keys
+from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
+from components.layers import build_pillow_layer, powertools_layer_arn
+from components.monitoring import Alerts, Monitoring, alerts_topic, queue_alarms
+from components.queues import QueuePair, queue_pair, queue_policy
+from components.storage import Storage, secure_bucket, status_table
+from components.workflow import Workflow, events_to_queue_statement, workflow
+
+QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
+# S3 notification filters are case-sensitive; cameras often write upper-case extensions.
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
+UPLOAD_PREFIX = "uploads/"
+
+
+@dataclass(frozen=True)
+class Permissions:
+    role_policies: dict[str, aws.iam.RolePolicy]
+
+
+class ImagePipeline(pulumi.ComponentResource):
+    """S3 uploads -> SQS (+ DLQ) -> orchestrator -> Step Functions -> DynamoDB, with alerts."""
+
+    keys: Keys
+    storage: Storage
+    queues: QueuePair
+    alerts: Alerts
+    functions: dict[str, PipelineFunction]
+    workflow: Workflow
+    permissions: Permissions
+    monitoring: Monitoring
+
+    def __init__(self, name: str, settings: Settings,
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("image-pipeline:index:ImagePipeline", name, None, opts)
+        self._name = name
+        self.settings = settings
+        self.account_id = aws.get_caller_identity().account_id
+        self.region = aws.get_region().region
+        self.tags = {"project": "image-pipeline", "pipeline": name, **settings.tags}
+
+        self.keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
+        self.storage = self._storage()
+        self.queues = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
+        self.alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
+                                   kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
+        # Step functions first: the state machine names them, and the orchestrator names it.
+        self.functions = self._functions(policies.STEP_FUNCTIONS)
+        self.workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
+                                 step_functions=self.functions, arns=self._arns(with_state_machine=False),
+                                 dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
+        self.functions = self._functions(QUEUE_FUNCTIONS) | self.functions
+        self.permissions = self._permissions()
+        self._triggers()
+        self.monitoring = queue_alarms(name, settings.alarms, queue=self.queues.queue,
+                                       dead_letter_queue=self.queues.dead_letter_queue,
+                                       topic=self.alerts.topic, tags=self.tags, parent=self)
+        self._outputs()
+
+    # -- building blocks -------------------------------------------------------------------
+
+    def _storage(self) -> Storage:
+        key, storage, tags = self.keys.data_key_arn, self.settings.storage, self.tags
+        return Storage(
+            input_bucket=secure_bucket(f"{self._name}-input", storage, key, tags, self),
+            output_bucket=secure_bucket(f"{self._name}-output", storage, key, tags, self),
+            table=status_table(f"{self._name}-status", storage, key, tags, self),
+        )
+
+    def _functions(self, names: tuple[str, ...]) -> dict[str, PipelineFunction]:
+        fs, wf = self.settings.functions, self.settings.workflow
+        code = handler_code()
+        pillow_layers: dict[str, aws.lambda_.LayerVersion] = {}
+
+        def layers(name: str, architecture: str) -> list[pulumi.Input[str]]:
+            arns: list[pulumi.Input[str]] = [powertools_layer_arn(
+                self.region, architecture, fs.runtime, fs.powertools_layer_version)]
+            if name in policies.STEP_FUNCTIONS:
+                if architecture not in pillow_layers:
+                    pillow_layers[architecture] = self._pillow_layer(architecture)
+                arns.append(pillow_layers[architecture].arn)
+            return arns
+
+        image_limits = {"MAX_IMAGE_BYTES": str(wf.max_image_bytes), "MAX_PIXELS": str(wf.max_pixels),
+                        "ALLOWED_FORMATS": ",".join(wf.allowed_formats),
+                        "KEEP_GPS": str(wf.keep_gps).lower()}
+        environment: dict[str, dict[str, pulumi.Input[str]]] = {
+            "s3_event_handler": {"SQS_QUEUE_URL": self.queues.queue.url},
+            "orchestrator": {"STEP_FUNCTIONS_ARN": self.workflow.state_machine.arn}
+            if "orchestrator" in names else {},
+            "dlq_processor": {"SNS_TOPIC_ARN": self.alerts.topic.arn,
+                              "DYNAMODB_TABLE": self.storage.table.name,
+                              "DLQ_URL": self.queues.dead_letter_queue.url},
+            "validate": image_limits,
+            "variants": image_limits | {
+                "OUTPUT_BUCKET": self.storage.output_bucket.bucket.bucket,
+                "VARIANT_SIZES": ",".join(map(str, wf.variant_sizes)),
+                "VARIANT_FORMATS": ",".join(wf.variant_formats),
+                "JPEG_QUALITY": str(wf.jpeg_quality),
+                "CACHE_CONTROL": self.settings.storage.variants_cache_control},
+            "metadata": image_limits,
+        }
+        return {name: pipeline_function(
+            name, self._name, getattr(fs, name), runtime=fs.runtime, account_id=self.account_id,
+            code=code, layers=layers(name, getattr(fs, name).architecture),
+            environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self)
+            for name in names}
+
+    def _pillow_layer(self, architecture: str) -> aws.lambda_.LayerVersion:
+        fs = self.settings.functions
+        folder = build_pillow_layer(fs.pillow_version, architecture, fs.runtime)
+        return aws.lambda_.LayerVersion(
+            f"{self._name}-pillow-{architecture.replace('_', '-')}",
+            layer_name=f"{self._name}-pillow-{fs.runtime.replace('.', '')}-{architecture}",
+            description=f"Pillow {fs.pillow_version} wheels for {fs.runtime} on {architecture}",
+            code=pulumi.FileArchive(str(folder)),
+            compatible_architectures=[architecture], compatible_runtimes=[fs.runtime],
+            opts=pulumi.ResourceOptions(parent=self))
+
+    def _arns(self, with_state_machine: bool = True) -> pulumi.Output[policies.PipelineArns]:
+        """Every ARN the policies name, resolved together."""
+        s, q = self.storage, self.queues
+        named = {
+            "upload_queue": q.queue.arn, "dead_letter_queue": q.dead_letter_queue.arn,
+            "table": s.table.arn, "topic": self.alerts.topic.arn,
+            "input_bucket": s.input_bucket.bucket.arn, "output_bucket": s.output_bucket.bucket.arn,
+            "alerts_key": self.keys.alerts_key_arn,
+            "state_machine": self.workflow.state_machine.arn if with_state_machine else "",
+            "kms_key": self.keys.data_key_arn or "",
+            "step_functions": {n: self.functions[n].function.arn for n in policies.STEP_FUNCTIONS},
+            "log_groups": {n: fn.log_group.arn for n, fn in self.functions.items()},
+        }
+        return pulumi.Output.all(**named).apply(lambda a: policies.PipelineArns(
+            account_id=self.account_id, tracing=self.settings.workflow.tracing,
+            **(a | {"kms_key": a["kms_key"] or None})))
+
+    def _permissions(self) -> Permissions:
+        documents = self._arns().apply(policies.function_policies)
+        role_policies = {name: attach_policy(fn, documents.apply(lambda d, n=name: d[n]))
+                         for name, fn in self.functions.items()}
+        role = {name: fn.role.arn for name, fn in self.functions.items()}
+        dlq = self.queues.dead_letter_queue
+        queue_policy(f"{self._name}-queue-policy", self.queues.queue,
+                     producers=[role["s3_event_handler"]], consumers=[role["orchestrator"]])
+        queue_policy(f"{self._name}-dlq-policy", dlq,
+                     producers=[role["s3_event_handler"]], consumers=[role["dlq_processor"]],
+                     extra_statements=[pulumi.Output.all(dlq.arn, self.workflow.unfinished_rule.arn)
+                                       .apply(lambda a: events_to_queue_statement(*a))])
+        return Permissions(role_policies=role_policies)
+
+    def _triggers(self) -> None:
+        fns = self.functions
+        handler = fns["s3_event_handler"].function
+        bucket = self.storage.input_bucket.bucket
+        permission = aws.lambda_.Permission(
+            f"{self._name}-s3-invoke", action="lambda:InvokeFunction", function=handler.name,
+            principal="s3.amazonaws.com", source_arn=bucket.arn, source_account=self.account_id,
+            opts=pulumi.ResourceOptions(parent=handler))
+        # One notification per bucket: a second would silently replace this one.
+        aws.s3.BucketNotification(
+            f"{self._name}-input-notification", bucket=bucket.id,
+            lambda_functions=[{"lambda_function_arn": handler.arn, "events": ["s3:ObjectCreated:*"],
+                               "filter_prefix": UPLOAD_PREFIX, "filter_suffix": suffix}
+                              for base in IMAGE_SUFFIXES for suffix in (base, base.upper())],
+            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[permission]))
+        aws.lambda_.FunctionEventInvokeConfig(
+            f"{self._name}-s3-event-retries", function_name=handler.name,
+            maximum_retry_attempts=2, maximum_event_age_in_seconds=6 * 3600,
+            destination_config={"on_failure": {"destination": self.queues.dead_letter_queue.arn}},
+            opts=pulumi.ResourceOptions(parent=handler,
+                                        depends_on=[self.permissions.role_policies["s3_event_handler"]]))
+        for consumer, queue in (("orchestrator", self.queues.queue),
+                                ("dlq_processor", self.queues.dead_letter_queue)):
+            settings = getattr(self.settings.functions, consumer)
+            scaling = ({"maximum_concurrency": settings.maximum_concurrency}
+                       if settings.maximum_concurrency is not None else None)
+            aws.lambda_.EventSourceMapping(
+                f"{self._name}-{consumer.replace('_', '-')}-trigger",
+                event_source_arn=queue.arn, function_name=fns[consumer].function.arn,
+                batch_size=settings.batch_size,
+                maximum_batching_window_in_seconds=settings.batching_window_seconds,
+                function_response_types=["ReportBatchItemFailures"],
+                scaling_config=scaling, tags=self.tags,
+                # AWS checks the role may receive from the queue when creating the mapping.
+                opts=pulumi.ResourceOptions(parent=fns[consumer].function,
+                                            depends_on=[self.permissions.role_policies[consumer]]))
+
+    def _outputs(self) -> None:
+        s, q = self.storage, self.queues
+        self.input_bucket_name = s.input_bucket.bucket.bucket
+        self.output_bucket_name = s.output_bucket.bucket.bucket
+        self.queue_url, self.queue_arn = q.queue.url, q.queue.arn
+        self.dead_letter_queue_url = q.dead_letter_queue.url
+        self.dead_letter_queue_arn = q.dead_letter_queue.arn
+        self.state_machine_arn = self.workflow.state_machine.arn
+        self.table_name = s.table.name
+        self.topic_arn = self.alerts.topic.arn
+        self.function_names = {n: fn.function.name for n, fn in self.functions.items()}
+        self.register_outputs({
+            "input_bucket_name": self.input_bucket_name, "output_bucket_name": self.output_bucket_name,
+            "queue_url": self.queue_url, "queue_arn": self.queue_arn,
+            "dead_letter_queue_url": self.dead_letter_queue_url,
+            "dead_letter_queue_arn": self.dead_letter_queue_arn,
+            "state_machine_arn": self.state_machine_arn, "table_name": self.table_name,
+            "topic_arn": self.topic_arn, "function_names": self.function_names,
+        })
+

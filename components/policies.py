@@ -1,0 +1,191 @@
+"""IAM and resource policy documents, built from exact ARNs by plain functions.
+
+No pulumi import: the component calls these inside `Output.apply`, and the local runner
+calls them with moto's ARNs, so both enforce the very same documents.
+
+Rules every document here follows:
+- Allow statements name single resources (a queue, a table, a bucket prefix, a function).
+- No `*` action anywhere in an Allow; a `*` resource only where AWS requires it, commented.
+- Resource policies deny every request made without TLS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+Document = dict[str, Any]
+VERSION = "2012-10-17"
+
+QUEUE_CONSUMER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
+                          "sqs:GetQueueAttributes"]
+STEP_FUNCTIONS = ("validate", "variants", "metadata")
+
+
+@dataclass(frozen=True)
+class PipelineArns:
+    """The ARNs the pipeline's policies name; plain strings, resolved."""
+
+    account_id: str
+    upload_queue: str
+    dead_letter_queue: str
+    table: str
+    topic: str
+    input_bucket: str
+    output_bucket: str
+    state_machine: str = ""
+    step_functions: dict[str, str] = field(default_factory=dict)
+    log_groups: dict[str, str] = field(default_factory=dict)
+    kms_key: str | None = None
+    """Customer key the data stores use; None with AWS-managed encryption."""
+    alerts_key: str | None = None
+    """Customer key of the alerts topic."""
+    tracing: bool = False
+
+
+def document(*statements: Document) -> Document:
+    return {"Version": VERSION, "Statement": [s for s in statements if s]}
+
+
+def allow(sid: str, actions: list[str], resources: list[str]) -> Document:
+    return {"Sid": sid, "Effect": "Allow", "Action": actions, "Resource": resources}
+
+
+def deny_insecure_transport(service: str, resources: list[str]) -> Document:
+    """The TLS-only statement every queue, bucket and topic policy carries.
+
+    A Deny may use the service wildcard: it restricts, it never grants.
+    """
+    return {"Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*",
+            "Action": f"{service}:*", "Resource": resources,
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}}
+
+
+def assume_role_policy(service: str, account_id: str) -> Document:
+    """Trust policy for `lambda` or `states`, limited to this account (confused deputy)."""
+    return document({"Effect": "Allow", "Principal": {"Service": f"{service}.amazonaws.com"},
+                     "Action": "sts:AssumeRole",
+                     "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}})
+
+
+def queue_policy(queue_arn: str, producer_role_arns: list[str],
+                 consumer_role_arns: list[str]) -> Document:
+    """Queue policy: named producer roles send, named consumer roles consume, TLS only.
+
+    Lambda reads and writes SQS with the function's execution role, so the principals are
+    roles, never the `lambda.amazonaws.com` service (design pitfall 11).
+    """
+    statements = [deny_insecure_transport("sqs", [queue_arn])]
+    if producer_role_arns:
+        statements.append({"Sid": "AllowProducers", "Effect": "Allow",
+                           "Principal": {"AWS": sorted(producer_role_arns)},
+                           "Action": ["sqs:SendMessage"], "Resource": queue_arn})
+    if consumer_role_arns:
+        statements.append({"Sid": "AllowConsumers", "Effect": "Allow",
+                           "Principal": {"AWS": sorted(consumer_role_arns)},
+                           "Action": QUEUE_CONSUMER_ACTIONS, "Resource": queue_arn})
+    return document(*statements)
+
+
+def bucket_policy(bucket_arn: str) -> Document:
+    return document(deny_insecure_transport("s3", [bucket_arn, f"{bucket_arn}/*"]))
+
+
+def topic_policy(topic_arn: str, account_id: str) -> Document:
+    """CloudWatch alarms in this account may publish; nothing without TLS."""
+    return document(
+        deny_insecure_transport("sns", [topic_arn]),
+        {"Sid": "AllowCloudWatchAlarms", "Effect": "Allow",
+         "Principal": {"Service": "cloudwatch.amazonaws.com"}, "Action": "sns:Publish",
+         "Resource": topic_arn, "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}})
+
+
+def kms_key_policy(account_id: str, partition: str = "aws") -> Document:
+    """Key policy of a key the component creates.
+
+    The account statement delegates use to IAM (the roles' own policies name the key);
+    CloudWatch must be able to use the key or alarms on an encrypted topic reach nobody
+    (design pitfall 10). In a key policy, resource `*` means "this key".
+    """
+    root = f"arn:{partition}:iam::{account_id}:root"
+    admin = ["kms:Create*", "kms:Describe*", "kms:Enable*", "kms:List*", "kms:Put*", "kms:Update*",
+             "kms:Revoke*", "kms:Disable*", "kms:Get*", "kms:Delete*", "kms:TagResource",
+             "kms:UntagResource", "kms:ScheduleKeyDeletion", "kms:CancelKeyDeletion",
+             "kms:Encrypt", "kms:Decrypt", "kms:ReEncrypt*", "kms:GenerateDataKey*"]
+    return document(
+        {"Sid": "AccountAdministersAndDelegatesToIam", "Effect": "Allow",
+         "Principal": {"AWS": root}, "Action": admin, "Resource": "*"},
+        # EventBridge delivers timed-out executions to the (encrypted) DLQ.
+        {"Sid": "AllowAlarmsAndEventsToUseKey", "Effect": "Allow",
+         "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
+         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}})
+
+
+def _logs(arns: PipelineArns, function: str) -> Document:
+    group = arns.log_groups.get(function)
+    return allow("WriteOwnLogs", ["logs:CreateLogStream", "logs:PutLogEvents"],
+                 [f"{group}:*"]) if group else {}
+
+
+def _kms(arns: PipelineArns, actions: list[str], keys: list[str | None]) -> Document:
+    named = sorted({key for key in keys if key})
+    return allow("UseEncryptionKey", actions, named) if named else {}
+
+
+def _tracing(arns: PipelineArns) -> Document:
+    # X-Ray has no resource-level permissions: AWS requires resource "*" here.
+    return allow("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
+                 ["*"]) if arns.tracing else {}
+
+
+def function_policies(arns: PipelineArns) -> dict[str, Document]:
+    """Each Lambda function's inline role policy, keyed by function name."""
+    uploads = f"{arns.input_bucket}/uploads/*"
+    variants = f"{arns.output_bucket}/variants/*"
+    data_key = ["kms:GenerateDataKey", "kms:Decrypt"]
+    specific: dict[str, list[Document]] = {
+        "s3_event_handler": [
+            allow("EnqueueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
+            # The async-invoke on-failure destination sends with the function's role.
+            allow("SendFailedEventsToDlq", ["sqs:SendMessage"], [arns.dead_letter_queue]),
+            _kms(arns, data_key, [arns.kms_key]),
+        ],
+        "orchestrator": [
+            allow("ConsumeUploadQueue", QUEUE_CONSUMER_ACTIONS, [arns.upload_queue]),
+            allow("StartWorkflow", ["states:StartExecution"], [arns.state_machine]),
+            _kms(arns, ["kms:Decrypt"], [arns.kms_key]),
+        ],
+        "dlq_processor": [
+            allow("ConsumeDeadLetterQueue", QUEUE_CONSUMER_ACTIONS, [arns.dead_letter_queue]),
+            allow("PublishAlerts", ["sns:Publish"], [arns.topic]),
+            allow("MarkImageFailed", ["dynamodb:UpdateItem"], [arns.table]),
+            _kms(arns, data_key, [arns.kms_key, arns.alerts_key]),
+        ],
+        "validate": [allow("ReadUploads", ["s3:GetObject"], [uploads]),
+                     _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
+        "variants": [allow("ReadUploads", ["s3:GetObject"], [uploads]),
+                     allow("WriteVariants", ["s3:PutObject"], [variants]),
+                     _kms(arns, data_key, [arns.kms_key])],
+        "metadata": [allow("ReadUploads", ["s3:GetObject"], [uploads]),
+                     _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
+    }
+    return {name: document(*statements, _logs(arns, name), _tracing(arns))
+            for name, statements in specific.items()}
+
+
+def state_machine_policy(arns: PipelineArns) -> Document:
+    """The workflow's role: invoke its three step functions, write the status table, log."""
+    functions = [arns.step_functions[name] for name in STEP_FUNCTIONS]
+    return document(
+        allow("InvokeStepFunctions", ["lambda:InvokeFunction"],
+              functions + [f"{arn}:*" for arn in functions]),
+        allow("RecordStatus", ["dynamodb:UpdateItem"], [arns.table]),
+        _kms(arns, ["kms:GenerateDataKey", "kms:Decrypt"], [arns.kms_key]),
+        # CloudWatch Logs vended delivery has no resource-level permissions: AWS requires "*".
+        allow("DeliverExecutionLogs",
+              ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+               "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+               "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], ["*"]),
+        _tracing(arns),
+    )

@@ -1,0 +1,190 @@
+"""Parse `image-pipeline:pipeline` into `Settings`, collecting every problem before raising.
+
+Errors are what AWS (or the engine) would reject; warnings are the pitfalls it accepts.
+Each message starts with the key path, e.g. `queue.visibility_timeout_seconds: ...`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import types
+import typing
+from typing import Any, TypeVar
+
+from components.config import IMAGE_FORMATS, ConsumerFunctionSettings, Settings
+from components.errors import ConfigError
+
+T = TypeVar("T")
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+CONSUMERS = (("orchestrator", "queue"), ("dlq_processor", "dead_letter_queue"))
+
+
+def parse_settings(raw: dict[str, Any]) -> Settings:
+    """Build `Settings` from a plain dict, or raise `ConfigError` with all problems."""
+    problems: list[str] = []
+    settings = _parse_dataclass(Settings, raw, "", problems)
+    problems.extend(_range_problems(settings, ""))
+    problems.extend(_rule_problems(settings))
+    if problems:
+        raise ConfigError(problems)
+    return settings
+
+
+def _parse_dataclass(cls: type[T], raw: Any, path: str, problems: list[str]) -> T:
+    if not isinstance(raw, dict):
+        problems.append(f"{path or '<root>'}: expected a mapping, got {type(raw).__name__}")
+        return cls()
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for unknown in sorted(set(raw) - set(fields)):
+        suggestion = _closest(unknown, fields)
+        problems.append(f"{path}{unknown}: unknown key{suggestion}")
+    values: dict[str, Any] = {}
+    for name in fields:
+        if name in raw:
+            ok, value = _parse_value(hints[name], raw[name], f"{path}{name}", problems)
+            if ok:
+                values[name] = value
+    return cls(**values)
+
+
+def _parse_value(hint: Any, value: Any, path: str, problems: list[str]) -> tuple[bool, Any]:
+    """Return (ok, parsed); on a type error record it and return (False, None)."""
+    origin = typing.get_origin(hint)
+    args = typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        if value is None:
+            return True, None
+        return _parse_value(next(a for a in args if a is not type(None)), value, path, problems)
+    if dataclasses.is_dataclass(hint):
+        return True, _parse_dataclass(hint, value, f"{path}.", problems)
+    if origin is list:
+        if not isinstance(value, list):
+            problems.append(f"{path}: expected a list, got {_describe(value)}")
+            return False, None
+        parsed = [_parse_value(args[0], item, f"{path}[{i}]", problems) for i, item in enumerate(value)]
+        return all(ok for ok, _ in parsed), [item for _, item in parsed]
+    if origin is dict:
+        if not isinstance(value, dict) or not all(isinstance(v, str) for v in value.values()):
+            problems.append(f"{path}: expected a mapping of strings, got {_describe(value)}")
+            return False, None
+        return True, dict(value)
+    # bool is a subclass of int: `timeout: true` must not pass as 1.
+    if hint is int and (isinstance(value, bool) or not isinstance(value, int)):
+        problems.append(f"{path}: expected an integer, got {_describe(value)}")
+        return False, None
+    if hint in (str, bool) and not isinstance(value, hint):
+        problems.append(f"{path}: expected a {hint.__name__}, got {_describe(value)}")
+        return False, None
+    return True, value
+
+
+def _describe(value: Any) -> str:
+    return f"{type(value).__name__} {value!r}"
+
+
+def _closest(unknown: str, known: dict[str, Any]) -> str:
+    import difflib
+
+    match = difflib.get_close_matches(unknown, known, n=1)
+    return f" (did you mean '{match[0]}'?)" if match else f" (known: {', '.join(known)})"
+
+
+def _range_problems(section: Any, path: str) -> list[str]:
+    problems: list[str] = []
+    for f in dataclasses.fields(section):
+        value = getattr(section, f.name)
+        key = f"{path}{f.name}"
+        if dataclasses.is_dataclass(value):
+            problems.extend(_range_problems(value, f"{key}."))
+            continue
+        if value is None or isinstance(value, (list, dict)):
+            continue
+        low, high, choices = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("choices")
+        if low is not None and value < low:
+            problems.append(f"{key}: {value} is below the minimum {low:,} (AWS range {_span(low, high)})")
+        elif high is not None and value > high:
+            problems.append(f"{key}: {value} is above the maximum {high:,} (AWS range {_span(low, high)})")
+        if choices is not None and value not in choices:
+            problems.append(f"{key}: {value!r} is not one of {', '.join(map(str, choices))}")
+    return problems
+
+
+def _span(low: int | None, high: int | None) -> str:
+    return f"{low:,} to {high:,}" if high is not None else f">= {low:,}"
+
+
+def _rule_problems(s: Settings) -> list[str]:
+    problems: list[str] = []
+    for function_name, queue_key in CONSUMERS:
+        fn: ConsumerFunctionSettings = getattr(s.functions, function_name)
+        visibility = (s.queue if queue_key == "queue" else s.dlq).visibility_timeout_seconds
+        if visibility < fn.timeout:
+            problems.append(
+                f"{queue_key}.visibility_timeout_seconds: {visibility} is below "
+                f"functions.{function_name}.timeout ({fn.timeout}); AWS refuses the event source "
+                f"mapping. Use at least {6 * fn.timeout + fn.batching_window_seconds} "
+                "(6 x timeout + batching window)")
+        if fn.batch_size > 10 and fn.batching_window_seconds < 1:
+            problems.append(f"functions.{function_name}.batch_size: {fn.batch_size} needs "
+                            "batching_window_seconds >= 1 (AWS allows at most 10 without a window)")
+    wf = s.workflow
+    if wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300:
+        problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
+                        "300, the longest an EXPRESS execution may run")
+    if not wf.variant_sizes:
+        problems.append("workflow.variant_sizes: list at least one size")
+    if len(set(wf.variant_sizes)) != len(wf.variant_sizes):
+        problems.append(f"workflow.variant_sizes: {wf.variant_sizes} has duplicates")
+    problems += [f"workflow.variant_sizes: {size} is outside 16 to 10,000 px"
+                 for size in wf.variant_sizes if not 16 <= size <= 10_000]
+    if not wf.variant_formats:
+        problems.append("workflow.variant_formats: list at least one of jpeg, webp")
+    problems += [f"workflow.variant_formats: {fmt!r} is not one of jpeg, webp"
+                 for fmt in wf.variant_formats if fmt not in ("jpeg", "webp")]
+    problems += [f"workflow.allowed_formats: {fmt!r} is not one of {', '.join(IMAGE_FORMATS)}"
+                 for fmt in wf.allowed_formats if fmt not in IMAGE_FORMATS]
+    problems += [f"alarms.email_subscriptions: {address!r} is not an email address"
+                 for address in s.alarms.email_subscriptions if not EMAIL.match(address)]
+    enc = s.encryption
+    if enc.kms_key_arn is not None and enc.mode != "kms":
+        problems.append("encryption.kms_key_arn: only used with encryption.mode 'kms'; set mode: kms "
+                        "or remove the key")
+    if enc.kms_key_arn is not None and not KMS_KEY_ARN.match(enc.kms_key_arn):
+        problems.append(f"encryption.kms_key_arn: {enc.kms_key_arn!r} is not a KMS key ARN "
+                        "(arn:aws:kms:<region>:<account>:key/<id>)")
+    if len(s.tags) > 40:
+        problems.append(f"tags: {len(s.tags)} tags; at most 40 leave room for the component's own")
+    problems += [f"tags.{key}: keys are 1 to 128 characters, values at most 256"
+                 for key, value in s.tags.items() if not 1 <= len(key) <= 128 or len(value) > 256]
+    return problems
+
+
+def pitfall_warnings(s: Settings) -> list[str]:
+    """Settings AWS accepts that lose or delay messages in production."""
+    warnings: list[str] = []
+    for function_name, queue_key in CONSUMERS:
+        fn: ConsumerFunctionSettings = getattr(s.functions, function_name)
+        visibility = (s.queue if queue_key == "queue" else s.dlq).visibility_timeout_seconds
+        recommended = 6 * fn.timeout + fn.batching_window_seconds
+        if fn.timeout <= visibility < recommended:
+            warnings.append(
+                f"{queue_key}.visibility_timeout_seconds: {visibility} is below 6 x "
+                f"functions.{function_name}.timeout + batching window ({recommended}); retried "
+                "invocations may see messages reappear while still in flight")
+    if s.dlq.message_retention_seconds <= s.queue.message_retention_seconds:
+        warnings.append(
+            f"dead_letter_queue.message_retention_seconds: {s.dlq.message_retention_seconds} is not "
+            f"longer than the queue's {s.queue.message_retention_seconds}; a message keeps its "
+            "original enqueue time in the DLQ and may expire there unseen")
+    if s.dead_letter_queue.max_receive_count < 5:
+        warnings.append(
+            f"dead_letter_queue.max_receive_count: {s.dead_letter_queue.max_receive_count} is below "
+            "5, the Lambda docs' minimum for queues that feed Lambda; throttled invocations may "
+            "send healthy messages to the DLQ")
+    if s.encryption.kms_key_arn is not None:
+        warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com "
+                        "and the pipeline's roles use it, or alarms reach nobody")
+    return warnings

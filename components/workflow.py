@@ -1,0 +1,89 @@
+"""The Step Functions workflow: its role, log group, state machine, and the safety net that
+sends executions which timed out or were aborted to the DLQ (so the DLQ processor marks
+those images `failed`: every upload ends in a terminal state).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_aws as aws
+
+from components import policies
+from components.config import Settings
+from components.functions import PipelineFunction
+from components.workflow_definition import build_definition
+
+
+@dataclass(frozen=True)
+class Workflow:
+    role: aws.iam.Role
+    role_policy: aws.iam.RolePolicy
+    log_group: aws.cloudwatch.LogGroup
+    state_machine: aws.sfn.StateMachine
+    unfinished_rule: aws.cloudwatch.EventRule
+
+
+def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynamodb.Table,
+             step_functions: dict[str, PipelineFunction], arns: pulumi.Output[policies.PipelineArns],
+             dead_letter_queue: aws.sqs.Queue, tags: dict[str, str],
+             parent: pulumi.Resource) -> Workflow:
+    wf = settings.workflow
+    opts = pulumi.ResourceOptions(parent=parent)
+    role = aws.iam.Role(
+        f"{name}-workflow-role",
+        assume_role_policy=json.dumps(policies.assume_role_policy("states", account_id)),
+        description=f"Execution role of the {name} workflow", tags=tags, opts=opts)
+    role_policy = aws.iam.RolePolicy(
+        f"{name}-workflow-policy", role=role.id,
+        policy=arns.apply(lambda a: json.dumps(policies.state_machine_policy(a))),
+        opts=pulumi.ResourceOptions(parent=role))
+    # Vended-logs prefix: keeps the CloudWatch Logs resource policy small (AWS docs).
+    log_group = aws.cloudwatch.LogGroup(
+        f"{name}-workflow-logs", name_prefix=f"/aws/vendedlogs/states/{name}-",
+        retention_in_days=wf.log_retention_days, tags=tags, opts=opts)
+
+    timeouts = {step: fn_settings.timeout for step, fn_settings in
+                (("validate", settings.functions.validate), ("variants", settings.functions.variants),
+                 ("metadata", settings.functions.metadata))}
+    definition = pulumi.Output.all(
+        table.name, *(step_functions[step].function.arn for step in policies.STEP_FUNCTIONS)
+    ).apply(lambda args: json.dumps(build_definition(
+        table_name=args[0], function_arns=dict(zip(policies.STEP_FUNCTIONS, args[1:], strict=True)),
+        function_timeouts=timeouts, execution_timeout_seconds=wf.execution_timeout_seconds)))
+    state_machine = aws.sfn.StateMachine(
+        f"{name}-workflow",
+        type=wf.type,
+        role_arn=role.arn,
+        definition=definition,
+        logging_configuration={"level": wf.log_level, "include_execution_data": wf.include_execution_data,
+                               "log_destination": log_group.arn.apply(lambda arn: f"{arn}:*")},
+        tracing_configuration={"enabled": wf.tracing},
+        tags=tags,
+        # CreateStateMachine checks that the role may deliver logs.
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
+    )
+    # Status-change events exist for STANDARD workflows; an execution that times out or is
+    # aborted runs no Catch, so its image would stay `processing` without this rule.
+    rule = aws.cloudwatch.EventRule(
+        f"{name}-unfinished-executions",
+        description="Executions that timed out or were aborted, for the DLQ processor",
+        event_pattern=state_machine.arn.apply(lambda arn: json.dumps({
+            "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": ["TIMED_OUT", "ABORTED"], "stateMachineArn": [arn]}})),
+        tags=tags, opts=opts)
+    aws.cloudwatch.EventTarget(
+        f"{name}-unfinished-to-dlq", rule=rule.name, arn=dead_letter_queue.arn,
+        retry_policy={"maximum_event_age_in_seconds": 86_400, "maximum_retry_attempts": 185},
+        opts=pulumi.ResourceOptions(parent=rule))
+    return Workflow(role=role, role_policy=role_policy, log_group=log_group,
+                    state_machine=state_machine, unfinished_rule=rule)
+
+
+def events_to_queue_statement(queue_arn: str, rule_arn: str) -> dict:
+    """Queue-policy statement letting only this EventBridge rule send to the DLQ."""
+    return {"Sid": "AllowUnfinishedExecutionEvents", "Effect": "Allow",
+            "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage",
+            "Resource": queue_arn, "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}}

@@ -1,0 +1,17 @@
+"""Shared test set-up: the project root on sys.path, and no real AWS credentials ever used."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+# Any boto3 client a test creates talks to moto or fails: never to a real account.
+for variable, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+                        "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
+                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+    os.environ[variable] = value
+os.environ.pop("AWS_PROFILE", None)

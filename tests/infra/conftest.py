@@ -1,0 +1,147 @@
+"""Pulumi mocks for the infrastructure tests: one place, a fresh graph per test.
+
+`deploy(stack)` builds the stack's `ImagePipeline` under `@pulumi.runtime.test` with
+`preview=False` (so every `apply` runs) and returns the registered resources with their
+resolved inputs. Computed outputs (`arn`, `url`, `name`, ...) are mocked the way AWS forms
+them, so policies built from them are realistic.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.runtime.mocks import MockMonitor
+
+from components import ImagePipeline, Settings, read_stack_settings
+
+ACCOUNT = "123456789012"
+REGION = "eu-west-1"
+STACKS = ("dev", "staging", "prod")
+
+
+def mocked_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The id and computed outputs AWS would return for a resource."""
+    physical = inputs.get("name") or (inputs.get("namePrefix", "") + "abc123") if (
+        "name" in inputs or "namePrefix" in inputs) else f"{name}-abc123"
+    arn_prefix = f"arn:aws:{{}}:{REGION}:{ACCOUNT}"
+    computed: dict[str, Any] = {"name": physical}
+    match typ:
+        case "aws:sqs/queue:Queue":
+            computed |= {"arn": f"{arn_prefix.format('sqs')}:{physical}",
+                         "url": f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{physical}"}
+            return computed["url"], inputs | computed
+        case "aws:s3/bucket:Bucket":
+            computed |= {"bucket": physical, "arn": f"arn:aws:s3:::{physical}"}
+            return physical, inputs | computed
+        case "aws:dynamodb/table:Table":
+            computed["arn"] = f"{arn_prefix.format('dynamodb')}:table/{physical}"
+        case "aws:lambda/function:Function":
+            computed |= {"arn": f"{arn_prefix.format('lambda')}:function:{physical}",
+                         "invokeArn": f"arn:aws:apigateway:{REGION}:lambda:path/{physical}"}
+        case "aws:lambda/layerVersion:LayerVersion":
+            computed["arn"] = f"{arn_prefix.format('lambda')}:layer:{inputs['layerName']}:1"
+        case "aws:iam/role:Role":
+            computed["arn"] = f"arn:aws:iam::{ACCOUNT}:role/{physical}"
+            return physical, inputs | computed
+        case "aws:cloudwatch/logGroup:LogGroup":
+            computed["arn"] = f"{arn_prefix.format('logs')}:log-group:{physical}"
+        case "aws:sfn/stateMachine:StateMachine":
+            computed["arn"] = f"{arn_prefix.format('states')}:stateMachine:{physical}"
+        case "aws:sns/topic:Topic":
+            computed["arn"] = f"{arn_prefix.format('sns')}:{physical}"
+        case "aws:kms/key:Key":
+            computed |= {"arn": f"{arn_prefix.format('kms')}:key/1234abcd", "keyId": "1234abcd"}
+        case "aws:cloudwatch/eventRule:EventRule":
+            computed["arn"] = f"{arn_prefix.format('events')}:rule/{physical}"
+        case _:
+            computed["arn"] = f"{arn_prefix.format('mock')}:{physical}"
+    return f"{physical}-id", inputs | computed
+
+
+class PipelineMocks(pulumi.runtime.Mocks):
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        return mocked_outputs(args.typ, args.name, dict(args.inputs))
+
+    def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
+            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST",
+                    "id": ACCOUNT}
+        if args.token == "aws:index/getRegion:getRegion":
+            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com",
+                    "description": "Europe (Ireland)"}
+        raise AssertionError(f"unexpected invoke {args.token}")
+
+
+class RecordingMonitor(MockMonitor):
+    """Also records each resource's explicit and implicit dependencies (URNs)."""
+
+    def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
+        super().__init__(mocks)
+        self.dependencies: dict[str, set[str]] = {}
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
+        response = super().RegisterResource(request)
+        self.dependencies[response.urn] = set(request.dependencies)
+        return response
+
+
+@dataclass(frozen=True)
+class Resource:
+    urn: str
+    type: str
+    name: str
+    inputs: dict[str, Any]
+
+    def policy(self, key: str = "policy") -> dict[str, Any]:
+        return json.loads(self.inputs[key])
+
+
+@dataclass(frozen=True)
+class Graph:
+    """The resources one program registered, for assertions that read like policies."""
+
+    resources: list[Resource]
+    dependencies: dict[str, set[str]]
+
+    def of_type(self, typ: str) -> list[Resource]:
+        return [r for r in self.resources if r.type == typ]
+
+    def named(self, name: str) -> Resource:
+        matches = [r for r in self.resources if r.name == name]
+        assert len(matches) == 1, f"expected one resource named {name}, found {len(matches)}"
+        return matches[0]
+
+    def depends_on(self, resource: Resource, other: Resource) -> bool:
+        return other.urn in self.dependencies.get(resource.urn, set())
+
+
+def run_under_mocks(stack: str, program: Callable[[], Any]) -> Graph:
+    mocks = PipelineMocks()
+    monitor = RecordingMonitor(mocks)
+    pulumi.runtime.set_mocks(mocks, project="image-pipeline", stack=stack, preview=False,
+                             monitor=monitor, logger=logging.getLogger("pulumi"))
+    pulumi.runtime.test(program)()
+    resources = [Resource(urn=urn, type=urn.split("::")[2].split("$")[-1], name=urn.split("::")[3],
+                          inputs=dict(reg.state)) for urn, reg in monitor.get_registered_resources().items()]
+    return Graph(resources=resources, dependencies=monitor.dependencies)
+
+
+@pytest.fixture
+def deploy() -> Callable[..., Graph]:
+    """Build a stack's pipeline (its YAML, or `raw` settings) and return what it registered."""
+    def build(stack: str = "dev", raw: dict[str, Any] | None = None) -> Graph:
+        settings = Settings.from_dict(read_stack_settings(stack) if raw is None else raw)
+
+        def program() -> pulumi.Output[Any]:
+            pipeline = ImagePipeline(f"images-{stack}", settings)
+            return pulumi.Output.all(pipeline.queue_url, pipeline.state_machine_arn, pipeline.topic_arn)
+
+        return run_under_mocks(stack, program)
+
+    return build
