@@ -32,10 +32,12 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
     return settings
 
 
-def _parse_dataclass(cls: type[T], raw: Any, path: str, problems: list[str]) -> T:
+def _parse_dataclass(cls: type[T], raw: Any, path: str, problems: list[str], base: T | None = None) -> T:
+    """Overlay `raw` on `base` (the section's defaults, which may differ per parent field)."""
+    base = cls() if base is None else base
     if not isinstance(raw, dict):
-        problems.append(f"{path or '<root>'}: expected a mapping, got {type(raw).__name__}")
-        return cls()
+        problems.append(f"{path.rstrip('.') or '<root>'}: expected a mapping, got {_describe(raw)}")
+        return base
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
     for unknown in sorted(set(raw) - set(fields)):
@@ -44,22 +46,23 @@ def _parse_dataclass(cls: type[T], raw: Any, path: str, problems: list[str]) -> 
     values: dict[str, Any] = {}
     for name in fields:
         if name in raw:
-            ok, value = _parse_value(hints[name], raw[name], f"{path}{name}", problems)
+            ok, value = _parse_value(hints[name], raw[name], f"{path}{name}", problems,
+                                     getattr(base, name))
             if ok:
                 values[name] = value
-    return cls(**values)
+    return dataclasses.replace(base, **values)  # type: ignore[type-var]
 
 
-def _parse_value(hint: Any, value: Any, path: str, problems: list[str]) -> tuple[bool, Any]:
+def _parse_value(hint: Any, value: Any, path: str, problems: list[str], default: Any = None) -> tuple[bool, Any]:
     """Return (ok, parsed); on a type error record it and return (False, None)."""
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
         if value is None:
             return True, None
-        return _parse_value(next(a for a in args if a is not type(None)), value, path, problems)
+        return _parse_value(next(a for a in args if a is not type(None)), value, path, problems, default)
     if dataclasses.is_dataclass(hint):
-        return True, _parse_dataclass(hint, value, f"{path}.", problems)
+        return True, _parse_dataclass(hint, value, f"{path}.", problems, default)
     if origin is list:
         if not isinstance(value, list):
             problems.append(f"{path}: expected a list, got {_describe(value)}")
@@ -88,7 +91,7 @@ def _describe(value: Any) -> str:
 def _closest(unknown: str, known: dict[str, Any]) -> str:
     import difflib
 
-    match = difflib.get_close_matches(unknown, known, n=1)
+    match = [key for key in known if key.startswith(unknown)] or difflib.get_close_matches(unknown, known, n=1)
     return f" (did you mean '{match[0]}'?)" if match else f" (known: {', '.join(known)})"
 
 

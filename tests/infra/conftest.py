@@ -60,7 +60,7 @@ def mocked_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, di
         case "aws:cloudwatch/eventRule:EventRule":
             computed["arn"] = f"{arn_prefix.format('events')}:rule/{physical}"
         case _:
-            computed["arn"] = f"{arn_prefix.format('mock')}:{physical}"
+            computed["arn"] = inputs.get("arn", f"{arn_prefix.format('mock')}:{physical}")
     return f"{physical}-id", inputs | computed
 
 
@@ -79,15 +79,19 @@ class PipelineMocks(pulumi.runtime.Mocks):
 
 
 class RecordingMonitor(MockMonitor):
-    """Also records each resource's explicit and implicit dependencies (URNs)."""
+    """Also records each resource's dependencies (URNs) and options the state does not show."""
 
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.dependencies: dict[str, set[str]] = {}
+        self.options: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         self.dependencies[response.urn] = set(request.dependencies)
+        self.options[response.urn] = {"protect": request.protect,
+                                      "retain_on_delete": request.retainOnDelete,
+                                      "parent": request.parent}
         return response
 
 
@@ -97,6 +101,7 @@ class Resource:
     type: str
     name: str
     inputs: dict[str, Any]
+    options: dict[str, Any]
 
     def policy(self, key: str = "policy") -> dict[str, Any]:
         return json.loads(self.inputs[key])
@@ -111,6 +116,14 @@ class Graph:
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
+
+    def one(self, typ: str) -> Resource:
+        matches = self.of_type(typ)
+        assert len(matches) == 1, f"expected one {typ}, found {[r.name for r in matches]}"
+        return matches[0]
+
+    def by_arn(self, arn: str) -> Resource:
+        return next(r for r in self.resources if r.inputs.get("arn") == arn)
 
     def named(self, name: str) -> Resource:
         matches = [r for r in self.resources if r.name == name]
@@ -128,7 +141,8 @@ def run_under_mocks(stack: str, program: Callable[[], Any]) -> Graph:
                              monitor=monitor, logger=logging.getLogger("pulumi"))
     pulumi.runtime.test(program)()
     resources = [Resource(urn=urn, type=urn.split("::")[2].split("$")[-1], name=urn.split("::")[3],
-                          inputs=dict(reg.state)) for urn, reg in monitor.get_registered_resources().items()]
+                          inputs=dict(reg.state), options=monitor.options.get(urn, {}))
+                 for urn, reg in monitor.get_registered_resources().items()]
     return Graph(resources=resources, dependencies=monitor.dependencies)
 
 

@@ -1,0 +1,111 @@
+"""Alerts topic, alarms, encryption key and the workflow resources."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from components.workflow_definition import build_definition
+from tests.infra.conftest import STACKS
+
+ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"
+
+
+def alarms(graph, stack="dev"):
+    return {a.name.removeprefix(f"images-{stack}-"): a for a in graph.of_type(ALARM)}
+
+
+def test_the_original_three_alarms_with_their_thresholds(deploy):
+    graph = deploy("dev")
+    queue, dlq = graph.named("images-dev-queue"), graph.named("images-dev-dlq")
+    found = alarms(graph)
+    expected = {
+        "queue-depth": ("ApproximateNumberOfMessagesVisible", queue, "Average", "GreaterThanThreshold", 100, 2),
+        "dlq-depth": ("ApproximateNumberOfMessagesVisible", dlq, "Maximum", "GreaterThanOrEqualToThreshold", 1, 1),
+        "oldest-message-age": ("ApproximateAgeOfOldestMessage", queue, "Maximum", "GreaterThanThreshold", 300, 2),
+    }
+    assert set(found) == set(expected)
+    for name, (metric, target, statistic, comparison, threshold, periods) in expected.items():
+        alarm = found[name].inputs
+        assert (alarm["namespace"], alarm["metricName"]) == ("AWS/SQS", metric), name
+        assert alarm["dimensions"] == {"QueueName": target.inputs["name"]}, name
+        assert (alarm["statistic"], alarm["comparisonOperator"]) == (statistic, comparison), name
+        assert (alarm["threshold"], alarm["evaluationPeriods"], alarm["period"]) == (threshold, periods, 300), name
+        assert alarm["treatMissingData"] == "notBreaching", name
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_alarms_notify_the_alerts_topic_when_raised_and_cleared(deploy, stack):
+    graph = deploy(stack)
+    topic = graph.named(f"images-{stack}-alerts").inputs["arn"]
+    for alarm in graph.of_type(ALARM):
+        assert alarm.inputs["alarmActions"] == [topic], alarm.urn
+        assert alarm.inputs["okActions"] == [topic], alarm.urn
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_alerts_topic_uses_a_key_cloudwatch_may_use(deploy, stack):
+    graph = deploy(stack)
+    key = graph.one("aws:kms/key:Key")
+    topic = graph.named(f"images-{stack}-alerts")
+    assert topic.inputs["kmsMasterKeyId"] == key.inputs["arn"]
+    assert key.inputs["enableKeyRotation"] is True
+    statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
+    services = statements["AllowAlarmsAndEventsToUseKey"]
+    assert "cloudwatch.amazonaws.com" in services["Principal"]["Service"]
+    assert set(services["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    assert all(a != "kms:*" and a != "*" for s in statements.values() for a in s["Action"])
+
+
+def test_topic_policy_lets_only_this_accounts_alarms_publish_over_tls(deploy):
+    graph = deploy("dev")
+    topic = graph.named("images-dev-alerts").inputs["arn"]
+    policy = graph.one("aws:sns/topicPolicy:TopicPolicy").policy()
+    allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
+    assert allow["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert allow["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+    assert any(s["Effect"] == "Deny" and s["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+               and s["Resource"] == [topic] for s in policy["Statement"])
+
+
+def test_prod_mails_alerts_to_the_configured_address_and_dev_to_nobody(deploy):
+    [subscription] = deploy("prod").of_type("aws:sns/topicSubscription:TopicSubscription")
+    assert (subscription.inputs["protocol"], subscription.inputs["endpoint"]) == (
+        "email", "image-pipeline-oncall@example.com")
+    assert deploy("dev").of_type("aws:sns/topicSubscription:TopicSubscription") == []
+
+
+def test_state_machine_runs_the_definition_built_from_its_own_resources(deploy):
+    graph = deploy("dev")
+    machine = graph.one("aws:sfn/stateMachine:StateMachine")
+    arns = {step: graph.named(f"images-dev-{step}").inputs["arn"] for step in ("validate", "variants", "metadata")}
+    expected = build_definition(table_name=graph.named("images-dev-status").inputs["name"], function_arns=arns,
+                                function_timeouts={"validate": 30, "variants": 120, "metadata": 30},
+                                execution_timeout_seconds=900)
+    assert json.loads(machine.inputs["definition"]) == expected
+    assert machine.inputs["type"] == "STANDARD"
+    assert machine.inputs["roleArn"] == graph.named("images-dev-workflow-role").inputs["arn"]
+    assert graph.depends_on(machine, graph.named("images-dev-workflow-policy"))
+
+
+def test_workflow_logging_and_tracing_follow_the_stack(deploy):
+    for stack, tracing in (("dev", False), ("prod", True)):
+        graph = deploy(stack)
+        machine = graph.one("aws:sfn/stateMachine:StateMachine")
+        group = graph.named(f"images-{stack}-workflow-logs")
+        assert machine.inputs["loggingConfiguration"] == {
+            "level": "ERROR", "includeExecutionData": False, "logDestination": group.inputs["arn"] + ":*"}
+        assert machine.inputs["tracingConfiguration"] == {"enabled": tracing}
+        assert group.inputs["namePrefix"].startswith("/aws/vendedlogs/states/")
+
+
+def test_timed_out_and_aborted_executions_reach_the_dlq(deploy):
+    graph = deploy("dev")
+    rule = graph.one("aws:cloudwatch/eventRule:EventRule")
+    pattern = json.loads(rule.inputs["eventPattern"])
+    assert pattern["detail"] == {"status": ["TIMED_OUT", "ABORTED"],
+                                 "stateMachineArn": [graph.one("aws:sfn/stateMachine:StateMachine").inputs["arn"]]}
+    target = graph.one("aws:cloudwatch/eventTarget:EventTarget")
+    assert target.inputs["arn"] == graph.named("images-dev-dlq").inputs["arn"]
+    assert target.inputs["rule"] == rule.inputs["name"]

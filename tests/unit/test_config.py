@@ -1,0 +1,172 @@
+"""Settings: defaults, every validation error and warning, all problems at once (no Pulumi runtime)."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from components import ConfigError, Settings, read_stack_settings
+from components.config import LOG_RETENTION_DAYS
+
+
+def problems(raw: dict) -> list[str]:
+    with pytest.raises(ConfigError) as raised:
+        Settings.from_dict(raw)
+    return raised.value.problems
+
+
+def test_defaults_are_the_original_designs_values():
+    s = Settings.from_dict({})
+    assert dataclasses.astuple(s.queue) == (1_209_600, 300, 20, 262_144, 0)
+    assert s.dead_letter_queue.max_receive_count == 3
+    assert s.encryption.mode == "managed"
+    a = s.alarms
+    assert (a.queue_depth_threshold, a.dlq_depth_threshold, a.oldest_message_age_seconds) == (100, 1, 300)
+    assert (a.period_seconds, a.evaluation_periods) == (300, 2)
+    assert s.workflow.variant_sizes == [1280, 640, 160]
+    assert s.functions.orchestrator.timeout * 6 <= s.queue.visibility_timeout_seconds
+
+
+def test_dlq_settings_fall_back_to_the_queues():
+    s = Settings.from_dict({"queue": {"visibility_timeout_seconds": 600},
+                            "dead_letter_queue": {"message_retention_seconds": 1_209_600}})
+    assert s.dlq.visibility_timeout_seconds == 600
+    assert s.dlq.message_retention_seconds == 1_209_600
+    assert s.dlq.max_message_size == s.queue.max_message_size
+
+
+def test_a_partial_function_section_keeps_that_functions_own_defaults():
+    s = Settings.from_dict({"functions": {"variants": {"log_retention_days": 90}}})
+    assert (s.functions.variants.memory_size, s.functions.variants.timeout) == (2048, 120)
+    assert s.functions.variants.log_retention_days == 90
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"queue": {"message_retention_seconds": 59}},
+     "queue.message_retention_seconds: 59 is below the minimum 60 (AWS range 60 to 1,209,600)"),
+    ({"queue": {"message_retention_seconds": 1_209_601}},
+     "queue.message_retention_seconds: 1209601 is above the maximum 1,209,600 (AWS range 60 to 1,209,600)"),
+    ({"queue": {"visibility_timeout_seconds": 43_201}},
+     "queue.visibility_timeout_seconds: 43201 is above the maximum 43,200 (AWS range 0 to 43,200)"),
+    ({"queue": {"receive_wait_time_seconds": 21}},
+     "queue.receive_wait_time_seconds: 21 is above the maximum 20 (AWS range 0 to 20)"),
+    ({"queue": {"max_message_size": 1_023}},
+     "queue.max_message_size: 1023 is below the minimum 1,024 (AWS range 1,024 to 1,048,576)"),
+    ({"queue": {"max_message_size": 1_048_577}},
+     "queue.max_message_size: 1048577 is above the maximum 1,048,576 (AWS range 1,024 to 1,048,576)"),
+    ({"queue": {"delay_seconds": 901}}, "queue.delay_seconds: 901 is above the maximum 900 (AWS range 0 to 900)"),
+    ({"dead_letter_queue": {"max_receive_count": 0}},
+     "dead_letter_queue.max_receive_count: 0 is below the minimum 1 (AWS range 1 to 1,000)"),
+    ({"dead_letter_queue": {"max_receive_count": 1_001}},
+     "dead_letter_queue.max_receive_count: 1001 is above the maximum 1,000 (AWS range 1 to 1,000)"),
+    ({"functions": {"validate": {"timeout": 0}}},
+     "functions.validate.timeout: 0 is below the minimum 1 (AWS range 1 to 900)"),
+    ({"functions": {"variants": {"timeout": 901}}},
+     "functions.variants.timeout: 901 is above the maximum 900 (AWS range 1 to 900)"),
+    ({"functions": {"metadata": {"memory_size": 127}}},
+     "functions.metadata.memory_size: 127 is below the minimum 128 (AWS range 128 to 10,240)"),
+    ({"functions": {"metadata": {"memory_size": 10_241}}},
+     "functions.metadata.memory_size: 10241 is above the maximum 10,240 (AWS range 128 to 10,240)"),
+    ({"functions": {"validate": {"architecture": "arm"}}},
+     "functions.validate.architecture: 'arm' is not one of arm64, x86_64"),
+    ({"functions": {"validate": {"log_retention_days": 31}}},
+     f"functions.validate.log_retention_days: 31 is not one of {', '.join(map(str, LOG_RETENTION_DAYS))}"),
+    ({"workflow": {"type": "express"}}, "workflow.type: 'express' is not one of STANDARD, EXPRESS"),
+])
+def test_values_aws_rejects_are_errors_naming_their_key(raw, message):
+    assert problems(raw) == [message]
+
+
+def test_queue_visibility_below_the_consumer_timeout_is_an_error():
+    assert problems({"queue": {"visibility_timeout_seconds": 29},
+                     "dead_letter_queue": {"visibility_timeout_seconds": 300}}) == [
+        "queue.visibility_timeout_seconds: 29 is below functions.orchestrator.timeout (30); AWS refuses the "
+        "event source mapping. Use at least 180 (6 x timeout + batching window)"]
+
+
+def test_dlq_visibility_below_the_dlq_processor_timeout_is_an_error():
+    assert problems({"dead_letter_queue": {"visibility_timeout_seconds": 10}}) == [
+        "dead_letter_queue.visibility_timeout_seconds: 10 is below functions.dlq_processor.timeout (30); AWS "
+        "refuses the event source mapping. Use at least 180 (6 x timeout + batching window)"]
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"queue": {"visibility": 300}}, "queue.visibility: unknown key (did you mean 'visibility_timeout_seconds'?)"),
+    ({"alarm": {}}, "alarm: unknown key (did you mean 'alarms'?)"),
+    ({"queue": {"delay_seconds": "5"}}, "queue.delay_seconds: expected an integer, got str '5'"),
+    ({"functions": {"orchestrator": {"timeout": True}}},
+     "functions.orchestrator.timeout: expected an integer, got bool True"),
+    ({"storage": {"versioning": "yes"}}, "storage.versioning: expected a bool, got str 'yes'"),
+    ({"queue": 300}, "queue: expected a mapping, got int 300"),
+    ({"workflow": {"variant_sizes": 640}}, "workflow.variant_sizes: expected a list, got int 640"),
+    ({"tags": {"team": 7}}, "tags: expected a mapping of strings, got dict {'team': 7}"),
+])
+def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
+    assert problems(raw) == [message]
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"workflow": {"type": "EXPRESS"}},
+     "workflow.execution_timeout_seconds: 900 is above 300, the longest an EXPRESS execution may run"),
+    ({"workflow": {"variant_formats": ["png"]}}, "workflow.variant_formats: 'png' is not one of jpeg, webp"),
+    ({"workflow": {"variant_sizes": [640, 640]}}, "workflow.variant_sizes: [640, 640] has duplicates"),
+    ({"workflow": {"allowed_formats": ["TIFF"]}},
+     "workflow.allowed_formats: 'TIFF' is not one of JPEG, PNG, GIF, WEBP"),
+    ({"functions": {"orchestrator": {"batch_size": 100}}},
+     "functions.orchestrator.batch_size: 100 needs batching_window_seconds >= 1 (AWS allows at most 10 "
+     "without a window)"),
+    ({"alarms": {"email_subscriptions": ["oncall"]}},
+     "alarms.email_subscriptions: 'oncall' is not an email address"),
+    ({"encryption": {"kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/abc"}},
+     "encryption.kms_key_arn: only used with encryption.mode 'kms'; set mode: kms or remove the key"),
+])
+def test_cross_field_rules(raw, message):
+    assert problems(raw) == [message]
+
+
+def test_every_problem_is_listed_at_once():
+    found = problems({"queue": {"delay_seconds": 901, "visibilty_timeout_seconds": 1},
+                      "dead_letter_queue": {"max_receive_count": 0},
+                      "functions": {"orchestrator": {"timeout": 901, "memory_size": "big"}},
+                      "workflow": {"type": "FAST"}})
+    assert [p.split(":")[0] for p in found] == [
+        "queue.visibilty_timeout_seconds", "functions.orchestrator.memory_size", "queue.delay_seconds",
+        "dead_letter_queue.max_receive_count", "functions.orchestrator.timeout", "workflow.type",
+        "queue.visibility_timeout_seconds"]  # 300 is below the (invalid) 901 s timeout too
+    assert str(ConfigError(found)).startswith("7 problem(s) in config 'image-pipeline:pipeline':\n  - ")
+
+
+def test_pitfalls_aws_accepts_are_warnings_naming_their_key():
+    s = Settings.from_dict({"queue": {"visibility_timeout_seconds": 100}})
+    assert s.warnings() == [
+        "queue.visibility_timeout_seconds: 100 is below 6 x functions.orchestrator.timeout + batching window "
+        "(180); retried invocations may see messages reappear while still in flight",
+        "dead_letter_queue.visibility_timeout_seconds: 100 is below 6 x functions.dlq_processor.timeout + "
+        "batching window (180); retried invocations may see messages reappear while still in flight",
+        "dead_letter_queue.message_retention_seconds: 1209600 is not longer than the queue's 1209600; a "
+        "message keeps its original enqueue time in the DLQ and may expire there unseen",
+        "dead_letter_queue.max_receive_count: 3 is below 5, the Lambda docs' minimum for queues that feed "
+        "Lambda; throttled invocations may send healthy messages to the DLQ",
+    ]
+
+
+def test_batching_window_counts_toward_the_visibility_warning():
+    s = Settings.from_dict({"functions": {"orchestrator": {"batching_window_seconds": 121}},
+                            "dead_letter_queue": {"max_receive_count": 5, "message_retention_seconds": 1_209_600},
+                            "queue": {"message_retention_seconds": 345_600}})
+    assert [w.split(":")[0] for w in s.warnings()] == ["queue.visibility_timeout_seconds"]
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_each_stack_file_is_valid(stack):
+    Settings.from_dict(read_stack_settings(stack))
+
+
+def test_staging_and_prod_are_hardened_and_dev_is_not():
+    dev, prod = (Settings.from_dict(read_stack_settings(s)) for s in ("dev", "prod"))
+    assert len(dev.warnings()) == 2
+    assert prod.warnings() == []
+    assert prod.storage.point_in_time_recovery and prod.storage.protect
+    assert prod.dlq.message_retention_seconds > prod.queue.message_retention_seconds
+    assert prod.alarms.email_subscriptions

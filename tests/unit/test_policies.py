@@ -1,0 +1,76 @@
+"""Policy documents, linted with parliament: the same documents the component deploys."""
+
+from __future__ import annotations
+
+import json
+
+import parliament
+import pytest
+
+from components import policies
+
+ACCOUNT = "123456789012"
+ARN = f"arn:aws:{{}}:eu-west-1:{ACCOUNT}"
+FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor", *policies.STEP_FUNCTIONS)
+
+
+def sample_arns(kms: bool = True, tracing: bool = True) -> policies.PipelineArns:
+    return policies.PipelineArns(
+        account_id=ACCOUNT, upload_queue=f"{ARN.format('sqs')}:uploads", dead_letter_queue=f"{ARN.format('sqs')}:dlq",
+        table=f"{ARN.format('dynamodb')}:table/status", topic=f"{ARN.format('sns')}:alerts",
+        input_bucket="arn:aws:s3:::input", output_bucket="arn:aws:s3:::output",
+        state_machine=f"{ARN.format('states')}:stateMachine:workflow",
+        step_functions={n: f"{ARN.format('lambda')}:function:{n}" for n in policies.STEP_FUNCTIONS},
+        log_groups={n: f"{ARN.format('logs')}:log-group:/aws/lambda/{n}" for n in FUNCTIONS},
+        kms_key=f"{ARN.format('kms')}:key/data" if kms else None, alerts_key=f"{ARN.format('kms')}:key/alerts",
+        tracing=tracing)
+
+
+def findings(document: dict) -> list[tuple[str, object]]:
+    return [(f.issue, f.detail) for f in parliament.analyze_policy_string(json.dumps(document)).findings]
+
+
+def all_documents(arns: policies.PipelineArns) -> dict[str, dict]:
+    role = f"arn:aws:iam::{ACCOUNT}:role/"
+    return {**policies.function_policies(arns), "state_machine": policies.state_machine_policy(arns),
+            "queue": policies.queue_policy(arns.upload_queue, [role + "producer"], [role + "consumer"]),
+            "bucket": policies.bucket_policy(arns.input_bucket), "topic": policies.topic_policy(arns.topic, ACCOUNT)}
+
+
+@pytest.mark.parametrize("kms", [True, False])
+@pytest.mark.parametrize("tracing", [True, False])
+def test_every_role_and_resource_policy_lints_clean(kms, tracing):
+    for name, document in all_documents(sample_arns(kms, tracing)).items():
+        assert findings(document) == [], name
+
+
+def test_key_policy_findings_are_only_the_key_policy_star_which_means_this_key():
+    # In a key policy, Resource "*" is the key itself (AWS KMS docs); parliament reads it as an
+    # identity policy. Anything else it finds is a real problem.
+    assert {issue for issue, _ in findings(policies.kms_key_policy(ACCOUNT))} == {"RESOURCE_STAR"}
+
+
+def test_no_allow_statement_uses_a_wildcard_action():
+    for name, document in all_documents(sample_arns()).items():
+        for statement in document["Statement"]:
+            if statement["Effect"] != "Allow":
+                continue
+            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            assert all(a != "*" and not a.endswith(":*") for a in actions), (name, statement)
+
+
+def test_function_policies_name_only_the_resources_given():
+    arns = sample_arns(tracing=False)
+    given = {arns.upload_queue, arns.dead_letter_queue, arns.table, arns.topic, arns.state_machine,
+             arns.kms_key, arns.alerts_key, f"{arns.input_bucket}/uploads/*", f"{arns.output_bucket}/variants/*",
+             *(f"{group}:*" for group in arns.log_groups.values())}
+    for name, document in policies.function_policies(arns).items():
+        resources = {r for s in document["Statement"] for r in s["Resource"]}
+        assert resources <= given, (name, resources - given)
+
+
+def test_without_a_customer_key_no_kms_statement_is_granted_for_data():
+    documents = policies.function_policies(sample_arns(kms=False))
+    assert all(s["Sid"] != "UseEncryptionKey" for s in documents["orchestrator"]["Statement"])
+    dlq = next(s for s in documents["dlq_processor"]["Statement"] if s["Sid"] == "UseEncryptionKey")
+    assert dlq["Resource"] == [sample_arns().alerts_key]  # publishing to the encrypted topic
