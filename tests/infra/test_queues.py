@@ -34,7 +34,7 @@ def test_max_message_size_is_set_explicitly_to_the_original_256_kib(deploy):
 
 
 def test_dev_keeps_the_original_designs_values(deploy):
-    queue, dlq = queues(deploy("dev"))
+    queue, _ = queues(deploy("dev"))
     assert (queue.inputs["messageRetentionSeconds"], queue.inputs["visibilityTimeoutSeconds"],
             queue.inputs["receiveWaitTimeSeconds"], queue.inputs["delaySeconds"]) == (1_209_600, 300, 20, 0)
     assert json.loads(queue.inputs["redrivePolicy"])["maxReceiveCount"] == 3
