@@ -12,6 +12,7 @@ sys.path.insert(0, str(ROOT))
 # Any boto3 client a test creates talks to moto or fails: never to a real account.
 for variable, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                         "AWS_SECURITY_TOKEN": "testing", "AWS_SESSION_TOKEN": "testing",
-                        "AWS_DEFAULT_REGION": "eu-west-1"}.items():
+                        "AWS_DEFAULT_REGION": "eu-west-1", "POWERTOOLS_SERVICE_NAME": "image-pipeline-tests",
+                        "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline"}.items():
     os.environ[variable] = value
 os.environ.pop("AWS_PROFILE", None)

@@ -1,0 +1,66 @@
+"""SQS upload messages -> one Step Functions execution each (one AWS call per message).
+
+The execution name is derived from the upload, so a redelivered message finds its
+execution already started (`ExecutionAlreadyExists` counts as success). The workflow's
+first state records `processing` and its execution ARN, so no status write happens here.
+Each record succeeds or fails alone (partial batch response); records left when the
+invocation nears its deadline are handed back untouched.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
+
+from handlers.clients import clients
+from handlers.errors import DeadlineReached
+from handlers.uploads import execution_name, parse_message
+
+logger = Logger()
+metrics = Metrics(namespace="ImagePipeline")
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+clients.warm("stepfunctions")
+
+# Time one StartExecution may take (with its retries) plus returning the response.
+SAFETY_MARGIN_MS = 5_000
+
+
+def start_workflow(body: dict[str, Any], state_machine_arn: str, sfn: Any) -> bool:
+    """Start the upload's execution; False if it had already been started (a duplicate)."""
+    name = execution_name(body)
+    try:
+        sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
+                            input=json.dumps(body, sort_keys=True, separators=(",", ":")))
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
+            return False
+        raise
+    return True
+
+
+def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
+    if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS:
+        raise DeadlineReached("handed back before the invocation deadline")
+    body = parse_message(record.body)
+    logger.set_correlation_id(body["imageId"])
+    started = start_workflow(body, os.environ["STEP_FUNCTIONS_ARN"], clients.get("stepfunctions"))
+    metrics.add_metric(name="ExecutionsStarted" if started else "DuplicateDeliveries",
+                       unit=MetricUnit.Count, value=1)
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response = process_partial_response(event=event, record_handler=record_handler,
+                                        processor=processor, context=context)
+    failures = len(response.get("batchItemFailures", []))
+    if failures:
+        metrics.add_metric(name="StartFailures", unit=MetricUnit.Count, value=failures)
+    return response

@@ -1,0 +1,131 @@
+"""The upload contract: S3 key format, queue message shape, execution names. Pure functions.
+
+Example:
+    >>> upload = parse_key("uploads/user-1/img-42.JPG")
+    >>> upload.user_id, upload.image_id, upload.extension, upload.content_type
+    ('user-1', 'img-42', 'jpg', 'image/jpeg')
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import unicodedata
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote_plus
+
+from handlers.errors import InvalidMessage, InvalidUploadKey
+
+CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
+                 "webp": "image/webp"}
+KEY_PATTERN = re.compile(r"^uploads/(?P<user>[^/]+)/(?P<image>[^/]+)\.(?P<ext>[A-Za-z0-9]+)$")
+MAX_ID_LENGTH = 256
+REQUIRED_FIELDS = ("imageId", "userId", "s3Key", "bucketName")
+EXECUTION_NAME = re.compile(r"[^A-Za-z0-9_-]")
+
+
+@dataclass(frozen=True)
+class UploadKey:
+    key: str
+    user_id: str
+    image_id: str
+    extension: str
+
+    @property
+    def content_type(self) -> str:
+        return CONTENT_TYPES[self.extension]
+
+    @property
+    def file_name(self) -> str:
+        return self.key.rsplit("/", 1)[-1]
+
+
+def decode_key(raw_key: str) -> str:
+    """S3 event keys are URL-encoded (`my+photo%2B1.jpg` is `my photo+1.jpg`): decode once."""
+    return unquote_plus(raw_key)
+
+
+def parse_key(key: str) -> UploadKey:
+    """Validate a decoded key; raise `InvalidUploadKey` saying what is wrong."""
+    match = KEY_PATTERN.match(key)
+    if match is None:
+        raise InvalidUploadKey(f"key {key!r} is not uploads/{{userId}}/{{imageId}}.{{ext}}")
+    user_id, image_id, extension = match["user"], match["image"], match["ext"].lower()
+    if ".." in key:
+        raise InvalidUploadKey(f"key {key!r} contains '..'")
+    for label, value in (("userId", user_id), ("imageId", image_id)):
+        if not value.strip() or value.startswith("."):
+            raise InvalidUploadKey(f"key {key!r} has an empty {label}")
+        if len(value) > MAX_ID_LENGTH:
+            raise InvalidUploadKey(f"key {key!r} has a {label} longer than {MAX_ID_LENGTH} characters")
+        if any(unicodedata.category(ch).startswith("C") for ch in value):
+            raise InvalidUploadKey(f"key {key!r} has control characters in its {label}")
+    if extension not in CONTENT_TYPES:
+        raise InvalidUploadKey(f"key {key!r} has unsupported extension .{extension} "
+                               f"(supported: {', '.join(sorted(CONTENT_TYPES))})")
+    return UploadKey(key=key, user_id=user_id, image_id=image_id, extension=extension)
+
+
+def upload_message(record: dict[str, Any]) -> dict[str, Any]:
+    """The queue message body for one S3 `ObjectCreated` record (raises `InvalidUploadKey`)."""
+    s3 = record["s3"]
+    upload = parse_key(decode_key(s3["object"]["key"]))
+    body: dict[str, Any] = {
+        "imageId": upload.image_id,
+        "userId": upload.user_id,
+        "s3Key": upload.key,
+        "bucketName": s3["bucket"]["name"],
+        "fileName": upload.file_name,
+        "fileSize": s3["object"].get("size", 0),
+        "fileType": upload.content_type,
+        "uploadTimestamp": record.get("eventTime", ""),
+    }
+    # What makes this upload unique, for a deterministic execution name downstream.
+    for field, source in (("versionId", "versionId"), ("sequencer", "sequencer"), ("eTag", "eTag")):
+        if s3["object"].get(source):
+            body[field] = s3["object"][source]
+    return body
+
+
+def message_attributes(body: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {
+        "imageId": {"DataType": "String", "StringValue": body["imageId"]},
+        "userId": {"DataType": "String", "StringValue": body["userId"]},
+        "priority": {"DataType": "String", "StringValue": "normal"},
+        "processingType": {"DataType": "String", "StringValue": "standard"},
+    }
+
+
+def parse_message(raw_body: str) -> dict[str, Any]:
+    """Parse and check a queue message body; raise `InvalidMessage` naming the problem."""
+    try:
+        body = json.loads(raw_body)
+    except (TypeError, ValueError) as error:
+        raise InvalidMessage(f"message body is not JSON: {error}") from None
+    if not isinstance(body, dict):
+        raise InvalidMessage(f"message body is a JSON {type(body).__name__}, not an object")
+    missing = [field for field in REQUIRED_FIELDS if not isinstance(body.get(field), str) or not body[field]]
+    if missing:
+        raise InvalidMessage(f"message body lacks {', '.join(missing)}")
+    try:
+        upload = parse_key(body["s3Key"])
+    except InvalidUploadKey as error:
+        raise InvalidMessage(str(error)) from None
+    if (upload.user_id, upload.image_id) != (body["userId"], body["imageId"]):
+        raise InvalidMessage(f"s3Key {body['s3Key']!r} does not belong to image {body['imageId']!r} "
+                             f"of user {body['userId']!r}")
+    return body
+
+
+def execution_name(body: dict[str, Any]) -> str:
+    """Deterministic Step Functions execution name for one upload (<= 80 of [A-Za-z0-9_-]).
+
+    The same upload delivered twice gets the same name, so Step Functions starts it once.
+    Identity: bucket + key + the first of versionId, sequencer, eTag the event carried.
+    """
+    version = body.get("versionId") or body.get("sequencer") or body.get("eTag") or ""
+    digest = hashlib.sha256("\0".join((body["bucketName"], body["s3Key"], version)).encode()).hexdigest()
+    readable = EXECUTION_NAME.sub("_", body["imageId"])[:40]
+    return f"{readable}-{digest[:32]}"

@@ -1,0 +1,160 @@
+"""Handlers on moto: the queues, table and topic built with the dev stack's settings.
+
+Events are made by small factories (`s3_event`, `sqs_event`), and `poll()` consumes a
+queue the way Lambda's SQS poller does: receive a batch, invoke, delete the successes,
+and let failures reappear (visibility moved to 0 instead of sleeping).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import quote_plus
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from components import Settings, read_stack_settings
+from handlers.clients import clients
+
+STATE_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
+
+
+@dataclass
+class FakeContext:
+    """The parts of the Lambda context the handlers and Powertools read."""
+
+    remaining_ms: int = 60_000
+    function_name: str = "test-function"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
+    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
+    calls: list[int] = field(default_factory=list)
+
+    def get_remaining_time_in_millis(self) -> int:
+        return self.remaining_ms
+
+
+@dataclass
+class Pipeline:
+    """The AWS resources the queue-layer handlers use, on moto."""
+
+    settings: Settings
+    queue_url: str
+    dlq_url: str
+    table: str
+    topic_arn: str
+    alerts_url: str
+    state_machine_arn: str
+    sqs: Any
+    sfn: Any
+    dynamodb: Any
+
+    def alerts(self) -> list[dict[str, Any]]:
+        messages = self.sqs.receive_message(QueueUrl=self.alerts_url, MaxNumberOfMessages=10,
+                                            WaitTimeSeconds=0).get("Messages", [])
+        return [json.loads(m["Body"]) for m in messages]
+
+    def depth(self, url: str) -> int:
+        attributes = self.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+        return int(attributes["ApproximateNumberOfMessages"]) + int(attributes["ApproximateNumberOfMessagesNotVisible"])
+
+    def executions(self) -> list[dict[str, Any]]:
+        return self.sfn.list_executions(stateMachineArn=self.state_machine_arn)["executions"]
+
+    def item(self, image_id: str, user_id: str) -> dict[str, Any] | None:
+        return self.dynamodb.get_item(TableName=self.table, Key={"imageId": {"S": image_id},
+                                                                  "userId": {"S": user_id}}).get("Item")
+
+
+def queue_arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+@pytest.fixture
+def pipeline(monkeypatch) -> Iterator[Pipeline]:
+    settings = Settings.from_dict(read_stack_settings("dev"))
+    with mock_aws():
+        clients.reset()
+        sqs, sfn, dynamodb = boto3.client("sqs"), boto3.client("stepfunctions"), boto3.client("dynamodb")
+        sns, iam = boto3.client("sns"), boto3.client("iam")
+        dlq_cfg, queue_cfg = settings.dlq, settings.queue
+        dlq_url = sqs.create_queue(QueueName="uploads-dlq", Attributes={
+            "MessageRetentionPeriod": str(dlq_cfg.message_retention_seconds),
+            "VisibilityTimeout": str(dlq_cfg.visibility_timeout_seconds)})["QueueUrl"]
+        dlq_arn = queue_arn(sqs, dlq_url)
+        queue_url = sqs.create_queue(QueueName="uploads", Attributes={
+            "MessageRetentionPeriod": str(queue_cfg.message_retention_seconds),
+            "VisibilityTimeout": str(queue_cfg.visibility_timeout_seconds),
+            "MaximumMessageSize": str(queue_cfg.max_message_size),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
+                                         "maxReceiveCount": settings.dead_letter_queue.max_receive_count})})["QueueUrl"]
+        dynamodb.create_table(TableName="status", BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
+                                         {"AttributeName": "userId", "KeyType": "RANGE"}],
+                              AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"},
+                                                    {"AttributeName": "userId", "AttributeType": "S"}])
+        topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
+        alerts_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
+        alerts_arn = queue_arn(sqs, alerts_url)
+        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=alerts_arn,
+                      Attributes={"RawMessageDelivery": "true"})
+        role = iam.create_role(RoleName="workflow", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        machine = sfn.create_state_machine(name="workflow", definition=json.dumps(STATE_MACHINE),
+                                           roleArn=role)["stateMachineArn"]
+        for name, value in {"SQS_QUEUE_URL": queue_url, "DLQ_URL": dlq_url, "DYNAMODB_TABLE": "status",
+                            "SNS_TOPIC_ARN": topic_arn, "STEP_FUNCTIONS_ARN": machine,
+                            "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline",
+                            "POWERTOOLS_SERVICE_NAME": "tests"}.items():
+            monkeypatch.setenv(name, value)
+        yield Pipeline(settings, queue_url, dlq_url, "status", topic_arn, alerts_url, machine, sqs, sfn, dynamodb)
+        clients.reset()
+
+
+def s3_record(key: str, *, bucket: str = "input", size: int = 1024, etag: str = "etag-1",
+              sequencer: str | None = "0055AED6DCD90281E5", encode: bool = True) -> dict[str, Any]:
+    obj: dict[str, Any] = {"key": quote_plus(key, safe="/") if encode else key, "size": size, "eTag": etag}
+    if sequencer:
+        obj["sequencer"] = sequencer
+    return {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "eu-west-1",
+            "eventTime": "2026-11-28T05:00:00.000Z", "eventName": "ObjectCreated:Put",
+            "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                   "object": obj}}
+
+
+def s3_event(*keys: str, **kwargs: Any) -> dict[str, Any]:
+    return {"Records": [s3_record(key, **kwargs) for key in keys]}
+
+
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:uploads"
+              ) -> dict[str, Any]:
+    """Lambda's SQS event for messages as returned by ReceiveMessage."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
+        "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
+        "eventSourceARN": queue_arn, "awsRegion": "eu-west-1"} for m in messages]}
+
+
+def poll(pipeline: Pipeline, url: str, handler: Any, *, rounds: int = 20,
+         context: FakeContext | None = None) -> list[dict[str, Any]]:
+    """Consume `url` like Lambda's poller; returns each invocation's response."""
+    responses = []
+    for _ in range(rounds):
+        messages = pipeline.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                                AttributeNames=["All"]).get("Messages", [])
+        if not messages:
+            break
+        response = handler(sqs_event(messages), context or FakeContext())
+        responses.append(response)
+        failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+        for message in messages:
+            if message["MessageId"] in failed:  # the visibility timeout "elapses" at once
+                pipeline.sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"],
+                                                       VisibilityTimeout=0)
+            else:
+                pipeline.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return responses
