@@ -1,0 +1,47 @@
+"""Workflow step 2b: EXIF camera, capture time, orientation, dimensions, and user metadata.
+
+Reads the object's head (user metadata) and first 64 KiB (EXIF lives there). GPS only when
+the stack allows it. Bounded: strings are cut at 256 characters, user metadata at 2 KB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from handlers import imaging, objects
+from handlers.clients import clients
+from handlers.errors import InvalidImage
+
+logger = Logger()
+clients.warm("s3")
+MAX_USER_METADATA = 2048  # S3 limits user metadata to 2 KB as well
+
+
+def extract(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> dict[str, Any]:
+    bucket, key = upload["bucketName"], upload["s3Key"]
+    head = objects.head(s3, bucket, key)
+    size = head["ContentLength"]
+    data = objects.read(s3, bucket, key, first_bytes=min(size, objects.HEAD_BYTES)) if size else b""
+    try:
+        metadata = imaging.extract_metadata(data, keep_gps=settings.keep_gps, limits=settings.limits)
+    except InvalidImage:
+        if size <= len(data):
+            raise
+        metadata = imaging.extract_metadata(objects.read(s3, bucket, key), keep_gps=settings.keep_gps,
+                                            limits=settings.limits)
+    user_metadata: dict[str, str] = {}
+    budget = MAX_USER_METADATA
+    for name, value in sorted((head.get("Metadata") or {}).items()):
+        budget -= len(name) + len(value)
+        if budget < 0:
+            break
+        user_metadata[name] = value
+    return metadata | {"bytes": size, "contentType": head.get("ContentType"), "userMetadata": user_metadata}
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logger.set_correlation_id(event.get("imageId"))
+    return {"metadata": extract(event, objects.StepSettings.from_env(), clients.get("s3"))}

@@ -1,0 +1,42 @@
+"""Workflow step 1: is the upload an image we accept? Reads its head and first 64 KiB only.
+
+Returns format, width, height, mode, frames and bytes; raises `InvalidImage` (permanent,
+with a reason a person can read) or `TransientError` (retried by the workflow).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from handlers import imaging, objects
+from handlers.clients import clients
+from handlers.errors import InvalidImage
+
+logger = Logger()
+clients.warm("s3")
+
+
+def validate(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> dict[str, Any]:
+    bucket, key = upload["bucketName"], upload["s3Key"]
+    size = objects.head(s3, bucket, key)["ContentLength"]
+    imaging.check_size(size, settings.limits)
+    data = objects.read(s3, bucket, key, first_bytes=min(size, objects.HEAD_BYTES))
+    try:
+        info = imaging.inspect(data, settings.limits, complete=size <= len(data))
+    except InvalidImage:
+        if size <= len(data):
+            raise
+        # The header did not fit in the first bytes (large EXIF/ICC segments): read it all.
+        info = imaging.inspect(objects.read(s3, bucket, key), settings.limits)
+    return {"format": info.format, "width": info.width, "height": info.height, "mode": info.mode,
+            "frames": info.frames, "bytes": size}
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logger.set_correlation_id(event.get("imageId"))
+    result = validate(event, objects.StepSettings.from_env(), clients.get("s3"))
+    logger.info("Image validated", extra=result)
+    return result

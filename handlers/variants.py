@@ -1,0 +1,46 @@
+"""Workflow step 2a: resized variants, written to `variants/{userId}/{imageId}/{size}.{ext}`.
+
+Decodes the upload once (see `handlers.imaging`); animated images use their first frame.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from handlers import imaging, objects
+from handlers.clients import clients
+
+logger = Logger()
+metrics = Metrics(namespace="ImagePipeline")
+clients.warm("s3")
+
+
+def variant_key(user_id: str, image_id: str, size: int, extension: str) -> str:
+    return f"variants/{user_id}/{image_id}/{size}.{extension}"
+
+
+def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> list[dict[str, Any]]:
+    data = objects.read(s3, upload["bucketName"], upload["s3Key"])
+    imaging.check_size(len(data), settings.limits)
+    variants = imaging.make_variants(data, settings.variant_sizes, settings.variant_formats,
+                                     quality=settings.quality, keep_gps=settings.keep_gps, limits=settings.limits)
+    stored = []
+    for variant in variants:
+        key = variant_key(upload["userId"], upload["imageId"], variant.size, variant.extension)
+        objects.write(s3, settings.output_bucket, key, variant.data, content_type=variant.content_type,
+                      cache_control=settings.cache_control)
+        stored.append({"size": variant.size, "format": variant.format, "key": key, "width": variant.width,
+                       "height": variant.height, "bytes": len(variant.data)})
+    return stored
+
+
+@metrics.log_metrics
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    logger.set_correlation_id(event.get("imageId"))
+    stored = make_and_store(event, objects.StepSettings.from_env(), clients.get("s3"))
+    metrics.add_metric(name="VariantsCreated", unit=MetricUnit.Count, value=len(stored))
+    return {"variants": stored}
