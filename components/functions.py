@@ -16,6 +16,7 @@ import pulumi_aws as aws
 
 from components import policies
 from components.config import FunctionSettings
+from components.environment import handler_path
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 
@@ -58,7 +59,7 @@ def pipeline_function(name: str, component_name: str, settings: FunctionSettings
     function = aws.lambda_.Function(
         resource_name,
         runtime=runtime,
-        handler=f"handlers.{name}.lambda_handler",
+        handler=handler_path(name),
         code=code,
         role=role.arn,
         architectures=[settings.architecture],

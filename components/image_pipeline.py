@@ -15,6 +15,7 @@ import pulumi_aws as aws
 from components import policies
 from components.config import Settings
 from components.encryption import Keys, pipeline_keys
+from components.environment import function_environment
 from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
 from components.monitoring import Alerts, Monitoring, alerts_topic, queue_alarms
@@ -96,25 +97,11 @@ class ImagePipeline(pulumi.ComponentResource):
                 arns.append(pillow_layers[architecture].arn)
             return arns
 
-        image_limits = {"MAX_IMAGE_BYTES": str(wf.max_image_bytes), "MAX_PIXELS": str(wf.max_pixels),
-                        "ALLOWED_FORMATS": ",".join(wf.allowed_formats),
-                        "KEEP_GPS": str(wf.keep_gps).lower()}
-        environment: dict[str, dict[str, pulumi.Input[str]]] = {
-            "s3_event_handler": {"SQS_QUEUE_URL": self.queues.queue.url},
-            "orchestrator": {"STEP_FUNCTIONS_ARN": self.workflow.state_machine.arn}
-            if "orchestrator" in names else {},
-            "dlq_processor": {"SNS_TOPIC_ARN": self.alerts.topic.arn,
-                              "DYNAMODB_TABLE": self.storage.table.name,
-                              "DLQ_URL": self.queues.dead_letter_queue.url},
-            "validate": image_limits,
-            "variants": image_limits | {
-                "OUTPUT_BUCKET": self.storage.output_bucket.bucket.bucket,
-                "VARIANT_SIZES": ",".join(map(str, wf.variant_sizes)),
-                "VARIANT_FORMATS": ",".join(wf.variant_formats),
-                "JPEG_QUALITY": str(wf.jpeg_quality),
-                "CACHE_CONTROL": self.settings.storage.variants_cache_control},
-            "metadata": image_limits,
-        }
+        environment = function_environment(
+            self.settings, queue_url=self.queues.queue.url, dlq_url=self.queues.dead_letter_queue.url,
+            table_name=self.storage.table.name, topic_arn=self.alerts.topic.arn,
+            state_machine_arn=self.workflow.state_machine.arn if "orchestrator" in names else "",
+            output_bucket=self.storage.output_bucket.bucket.bucket)
         return {name: pipeline_function(
             name, self._name, getattr(fs, name), runtime=fs.runtime, account_id=self.account_id,
             code=code, layers=layers(name, getattr(fs, name).architecture),

@@ -111,15 +111,17 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "$.image")
     validate |= {"Catch": _catch_all(), "Next": "Process"}
 
-    def branch(name: str, selector: State) -> State:
-        task = _lambda_task(function_arns[name], timeouts[name], selector, "$")
-        return {"StartAt": name.capitalize(), "States": {name.capitalize(): task | {"End": True}}}
+    def branch(name: str) -> State:
+        # The branch outputs the step's list/object itself, so the Parallel state picks results
+        # with "$[0]" / "$[1]" (moto's JSONPath wraps "$[0].field" in a list; AWS does not).
+        task = _lambda_task(function_arns[name], timeouts[name], {"value.$": f"$.Payload.{name}"}, "$")
+        return {"StartAt": name.capitalize(),
+                "States": {name.capitalize(): task | {"OutputPath": "$.value", "End": True}}}
 
     process = {
         "Type": "Parallel",
-        "Branches": [branch("variants", {"variants.$": "$.Payload.variants"}),
-                     branch("metadata", {"metadata.$": "$.Payload.metadata"})],
-        "ResultSelector": {"variants.$": "$[0].variants", "metadata.$": "$[1].metadata"},
+        "Branches": [branch("variants"), branch("metadata")],
+        "ResultSelector": {"variants.$": "$[0]", "metadata.$": "$[1]"},
         "ResultPath": "$.results",
         "Catch": _catch_all(),
         "Next": "RecordCompleted",

@@ -1,0 +1,38 @@
+"""Each function's environment variables, built by a plain function (no pulumi import).
+
+Values may be strings or Pulumi outputs: the component passes outputs, the local runner
+strings, so both configure the handlers identically. Variable names keep the original
+design's (`SQS_QUEUE_URL`, `STEP_FUNCTIONS_ARN`, `DYNAMODB_TABLE`, `DLQ_URL`, `SNS_TOPIC_ARN`).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from components.config import Settings
+
+FUNCTION_NAMES = ("s3_event_handler", "orchestrator", "dlq_processor", "validate", "variants", "metadata")
+
+
+def handler_path(function: str) -> str:
+    return f"handlers.{function}.lambda_handler"
+
+
+def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, table_name: Any, topic_arn: Any,
+                         state_machine_arn: Any, output_bucket: Any) -> dict[str, dict[str, Any]]:
+    wf = settings.workflow
+    image_limits = {"MAX_IMAGE_BYTES": str(wf.max_image_bytes), "MAX_PIXELS": str(wf.max_pixels),
+                    "ALLOWED_FORMATS": ",".join(wf.allowed_formats), "KEEP_GPS": str(wf.keep_gps).lower()}
+    return {
+        "s3_event_handler": {"SQS_QUEUE_URL": queue_url},
+        "orchestrator": {"STEP_FUNCTIONS_ARN": state_machine_arn},
+        "dlq_processor": {"SNS_TOPIC_ARN": topic_arn, "DYNAMODB_TABLE": table_name, "DLQ_URL": dlq_url},
+        "validate": image_limits,
+        "variants": image_limits | {
+            "OUTPUT_BUCKET": output_bucket,
+            "VARIANT_SIZES": ",".join(map(str, wf.variant_sizes)),
+            "VARIANT_FORMATS": ",".join(wf.variant_formats),
+            "JPEG_QUALITY": str(wf.jpeg_quality),
+            "CACHE_CONTROL": settings.storage.variants_cache_control},
+        "metadata": image_limits,
+    }

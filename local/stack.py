@@ -1,0 +1,108 @@
+"""Stand the pipeline up on moto from the same `Settings` and definitions the component uses.
+
+| part | on moto | done here |
+|---|---|---|
+| buckets, queues + redrive to the DLQ, table, topic | moto | created with the stack's settings |
+| state machine | moto's ASL interpreter runs the real definition | `build_definition` from `components/` |
+| Lambda functions | moto stores them | `InProcessLambdas` runs the real handlers |
+| S3 -> handler, SQS -> Lambda pollers | not emulated usefully by moto | `local.runner` |
+
+Call inside an active `mock_aws(config=MOTO_CONFIG)`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from components.config import Settings
+from components.environment import FUNCTION_NAMES, function_environment, handler_path
+from components.workflow_definition import build_definition
+
+REGION = "eu-west-1"
+
+
+@dataclass(frozen=True)
+class LocalPipeline:
+    settings: Settings
+    input_bucket: str
+    output_bucket: str
+    queue_url: str
+    queue_arn: str
+    dlq_url: str
+    dlq_arn: str
+    table: str
+    topic_arn: str
+    state_machine_arn: str
+    function_arns: dict[str, str]
+
+
+def _code_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handlers/__init__.py", "")
+    return buffer.getvalue()
+
+
+def _queue(sqs: Any, name: str, settings: Any, redrive: dict[str, Any] | None = None) -> tuple[str, str]:
+    attributes = {"MessageRetentionPeriod": str(settings.message_retention_seconds),
+                  "VisibilityTimeout": str(settings.visibility_timeout_seconds),
+                  "MaximumMessageSize": str(settings.max_message_size),
+                  "ReceiveMessageWaitTimeSeconds": "0",  # long polling would block in real time
+                  "SqsManagedSseEnabled": "true"}
+    if redrive:
+        attributes["RedrivePolicy"] = json.dumps(redrive)
+    url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
+    session = boto3.session.Session(region_name=REGION)
+    s3, sqs, dynamodb = session.client("s3"), session.client("sqs"), session.client("dynamodb")
+    sns, iam, lambda_, sfn = (session.client(n) for n in ("sns", "iam", "lambda", "stepfunctions"))
+
+    input_bucket, output_bucket = f"{name}-input", f"{name}-output"
+    for bucket in (input_bucket, output_bucket):
+        s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
+    dlq_url, dlq_arn = _queue(sqs, f"{name}-dlq", settings.dlq)
+    queue_url, queue_arn = _queue(sqs, f"{name}-queue", settings.queue, {
+        "deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.dead_letter_queue.max_receive_count})
+    table = f"{name}-status"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
+                                     {"AttributeName": "userId", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"},
+                                                {"AttributeName": "userId", "AttributeType": "S"}])
+    topic_arn = sns.create_topic(Name=f"{name}-alerts")["TopicArn"]
+    role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+
+    def create_functions(names: tuple[str, ...], state_machine_arn: str) -> dict[str, str]:
+        environment = function_environment(settings, queue_url=queue_url, dlq_url=dlq_url, table_name=table,
+                                           topic_arn=topic_arn, state_machine_arn=state_machine_arn,
+                                           output_bucket=output_bucket)
+        return {fn: lambda_.create_function(
+            FunctionName=f"{name}-{fn}", Runtime=settings.functions.runtime, Role=role,
+            Handler=handler_path(fn), Code={"ZipFile": _code_zip()},
+            Timeout=getattr(settings.functions, fn).timeout,
+            Environment={"Variables": environment[fn] | {"POWERTOOLS_SERVICE_NAME": fn,
+                                                         "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline"}},
+        )["FunctionArn"] for fn in names}
+
+    steps = create_functions(("validate", "variants", "metadata"), "")
+    definition = build_definition(
+        table_name=table, function_arns=steps,
+        function_timeouts={step: getattr(settings.functions, step).timeout for step in steps},
+        execution_timeout_seconds=settings.workflow.execution_timeout_seconds)
+    state_machine_arn = sfn.create_state_machine(
+        name=f"{name}-workflow", definition=json.dumps(definition), roleArn=role,
+        type=settings.workflow.type)["stateMachineArn"]
+    functions = steps | create_functions(("s3_event_handler", "orchestrator", "dlq_processor"), state_machine_arn)
+    assert set(functions) == set(FUNCTION_NAMES)
+    return LocalPipeline(settings=settings, input_bucket=input_bucket, output_bucket=output_bucket,
+                         queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn, table=table,
+                         topic_arn=topic_arn, state_machine_arn=state_machine_arn, function_arns=functions)
