@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint install clean
+.PHONY: test lint install bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,14 @@ lint: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+$(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt -c constraints.txt
+	touch $@
+
+# Every benchmark, ratios against baselines measured in the same run (a few minutes).
+bench: $(VENV)/.bench-installed
+	$(BIN)/python -m bench
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
