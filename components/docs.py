@@ -26,7 +26,9 @@ def _default(value: Any) -> str:
 def _range(metadata: Any) -> str:
     low, high, choices = metadata.get("min"), metadata.get("max"), metadata.get("choices")
     if choices:
-        return ", ".join(map(str, choices)) if len(choices) <= 6 else f"{choices[0]} ... {choices[-1]} (CloudWatch values)"
+        if len(choices) > 6:
+            return f"{choices[0]} ... {choices[-1]} (CloudWatch values)"
+        return ", ".join(map(str, choices))
     if low is not None and high is not None:
         return f"{low:,} to {high:,}"
     return f">= {low:,}" if low is not None else ""
