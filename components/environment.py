@@ -11,6 +11,9 @@ from typing import Any
 
 from components.config import Settings
 
+UPLOAD_PREFIX = "uploads/"
+# S3 notification filters are case-sensitive; cameras often write upper-case extensions.
+IMAGE_SUFFIXES = tuple(suffix for base in (".jpg", ".jpeg", ".png", ".gif", ".webp") for suffix in (base, base.upper()))
 FUNCTION_NAMES = ("s3_event_handler", "orchestrator", "dlq_processor", "validate", "variants", "metadata")
 
 

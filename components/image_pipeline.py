@@ -15,7 +15,7 @@ import pulumi_aws as aws
 from components import policies
 from components.config import Settings
 from components.encryption import Keys, pipeline_keys
-from components.environment import function_environment
+from components.environment import IMAGE_SUFFIXES, UPLOAD_PREFIX, function_environment
 from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
 from components.monitoring import Alerts, Monitoring, alerts_topic, queue_alarms
@@ -24,9 +24,6 @@ from components.storage import Storage, secure_bucket, status_table
 from components.workflow import Workflow, events_to_queue_statement, workflow
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
-# S3 notification filters are case-sensitive; cameras often write upper-case extensions.
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".gif", ".webp")
-UPLOAD_PREFIX = "uploads/"
 
 
 @dataclass(frozen=True)
@@ -163,7 +160,7 @@ class ImagePipeline(pulumi.ComponentResource):
             f"{self._name}-input-notification", bucket=bucket.id,
             lambda_functions=[{"lambda_function_arn": handler.arn, "events": ["s3:ObjectCreated:*"],
                                "filter_prefix": UPLOAD_PREFIX, "filter_suffix": suffix}
-                              for base in IMAGE_SUFFIXES for suffix in (base, base.upper())],
+                              for suffix in IMAGE_SUFFIXES],
             opts=pulumi.ResourceOptions(parent=bucket, depends_on=[permission]))
         aws.lambda_.FunctionEventInvokeConfig(
             f"{self._name}-s3-event-retries", function_name=handler.name,

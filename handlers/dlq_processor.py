@@ -39,8 +39,8 @@ def failed_uploads(body: str, receive_count: int) -> list[tuple[dict[str, Any], 
     """(upload message, error, reason) for every image this DLQ message stands for."""
     try:
         return [(parse_message(body), "DeadLettered",
-                 f"processing could not be started after {receive_count} receives; "
-                 "the message was moved to the dead-letter queue")]
+                 "processing could not be started; the message was moved to the dead-letter queue "
+                 f"(received {receive_count} times in all)")]
     except InvalidMessage:
         pass
     document = json.loads(body)  # raises ValueError for non-JSON: the caller alerts on that
@@ -97,7 +97,9 @@ def record_handler(record: SQSRecord) -> None:
         metrics.add_metric(name="ImagesFailed" if marked else "DeadLettersForFinishedImages",
                            unit=MetricUnit.Count, value=1)
         logger.warning("Image failed", extra={"reason": reason, "statusWritten": marked})
-        alert(topic, sns, title=f"image-pipeline: image {image_id} failed",
+        title = (f"image-pipeline: image {image_id} failed" if marked
+                 else f"image-pipeline: dead letter for image {image_id}, which had already finished")
+        alert(topic, sns, title=title,
               details={"imageId": image_id, "userId": user_id, "reason": reason, "error": error,
                        "receiveCount": receive_count, "statusWritten": marked,
                        "originalBody": record.body})

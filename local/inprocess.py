@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -63,8 +64,10 @@ class InProcessLambdas:
 
     _env_lock = threading.Lock()
 
-    def __init__(self, *, before_invoke: Hook | None = None, retry_scale: float = 1.0) -> None:
+    def __init__(self, *, before_invoke: Hook | None = None, retry_scale: float = 1.0,
+                 around_invoke: Callable[[str], contextlib.AbstractContextManager[Any]] | None = None) -> None:
         self.before_invoke = before_invoke
+        self.around_invoke = around_invoke
         self.retry_scale = retry_scale
         self.invocations: list[tuple[str, str]] = []  # (function name, outcome)
         self._patches: list[Any] = []
@@ -100,7 +103,9 @@ class InProcessLambdas:
                 os.environ.update(environment or {})
             if self.before_invoke is not None:
                 self.before_invoke(name, event)
-            result = resolve_handler(handler_path)(event, LambdaContext(name, timeout))
+            around = self.around_invoke(name) if self.around_invoke else contextlib.nullcontext()
+            with around:
+                result = resolve_handler(handler_path)(event, LambdaContext(name, timeout))
         except Exception as error:
             self.invocations.append((name, type(error).__name__))
             response_headers["x-amz-function-error"] = "Unhandled"

@@ -40,6 +40,8 @@ class LocalPipeline:
     topic_arn: str
     state_machine_arn: str
     function_arns: dict[str, str]
+    environment: dict[str, str]
+    """Every function's variables together (they never conflict), for in-process invocations."""
 
 
 def _code_zip() -> bytes:
@@ -81,10 +83,14 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
     topic_arn = sns.create_topic(Name=f"{name}-alerts")["TopicArn"]
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
+    merged: dict[str, str] = {}
+
     def create_functions(names: tuple[str, ...], state_machine_arn: str) -> dict[str, str]:
         environment = function_environment(settings, queue_url=queue_url, dlq_url=dlq_url, table_name=table,
                                            topic_arn=topic_arn, state_machine_arn=state_machine_arn,
                                            output_bucket=output_bucket)
+        for function in names:
+            merged.update(environment[function])
         return {fn: lambda_.create_function(
             FunctionName=f"{name}-{fn}", Runtime=settings.functions.runtime, Role=role,
             Handler=handler_path(fn), Code={"ZipFile": _code_zip()},
@@ -105,4 +111,5 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
     assert set(functions) == set(FUNCTION_NAMES)
     return LocalPipeline(settings=settings, input_bucket=input_bucket, output_bucket=output_bucket,
                          queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn, table=table,
-                         topic_arn=topic_arn, state_machine_arn=state_machine_arn, function_arns=functions)
+                         topic_arn=topic_arn, state_machine_arn=state_machine_arn, function_arns=functions,
+                         environment=merged)

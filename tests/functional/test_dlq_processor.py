@@ -36,7 +36,7 @@ def test_a_dead_lettered_upload_alerts_and_marks_the_image_failed(pipeline):
     [alert] = pipeline.alerts()
     assert alert["imageId"] == "img-1" and alert["userId"] == "user-1"
     assert alert["error"] == "DeadLettered"
-    assert alert["reason"].startswith("processing could not be started after")
+    assert alert["reason"].startswith("processing could not be started; the message was moved to the dead-letter queue")
     assert alert["receiveCount"] >= 1
     assert json.loads(alert["originalBody"])["s3Key"] == "uploads/user-1/img-1.jpg"
     item = pipeline.item("img-1", "user-1")

@@ -1,0 +1,103 @@
+"""Seeded, reproducible fault injection for the local runner.
+
+`--faults throttle=0.2,dynamodb=0.05,crash=0.1,duplicate=0.1`:
+- throttle: that fraction of StartExecution calls fail with ThrottlingException;
+- dynamodb: that fraction of DynamoDB writes fail with ProvisionedThroughputExceededException
+  (the workflow's own writes, which it retries, and the DLQ processor's);
+- crash: that fraction of orchestrator invocations crash after handling half their batch;
+- duplicate: that fraction of S3 events and queue batches are delivered twice.
+
+Whether a call fails depends only on the seed, the kind of fault and the call's identity
+(e.g. the image and how many times it was tried), never on thread timing: a run repeats.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+KINDS = ("throttle", "dynamodb", "crash", "duplicate")
+
+
+class FaultSpecError(ValueError):
+    """`--faults` is not `kind=fraction,...` with known kinds and fractions in [0, 1]."""
+
+
+@dataclass
+class Faults:
+    throttle: float = 0.0
+    dynamodb: float = 0.0
+    crash: float = 0.0
+    duplicate: float = 0.0
+    seed: int = 0
+    injected: Counter[str] = field(default_factory=Counter)
+    _seen: Counter[str] = field(default_factory=Counter)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @classmethod
+    def parse(cls, spec: str | None, seed: int = 0) -> Faults:
+        faults = cls(seed=seed)
+        for part in filter(None, (spec or "").split(",")):
+            kind, _, value = part.partition("=")
+            kind = kind.strip()
+            if kind not in KINDS:
+                raise FaultSpecError(f"--faults: unknown fault {kind!r} (known: {', '.join(KINDS)})")
+            try:
+                fraction = float(value)
+            except ValueError:
+                raise FaultSpecError(f"--faults: {kind}={value!r} is not a number") from None
+            if not 0.0 <= fraction <= 1.0:
+                raise FaultSpecError(f"--faults: {kind}={fraction} is outside 0 to 1")
+            setattr(faults, kind, fraction)
+        return faults
+
+    def hit(self, kind: str, identity: str) -> bool:
+        """Deterministic: the n-th call of `kind` for `identity` fails with the kind's probability."""
+        fraction = getattr(self, kind)
+        if fraction <= 0:
+            return False
+        with self._lock:
+            key = f"{kind}:{identity}"
+            attempt = self._seen[key]
+            self._seen[key] += 1
+        digest = hashlib.sha256(f"{self.seed}:{key}:{attempt}".encode()).digest()
+        failed = int.from_bytes(digest[:8], "big") / 2**64 < fraction
+        if failed:
+            with self._lock:
+                self.injected[kind] += 1
+        return failed
+
+
+class ThrottlingStepFunctions:
+    """A Step Functions client whose StartExecution is throttled per `faults`."""
+
+    def __init__(self, real: Any, faults: Faults) -> None:
+        self._real, self._faults = real, faults
+
+    def start_execution(self, **kwargs: Any) -> Any:
+        if self._faults.hit("throttle", kwargs.get("name", "")):
+            raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "Rate exceeded (injected)"},
+                               "ResponseMetadata": {"HTTPStatusCode": 400}}, "StartExecution")
+        return self._real.start_execution(**kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._real, name)
+
+
+def _injected_throughput_exceeded() -> type[Exception]:
+    from moto.dynamodb.exceptions import ERROR_TYPE_PREFIX, DynamodbException
+
+    class InjectedThroughputExceeded(DynamodbException):
+        def __init__(self) -> None:
+            super().__init__(ERROR_TYPE_PREFIX + "ProvisionedThroughputExceededException",
+                             "Throughput exceeds the current capacity of your table (injected)")
+
+    return InjectedThroughputExceeded
+
+
+InjectedThroughputExceeded = _injected_throughput_exceeded()

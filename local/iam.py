@@ -1,0 +1,118 @@
+"""IAM enforcement for the local runner: every AWS call a function makes is checked against
+that function's own role policy, the very document `components.policies` builds.
+
+moto's built-in enforcement checks DynamoDB and Step Functions calls against resource `*`,
+which denies correctly scoped statements; here each call is mapped to its IAM action and
+the exact resource ARN, and evaluated with moto's policy engine.
+
+Who is calling is known from context: the runner marks the function it invokes (and the
+Lambda poller acting with that function's role); Step Functions tasks use the workflow role.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+from urllib.parse import urlparse
+
+import botocore.client
+from botocore.exceptions import ClientError
+from moto.iam.access_control import IAMPolicy, PermissionResult
+
+ACCOUNT, REGION = "123456789012", "eu-west-1"
+SQS_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteMessage",
+               "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
+
+
+@dataclass(frozen=True)
+class Call:
+    principal: str
+    action: str
+    resource: str
+
+
+def action_and_resource(service: str, operation: str, params: dict[str, Any]) -> tuple[str, str]:
+    """The IAM action and resource ARN an API call is authorized against."""
+    if service == "sqs":
+        queue = urlparse(params.get("QueueUrl", "")).path.rsplit("/", 1)[-1]
+        return f"sqs:{SQS_ACTIONS.get(operation, operation)}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
+    if service == "s3":
+        action = "s3:GetObject" if operation in ("GetObject", "HeadObject") else f"s3:{operation}"
+        return action, f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"
+    if service == "dynamodb":
+        return f"dynamodb:{operation}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params.get('TableName')}"
+    if service == "sns":
+        return f"sns:{operation}", params.get("TopicArn", "*")
+    if service == "sfn":
+        return f"states:{operation}", params.get("stateMachineArn", "*")
+    if service == "lambda":
+        name = params.get("FunctionName", "")
+        arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        return "lambda:InvokeFunction" if operation == "Invoke" else f"lambda:{operation}", arn
+    return f"{service}:{operation}", "*"
+
+
+@dataclass
+class IamEnforcer:
+    """Checks (and with `enforce`, denies) calls made while a principal is active."""
+
+    policies: dict[str, dict[str, Any]]
+    enforce: bool = True
+    workflow_clients: set[int] = field(default_factory=set)
+    checked: list[Call] = field(default_factory=list)
+    denied: list[Call] = field(default_factory=list)
+    _local: threading.local = field(default_factory=threading.local)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _patch: Any = None
+    _compiled: dict[str, Any] = field(default_factory=dict)
+
+    @contextlib.contextmanager
+    def acting_as(self, principal: str | None) -> Iterator[None]:
+        previous = getattr(self._local, "principal", None)
+        self._local.principal = principal
+        try:
+            yield
+        finally:
+            self._local.principal = previous
+
+    def permitted(self, call: Call) -> bool:
+        if call.principal not in self._compiled:
+            document = self.policies.get(call.principal)
+            self._compiled[call.principal] = IAMPolicy(json.dumps(document)) if document else None
+        policy = self._compiled[call.principal]
+        # NEUTRAL (no statement matched) is truthy in moto: compare with PERMITTED exactly.
+        return policy is not None and policy.is_action_permitted(call.action, call.resource) == PermissionResult.PERMITTED
+
+    def __enter__(self) -> IamEnforcer:
+        enforcer, real = self, botocore.client.BaseClient._make_api_call
+
+        def checked_call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            principal = getattr(enforcer._local, "principal", None)
+            if principal is None and id(client) in enforcer.workflow_clients:
+                principal = "workflow"
+            if principal is not None:
+                service = client.meta.service_model.endpoint_prefix
+                service = "sfn" if service == "states" else service
+                call = Call(principal, *action_and_resource(service, operation, params))
+                allowed = enforcer.permitted(call)
+                with enforcer._lock:
+                    enforcer.checked.append(call)
+                    if not allowed:
+                        enforcer.denied.append(call)
+                if not allowed and enforcer.enforce:
+                    raise ClientError({"Error": {"Code": "AccessDenied", "Message": (
+                        f"{principal} is not authorized to perform {call.action} on {call.resource}")},
+                        "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+            return real(client, operation, params)
+
+        self._patch = mock.patch.object(botocore.client.BaseClient, "_make_api_call", checked_call)
+        self._patch.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._patch.stop()

@@ -1,0 +1,330 @@
+"""The whole pipeline in one process: moto for AWS, the real handlers, Lambda's delivery rules.
+
+What the runner does that moto does not (see `local.stack` for the rest):
+- S3 -> `s3_event_handler`: moto delivers the bucket's notifications to an SQS queue (with the
+  `s3:TestEvent` first, as AWS does); the runner invokes the handler with each event like
+  Lambda's asynchronous invoke: two retries, then the on-failure record goes to the DLQ.
+- Upload queue -> `orchestrator`, DLQ -> `dlq_processor`: Lambda's SQS poller. Receive up to
+  the batch size, invoke, delete the successes; failures stay in flight until the visibility
+  timeout elapses on a virtual clock (no sleeping), with a growing receive count, so SQS
+  moves them to the DLQ after `maxReceiveCount` exactly as in AWS. An invocation error
+  returns the whole batch. The orchestrator's maximum concurrency bounds running executions.
+- Uploads are consumed while they are made, as Lambda does, which keeps moto's queues shallow.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from unittest import mock
+
+import boto3
+from moto import mock_aws
+from moto.dynamodb.models import DynamoDBBackend
+
+from components import policies
+from components.config import Settings
+from components.environment import FUNCTION_NAMES, IMAGE_SUFFIXES, UPLOAD_PREFIX
+from handlers import dlq_processor, orchestrator, s3_event_handler
+from handlers.clients import clients
+from local.faults import Faults, InjectedThroughputExceeded, ThrottlingStepFunctions
+from local.iam import IamEnforcer
+from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext
+from local.speedups import MotoSpeedups
+from local.stack import LocalPipeline, deploy
+
+ASYNC_RETRIES = 2  # the S3 event handler's FunctionEventInvokeConfig
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+@dataclass(frozen=True)
+class Upload:
+    file: str
+    key: str
+    data: bytes
+
+
+@dataclass
+class Delivery:
+    """Counters of what the runner delivered, for the report."""
+
+    s3_events: int = 0
+    invocations: dict[str, int] = field(default_factory=lambda: {"s3_event_handler": 0, "orchestrator": 0,
+                                                                 "dlq_processor": 0})
+    invocation_errors: int = 0
+    on_failure_records: int = 0
+    clock_advances: int = 0
+
+
+class LocalRunner:
+    def __init__(self, settings: Settings, *, faults: Faults | None = None, iam_enforce: bool = False,
+                 retry_scale: float = 0.001, on_progress: Callable[[int, int], None] | None = None,
+                 quiet: bool = True) -> None:
+        self.quiet = quiet
+        self.settings = settings
+        self.faults = faults or Faults()
+        self.iam_enforce = iam_enforce
+        self.retry_scale = retry_scale
+        self.on_progress = on_progress
+        self.delivery = Delivery()
+        self.now = 0.0  # the virtual clock, in seconds
+        self._delayed: list[tuple[float, str, str]] = []  # (visible again at, queue url, receipt handle)
+        self._alerts: list[dict[str, Any]] = []
+        self.pipeline: LocalPipeline
+        self.enforcer: IamEnforcer
+        self.lambdas: InProcessLambdas
+
+    # -- set-up ------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def running(self) -> Any:
+        """Moto, the patches and the deployed pipeline; everything is gone on exit."""
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(mock_aws(config=MOTO_CONFIG))
+            speedups = stack.enter_context(MotoSpeedups())
+            logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)  # logs every caught error
+            if self.quiet:
+                stack.enter_context(_quiet_handlers())
+            clients.reset()
+            stack.callback(clients.reset)
+            self.pipeline = deploy(self.settings)
+            stack.enter_context(mock.patch.dict(os.environ, self.pipeline.environment))
+            self.enforcer = IamEnforcer(self._policies(), enforce=True, workflow_clients=speedups.workflow_clients)
+            if self.iam_enforce:
+                stack.enter_context(self.enforcer)
+            self.lambdas = stack.enter_context(InProcessLambdas(
+                retry_scale=self.retry_scale,
+                around_invoke=lambda name: self.enforcer.acting_as(name.removeprefix("local-"))))
+            self._inject_faults(stack)
+            self._s3, self._sqs = boto3.client("s3"), boto3.client("sqs")
+            self._sfn = boto3.client("stepfunctions")
+            self._events_url = self._notifications()
+            self._alerts_url = self._alerts_inbox()
+            yield self
+
+    def _policies(self) -> dict[str, dict[str, Any]]:
+        p = self.pipeline
+        arns = policies.PipelineArns(
+            account_id="123456789012", upload_queue=p.queue_arn, dead_letter_queue=p.dlq_arn,
+            table=f"arn:aws:dynamodb:eu-west-1:123456789012:table/{p.table}", topic=p.topic_arn,
+            input_bucket=f"arn:aws:s3:::{p.input_bucket}", output_bucket=f"arn:aws:s3:::{p.output_bucket}",
+            state_machine=p.state_machine_arn,
+            step_functions={n: p.function_arns[n] for n in policies.STEP_FUNCTIONS})
+        return policies.function_policies(arns) | {"workflow": policies.state_machine_policy(arns)}
+
+    def _notifications(self) -> str:
+        """S3 -> SQS with the component's filters; the runner turns each event into an invoke."""
+        url = self._sqs.create_queue(QueueName="local-s3-events")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        self._s3.put_bucket_notification_configuration(Bucket=self.pipeline.input_bucket, NotificationConfiguration={
+            "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {
+                "FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}, {"Name": "suffix", "Value": suffix}]}}}
+                for suffix in IMAGE_SUFFIXES]})
+        return url
+
+    def _alerts_inbox(self) -> str:
+        """An SQS queue subscribed to the alerts topic stands in for the on-call mailbox."""
+        url = self._sqs.create_queue(QueueName="local-alerts-inbox")["QueueUrl"]
+        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        boto3.client("sns").subscribe(TopicArn=self.pipeline.topic_arn, Protocol="sqs", Endpoint=arn,
+                                      Attributes={"RawMessageDelivery": "true"})
+        return url
+
+    def read_alerts(self) -> list[dict[str, Any]]:
+        """Every alert published so far (the inbox is drained into memory)."""
+        while messages := self._sqs.receive_message(QueueUrl=self._alerts_url, MaxNumberOfMessages=10,
+                                                    WaitTimeSeconds=0).get("Messages", []):
+            for message in messages:
+                self._alerts.append(_json(message["Body"]))
+                self._sqs.delete_message(QueueUrl=self._alerts_url, ReceiptHandle=message["ReceiptHandle"])
+        return list(self._alerts)
+
+    def _inject_faults(self, stack: contextlib.ExitStack) -> None:
+        faults = self.faults
+        if faults.throttle:
+            clients._cache["stepfunctions"] = ThrottlingStepFunctions(clients.get("stepfunctions"), faults)
+        if faults.dynamodb:
+            real = DynamoDBBackend.update_item
+
+            def update_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+                expression = str(kwargs.get("update_expression") or (args[0] if args else ""))[:40]
+                if faults.hit("dynamodb", f"{table_name}:{sorted(key.items())!r}:{expression}"):
+                    raise InjectedThroughputExceeded()
+                return real(backend, table_name, key, *args, **kwargs)
+
+            stack.enter_context(mock.patch.object(DynamoDBBackend, "update_item", update_item))
+
+    # -- delivery ----------------------------------------------------------------------------
+
+    def upload(self, upload: Upload) -> None:
+        self._s3.put_object(Bucket=self.pipeline.input_bucket, Key=upload.key, Body=upload.data)
+
+    def _invoke(self, name: str, handler: Handler, event: dict[str, Any], timeout: int) -> Any:
+        self.delivery.invocations[name] += 1
+        with self.enforcer.acting_as(name):
+            return handler(event, LambdaContext(f"local-{name}", timeout))
+
+    def _receive(self, url: str, consumer: str) -> list[dict[str, Any]]:
+        with self.enforcer.acting_as(consumer):
+            return self._sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                             AttributeNames=["All"]).get("Messages", [])
+
+    def pump_s3_events(self) -> bool:
+        messages = self._sqs.receive_message(QueueUrl=self._events_url, MaxNumberOfMessages=10,
+                                             WaitTimeSeconds=0).get("Messages", [])
+        for message in messages:
+            event = _json(message["Body"])
+            deliveries = 2 if self.faults.hit("duplicate", message["MessageId"]) else 1
+            for _ in range(deliveries):
+                self._async_invoke(event)
+            self._sqs.delete_message(QueueUrl=self._events_url, ReceiptHandle=message["ReceiptHandle"])
+        return bool(messages)
+
+    def _async_invoke(self, event: dict[str, Any]) -> None:
+        self.delivery.s3_events += 1
+        timeout = self.settings.functions.s3_event_handler.timeout
+        error: Exception | None = None
+        for _ in range(1 + ASYNC_RETRIES):
+            try:
+                self._invoke("s3_event_handler", s3_event_handler.lambda_handler, event, timeout)
+                return
+            except Exception as caught:
+                error = caught
+                self.delivery.invocation_errors += 1
+        self.delivery.on_failure_records += 1
+        record = {"version": "1.0", "requestContext": {"condition": "RetriesExhausted",
+                                                       "approximateInvokeCount": 1 + ASYNC_RETRIES},
+                  "requestPayload": event, "responseContext": {"functionError": "Unhandled"},
+                  "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)}}
+        with self.enforcer.acting_as("s3_event_handler"):  # destinations send with the function's role
+            self._sqs.send_message(QueueUrl=self.pipeline.dlq_url, MessageBody=_dumps(record))
+
+    def pump_queue(self, url: str, arn: str, consumer: str, handler: Handler) -> bool:
+        messages = self._receive(url, consumer)
+        if not messages:
+            return False
+        event = {"Records": [{
+            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+            "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()}, "messageAttributes": {},
+            "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
+            "awsRegion": "eu-west-1"} for m in messages]}
+        timeout = getattr(self.settings.functions, consumer).timeout
+        deliveries = 2 if self.faults.hit("duplicate", messages[0]["MessageId"]) else 1
+        failed: set[str] = set()
+        for _ in range(deliveries):
+            try:
+                response = self._invoke(consumer, handler, event, timeout)
+                failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
+            except Exception:
+                self.delivery.invocation_errors += 1
+                failed = {m["MessageId"] for m in messages}
+        visibility = (self.settings.queue if url == self.pipeline.queue_url else self.settings.dlq).visibility_timeout_seconds
+        done = [m for m in messages if m["MessageId"] not in failed]
+        for message in messages:
+            if message["MessageId"] in failed:
+                self._delayed.append((self.now + visibility, url, message["ReceiptHandle"]))
+        if done:
+            with self.enforcer.acting_as(consumer):
+                self._sqs.delete_message_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+        return True
+
+    def crashing_orchestrator(self, event: dict[str, Any], context: Any) -> Any:
+        """The real orchestrator, crashing after half of its batch when the `crash` fault hits."""
+        records = event["Records"]
+        identity = f"{records[0]['messageId']}:{records[0]['attributes'].get('ApproximateReceiveCount')}"
+        if self.faults.hit("crash", identity):
+            orchestrator.lambda_handler({"Records": records[: len(records) // 2]}, context)
+            raise RuntimeError("orchestrator crashed mid-batch (injected)")
+        return orchestrator.lambda_handler(event, context)
+
+    def running_executions(self) -> int:
+        limit = self.settings.functions.orchestrator.maximum_concurrency or 32
+        return len(self._sfn.list_executions(stateMachineArn=self.pipeline.state_machine_arn,
+                                             statusFilter="RUNNING", maxResults=limit + 1)["executions"])
+
+    def step(self) -> bool:
+        """One round of every poller; True if anything moved."""
+        p = self.pipeline
+        moved = self.pump_s3_events()
+        limit = self.settings.functions.orchestrator.maximum_concurrency or 32
+        if self.running_executions() < limit:
+            moved |= self.pump_queue(p.queue_url, p.queue_arn, "orchestrator", self.crashing_orchestrator)
+        moved |= self.pump_queue(p.dlq_url, p.dlq_arn, "dlq_processor", dlq_processor.lambda_handler)
+        return moved
+
+    def advance_clock(self) -> bool:
+        """Let the earliest visibility timeout elapse; False if nothing was waiting."""
+        if not self._delayed:
+            return False
+        self._delayed.sort()
+        self.now = max(self.now, self._delayed[0][0])
+        due = [entry for entry in self._delayed if entry[0] <= self.now]
+        self._delayed = [entry for entry in self._delayed if entry[0] > self.now]
+        for _, url, receipt in due:
+            with contextlib.suppress(Exception):  # already deleted or moved: nothing to release
+                self._sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=receipt, VisibilityTimeout=0)
+        self.delivery.clock_advances += 1
+        return True
+
+    def run(self, uploads: list[Upload], *, deadline_s: float = 900) -> float:
+        """Upload everything, consuming as Lambda would, until every queue is empty. Returns seconds."""
+        start = time.perf_counter()
+        for index, upload in enumerate(uploads, 1):
+            self.upload(upload)
+            self.step()
+            if self.on_progress:
+                self.on_progress(index, len(uploads))
+        idle = 0.0
+        while time.perf_counter() - start < deadline_s:
+            if self.step():
+                idle = 0.0
+                continue
+            if self.running_executions():
+                # Executions are computing in moto's threads: wait, polling less the longer it takes.
+                idle = min(0.05, idle * 2 or 0.002)
+                time.sleep(idle)
+            elif not self.advance_clock() and self._queues_empty():
+                return time.perf_counter() - start
+        raise TimeoutError(f"the pipeline did not settle within {deadline_s} s")
+
+    def _queues_empty(self) -> bool:
+        for url in (self.pipeline.queue_url, self.pipeline.dlq_url, self._events_url):
+            attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+            if int(attributes["ApproximateNumberOfMessages"]) or int(attributes["ApproximateNumberOfMessagesNotVisible"]):
+                return False
+        return True
+
+
+@contextlib.contextmanager
+def _quiet_handlers() -> Any:
+    """Handlers log INFO and print EMF metrics per invocation; locally only warnings matter."""
+    import importlib
+
+    loggers = [importlib.import_module(f"handlers.{name}").logger for name in FUNCTION_NAMES]
+    levels = [logger.log_level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
+    with mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}), \
+            contextlib.redirect_stdout(io.StringIO()):
+        yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)
+
+
+def _json(text: str) -> dict[str, Any]:
+    import json
+
+    return json.loads(text)
+
+
+def _dumps(value: Any) -> str:
+    import json
+
+    return json.dumps(value)

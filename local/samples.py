@@ -1,0 +1,115 @@
+"""Images generated with Pillow: the demo's sample set and every case the tests need.
+
+No binary fixtures: each function returns the encoded bytes of one kind of upload.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from io import BytesIO
+
+from PIL import Image, ImageDraw
+
+
+def photo(width: int = 1600, height: int = 1200, mode: str = "RGB") -> Image.Image:
+    """A photo-like image: gradients and shapes, so encoders and resizers do real work."""
+    image = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for i in range(12):
+        box = (i * width // 14, i * height // 20, i * width // 14 + width // 5, i * height // 20 + height // 4)
+        draw.ellipse(box, fill=(40 * i % 255, 90 + 10 * i, 200 - 15 * i))
+    return image.convert(mode)
+
+
+def encode(image: Image.Image, fmt: str, **options: object) -> bytes:
+    buffer = BytesIO()
+    image.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def jpeg(width: int = 1600, height: int = 1200, **options: object) -> bytes:
+    return encode(photo(width, height), "JPEG", quality=90, **options)
+
+
+def jpeg_with_exif(orientation: int = 6, *, gps: bool = True, width: int = 1600, height: int = 1200) -> bytes:
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x0110] = "EOS R5"
+    exif[0x0112] = orientation
+    exif[0x0132] = "2026:11:01 10:20:30"
+    if gps:
+        exif[0x8825] = {1: "N", 2: (52.0, 31.0, 12.0), 3: "E", 4: (13.0, 24.0, 36.0)}
+    return encode(photo(width, height), "JPEG", quality=90, exif=exif.tobytes())
+
+
+def cmyk_jpeg() -> bytes:
+    return encode(photo(800, 600, "CMYK"), "JPEG", quality=90)
+
+
+def progressive_jpeg() -> bytes:
+    return jpeg(progressive=True)
+
+
+def png_with_alpha() -> bytes:
+    image = photo(900, 600, "RGBA")
+    image.putalpha(Image.linear_gradient("L").resize((900, 600)))
+    return encode(image, "PNG")
+
+
+def png_16bit() -> bytes:
+    gradient = Image.linear_gradient("L").resize((700, 500)).convert("I")
+    return encode(gradient.point(lambda v: v * 257).convert("I;16"), "PNG")
+
+
+def palette_gif() -> bytes:
+    return encode(photo(640, 480).convert("P", palette=Image.Palette.ADAPTIVE, colors=64), "GIF")
+
+
+def animated_gif() -> bytes:
+    frames = [Image.new("RGB", (400, 300), color).convert("P") for color in ("red", "green", "blue")]
+    buffer = BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0)
+    return buffer.getvalue()
+
+
+def webp() -> bytes:
+    return encode(photo(1000, 800), "WEBP", quality=80)
+
+
+def truncated_jpeg() -> bytes:
+    data = jpeg()
+    return data[: len(data) // 2]
+
+
+def text_named_jpg() -> bytes:
+    return b"hello, this is a text file pretending to be a photo\n" * 20
+
+
+def png_header(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims `width` x `height`: a decompression bomb's calling card."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def long_thin_png() -> bytes:
+    return encode(Image.new("RGB", (16_000, 4), "navy"), "PNG")
+
+
+def sample_set() -> list[tuple[str, bytes]]:
+    """The demo's uploads: (file name, bytes); the last two are meant to fail."""
+    return [
+        ("holiday-portrait.jpg", jpeg_with_exif(6)),
+        ("press-photo-cmyk.jpg", cmyk_jpeg()),
+        ("logo-alpha.png", png_with_alpha()),
+        ("scan-16bit.png", png_16bit()),
+        ("palette.gif", palette_gif()),
+        ("spinner-animated.gif", animated_gif()),
+        ("landscape.webp", webp()),
+        ("banner.png", long_thin_png()),
+        ("broken-upload.jpg", truncated_jpeg()),
+        ("notes.jpg", text_named_jpg()),
+    ]

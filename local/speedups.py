@@ -1,0 +1,90 @@
+"""Make moto fast and faithful enough for whole-pipeline runs (runner and tests only).
+
+What each patch fixes (measured with moto 5.2.5, see design notes):
+- the ASL definition was parsed again for every execution: parse once per definition;
+- each Step Functions task built a new boto3 client: one client per service and region;
+- JSONPath and intrinsic-function expressions were re-parsed on every use: cached;
+- conditional writes in moto's DynamoDB are not atomic across threads (two "winners" were
+  seen under races): every DynamoDB backend call is serialized, as the real service is atomic;
+- moto keeps every execution's worker threads in a module-level list: cleared on exit.
+None of this changes the definitions or handlers that get deployed.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import threading
+from typing import Any
+from unittest import mock
+
+from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.parser import utils as parser_utils
+from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
+from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401
+    state_task_service_dynamodb,
+    state_task_service_sns,
+)
+from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
+from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
+from moto.stepfunctions.parser.asl.utils import boto_client, json_path
+
+DYNAMODB_METHODS = ("put_item", "get_item", "update_item", "delete_item", "query", "scan",
+                    "transact_write_items", "batch_write_item", "batch_get_item")
+
+
+class MotoSpeedups:
+    """Context manager applying the patches above."""
+
+    def __init__(self) -> None:
+        self._patches: list[Any] = []
+        self.workflow_clients: set[int] = set()  # ids of the clients Step Functions tasks call AWS with
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._client_lock = threading.Lock()
+        self._dynamodb_lock = threading.RLock()
+
+    def _client_for(self, region: str, service: str, state_credentials: Any = None) -> Any:
+        with self._client_lock:
+            key = (region, service)
+            if key not in self._clients:
+                self._clients[key] = boto_client.boto3.client(
+                    aws_access_key_id="ak", aws_secret_access_key="sk", region_name=region,
+                    service_name=service, config=boto_client.Config(
+                        parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1}))
+                self.workflow_clients.add(id(self._clients[key]))
+            return self._clients[key]
+
+    def _serialized(self, method: Any) -> Any:
+        lock = self._dynamodb_lock
+
+        @functools.wraps(method)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return method(*args, **kwargs)
+        return wrapper
+
+    def __enter__(self) -> MotoSpeedups:
+        asl_parse = functools.lru_cache(maxsize=32)(AmazonStateLanguageParser.parse)
+        intrinsic_parse = functools.lru_cache(maxsize=1024)(IntrinsicParser.parse)
+        self._patches = [
+            mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(asl_parse)),
+            mock.patch.object(IntrinsicParser, "parse", staticmethod(intrinsic_parse)),
+            mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
+        ]
+        # Every module that imported `boto_client_for` by name gets the caching version.
+        for name, module in list(sys.modules.items()):
+            if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
+                self._patches.append(mock.patch.object(module, "boto_client_for", self._client_for))
+        for method in DYNAMODB_METHODS:
+            self._patches.append(mock.patch.object(DynamoDBBackend, method,
+                                                   self._serialized(getattr(DynamoDBBackend, method))))
+        for patch in self._patches:
+            patch.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for patch in reversed(self._patches):
+            patch.stop()
+        self._clients.clear()
+        parser_utils.TMP_THREADS.clear()
+
