@@ -86,7 +86,9 @@ class IamEnforcer:
             self._compiled[call.principal] = IAMPolicy(json.dumps(document)) if document else None
         policy = self._compiled[call.principal]
         # NEUTRAL (no statement matched) is truthy in moto: compare with PERMITTED exactly.
-        return policy is not None and policy.is_action_permitted(call.action, call.resource) == PermissionResult.PERMITTED
+        if policy is None:
+            return False
+        return policy.is_action_permitted(call.action, call.resource) == PermissionResult.PERMITTED
 
     def __enter__(self) -> IamEnforcer:
         enforcer, real = self, botocore.client.BaseClient._make_api_call

@@ -224,7 +224,8 @@ class LocalRunner:
             except Exception:
                 self.delivery.invocation_errors += 1
                 failed = {m["MessageId"] for m in messages}
-        visibility = (self.settings.queue if url == self.pipeline.queue_url else self.settings.dlq).visibility_timeout_seconds
+        queue_settings = self.settings.queue if url == self.pipeline.queue_url else self.settings.dlq
+        visibility = queue_settings.visibility_timeout_seconds
         done = [m for m in messages if m["MessageId"] not in failed]
         for message in messages:
             if message["MessageId"] in failed:
@@ -297,7 +298,8 @@ class LocalRunner:
     def _queues_empty(self) -> bool:
         for url in (self.pipeline.queue_url, self.pipeline.dlq_url, self._events_url):
             attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
-            if int(attributes["ApproximateNumberOfMessages"]) or int(attributes["ApproximateNumberOfMessagesNotVisible"]):
+            waiting = int(attributes["ApproximateNumberOfMessages"])
+            if waiting or int(attributes["ApproximateNumberOfMessagesNotVisible"]):
                 return False
         return True
 
