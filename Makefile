@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint install bench clean
+.PHONY: test lint install demo bench clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,10 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# The whole pipeline on moto with a generated sample set: no AWS account, no Docker.
+demo: $(STAMP)
+	$(BIN)/python -m local --out out/demo
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest

@@ -56,6 +56,10 @@ class Faults:
             setattr(faults, kind, fraction)
         return faults
 
+    @property
+    def active(self) -> bool:
+        return any(getattr(self, kind) > 0 for kind in KINDS)
+
     def hit(self, kind: str, identity: str) -> bool:
         """Deterministic: the n-th call of `kind` for `identity` fails with the kind's probability."""
         fraction = getattr(self, kind)

@@ -8,8 +8,10 @@ exactly one worker; the reports are merged in upload order.
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +32,16 @@ class Job:
     out_dir: Path | None
 
 
-def _work(job: Job, barrier: Any = None) -> tuple[list[int], Report, float, float]:
-    runner = LocalRunner(job.settings, faults=Faults.parse(job.faults, job.seed), iam_enforce=job.iam_enforce)
+def _work(job: Job, barrier: Any = None, counter: Any = None,
+          on_progress: Callable[[int, int], None] | None = None) -> tuple[list[int], Report, float, float]:
+    def progress(done: int, total: int) -> None:
+        if counter is not None:
+            counter.value += 1
+        if on_progress is not None:
+            on_progress(done, total)
+
+    runner = LocalRunner(job.settings, faults=Faults.parse(job.faults, job.seed), iam_enforce=job.iam_enforce,
+                         on_progress=progress)
     uploads = [upload for _, upload in job.uploads]
     with runner.running():
         if barrier is not None:
@@ -43,24 +53,35 @@ def _work(job: Job, barrier: Any = None) -> tuple[list[int], Report, float, floa
     return [index for index, _ in job.uploads], report, started, finished
 
 
-def _work_with_barrier(args: tuple[Job, Any]) -> tuple[list[int], Report, float, float]:
+def _work_in_pool(args: tuple[Job, Any, Any]) -> tuple[list[int], Report, float, float]:
     return _work(*args)
 
 
 def run(settings: Settings, uploads: list[Upload], *, workers: int = 1, faults: str | None = None, seed: int = 0,
-        iam_enforce: bool = False, out_dir: Path | None = None) -> Report:
+        iam_enforce: bool = False, out_dir: Path | None = None,
+        on_progress: Callable[[int, int], None] | None = None) -> Report:
     """Run every upload through the pipeline; with `workers` > 1 in that many processes."""
     indexed = list(enumerate(uploads))
     if workers <= 1 or len(uploads) < 2:
-        _, report, _, _ = _work(Job(settings, indexed, faults, seed, iam_enforce, out_dir))
+        _, report, _, _ = _work(Job(settings, indexed, faults, seed, iam_enforce, out_dir), on_progress=on_progress)
         return report
     shards = [indexed[i::workers] for i in range(workers)]
     jobs = [Job(settings, shard, faults, seed + i, iam_enforce, out_dir) for i, shard in enumerate(shards) if shard]
     context = multiprocessing.get_context("fork")
     with context.Manager() as manager:
-        barrier = manager.Barrier(len(jobs))
+        barrier, counter, finished = manager.Barrier(len(jobs)), manager.Value("i", 0), threading.Event()
+
+        def report_progress() -> None:
+            while not finished.wait(0.2):
+                if on_progress is not None:
+                    on_progress(counter.value, len(uploads))
+
+        watcher = threading.Thread(target=report_progress, daemon=True)
+        watcher.start()
         with context.Pool(len(jobs)) as pool:
-            results = pool.map(_work_with_barrier, [(job, barrier) for job in jobs])
+            results = pool.map(_work_in_pool, [(job, barrier, counter) for job in jobs])
+        finished.set()
+        watcher.join()
     return merge(results, len(uploads))
 
 

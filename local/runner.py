@@ -8,7 +8,8 @@ What the runner does that moto does not (see `local.stack` for the rest):
   the batch size, invoke, delete the successes; failures stay in flight until the visibility
   timeout elapses on a virtual clock (no sleeping), with a growing receive count, so SQS
   moves them to the DLQ after `maxReceiveCount` exactly as in AWS. An invocation error
-  returns the whole batch. The orchestrator's maximum concurrency bounds running executions.
+  returns the whole batch. Running executions are bounded (`max_running_executions`) to
+  keep moto's threads in check; AWS has no such limit at this scale.
 - Uploads are consumed while they are made, as Lambda does, which keeps moto's queues shallow.
 """
 
@@ -65,8 +66,10 @@ class Delivery:
 class LocalRunner:
     def __init__(self, settings: Settings, *, faults: Faults | None = None, iam_enforce: bool = False,
                  retry_scale: float = 0.001, on_progress: Callable[[int, int], None] | None = None,
-                 quiet: bool = True) -> None:
+                 quiet: bool = True, max_running_executions: int = 24) -> None:
         self.quiet = quiet
+        # Not an AWS limit: it bounds moto's execution threads so one process stays responsive.
+        self.max_running_executions = max_running_executions
         self.settings = settings
         self.faults = faults or Faults()
         self.iam_enforce = iam_enforce
@@ -180,7 +183,8 @@ class LocalRunner:
                                              WaitTimeSeconds=0).get("Messages", [])
         for message in messages:
             event = _json(message["Body"])
-            deliveries = 2 if self.faults.hit("duplicate", message["MessageId"]) else 1
+            identity = "|".join(r["s3"]["object"]["key"] for r in event.get("Records", [])) or "test-event"
+            deliveries = 2 if self.faults.hit("duplicate", f"s3:{identity}") else 1
             for _ in range(deliveries):
                 self._async_invoke(event)
             self._sqs.delete_message(QueueUrl=self._events_url, ReceiptHandle=message["ReceiptHandle"])
@@ -215,7 +219,7 @@ class LocalRunner:
             "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
             "awsRegion": "eu-west-1"} for m in messages]}
         timeout = getattr(self.settings.functions, consumer).timeout
-        deliveries = 2 if self.faults.hit("duplicate", messages[0]["MessageId"]) else 1
+        deliveries = 2 if self.faults.hit("duplicate", f"{consumer}:{_identity(messages[0])}") else 1
         failed: set[str] = set()
         for _ in range(deliveries):
             try:
@@ -239,26 +243,52 @@ class LocalRunner:
     def crashing_orchestrator(self, event: dict[str, Any], context: Any) -> Any:
         """The real orchestrator, crashing after half of its batch when the `crash` fault hits."""
         records = event["Records"]
-        identity = f"{records[0]['messageId']}:{records[0]['attributes'].get('ApproximateReceiveCount')}"
+        first = records[0]
+        identity = f"{_identity({'Body': first['body']})}:{first['attributes'].get('ApproximateReceiveCount')}"
         if self.faults.hit("crash", identity):
             orchestrator.lambda_handler({"Records": records[: len(records) // 2]}, context)
             raise RuntimeError("orchestrator crashed mid-batch (injected)")
         return orchestrator.lambda_handler(event, context)
 
     def running_executions(self) -> int:
-        limit = self.settings.functions.orchestrator.maximum_concurrency or 32
-        return len(self._sfn.list_executions(stateMachineArn=self.pipeline.state_machine_arn,
-                                             statusFilter="RUNNING", maxResults=limit + 1)["executions"])
+        return len(self._sfn.list_executions(stateMachineArn=self.pipeline.state_machine_arn, statusFilter="RUNNING",
+                                             maxResults=self.max_running_executions + 1)["executions"])
+
+    def wait_for_executions(self, below: int) -> None:
+        """Block until fewer than `below` executions run (they compute in moto's threads).
+
+        Waiting, instead of skipping a poll, keeps every decision of the runner independent of
+        thread timing, so a seeded run repeats exactly.
+        """
+        pause = 0.001
+        while self.running_executions() >= below:
+            time.sleep(pause)
+            pause = min(0.02, pause * 2)
 
     def step(self) -> bool:
-        """One round of every poller; True if anything moved."""
+        """One round of every poller; True if anything moved.
+
+        With faults injected the runner is deterministic: it waits for capacity instead of
+        skipping a poll, and lets executions settle before reading the DLQ, so a seed repeats
+        the same run. Without faults it keeps uploading while executions are at the limit.
+        """
         p = self.pipeline
+        limit = self.max_running_executions
         moved = self.pump_s3_events()
-        limit = self.settings.functions.orchestrator.maximum_concurrency or 32
-        if self.running_executions() < limit:
+        if self.faults.active:
+            self.wait_for_executions(below=limit)
+        if self.faults.active or self.running_executions() < limit:
             moved |= self.pump_queue(p.queue_url, p.queue_arn, "orchestrator", self.crashing_orchestrator)
-        moved |= self.pump_queue(p.dlq_url, p.dlq_arn, "dlq_processor", dlq_processor.lambda_handler)
+        if self._has_visible(p.dlq_url):
+            if self.faults.active:
+                # Whether a dead-lettered image had meanwhile completed depends on its execution.
+                self.wait_for_executions(below=1)
+            moved |= self.pump_queue(p.dlq_url, p.dlq_arn, "dlq_processor", dlq_processor.lambda_handler)
         return moved
+
+    def _has_visible(self, url: str) -> bool:
+        attributes = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages"])
+        return int(attributes["Attributes"]["ApproximateNumberOfMessages"]) > 0
 
     def advance_clock(self) -> bool:
         """Let the earliest visibility timeout elapse; False if nothing was waiting."""
@@ -282,16 +312,13 @@ class LocalRunner:
             self.step()
             if self.on_progress:
                 self.on_progress(index, len(uploads))
-        idle = 0.0
         while time.perf_counter() - start < deadline_s:
             if self.step():
-                idle = 0.0
                 continue
-            if self.running_executions():
-                # Executions are computing in moto's threads: wait, polling less the longer it takes.
-                idle = min(0.05, idle * 2 or 0.002)
-                time.sleep(idle)
-            elif not self.advance_clock() and self._queues_empty():
+            self.wait_for_executions(below=1)
+            if self.step():
+                continue
+            if not self.advance_clock() and self._queues_empty():
                 return time.perf_counter() - start
         raise TimeoutError(f"the pipeline did not settle within {deadline_s} s")
 
@@ -318,6 +345,22 @@ def _quiet_handlers() -> Any:
         yield
     for logger, level in zip(loggers, levels, strict=True):
         logger.setLevel(level)
+
+
+def _identity(message: dict[str, Any]) -> str:
+    """What a message is about, stable across runs (moto's message ids and event times are not)."""
+    import hashlib
+    import json
+
+    try:
+        body = json.loads(message["Body"])
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "s3Key" in body:
+        return str(body["s3Key"])
+    if isinstance(body, dict) and "requestPayload" in body:
+        return "|".join(r["s3"]["object"]["key"] for r in body["requestPayload"].get("Records", []))
+    return hashlib.sha256(message["Body"].encode()).hexdigest()[:16]
 
 
 def _json(text: str) -> dict[str, Any]:

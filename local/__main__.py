@@ -1,0 +1,146 @@
+"""`python -m local`: run images through the whole pipeline on moto, no AWS account, no Docker.
+
+    python -m local                          # a built-in sample set, generated on the fly
+    python -m local photos/*.jpg --out out --report out/report.json
+    python -m local --faults throttle=0.2,crash=0.1,duplicate=0.1 --seed 7 --iam-enforce
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import threading
+import time
+from pathlib import Path
+
+from components import ConfigError, Settings, read_stack_settings
+from local.faults import Faults, FaultSpecError
+from local.report import Report
+from local.runner import Upload
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
+    parser.add_argument("images", nargs="*", type=Path, help="image files (default: the built-in sample set)")
+    parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="where variants are written (default: out)")
+    parser.add_argument("--report", type=Path, help="write the JSON report here (default: <out>/report.json)")
+    parser.add_argument("--user", default="local-user", help="userId in the upload keys (default: local-user)")
+    parser.add_argument("--faults", help="e.g. throttle=0.2,dynamodb=0.05,crash=0.1,duplicate=0.1")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default: 0)")
+    parser.add_argument("--iam-enforce", action="store_true",
+                        help="check every AWS call against the calling function's own role policy")
+    parser.add_argument("--workers", type=int, default=0,
+                        help="worker processes, each with its own moto (default: 2 from 40 images on)")
+    return parser.parse_args(argv)
+
+
+def uploads_from(paths: list[Path], user: str) -> list[Upload]:
+    if not paths:
+        from local.samples import sample_set
+
+        named = sample_set()
+    else:
+        missing = [str(p) for p in paths if not p.is_file()]
+        if missing:
+            raise SystemExit(f"error: not a file: {', '.join(missing)}")
+        named = [(p.name, p.read_bytes()) for p in paths]
+    uploads, seen = [], set()
+    for file, data in named:
+        stem, dot, ext = file.rpartition(".")
+        stem = re.sub(r"[/\\]", "_", stem if dot else file)
+        image_id = stem if stem not in seen else f"{stem}-{len(seen)}"
+        seen.add(image_id)
+        uploads.append(Upload(file=file, key=f"uploads/{user}/{image_id}.{ext if dot else 'bin'}", data=data))
+    return uploads
+
+
+class Progress:
+    """A one-line progress bar on stderr, fed by a shared counter."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.done, self._stop = total, 0, threading.Event()
+        self._thread = threading.Thread(target=self._render, daemon=True)
+
+    def __enter__(self) -> Progress:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        sys.stderr.write("\n")
+
+    def _render(self) -> None:
+        while not self._stop.wait(0.2):
+            self.draw()
+        self.draw()
+
+    def draw(self) -> None:
+        if self.done == getattr(self, "_drawn", None):
+            return
+        self._drawn = self.done
+        width = 30
+        filled = int(width * self.done / self.total) if self.total else width
+        sys.stderr.write(f"\r  uploading [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total}")
+        sys.stderr.flush()
+
+
+def summary(report: Report) -> str:
+    counts = report.counts
+    lines = [
+        f"uploaded        {len(report.outcomes)}",
+        f"completed       {counts.get('completed', 0)}",
+        f"failed          {counts.get('failed', 0)}",
+        *[f"  {n:>4} x {reason}" for reason, n in report.failed_by_reason.most_common()],
+        f"missing         {counts.get('missing', 0)}",
+        f"dead-lettered   {len(report.dead_lettered)}",
+        f"alerts          {len(report.alerts)}",
+        f"duplicate executions {report.duplicate_executions}",
+        f"wall time       {report.wall_seconds:.2f} s",
+        f"throughput      {report.images_per_second:.1f} images/s",
+    ]
+    if report.faults_injected:
+        lines.append("faults injected " + ", ".join(f"{k}={v}" for k, v in sorted(report.faults_injected.items())))
+    if report.iam_checked:
+        lines.append(f"IAM             {report.iam_checked} calls checked, {len(report.iam_denied)} denied")
+        lines += [f"  denied: {denied}" for denied in report.iam_denied]
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    try:
+        settings = Settings.from_dict(read_stack_settings(args.stack))
+        Faults.parse(args.faults, args.seed)
+    except (ConfigError, FaultSpecError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    uploads = uploads_from(args.images, args.user)
+    workers = args.workers or (min(2, os.cpu_count() or 1) if len(uploads) >= 40 else 1)
+    print(f"image-pipeline, locally: {len(uploads)} image(s), stack {args.stack}, {workers} worker(s)"
+          f"{', faults ' + args.faults if args.faults else ''}{', IAM enforced' if args.iam_enforce else ''}",
+          file=sys.stderr)
+    args.out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    from local import parallel
+
+    with Progress(len(uploads)) as progress:
+        report = parallel.run(settings, uploads, workers=workers, faults=args.faults, seed=args.seed,
+                              iam_enforce=args.iam_enforce, out_dir=args.out,
+                              on_progress=lambda done, total: setattr(progress, "done", done))
+        progress.done = len(uploads)
+    report_path = args.report or args.out / "report.json"
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+    report_path.write_text(json.dumps(report.to_json(), indent=2, default=str))
+    print(summary(report))
+    print(f"variants under {args.out}/variants, report in {report_path} "
+          f"({time.perf_counter() - started:.1f} s with set-up)")
+    return 1 if report.counts.get("missing") else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
