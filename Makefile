@@ -19,6 +19,7 @@ install: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/actionlint
 
 # The whole pipeline on moto with a generated sample set: no AWS account, no Docker.
 demo: $(STAMP)

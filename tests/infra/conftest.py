@@ -84,11 +84,14 @@ class RecordingMonitor(MockMonitor):
     def __init__(self, mocks: pulumi.runtime.Mocks) -> None:
         super().__init__(mocks)
         self.dependencies: dict[str, set[str]] = {}
+        self.property_dependencies: dict[str, dict[str, list[str]]] = {}
         self.options: dict[str, dict[str, Any]] = {}
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC method name)
         response = super().RegisterResource(request)
         self.dependencies[response.urn] = set(request.dependencies)
+        self.property_dependencies[response.urn] = {
+            key: list(value.urns) for key, value in request.propertyDependencies.items()}
         self.options[response.urn] = {"protect": request.protect,
                                       "retain_on_delete": request.retainOnDelete,
                                       "parent": request.parent}
@@ -113,6 +116,7 @@ class Graph:
 
     resources: list[Resource]
     dependencies: dict[str, set[str]]
+    property_dependencies: dict[str, dict[str, list[str]]]
 
     def of_type(self, typ: str) -> list[Resource]:
         return [r for r in self.resources if r.type == typ]
@@ -143,7 +147,8 @@ def run_under_mocks(stack: str, program: Callable[[], Any]) -> Graph:
     resources = [Resource(urn=urn, type=urn.split("::")[2].split("$")[-1], name=urn.split("::")[3],
                           inputs=dict(reg.state), options=monitor.options.get(urn, {}))
                  for urn, reg in monitor.get_registered_resources().items()]
-    return Graph(resources=resources, dependencies=monitor.dependencies)
+    return Graph(resources=resources, dependencies=monitor.dependencies,
+                 property_dependencies=monitor.property_dependencies)
 
 
 @pytest.fixture

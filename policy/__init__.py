@@ -1,0 +1,1 @@
+"""The image-pipeline CrossGuard policy pack (`pulumi preview --policy-pack policy`)."""
