@@ -89,7 +89,7 @@ def check_report_batch_item_failures(args: ResourceValidationArgs, report: Repor
     reports = "ReportBatchItemFailures" in (args.props.get("functionResponseTypes") or [])
     if (source.startswith("arn:aws:sqs") or not source) and not reports:
         report("SQS event source mapping without functionResponseTypes [ReportBatchItemFailures]: a failed "
-                   "record makes the whole batch retry, or a swallowed error deletes it.", None)
+               "record makes the whole batch retry, or a swallowed error deletes it.", None)
 
 
 def check_arm64(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -121,7 +121,7 @@ def _mappings(args: StackValidationArgs) -> Iterator[tuple[Any, Any | None, Any 
 def check_dead_letter_queues(args: StackValidationArgs, report: ReportViolation) -> None:
     dead_letter_targets = {d.urn for r in args.resources if r.resource_type == QUEUE
                            for d in _depends(r, QUEUE, "redrivePolicy")}
-    for mapping, queue, _ in _mappings(args):
+    for _, queue, _ in _mappings(args):
         if queue is None or queue.urn in dead_letter_targets:
             continue  # not an SQS source, or it is itself a dead-letter queue
         if not queue.props.get("redrivePolicy"):

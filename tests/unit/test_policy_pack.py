@@ -34,7 +34,8 @@ def resource_violations(policy: str, typ: str, props: dict[str, Any]) -> list[st
     return found
 
 
-def resource(typ: str, name: str, props: dict[str, Any], **property_dependencies: list[PolicyResource]) -> PolicyResource:
+def resource(typ: str, name: str, props: dict[str, Any],
+             **property_dependencies: list[PolicyResource]) -> PolicyResource:
     dependencies = [d for deps in property_dependencies.values() for d in deps]
     return PolicyResource(typ, props, f"urn:pulumi:s::p::{typ}::{name}", name, options(), None, None, dependencies,
                           dict(property_dependencies))
@@ -86,8 +87,9 @@ def test_log_groups_need_retention():
 def test_advisories_for_x86_functions_and_low_receive_counts():
     assert resource_violations("arm64-functions", rules.FUNCTION, {"architectures": ["x86_64"]})
     assert resource_violations("arm64-functions", rules.FUNCTION, {"architectures": ["arm64"]}) == []
-    assert resource_violations("max-receive-count", rules.QUEUE, {"redrivePolicy": json.dumps({"maxReceiveCount": 3})})
-    assert resource_violations("max-receive-count", rules.QUEUE, {"redrivePolicy": json.dumps({"maxReceiveCount": 5})}) == []
+    for count, expected in ((3, 1), (5, 0)):
+        props = {"redrivePolicy": json.dumps({"maxReceiveCount": count})}
+        assert len(resource_violations("max-receive-count", rules.QUEUE, props)) == expected
     assert POLICY["arm64-functions"].enforcement_level == EnforcementLevel.ADVISORY
 
 
