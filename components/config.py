@@ -163,6 +163,18 @@ class AlarmSettings:
     oldest_message_age_seconds: int = setting(300, "Oldest message age (maximum) above which to alarm.",
                                               minimum=0)
     email_subscriptions: list[str] = setting([], "Email addresses subscribed to the alerts topic.")
+    lambda_errors_threshold: int = setting(1, "Errors of one function in a period at which to alarm.", minimum=1)
+    lambda_throttles_threshold: int = setting(1, "Throttles of one function in a period at which to alarm.",
+                                              minimum=1)
+    duration_percent_of_timeout: int = setting(80, "Maximum duration, in % of the timeout, above which to alarm.",
+                                               minimum=1, maximum=100)
+    execution_failures_threshold: int = setting(
+        5, "Failed executions in a period at which to alarm (rejected uploads fail too).", minimum=1)
+    execution_problems_threshold: int = setting(1, "Timed-out, throttled or aborted executions at which to alarm.",
+                                                minimum=1)
+    stalled_queue_age_seconds: int = setting(600, "Oldest message age above which a queue with no deletes is stalled.",
+                                             minimum=60)
+    dashboard: bool = setting(True, "Create the CloudWatch dashboard.")
 
 
 @dataclass(frozen=True)

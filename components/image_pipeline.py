@@ -18,7 +18,15 @@ from components.encryption import Keys, pipeline_keys
 from components.environment import IMAGE_SUFFIXES, UPLOAD_PREFIX, function_environment
 from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
-from components.monitoring import Alerts, Monitoring, alerts_topic, queue_alarms
+from components.monitoring import (
+    Alerts,
+    Monitoring,
+    alerts_topic,
+    dashboard,
+    function_alarms,
+    queue_alarms,
+    workflow_alarms,
+)
 from components.queues import QueuePair, queue_pair, queue_policy
 from components.storage import Storage, secure_bucket, status_table
 from components.workflow import Workflow, events_to_queue_statement, workflow
@@ -65,9 +73,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.functions = self._functions(QUEUE_FUNCTIONS) | self.functions
         self.permissions = self._permissions()
         self._triggers()
-        self.monitoring = queue_alarms(name, settings.alarms, queue=self.queues.queue,
-                                       dead_letter_queue=self.queues.dead_letter_queue,
-                                       topic=self.alerts.topic, tags=self.tags, parent=self)
+        self.monitoring = self._monitoring()
         self._outputs()
 
     # -- building blocks -------------------------------------------------------------------
@@ -183,6 +189,21 @@ class ImagePipeline(pulumi.ComponentResource):
                 # AWS checks the role may receive from the queue when creating the mapping.
                 opts=pulumi.ResourceOptions(parent=fns[consumer].function,
                                             depends_on=[self.permissions.role_policies[consumer]]))
+
+    def _monitoring(self) -> Monitoring:
+        s, q, topic = self.settings, self.queues, self.alerts.topic
+        functions = {role: fn.function for role, fn in self.functions.items()}
+        original = queue_alarms(self._name, s.alarms, queue=q.queue, dead_letter_queue=q.dead_letter_queue,
+                                topic=topic, tags=self.tags, parent=self)
+        alarms = original.alarms | function_alarms(
+            self._name, s.alarms, functions=functions, topic=topic, tags=self.tags, parent=self,
+            timeouts={role: getattr(s.functions, role).timeout for role in functions}) | workflow_alarms(
+            self._name, s.alarms, state_machine=self.workflow.state_machine, queue=q.queue, topic=topic,
+            tags=self.tags, parent=self)
+        board = dashboard(self._name, region=self.region, queue=q.queue, dead_letter_queue=q.dead_letter_queue,
+                          state_machine=self.workflow.state_machine, functions=functions,
+                          parent=self) if s.alarms.dashboard else None
+        return Monitoring(alarms=alarms, dashboard=board)
 
     def _outputs(self) -> None:
         s, q = self.storage, self.queues

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from components import policies
 from components.config import AlarmSettings
+from components.dashboard import dashboard_body
 
 
 @dataclass(frozen=True)
@@ -21,6 +23,7 @@ class Alerts:
 @dataclass(frozen=True)
 class Monitoring:
     alarms: dict[str, aws.cloudwatch.MetricAlarm]
+    dashboard: aws.cloudwatch.Dashboard | None = None
 
 
 def alerts_topic(name: str, settings: AlarmSettings, *, account_id: str,
@@ -72,3 +75,81 @@ def queue_alarms(name: str, settings: AlarmSettings, *, queue: aws.sqs.Queue,
             "processing is stalled.", queue, "ApproximateAgeOfOldestMessage", "Maximum",
             "GreaterThanThreshold", settings.oldest_message_age_seconds, settings.evaluation_periods),
     })
+
+
+def _alarm(name: str, description: str, topic: aws.sns.Topic, tags: dict[str, str], parent: pulumi.Resource,
+           **metric: object) -> aws.cloudwatch.MetricAlarm:
+    # Lambda and Step Functions publish nothing while idle: no data is healthy, not unknown.
+    return aws.cloudwatch.MetricAlarm(
+        name, alarm_description=description, treat_missing_data="notBreaching",
+        alarm_actions=[topic.arn], ok_actions=[topic.arn], tags=tags,
+        opts=pulumi.ResourceOptions(parent=parent), **metric)
+
+
+def function_alarms(name: str, settings: AlarmSettings, *, functions: dict[str, Any], timeouts: dict[str, int],
+                    topic: aws.sns.Topic, tags: dict[str, str], parent: pulumi.Resource,
+                    ) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    """Errors, throttles and duration near the timeout, for every function (the DLQ processor's too)."""
+    alarms = {}
+    for role, function in functions.items():
+        label = role.replace("_", "-")
+        common = {"namespace": "AWS/Lambda", "dimensions": {"FunctionName": function.name},
+                  "period": settings.period_seconds, "evaluation_periods": 1}
+        alarms[f"{role}_errors"] = _alarm(
+            f"{name}-{label}-errors", f"{role} failed invocations: see its log group for the error.", topic, tags,
+            parent, metric_name="Errors", statistic="Sum", threshold=settings.lambda_errors_threshold,
+            comparison_operator="GreaterThanOrEqualToThreshold", **common)
+        alarms[f"{role}_throttles"] = _alarm(
+            f"{name}-{label}-throttles", f"{role} was throttled: raise its reserved concurrency or the account "
+            "limit.", topic, tags, parent, metric_name="Throttles", statistic="Sum",
+            threshold=settings.lambda_throttles_threshold, comparison_operator="GreaterThanOrEqualToThreshold",
+            **common)
+        limit_ms = timeouts[role] * 1000 * settings.duration_percent_of_timeout // 100
+        alarms[f"{role}_duration"] = _alarm(
+            f"{name}-{label}-duration", f"{role} ran longer than {settings.duration_percent_of_timeout} % of its "
+            "timeout: it is close to being cut off.", topic, tags, parent, metric_name="Duration",
+            statistic="Maximum", threshold=limit_ms, comparison_operator="GreaterThanThreshold", **common)
+    return alarms
+
+
+def workflow_alarms(name: str, settings: AlarmSettings, *, state_machine: aws.sfn.StateMachine,
+                    queue: aws.sqs.Queue, topic: aws.sns.Topic, tags: dict[str, str], parent: pulumi.Resource,
+                    ) -> dict[str, aws.cloudwatch.MetricAlarm]:
+    common = {"namespace": "AWS/States", "dimensions": {"StateMachineArn": state_machine.arn},
+              "period": settings.period_seconds, "evaluation_periods": 1, "statistic": "Sum",
+              "comparison_operator": "GreaterThanOrEqualToThreshold"}
+    alarms = {"executions_failed": _alarm(
+        f"{name}-executions-failed", "Executions failed; rejected uploads count here too, so look at the status "
+        "table's reasons first.", topic, tags, parent, metric_name="ExecutionsFailed",
+        threshold=settings.execution_failures_threshold, **common)}
+    for metric, label in (("ExecutionsTimedOut", "timed-out"), ("ExecutionThrottled", "throttled"),
+                          ("ExecutionsAborted", "aborted")):
+        alarms[f"executions_{label.replace('-', '_')}"] = _alarm(
+            f"{name}-executions-{label}", f"Executions {label}: their images are marked failed by the DLQ "
+            "processor; find the cause in the workflow's log group.", topic, tags, parent, metric_name=metric,
+            threshold=settings.execution_problems_threshold, **common)
+    # Stalled: the oldest message keeps ageing while nothing is deleted (the consumer is stuck).
+    alarms["queue_stalled"] = _alarm(
+        f"{name}-queue-stalled", f"Upload queue stalled: oldest message over {settings.stalled_queue_age_seconds} s "
+        "and no message deleted.", topic, tags, parent, evaluation_periods=settings.evaluation_periods,
+        threshold=1, comparison_operator="GreaterThanOrEqualToThreshold", metric_queries=[
+            {"id": "age", "return_data": False, "metric": {
+                "namespace": "AWS/SQS", "metric_name": "ApproximateAgeOfOldestMessage", "stat": "Maximum",
+                "period": settings.period_seconds, "dimensions": {"QueueName": queue.name}}},
+            {"id": "deleted", "return_data": False, "metric": {
+                "namespace": "AWS/SQS", "metric_name": "NumberOfMessagesDeleted", "stat": "Sum",
+                "period": settings.period_seconds, "dimensions": {"QueueName": queue.name}}},
+            {"id": "stalled", "return_data": True, "label": "stalled",
+             "expression": f"IF(age > {settings.stalled_queue_age_seconds} AND deleted == 0, 1, 0)"}])
+    return alarms
+
+
+def dashboard(name: str, *, region: str, queue: aws.sqs.Queue, dead_letter_queue: aws.sqs.Queue,
+              state_machine: aws.sfn.StateMachine, functions: dict[str, Any],
+              parent: pulumi.Resource) -> aws.cloudwatch.Dashboard:
+    body = pulumi.Output.all(queue.name, dead_letter_queue.name, state_machine.arn,
+                             {role: fn.name for role, fn in functions.items()}).apply(
+        lambda a: json.dumps(dashboard_body(region=region, queue_name=a[0], dlq_name=a[1], state_machine_arn=a[2],
+                                            function_names=a[3])))
+    return aws.cloudwatch.Dashboard(f"{name}-dashboard", dashboard_name=f"{name}-image-pipeline",
+                                    dashboard_body=body, opts=pulumi.ResourceOptions(parent=parent))

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import imaging, objects
 from handlers.clients import clients
 from handlers.errors import InvalidImage
 
 logger = Logger()
+metrics = Metrics(namespace="ImagePipeline")
 clients.warm("s3")
 
 
@@ -34,9 +36,15 @@ def validate(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) ->
             "frames": info.frames, "bytes": size}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
-    result = validate(event, objects.StepSettings.from_env(), clients.get("s3"))
+    try:
+        result = validate(event, objects.StepSettings.from_env(), clients.get("s3"))
+    except InvalidImage as error:
+        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+        logger.warning("Image rejected", extra={"reason": str(error)})
+        raise
     logger.info("Image validated", extra=result)
     return result

@@ -25,7 +25,7 @@ def test_the_original_three_alarms_with_their_thresholds(deploy):
         "dlq-depth": ("ApproximateNumberOfMessagesVisible", dlq, "Maximum", "GreaterThanOrEqualToThreshold", 1, 1),
         "oldest-message-age": ("ApproximateAgeOfOldestMessage", queue, "Maximum", "GreaterThanThreshold", 300, 2),
     }
-    assert set(found) == set(expected)
+    assert set(expected) <= set(found)
     for name, (metric, target, statistic, comparison, threshold, periods) in expected.items():
         alarm = found[name].inputs
         assert (alarm["namespace"], alarm["metricName"]) == ("AWS/SQS", metric), name
@@ -109,3 +109,65 @@ def test_timed_out_and_aborted_executions_reach_the_dlq(deploy):
     target = graph.one("aws:cloudwatch/eventTarget:EventTarget")
     assert target.inputs["arn"] == graph.named("images-dev-dlq").inputs["arn"]
     assert target.inputs["rule"] == rule.inputs["name"]
+
+
+FUNCTIONS = ("s3-event-handler", "orchestrator", "dlq-processor", "validate", "variants", "metadata")
+
+
+def test_every_function_has_error_throttle_and_duration_alarms(deploy):
+    graph = deploy("dev")
+    found = alarms(graph)
+    for function in FUNCTIONS:
+        name = graph.named(f"images-dev-{function}").inputs["name"]
+        timeout = graph.named(f"images-dev-{function}").inputs["timeout"]
+        errors, throttles, duration = (found[f"{function}-{kind}"].inputs
+                                       for kind in ("errors", "throttles", "duration"))
+        assert (errors["namespace"], errors["metricName"], errors["dimensions"]) == (
+            "AWS/Lambda", "Errors", {"FunctionName": name})
+        assert (errors["threshold"], errors["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+        assert throttles["metricName"] == "Throttles"
+        assert (duration["metricName"], duration["statistic"]) == ("Duration", "Maximum")
+        assert duration["threshold"] == timeout * 1000 * 0.8
+        assert all(a["treatMissingData"] == "notBreaching" for a in (errors, throttles, duration))
+
+
+def test_workflow_outcomes_and_a_stalled_queue_alarm(deploy):
+    graph = deploy("dev")
+    found = alarms(graph)
+    machine = graph.one("aws:sfn/stateMachine:StateMachine").inputs["arn"]
+    for key, metric in (("executions-failed", "ExecutionsFailed"), ("executions-timed-out", "ExecutionsTimedOut"),
+                        ("executions-throttled", "ExecutionThrottled"), ("executions-aborted", "ExecutionsAborted")):
+        alarm = found[key].inputs
+        assert (alarm["namespace"], alarm["metricName"], alarm["dimensions"]) == (
+            "AWS/States", metric, {"StateMachineArn": machine})
+    stalled = found["queue-stalled"].inputs
+    queries = {q["id"]: q for q in stalled["metricQueries"]}
+    assert queries["stalled"]["expression"] == "IF(age > 600 AND deleted == 0, 1, 0)"
+    assert queries["age"]["metric"]["metricName"] == "ApproximateAgeOfOldestMessage"
+    assert queries["deleted"]["metric"]["metricName"] == "NumberOfMessagesDeleted"
+    assert queries["age"]["metric"]["dimensions"] == {"QueueName": graph.named("images-dev-queue").inputs["name"]}
+
+
+def test_alarm_thresholds_come_from_settings(deploy):
+    found = alarms(deploy("dev", {"alarms": {"lambda_errors_threshold": 5, "execution_failures_threshold": 20,
+                                             "duration_percent_of_timeout": 50}}))
+    assert found["orchestrator-errors"].inputs["threshold"] == 5
+    assert found["executions-failed"].inputs["threshold"] == 20
+    assert found["orchestrator-duration"].inputs["threshold"] == 15_000
+
+
+def test_the_dashboard_shows_queues_executions_functions_and_images(deploy):
+    graph = deploy("dev")
+    body = json.loads(graph.one("aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    titles = [w["properties"]["title"] for w in body["widgets"]]
+    assert titles == ["Upload queue", "Dead-letter queue", "Executions by outcome", "Images", "Lambda errors",
+                      "Lambda duration (p99, ms)"]
+    text = json.dumps(body)
+    assert graph.named("images-dev-queue").inputs["name"] in text
+    assert graph.named("images-dev-dlq").inputs["name"] in text
+    assert all(graph.named(f"images-dev-{f}").inputs["name"] in text for f in FUNCTIONS)
+    assert '"ImagePipeline", "ImagesFailed", "service", "dlq_processor"' in text
+
+
+def test_the_dashboard_can_be_turned_off(deploy):
+    assert deploy("dev", {"alarms": {"dashboard": False}}).of_type("aws:cloudwatch/dashboard:Dashboard") == []
