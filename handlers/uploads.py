@@ -126,6 +126,8 @@ def execution_name(body: dict[str, Any]) -> str:
     Identity: bucket + key + the first of versionId, sequencer, eTag the event carried.
     """
     version = body.get("versionId") or body.get("sequencer") or body.get("eTag") or ""
+    if body.get("replayAttempt"):  # a replay after a fix is a new run of the same upload
+        version += f"#replay{body['replayAttempt']}"
     digest = hashlib.sha256("\0".join((body["bucketName"], body["s3Key"], version)).encode()).hexdigest()
     readable = EXECUTION_NAME.sub("_", body["imageId"])[:40]
     return f"{readable}-{digest[:32]}"

@@ -73,6 +73,11 @@ def test_execution_names_are_deterministic_short_and_safe():
     assert len(name) <= 80 and re.fullmatch(r"[A-Za-z0-9_-]+", name)
 
 
+def test_a_replay_gets_a_new_execution_name_and_each_replay_its_own():
+    names = {execution_name(BODY | {"eTag": "e", "replayAttempt": n}) for n in (None, 1, 2)}
+    assert len(names) == 3
+
+
 def test_a_new_version_of_the_same_key_gets_a_new_execution_name():
     assert execution_name(BODY | {"sequencer": "01"}) != execution_name(BODY | {"sequencer": "02"})
     assert execution_name(BODY | {"eTag": "a"}) != execution_name(BODY | {"eTag": "b"})

@@ -1,0 +1,1 @@
+"""Operations tools: `python -m tools status|replay|metrics`, against AWS or the local runner."""

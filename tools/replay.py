@@ -1,0 +1,131 @@
+"""Recover failed images after a fix: re-enqueue them from their stored bodies, or drain the DLQ.
+
+Status is reset safely first: `failed` -> `queued` with a conditional write (a `completed`
+image is never touched, and two replays never enqueue the same image twice). Each replay
+carries a new `replayAttempt`, so it starts a new execution instead of meeting the old one.
+Sends are rate-limited; `dry_run` lists what would happen and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from handlers.errors import InvalidMessage
+from handlers.status import now
+from handlers.uploads import parse_message
+
+
+@dataclass
+class ReplayResult:
+    replayed: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # with the reason
+    dry_run: bool = False
+
+
+def _reset_to_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> int | None:
+    """failed (or no item) -> queued; returns the new replay attempt, None if the image is not failed."""
+    try:
+        updated = dynamodb.update_item(
+            TableName=table, Key={"imageId": {"S": body["imageId"]}, "userId": {"S": body["userId"]}},
+            UpdateExpression="SET #status = :queued, queuedAt = :now, updatedAt = :now, "
+                             "replayCount = if_not_exists(replayCount, :zero) + :one REMOVE #reason, #error",
+            ConditionExpression="attribute_not_exists(#status) OR #status = :failed",
+            ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#error": "error"},
+            ExpressionAttributeValues={":queued": {"S": "queued"}, ":failed": {"S": "failed"}, ":now": {"S": now()},
+                                       ":zero": {"N": "0"}, ":one": {"N": "1"}},
+            ReturnValues="UPDATED_NEW")
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
+        raise
+    return int(updated["Attributes"]["replayCount"]["N"])
+
+
+def _enqueue(dynamodb: Any, sqs: Any, table: str, queue_url: str, body: dict[str, Any], attempt: int) -> None:
+    try:
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body | {"replayAttempt": attempt}))
+    except ClientError as error:  # put the image back to `failed`, saying why
+        dynamodb.update_item(
+            TableName=table, Key={"imageId": {"S": body["imageId"]}, "userId": {"S": body["userId"]}},
+            UpdateExpression="SET #status = :failed, #reason = :reason, failedAt = :now",
+            ConditionExpression="#status = :queued", ExpressionAttributeNames={"#status": "status",
+                                                                               "#reason": "reason"},
+            ExpressionAttributeValues={":failed": {"S": "failed"}, ":queued": {"S": "queued"}, ":now": {"S": now()},
+                                       ":reason": {"S": f"replay could not enqueue: {error}"}})
+        raise
+
+
+def replay_failed(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, since: str = "", rate: float = 5.0,
+                  dry_run: bool = False, limit: int | None = None,
+                  sleep: Callable[[float], None] = time.sleep) -> ReplayResult:
+    """Re-enqueue failed images (failed at or after `since`) from the bodies stored on their items."""
+    result = ReplayResult(dry_run=dry_run)
+    pages = dynamodb.get_paginator("scan").paginate(
+        TableName=table, FilterExpression="#status = :failed AND failedAt >= :since",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":failed": {"S": "failed"}, ":since": {"S": since}})
+    for item in (item for page in pages for item in page["Items"]):
+        if limit is not None and len(result.replayed) >= limit:
+            break
+        name = f"{item['userId']['S']}/{item['imageId']['S']}"
+        if "originalMessage" not in item:
+            result.skipped.append(f"{name}: no stored message (failed before it was queued?)")
+            continue
+        body = json.loads(item["originalMessage"]["S"])
+        if dry_run:
+            result.replayed.append(name)
+            continue
+        attempt = _reset_to_queued(dynamodb, table, body)
+        if attempt is None:
+            result.skipped.append(f"{name}: no longer failed")
+            continue
+        if result.replayed:
+            sleep(1 / rate)
+        _enqueue(dynamodb, sqs, table, queue_url, body, attempt)
+        result.replayed.append(name)
+    return result
+
+
+def redrive_dlq(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, dlq_url: str, rate: float = 5.0,
+                dry_run: bool = False, sleep: Callable[[float], None] = time.sleep) -> ReplayResult:
+    """Move upload messages from the DLQ back to the upload queue, resetting each image's status.
+
+    Messages that are not upload messages stay in the DLQ (listed as skipped).
+    """
+    result = ReplayResult(dry_run=dry_run)
+    while True:
+        messages = sqs.receive_message(QueueUrl=dlq_url, MaxNumberOfMessages=10, WaitTimeSeconds=0,
+                                       VisibilityTimeout=30 if not dry_run else 1).get("Messages", [])
+        fresh = [m for m in messages if m["MessageId"] not in result.skipped and
+                 m["MessageId"] not in result.replayed]
+        if not fresh:
+            return result
+        for message in fresh:
+            try:
+                body = parse_message(message["Body"])
+            except InvalidMessage:
+                result.skipped.append(message["MessageId"])
+                continue
+            result.replayed.append(message["MessageId"])
+            if dry_run:
+                continue
+            attempt = _reset_to_queued(dynamodb, table, body)
+            if attempt is None:  # completed meanwhile: nothing to redo
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+                continue
+            sleep(1 / rate)
+            _enqueue(dynamodb, sqs, table, queue_url, body, attempt)
+            sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
+
+
+def native_redrive(sqs: Any, *, dlq_arn: str, queue_arn: str, rate: int) -> str:
+    """SQS's own redrive (StartMessageMoveTask) at `rate` messages/s; statuses are not reset, so use it
+    only for messages whose images carry no `failed` status (e.g. while the DLQ processor was off)."""
+    return sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=queue_arn,
+                                       MaxNumberOfMessagesPerSecond=rate)["TaskHandle"]
