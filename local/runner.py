@@ -20,6 +20,7 @@ import io
 import logging
 import os
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -333,15 +334,16 @@ class LocalRunner:
 
 @contextlib.contextmanager
 def _quiet_handlers() -> Any:
-    """Handlers log INFO and print EMF metrics per invocation; locally only warnings matter."""
+    """Handlers log INFO and print EMF metrics per invocation; locally only errors are shown."""
     import importlib
 
     loggers = [importlib.import_module(f"handlers.{name}").logger for name in FUNCTION_NAMES]
     levels = [logger.log_level for logger in loggers]
     for logger in loggers:
-        logger.setLevel(logging.WARNING)
+        logger.setLevel(logging.ERROR)  # outcomes are in the report; per-image warnings would drown the bar
     with mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}), \
-            contextlib.redirect_stdout(io.StringIO()):
+            contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
         yield
     for logger, level in zip(loggers, levels, strict=True):
         logger.setLevel(level)
