@@ -13,11 +13,15 @@ Whether a call fails depends only on the seed, the kind of fault and the call's 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import json
 import threading
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
+from unittest import mock
 
 from botocore.exceptions import ClientError
 
@@ -105,3 +109,35 @@ def _injected_throughput_exceeded() -> type[Exception]:
 
 
 InjectedThroughputExceeded = _injected_throughput_exceeded()
+
+
+@contextlib.contextmanager
+def dynamodb_write_faults(faults: Faults) -> Iterator[None]:
+    """moto's DynamoDB fails `faults.dynamodb` of UpdateItem calls with a throughput error."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    real = DynamoDBBackend.update_item
+
+    def update_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        expression = str(kwargs.get("update_expression") or (args[0] if args else ""))[:40]
+        if faults.hit("dynamodb", f"{table_name}:{sorted(key.items())!r}:{expression}"):
+            raise InjectedThroughputExceeded()
+        return real(backend, table_name, key, *args, **kwargs)
+
+    with mock.patch.object(DynamoDBBackend, "update_item", update_item):
+        yield
+
+
+def message_identity(message: dict[str, Any]) -> str:
+    """What a message is about, stable across runs (moto's message ids and event times are not)."""
+    import hashlib
+
+    try:
+        body = json.loads(message["Body"])
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and "s3Key" in body:
+        return str(body["s3Key"])
+    if isinstance(body, dict) and "requestPayload" in body:
+        return "|".join(r["s3"]["object"]["key"] for r in body["requestPayload"].get("Records", []))
+    return hashlib.sha256(message["Body"].encode()).hexdigest()[:16]

@@ -15,11 +15,14 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import io
 import json
+import logging
 import os
 import threading
 import time
 import uuid
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -28,6 +31,8 @@ from unittest import mock
 
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+
+from components.environment import FUNCTION_NAMES
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 Hook = Callable[[str, dict[str, Any]], None]
@@ -113,3 +118,20 @@ class InProcessLambdas:
                                "stackTrace": []}).encode()
         self.invocations.append((name, "ok"))
         return json.dumps(result).encode()
+
+
+@contextlib.contextmanager
+def quiet_handlers() -> Any:
+    """Handlers log INFO and print EMF metrics per invocation; locally only errors are shown."""
+    import importlib
+
+    loggers = [importlib.import_module(f"handlers.{name}").logger for name in FUNCTION_NAMES]
+    levels = [logger.log_level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.ERROR)  # outcomes are in the report; per-image warnings would drown the bar
+    with mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}), \
+            contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="No application metrics to publish")
+        yield
+    for logger, level in zip(loggers, levels, strict=True):
+        logger.setLevel(level)

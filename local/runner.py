@@ -16,11 +16,10 @@ What the runner does that moto does not (see `local.stack` for the rest):
 from __future__ import annotations
 
 import contextlib
-import io
+import json
 import logging
 import os
 import time
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,16 +27,15 @@ from unittest import mock
 
 import boto3
 from moto import mock_aws
-from moto.dynamodb.models import DynamoDBBackend
 
 from components import policies
 from components.config import Settings
-from components.environment import FUNCTION_NAMES, IMAGE_SUFFIXES, UPLOAD_PREFIX
+from components.environment import IMAGE_SUFFIXES, UPLOAD_PREFIX
 from handlers import dlq_processor, orchestrator, s3_event_handler
 from handlers.clients import clients
-from local.faults import Faults, InjectedThroughputExceeded, ThrottlingStepFunctions
+from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults, message_identity
 from local.iam import IamEnforcer
-from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext
+from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, quiet_handlers
 from local.speedups import MotoSpeedups
 from local.stack import LocalPipeline, deploy
 
@@ -94,7 +92,7 @@ class LocalRunner:
             speedups = stack.enter_context(MotoSpeedups())
             logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)  # logs every caught error
             if self.quiet:
-                stack.enter_context(_quiet_handlers())
+                stack.enter_context(quiet_handlers())
             clients.reset()
             stack.callback(clients.reset)
             self.pipeline = deploy(self.settings)
@@ -145,7 +143,7 @@ class LocalRunner:
         while messages := self._sqs.receive_message(QueueUrl=self._alerts_url, MaxNumberOfMessages=10,
                                                     WaitTimeSeconds=0).get("Messages", []):
             for message in messages:
-                self._alerts.append(_json(message["Body"]))
+                self._alerts.append(json.loads(message["Body"]))
                 self._sqs.delete_message(QueueUrl=self._alerts_url, ReceiptHandle=message["ReceiptHandle"])
         return list(self._alerts)
 
@@ -154,15 +152,7 @@ class LocalRunner:
         if faults.throttle:
             clients._cache["stepfunctions"] = ThrottlingStepFunctions(clients.get("stepfunctions"), faults)
         if faults.dynamodb:
-            real = DynamoDBBackend.update_item
-
-            def update_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
-                expression = str(kwargs.get("update_expression") or (args[0] if args else ""))[:40]
-                if faults.hit("dynamodb", f"{table_name}:{sorted(key.items())!r}:{expression}"):
-                    raise InjectedThroughputExceeded()
-                return real(backend, table_name, key, *args, **kwargs)
-
-            stack.enter_context(mock.patch.object(DynamoDBBackend, "update_item", update_item))
+            stack.enter_context(dynamodb_write_faults(faults))
 
     # -- delivery ----------------------------------------------------------------------------
 
@@ -183,7 +173,7 @@ class LocalRunner:
         messages = self._sqs.receive_message(QueueUrl=self._events_url, MaxNumberOfMessages=10,
                                              WaitTimeSeconds=0).get("Messages", [])
         for message in messages:
-            event = _json(message["Body"])
+            event = json.loads(message["Body"])
             identity = "|".join(r["s3"]["object"]["key"] for r in event.get("Records", [])) or "test-event"
             deliveries = 2 if self.faults.hit("duplicate", f"s3:{identity}") else 1
             for _ in range(deliveries):
@@ -208,7 +198,7 @@ class LocalRunner:
                   "requestPayload": event, "responseContext": {"functionError": "Unhandled"},
                   "responsePayload": {"errorType": type(error).__name__, "errorMessage": str(error)}}
         with self.enforcer.acting_as("s3_event_handler"):  # destinations send with the function's role
-            self._sqs.send_message(QueueUrl=self.pipeline.dlq_url, MessageBody=_dumps(record))
+            self._sqs.send_message(QueueUrl=self.pipeline.dlq_url, MessageBody=json.dumps(record))
 
     def pump_queue(self, url: str, arn: str, consumer: str, handler: Handler) -> bool:
         messages = self._receive(url, consumer)
@@ -220,7 +210,7 @@ class LocalRunner:
             "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
             "awsRegion": "eu-west-1"} for m in messages]}
         timeout = getattr(self.settings.functions, consumer).timeout
-        deliveries = 2 if self.faults.hit("duplicate", f"{consumer}:{_identity(messages[0])}") else 1
+        deliveries = 2 if self.faults.hit("duplicate", f"{consumer}:{message_identity(messages[0])}") else 1
         failed: set[str] = set()
         for _ in range(deliveries):
             try:
@@ -245,7 +235,7 @@ class LocalRunner:
         """The real orchestrator, crashing after half of its batch when the `crash` fault hits."""
         records = event["Records"]
         first = records[0]
-        identity = f"{_identity({'Body': first['body']})}:{first['attributes'].get('ApproximateReceiveCount')}"
+        identity = f"{message_identity({'Body': first['body']})}:{first['attributes'].get('ApproximateReceiveCount')}"
         if self.faults.hit("crash", identity):
             orchestrator.lambda_handler({"Records": records[: len(records) // 2]}, context)
             raise RuntimeError("orchestrator crashed mid-batch (injected)")
@@ -330,48 +320,3 @@ class LocalRunner:
             if waiting or int(attributes["ApproximateNumberOfMessagesNotVisible"]):
                 return False
         return True
-
-
-@contextlib.contextmanager
-def _quiet_handlers() -> Any:
-    """Handlers log INFO and print EMF metrics per invocation; locally only errors are shown."""
-    import importlib
-
-    loggers = [importlib.import_module(f"handlers.{name}").logger for name in FUNCTION_NAMES]
-    levels = [logger.log_level for logger in loggers]
-    for logger in loggers:
-        logger.setLevel(logging.ERROR)  # outcomes are in the report; per-image warnings would drown the bar
-    with mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}), \
-            contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="No application metrics to publish")
-        yield
-    for logger, level in zip(loggers, levels, strict=True):
-        logger.setLevel(level)
-
-
-def _identity(message: dict[str, Any]) -> str:
-    """What a message is about, stable across runs (moto's message ids and event times are not)."""
-    import hashlib
-    import json
-
-    try:
-        body = json.loads(message["Body"])
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and "s3Key" in body:
-        return str(body["s3Key"])
-    if isinstance(body, dict) and "requestPayload" in body:
-        return "|".join(r["s3"]["object"]["key"] for r in body["requestPayload"].get("Records", []))
-    return hashlib.sha256(message["Body"].encode()).hexdigest()[:16]
-
-
-def _json(text: str) -> dict[str, Any]:
-    import json
-
-    return json.loads(text)
-
-
-def _dumps(value: Any) -> str:
-    import json
-
-    return json.dumps(value)
