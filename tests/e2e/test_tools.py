@@ -120,3 +120,15 @@ def test_resource_names_can_come_from_saved_stack_outputs(tmp_path, runner):
     outputs.write_text(json.dumps({"table_name": p.table, "queue_url": p.queue_url,
                                    "dead_letter_queue_url": p.dlq_url}))
     assert cli.run(cli.parse_args(["status", "--outputs", str(outputs), "--failed-since", "2999"])) == "no failures"
+
+
+def test_native_redrive_asks_sqs_to_move_the_dlq_at_the_given_rate():
+    calls = []
+
+    class Sqs:
+        def start_message_move_task(self, **kwargs):
+            calls.append(kwargs)
+            return {"TaskHandle": "handle-1"}
+
+    assert replay.native_redrive(Sqs(), dlq_arn="arn:dlq", queue_arn="arn:q", rate=10) == "handle-1"
+    assert calls == [{"SourceArn": "arn:dlq", "DestinationArn": "arn:q", "MaxNumberOfMessagesPerSecond": 10}]
