@@ -1,0 +1,32 @@
+"""The layout's rules: Lambda code never imports what the Lambda runtime lacks; shared documents stay plain."""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from tests.conftest import ROOT
+
+PLAIN_COMPONENT_MODULES = ("policies", "workflow_definition", "environment", "dashboard", "config", "validation")
+
+
+def imported_modules(path) -> set[str]:
+    tree = ast.parse(path.read_text())
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module.split(".")[0])
+    return names
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "handlers").glob("*.py")), ids=lambda p: p.name)
+def test_handlers_never_import_pulumi_or_the_component_library(path):
+    assert not imported_modules(path) & {"pulumi", "pulumi_aws", "components", "local", "tools"}
+
+
+@pytest.mark.parametrize("module", PLAIN_COMPONENT_MODULES)
+def test_shared_documents_are_built_without_pulumi(module):
+    assert not imported_modules(ROOT / "components" / f"{module}.py") & {"pulumi", "pulumi_aws"}
