@@ -56,6 +56,15 @@ class LambdaContext:
         return max(0, int((self.timeout_seconds - (time.monotonic() - self.started)) * 1000))
 
 
+def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
+    """The event Lambda's SQS poller passes for messages as ReceiveMessage returned them."""
+    return {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()}, "messageAttributes": {},
+        "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": queue_arn,
+        "awsRegion": "eu-west-1"} for m in messages]}
+
+
 def resolve_handler(path: str) -> Callable[[dict[str, Any], Any], Any]:
     module, attribute = path.rsplit(".", 1)
     return getattr(importlib.import_module(module), attribute)
@@ -75,7 +84,7 @@ class InProcessLambdas:
         self.around_invoke = around_invoke
         self.retry_scale = retry_scale
         self.invocations: list[tuple[str, str]] = []  # (function name, outcome)
-        self._patches: list[Any] = []
+        self._patches = contextlib.ExitStack()
 
     def __enter__(self) -> InProcessLambdas:
         runner = self
@@ -87,18 +96,13 @@ class InProcessLambdas:
                                float(function.timeout or 3), body, response_headers)
 
         real_sleep = time.sleep
-        self._patches = [
-            mock.patch.object(LambdaSimpleBackend, "invoke", invoke),
-            mock.patch.object(retrier_decl, "time",
-                              SimpleNamespace(sleep=lambda seconds: real_sleep(seconds * self.retry_scale))),
-        ]
-        for patch in self._patches:
-            patch.start()
+        self._patches.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+        self._patches.enter_context(mock.patch.object(
+            retrier_decl, "time", SimpleNamespace(sleep=lambda seconds: real_sleep(seconds * self.retry_scale))))
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for patch in reversed(self._patches):
-            patch.stop()
+        self._patches.close()
 
     def call(self, name: str, handler_path: str, environment: dict[str, str], timeout: float, body: Any,
              response_headers: dict[str, str]) -> bytes:

@@ -35,7 +35,7 @@ from handlers import dlq_processor, orchestrator, s3_event_handler
 from handlers.clients import clients
 from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults, message_identity
 from local.iam import IamEnforcer
-from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, quiet_handlers
+from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, quiet_handlers, sqs_event
 from local.speedups import MotoSpeedups
 from local.stack import LocalPipeline, deploy
 
@@ -204,11 +204,7 @@ class LocalRunner:
         messages = self._receive(url, consumer)
         if not messages:
             return False
-        event = {"Records": [{
-            "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-            "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()}, "messageAttributes": {},
-            "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs", "eventSourceARN": arn,
-            "awsRegion": "eu-west-1"} for m in messages]}
+        event = sqs_event(messages, arn)
         timeout = getattr(self.settings.functions, consumer).timeout
         deliveries = 2 if self.faults.hit("duplicate", f"{consumer}:{message_identity(messages[0])}") else 1
         failed: set[str] = set()

@@ -12,6 +12,7 @@ None of this changes the definitions or handlers that get deployed.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import sys
 import threading
@@ -37,7 +38,7 @@ class MotoSpeedups:
     """Context manager applying the patches above."""
 
     def __init__(self) -> None:
-        self._patches: list[Any] = []
+        self._patches = contextlib.ExitStack()
         self.workflow_clients: set[int] = set()  # ids of the clients Step Functions tasks call AWS with
         self._clients: dict[tuple[str, str], Any] = {}
         self._client_lock = threading.Lock()
@@ -66,7 +67,7 @@ class MotoSpeedups:
     def __enter__(self) -> MotoSpeedups:
         asl_parse = functools.lru_cache(maxsize=32)(AmazonStateLanguageParser.parse)
         intrinsic_parse = functools.lru_cache(maxsize=1024)(IntrinsicParser.parse)
-        self._patches = [
+        patches = [
             mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(asl_parse)),
             mock.patch.object(IntrinsicParser, "parse", staticmethod(intrinsic_parse)),
             mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
@@ -74,17 +75,16 @@ class MotoSpeedups:
         # Every module that imported `boto_client_for` by name gets the caching version.
         for name, module in list(sys.modules.items()):
             if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
-                self._patches.append(mock.patch.object(module, "boto_client_for", self._client_for))
+                patches.append(mock.patch.object(module, "boto_client_for", self._client_for))
         for method in DYNAMODB_METHODS:
-            self._patches.append(mock.patch.object(DynamoDBBackend, method,
-                                                   self._serialized(getattr(DynamoDBBackend, method))))
-        for patch in self._patches:
-            patch.start()
+            patches.append(mock.patch.object(DynamoDBBackend, method,
+                                             self._serialized(getattr(DynamoDBBackend, method))))
+        for patch in patches:
+            self._patches.enter_context(patch)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        for patch in reversed(self._patches):
-            patch.stop()
+        self._patches.close()
         self._clients.clear()
         parser_utils.TMP_THREADS.clear()
 

@@ -19,6 +19,7 @@ from moto import mock_aws
 
 from components import Settings, read_stack_settings
 from handlers.clients import clients
+from local.inprocess import sqs_event
 
 STATE_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
 
@@ -129,16 +130,6 @@ def s3_event(*keys: str, **kwargs: Any) -> dict[str, Any]:
     return {"Records": [s3_record(key, **kwargs) for key in keys]}
 
 
-def sqs_event(messages: list[dict[str, Any]], queue_arn: str = "arn:aws:sqs:eu-west-1:123456789012:uploads"
-              ) -> dict[str, Any]:
-    """Lambda's SQS event for messages as returned by ReceiveMessage."""
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": {k: str(v) for k, v in m.get("Attributes", {}).items()},
-        "messageAttributes": {}, "md5OfBody": m.get("MD5OfBody", ""), "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn, "awsRegion": "eu-west-1"} for m in messages]}
-
-
 def poll(pipeline: Pipeline, url: str, handler: Any, *, rounds: int = 20,
          context: FakeContext | None = None) -> list[dict[str, Any]]:
     """Consume `url` like Lambda's poller; returns each invocation's response."""
@@ -148,7 +139,7 @@ def poll(pipeline: Pipeline, url: str, handler: Any, *, rounds: int = 20,
                                                 AttributeNames=["All"]).get("Messages", [])
         if not messages:
             break
-        response = handler(sqs_event(messages), context or FakeContext())
+        response = handler(sqs_event(messages, queue_arn(pipeline.sqs, url)), context or FakeContext())
         responses.append(response)
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in messages:
