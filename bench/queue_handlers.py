@@ -21,6 +21,7 @@ from moto import mock_aws
 
 from bench.baseline import original_orchestrator, original_s3_event_handler
 from bench.measure import api_calls, count_aws, fresh_interpreters_ms, table
+from local.stack import create_status_table
 
 MESSAGES = 300
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
@@ -63,11 +64,7 @@ def run() -> tuple[str, dict[str, float]]:
         role = iam.create_role(RoleName="r", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         ours_sm = sfn.create_state_machine(name="ours", definition=DEFINITION, roleArn=role)["stateMachineArn"]
         base_sm = sfn.create_state_machine(name="base", definition=DEFINITION, roleArn=role)["stateMachineArn"]
-        dynamodb.create_table(TableName="status", BillingMode="PAY_PER_REQUEST",
-                              KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
-                                         {"AttributeName": "userId", "KeyType": "RANGE"}],
-                              AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"},
-                                                    {"AttributeName": "userId", "AttributeType": "S"}])
+        create_status_table(dynamodb, "status")
         os.environ["STEP_FUNCTIONS_ARN"] = ours_sm
         orchestrator.lambda_handler(sqs_events(bodies("warm"))[0], Context())  # first-call costs aside
 

@@ -37,7 +37,7 @@ from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults,
 from local.iam import IamEnforcer
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, quiet_handlers, sqs_event
 from local.speedups import MotoSpeedups
-from local.stack import LocalPipeline, deploy
+from local.stack import LocalPipeline, deploy, queue_arn, subscribe_inbox
 
 ASYNC_RETRIES = 2  # the S3 event handler's FunctionEventInvokeConfig
 Handler = Callable[[dict[str, Any], Any], Any]
@@ -123,7 +123,7 @@ class LocalRunner:
     def _notifications(self) -> str:
         """S3 -> SQS with the component's filters; the runner turns each event into an invoke."""
         url = self._sqs.create_queue(QueueName="local-s3-events")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        arn = queue_arn(self._sqs, url)
         self._s3.put_bucket_notification_configuration(Bucket=self.pipeline.input_bucket, NotificationConfiguration={
             "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {
                 "FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}, {"Name": "suffix", "Value": suffix}]}}}
@@ -132,11 +132,7 @@ class LocalRunner:
 
     def _alerts_inbox(self) -> str:
         """An SQS queue subscribed to the alerts topic stands in for the on-call mailbox."""
-        url = self._sqs.create_queue(QueueName="local-alerts-inbox")["QueueUrl"]
-        arn = self._sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        boto3.client("sns").subscribe(TopicArn=self.pipeline.topic_arn, Protocol="sqs", Endpoint=arn,
-                                      Attributes={"RawMessageDelivery": "true"})
-        return url
+        return subscribe_inbox(self._sqs, boto3.client("sns"), self.pipeline.topic_arn, "local-alerts-inbox")
 
     def read_alerts(self) -> list[dict[str, Any]]:
         """Every alert published so far (the inbox is drained into memory)."""

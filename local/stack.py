@@ -51,7 +51,12 @@ def _code_zip() -> bytes:
     return buffer.getvalue()
 
 
-def _queue(sqs: Any, name: str, settings: Any, redrive: dict[str, Any] | None = None) -> tuple[str, str]:
+def queue_arn(sqs: Any, url: str) -> str:
+    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+
+
+def create_queue(sqs: Any, name: str, settings: Any, redrive: dict[str, Any] | None = None) -> tuple[str, str]:
+    """A queue with the stack's settings (`QueueSettings`); returns (url, arn)."""
     attributes = {"MessageRetentionPeriod": str(settings.message_retention_seconds),
                   "VisibilityTimeout": str(settings.visibility_timeout_seconds),
                   "MaximumMessageSize": str(settings.max_message_size),
@@ -60,7 +65,24 @@ def _queue(sqs: Any, name: str, settings: Any, redrive: dict[str, Any] | None = 
     if redrive:
         attributes["RedrivePolicy"] = json.dumps(redrive)
     url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-    return url, sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    return url, queue_arn(sqs, url)
+
+
+def create_status_table(dynamodb: Any, name: str) -> None:
+    """The status table's key schema, as the component declares it: imageId (hash) + userId (range)."""
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
+                                     {"AttributeName": "userId", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"},
+                                                {"AttributeName": "userId", "AttributeType": "S"}])
+
+
+def subscribe_inbox(sqs: Any, sns: Any, topic_arn: str, name: str) -> str:
+    """An SQS queue subscribed to `topic_arn` (raw delivery), standing in for a mailbox; returns its url."""
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn(sqs, url),
+                  Attributes={"RawMessageDelivery": "true"})
+    return url
 
 
 def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
@@ -71,15 +93,11 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
     input_bucket, output_bucket = f"{name}-input", f"{name}-output"
     for bucket in (input_bucket, output_bucket):
         s3.create_bucket(Bucket=bucket, CreateBucketConfiguration={"LocationConstraint": REGION})
-    dlq_url, dlq_arn = _queue(sqs, f"{name}-dlq", settings.dlq)
-    queue_url, queue_arn = _queue(sqs, f"{name}-queue", settings.queue, {
+    dlq_url, dlq_arn = create_queue(sqs, f"{name}-dlq", settings.dlq)
+    queue_url, upload_queue_arn = create_queue(sqs, f"{name}-queue", settings.queue, {
         "deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.dead_letter_queue.max_receive_count})
     table = f"{name}-status"
-    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
-                                     {"AttributeName": "userId", "KeyType": "RANGE"}],
-                          AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"},
-                                                {"AttributeName": "userId", "AttributeType": "S"}])
+    create_status_table(dynamodb, table)
     topic_arn = sns.create_topic(Name=f"{name}-alerts")["TopicArn"]
     role = iam.create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
 
@@ -110,6 +128,6 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
     functions = steps | create_functions(("s3_event_handler", "orchestrator", "dlq_processor"), state_machine_arn)
     assert set(functions) == set(FUNCTION_NAMES)
     return LocalPipeline(settings=settings, input_bucket=input_bucket, output_bucket=output_bucket,
-                         queue_url=queue_url, queue_arn=queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn, table=table,
+                         queue_url=queue_url, queue_arn=upload_queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn, table=table,
                          topic_arn=topic_arn, state_machine_arn=state_machine_arn, function_arns=functions,
                          environment=merged)

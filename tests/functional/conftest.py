@@ -20,6 +20,7 @@ from moto import mock_aws
 from components import Settings, read_stack_settings
 from handlers.clients import clients
 from local.inprocess import sqs_event
+from local.stack import create_queue, create_status_table, queue_arn, subscribe_inbox
 
 STATE_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
 
@@ -71,10 +72,6 @@ class Pipeline:
                                                                   "userId": {"S": user_id}}).get("Item")
 
 
-def queue_arn(sqs: Any, url: str) -> str:
-    return sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-
-
 @pytest.fixture
 def pipeline(monkeypatch) -> Iterator[Pipeline]:
     settings = Settings.from_dict(read_stack_settings("dev"))
@@ -82,27 +79,12 @@ def pipeline(monkeypatch) -> Iterator[Pipeline]:
         clients.reset()
         sqs, sfn, dynamodb = boto3.client("sqs"), boto3.client("stepfunctions"), boto3.client("dynamodb")
         sns, iam = boto3.client("sns"), boto3.client("iam")
-        dlq_cfg, queue_cfg = settings.dlq, settings.queue
-        dlq_url = sqs.create_queue(QueueName="uploads-dlq", Attributes={
-            "MessageRetentionPeriod": str(dlq_cfg.message_retention_seconds),
-            "VisibilityTimeout": str(dlq_cfg.visibility_timeout_seconds)})["QueueUrl"]
-        dlq_arn = queue_arn(sqs, dlq_url)
-        queue_url = sqs.create_queue(QueueName="uploads", Attributes={
-            "MessageRetentionPeriod": str(queue_cfg.message_retention_seconds),
-            "VisibilityTimeout": str(queue_cfg.visibility_timeout_seconds),
-            "MaximumMessageSize": str(queue_cfg.max_message_size),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn,
-                                         "maxReceiveCount": settings.dead_letter_queue.max_receive_count})})["QueueUrl"]
-        dynamodb.create_table(TableName="status", BillingMode="PAY_PER_REQUEST",
-                              KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
-                                         {"AttributeName": "userId", "KeyType": "RANGE"}],
-                              AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"},
-                                                    {"AttributeName": "userId", "AttributeType": "S"}])
+        dlq_url, dlq_arn = create_queue(sqs, "uploads-dlq", settings.dlq)
+        queue_url, _ = create_queue(sqs, "uploads", settings.queue, {
+            "deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.dead_letter_queue.max_receive_count})
+        create_status_table(dynamodb, "status")
         topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
-        alerts_url = sqs.create_queue(QueueName="alerts-inbox")["QueueUrl"]
-        alerts_arn = queue_arn(sqs, alerts_url)
-        sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=alerts_arn,
-                      Attributes={"RawMessageDelivery": "true"})
+        alerts_url = subscribe_inbox(sqs, sns, topic_arn, "alerts-inbox")
         role = iam.create_role(RoleName="workflow", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         machine = sfn.create_state_machine(name="workflow", definition=json.dumps(STATE_MACHINE),
                                            roleArn=role)["stateMachineArn"]
