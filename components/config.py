@@ -206,6 +206,11 @@ class Settings:
         """The dead-letter queue's effective settings."""
         return self.dead_letter_queue.resolved(self.queue)
 
+    def consumers(self) -> list[tuple[str, str, ConsumerFunctionSettings, QueueSettings]]:
+        """(function, queue key, its settings, the queue it consumes) for each queue-fed function."""
+        return [("orchestrator", "queue", self.functions.orchestrator, self.queue),
+                ("dlq_processor", "dead_letter_queue", self.functions.dlq_processor, self.dlq)]
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> Settings:
         """Parse and validate; raise `ConfigError` listing every problem."""

@@ -12,13 +12,12 @@ import types
 import typing
 from typing import Any, TypeVar
 
-from components.config import IMAGE_FORMATS, ConsumerFunctionSettings, Settings
+from components.config import IMAGE_FORMATS, Settings
 from components.errors import ConfigError
 
 T = TypeVar("T")
 KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CONSUMERS = (("orchestrator", "queue"), ("dlq_processor", "dead_letter_queue"))
 
 
 def parse_settings(raw: dict[str, Any]) -> Settings:
@@ -121,9 +120,8 @@ def _span(low: int | None, high: int | None) -> str:
 
 def _rule_problems(s: Settings) -> list[str]:
     problems: list[str] = []
-    for function_name, queue_key in CONSUMERS:
-        fn: ConsumerFunctionSettings = getattr(s.functions, function_name)
-        visibility = (s.queue if queue_key == "queue" else s.dlq).visibility_timeout_seconds
+    for function_name, queue_key, fn, queue in s.consumers():
+        visibility = queue.visibility_timeout_seconds
         if visibility < fn.timeout:
             problems.append(
                 f"{queue_key}.visibility_timeout_seconds: {visibility} is below "
@@ -168,9 +166,8 @@ def _rule_problems(s: Settings) -> list[str]:
 def pitfall_warnings(s: Settings) -> list[str]:
     """Settings AWS accepts that lose or delay messages in production."""
     warnings: list[str] = []
-    for function_name, queue_key in CONSUMERS:
-        fn: ConsumerFunctionSettings = getattr(s.functions, function_name)
-        visibility = (s.queue if queue_key == "queue" else s.dlq).visibility_timeout_seconds
+    for function_name, queue_key, fn, queue in s.consumers():
+        visibility = queue.visibility_timeout_seconds
         recommended = 6 * fn.timeout + fn.batching_window_seconds
         if fn.timeout <= visibility < recommended:
             warnings.append(

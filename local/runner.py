@@ -211,8 +211,8 @@ class LocalRunner:
             except Exception:
                 self.delivery.invocation_errors += 1
                 failed = {m["MessageId"] for m in messages}
-        queue_settings = self.settings.queue if url == self.pipeline.queue_url else self.settings.dlq
-        visibility = queue_settings.visibility_timeout_seconds
+        visibility = next(queue.visibility_timeout_seconds for function, _, _, queue in self.settings.consumers()
+                          if function == consumer)
         done = [m for m in messages if m["MessageId"] not in failed]
         for message in messages:
             if message["MessageId"] in failed:
