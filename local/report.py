@@ -13,6 +13,7 @@ import boto3
 from handlers.errors import InvalidUploadKey
 from handlers.uploads import parse_key
 from local.runner import LocalRunner, Upload
+from tools.status import plain_item
 
 
 @dataclass
@@ -73,7 +74,7 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
     items: dict[tuple[str, str], dict[str, str]] = {}
     for page in dynamodb.get_paginator("scan").paginate(TableName=p.table):
         for item in page["Items"]:
-            flat = {k: next(iter(v.values())) for k, v in item.items()}
+            flat = plain_item(item)
             items[flat["imageId"], flat["userId"]] = flat
     executions: Counter[str] = Counter()
     for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=p.state_machine_arn):

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 from handlers.errors import InvalidMessage
 from handlers.status import now
 from handlers.uploads import parse_message
+from tools.status import failures_since
 
 
 @dataclass
@@ -64,20 +65,16 @@ def _enqueue(dynamodb: Any, sqs: Any, table: str, queue_url: str, body: dict[str
 def replay_failed(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, since: str = "", rate: float = 5.0,
                   dry_run: bool = False, limit: int | None = None,
                   sleep: Callable[[float], None] = time.sleep) -> ReplayResult:
-    """Re-enqueue failed images (failed at or after `since`) from the bodies stored on their items."""
+    """Re-enqueue failed images (failed at or after `since`, oldest first) from their stored bodies."""
     result = ReplayResult(dry_run=dry_run)
-    pages = dynamodb.get_paginator("scan").paginate(
-        TableName=table, FilterExpression="#status = :failed AND failedAt >= :since",
-        ExpressionAttributeNames={"#status": "status"},
-        ExpressionAttributeValues={":failed": {"S": "failed"}, ":since": {"S": since}})
-    for item in (item for page in pages for item in page["Items"]):
+    for item in failures_since(dynamodb, table, since):
         if limit is not None and len(result.replayed) >= limit:
             break
-        name = f"{item['userId']['S']}/{item['imageId']['S']}"
+        name = f"{item['userId']}/{item['imageId']}"
         if "originalMessage" not in item:
             result.skipped.append(f"{name}: no stored message (failed before it was queued?)")
             continue
-        body = json.loads(item["originalMessage"]["S"])
+        body = json.loads(item["originalMessage"])
         if dry_run:
             result.replayed.append(name)
             continue

@@ -8,7 +8,8 @@ from typing import Any
 from handlers.uploads import parse_key
 
 
-def _plain(item: dict[str, Any]) -> dict[str, Any]:
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item without type tags: {"status": {"S": "failed"}} -> {"status": "failed"}."""
     return {key: next(iter(value.values())) for key, value in item.items()}
 
 
@@ -20,7 +21,7 @@ def image_status(dynamodb: Any, table: str, *, image_id: str | None = None, user
         image_id, user_id = upload.image_id, upload.user_id
     item = dynamodb.get_item(TableName=table, Key={"imageId": {"S": image_id}, "userId": {"S": user_id}},
                              ConsistentRead=True).get("Item")
-    return _plain(item) if item else None
+    return plain_item(item) if item else None
 
 
 def failures_since(dynamodb: Any, table: str, since: str) -> list[dict[str, Any]]:
@@ -30,7 +31,7 @@ def failures_since(dynamodb: Any, table: str, since: str) -> list[dict[str, Any]
             TableName=table, FilterExpression="#status = :failed AND failedAt >= :since",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":failed": {"S": "failed"}, ":since": {"S": since}}):
-        found += [_plain(item) for item in page["Items"]]
+        found += [plain_item(item) for item in page["Items"]]
     return sorted(found, key=lambda item: item.get("failedAt", ""))
 
 

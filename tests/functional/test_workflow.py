@@ -20,6 +20,7 @@ from local.inprocess import MOTO_CONFIG, InProcessLambdas
 from local.stack import LocalPipeline, deploy
 from tests import images
 from tests.functional.conftest import s3_record
+from tools.status import plain_item
 
 
 class Workflow:
@@ -48,7 +49,7 @@ class Workflow:
     def item(self, image_id: str, user_id: str) -> dict[str, Any] | None:
         item = self.dynamodb.get_item(TableName=self.pipeline.table,
                                       Key={"imageId": {"S": image_id}, "userId": {"S": user_id}}).get("Item")
-        return {k: next(iter(v.values())) for k, v in item.items()} if item else None
+        return plain_item(item) if item else None
 
     def variant_objects(self) -> dict[str, dict[str, Any]]:
         listed = self.s3.list_objects_v2(Bucket=self.pipeline.output_bucket).get("Contents", [])
