@@ -262,11 +262,10 @@ class LocalRunner:
             self.wait_for_executions(below=limit)
         if self.faults.active or self.running_executions() < limit:
             moved |= self.pump_queue(p.queue_url, p.queue_arn, "orchestrator", self.crashing_orchestrator)
-        if self._has_visible(p.dlq_url):
-            if self.faults.active:
-                # Whether a dead-lettered image had meanwhile completed depends on its execution.
-                self.wait_for_executions(below=1)
-            moved |= self.pump_queue(p.dlq_url, p.dlq_arn, "dlq_processor", dlq_processor.lambda_handler)
+        if self.faults.active and self._has_visible(p.dlq_url):
+            # Whether a dead-lettered image had meanwhile completed depends on its execution.
+            self.wait_for_executions(below=1)
+        moved |= self.pump_queue(p.dlq_url, p.dlq_arn, "dlq_processor", dlq_processor.lambda_handler)
         return moved
 
     def _has_visible(self, url: str) -> bool:
