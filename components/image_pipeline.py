@@ -66,6 +66,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
                                    kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
         # Step functions first: the state machine names them, and the orchestrator names it.
+        self._code = handler_code()  # one archive of handlers/ for every function
         self.functions = self._functions(policies.STEP_FUNCTIONS)
         self.workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
                                  step_functions=self.functions, arns=self._arns(with_state_machine=False),
@@ -88,7 +89,6 @@ class ImagePipeline(pulumi.ComponentResource):
 
     def _functions(self, names: tuple[str, ...]) -> dict[str, PipelineFunction]:
         fs, wf = self.settings.functions, self.settings.workflow
-        code = handler_code()
         pillow_layers: dict[str, aws.lambda_.LayerVersion] = {}
 
         def layers(name: str, architecture: str) -> list[pulumi.Input[str]]:
@@ -107,7 +107,7 @@ class ImagePipeline(pulumi.ComponentResource):
             output_bucket=self.storage.output_bucket.bucket.bucket)
         return {name: pipeline_function(
             name, self._name, getattr(fs, name), runtime=fs.runtime, account_id=self.account_id,
-            code=code, layers=layers(name, getattr(fs, name).architecture),
+            code=self._code, layers=layers(name, getattr(fs, name).architecture),
             environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self)
             for name in names}
 
