@@ -21,25 +21,23 @@ from moto import mock_aws
 
 from bench.baseline import original_orchestrator, original_s3_event_handler
 from bench.measure import api_calls, count_aws, fresh_interpreters_ms, table
+from local.inprocess import LambdaContext, sqs_event
 from local.stack import create_status_table
 
 MESSAGES = 300
 DEFINITION = json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}})
 
 
-class Context:
-    function_name, memory_limit_in_mb, aws_request_id = "bench", 256, "bench"
-    invoked_function_arn = "arn:aws:lambda:eu-west-1:123456789012:function:bench"
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 60_000
+def bench_context() -> LambdaContext:
+    return LambdaContext("bench", timeout_seconds=60)
 
 
 def sqs_events(bodies: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    records = [{"messageId": str(uuid.uuid4()), "receiptHandle": "r", "body": json.dumps(b), "attributes": {
-        "ApproximateReceiveCount": "1"}, "messageAttributes": {}, "md5OfBody": "", "eventSource": "aws:sqs",
-        "eventSourceARN": "arn:aws:sqs:eu-west-1:123456789012:uploads", "awsRegion": "eu-west-1"} for b in bodies]
-    return [{"Records": records[i:i + 10]} for i in range(0, len(records), 10)]
+    """Batches of 10, as Lambda's poller would deliver these bodies."""
+    messages = [{"MessageId": str(uuid.uuid4()), "ReceiptHandle": "r", "Body": json.dumps(b),
+                 "Attributes": {"ApproximateReceiveCount": "1"}} for b in bodies]
+    return [sqs_event(messages[i:i + 10], "arn:aws:sqs:eu-west-1:123456789012:uploads")
+            for i in range(0, len(messages), 10)]
 
 
 def bodies(prefix: str) -> list[dict[str, Any]]:
@@ -66,12 +64,12 @@ def run() -> tuple[str, dict[str, float]]:
         base_sm = sfn.create_state_machine(name="base", definition=DEFINITION, roleArn=role)["stateMachineArn"]
         create_status_table(dynamodb, "status")
         os.environ["STEP_FUNCTIONS_ARN"] = ours_sm
-        orchestrator.lambda_handler(sqs_events(bodies("warm"))[0], Context())  # first-call costs aside
+        orchestrator.lambda_handler(sqs_events(bodies("warm"))[0], bench_context())  # first-call costs aside
 
         with count_aws() as ours_counts:
             start = time.perf_counter()
             for event in sqs_events(bodies("ours")):
-                assert orchestrator.lambda_handler(event, Context()) == {"batchItemFailures": []}
+                assert orchestrator.lambda_handler(event, bench_context()) == {"batchItemFailures": []}
             ours_s = time.perf_counter() - start
         with count_aws() as base_counts:
             start = time.perf_counter()
@@ -86,7 +84,7 @@ def run() -> tuple[str, dict[str, float]]:
         for key in keys:
             s3.put_object(Bucket="input", Key=key, Body=b"x", ContentType="image/jpeg")
         with count_aws() as ours_s3:
-            s3_event_handler.lambda_handler(s3_event(keys), Context())
+            s3_event_handler.lambda_handler(s3_event(keys), bench_context())
         with count_aws() as base_s3:
             original_s3_event_handler(s3_event(keys), queue_url)
 
