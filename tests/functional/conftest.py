@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote_plus
 
@@ -19,25 +19,15 @@ from moto import mock_aws
 
 from components import Settings, read_stack_settings
 from handlers.clients import clients
-from local.inprocess import sqs_event
+from local.inprocess import LambdaContext, sqs_event
 from local.stack import create_queue, create_status_table, queue_arn, subscribe_inbox
 
 STATE_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
 
 
-@dataclass
-class FakeContext:
-    """The parts of the Lambda context the handlers and Powertools read."""
-
-    remaining_ms: int = 60_000
-    function_name: str = "test-function"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:eu-west-1:123456789012:function:test-function"
-    aws_request_id: str = "00000000-0000-0000-0000-000000000000"
-    calls: list[int] = field(default_factory=list)
-
-    def get_remaining_time_in_millis(self) -> int:
-        return self.remaining_ms
+def lambda_context(remaining_ms: int = 60_000) -> LambdaContext:
+    """A Lambda context whose invocation has `remaining_ms` left (it counts down from now)."""
+    return LambdaContext("test-function", timeout_seconds=remaining_ms / 1000)
 
 
 @dataclass
@@ -113,7 +103,7 @@ def s3_event(*keys: str, **kwargs: Any) -> dict[str, Any]:
 
 
 def poll(pipeline: Pipeline, url: str, handler: Any, *, rounds: int = 20,
-         context: FakeContext | None = None) -> list[dict[str, Any]]:
+         context: lambda_context | None = None) -> list[dict[str, Any]]:
     """Consume `url` like Lambda's poller; returns each invocation's response."""
     responses = []
     for _ in range(rounds):
@@ -121,7 +111,7 @@ def poll(pipeline: Pipeline, url: str, handler: Any, *, rounds: int = 20,
                                                 AttributeNames=["All"]).get("Messages", [])
         if not messages:
             break
-        response = handler(sqs_event(messages, queue_arn(pipeline.sqs, url)), context or FakeContext())
+        response = handler(sqs_event(messages, queue_arn(pipeline.sqs, url)), context or lambda_context())
         responses.append(response)
         failed = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         for message in messages:

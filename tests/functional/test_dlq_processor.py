@@ -6,7 +6,7 @@ import json
 
 from handlers import dlq_processor, orchestrator, s3_event_handler
 from handlers.uploads import upload_message
-from tests.functional.conftest import FakeContext, poll, s3_event, s3_record
+from tests.functional.conftest import lambda_context, poll, s3_event, s3_record
 
 
 def dead_letter(pipeline, body):
@@ -19,7 +19,7 @@ def drain(pipeline):
 
 
 def test_a_dead_lettered_upload_alerts_and_marks_the_image_failed(pipeline):
-    s3_event_handler.lambda_handler(s3_event("uploads/user-1/img-1.jpg"), FakeContext())
+    s3_event_handler.lambda_handler(s3_event("uploads/user-1/img-1.jpg"), lambda_context())
     pipeline.sqs.set_queue_attributes(QueueUrl=pipeline.queue_url, Attributes={"RedrivePolicy": json.dumps({
         "deadLetterTargetArn": pipeline.sqs.get_queue_attributes(QueueUrl=pipeline.dlq_url, AttributeNames=[
             "QueueArn"])["Attributes"]["QueueArn"], "maxReceiveCount": 3})})

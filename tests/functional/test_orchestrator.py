@@ -8,11 +8,11 @@ from botocore.exceptions import ClientError
 
 from handlers import orchestrator, s3_event_handler
 from handlers.clients import clients
-from tests.functional.conftest import FakeContext, poll, s3_event
+from tests.functional.conftest import lambda_context, poll, s3_event
 
 
 def upload(pipeline, *keys):
-    s3_event_handler.lambda_handler(s3_event(*keys), FakeContext())
+    s3_event_handler.lambda_handler(s3_event(*keys), lambda_context())
 
 
 class ThrottlingSfn:
@@ -44,8 +44,8 @@ def test_each_upload_starts_one_execution_named_for_it_with_the_message_as_input
 
 def test_the_same_message_delivered_twice_starts_one_execution(pipeline):
     event = s3_event("uploads/u/a.jpg")
-    s3_event_handler.lambda_handler(event, FakeContext())
-    s3_event_handler.lambda_handler(event, FakeContext())  # S3 delivers events at least once
+    s3_event_handler.lambda_handler(event, lambda_context())
+    s3_event_handler.lambda_handler(event, lambda_context())  # S3 delivers events at least once
     responses = poll(pipeline, pipeline.queue_url, orchestrator.lambda_handler)
 
     assert all(r == {"batchItemFailures": []} for r in responses)
@@ -103,7 +103,7 @@ def test_a_message_that_fails_three_times_moves_to_the_dlq(pipeline):
 def test_records_left_near_the_deadline_are_handed_back_without_calling_aws(pipeline):
     upload(pipeline, "uploads/u/a.jpg", "uploads/u/b.jpg")
     [response] = poll(pipeline, pipeline.queue_url, orchestrator.lambda_handler, rounds=1,
-                      context=FakeContext(remaining_ms=orchestrator.SAFETY_MARGIN_MS - 1))
+                      context=lambda_context(remaining_ms=orchestrator.SAFETY_MARGIN_MS - 1))
     assert len(response["batchItemFailures"]) == 2
     assert pipeline.executions() == []
 

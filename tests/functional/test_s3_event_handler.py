@@ -10,7 +10,7 @@ from botocore.exceptions import ClientError
 from handlers import s3_event_handler
 from handlers.clients import clients
 from handlers.errors import EnqueueError
-from tests.functional.conftest import FakeContext, s3_event
+from tests.functional.conftest import lambda_context, s3_event
 
 CONTRACT_FIELDS = {"imageId", "userId", "s3Key", "bucketName", "fileName", "fileSize", "fileType",
                    "uploadTimestamp"}
@@ -28,7 +28,7 @@ def received(pipeline, limit=10):
 
 
 def test_an_upload_becomes_one_message_with_the_contract_body_and_attributes(pipeline):
-    result = s3_event_handler.lambda_handler(s3_event("uploads/user-1/img-1.jpg", size=2048), FakeContext())
+    result = s3_event_handler.lambda_handler(s3_event("uploads/user-1/img-1.jpg", size=2048), lambda_context())
 
     assert result == {"enqueued": 1, "rejected": 0}
     [message] = received(pipeline)
@@ -49,7 +49,7 @@ def test_an_upload_becomes_one_message_with_the_contract_body_and_attributes(pip
     ("uploads/u/café ☕.webp", "café ☕"),
 ])
 def test_url_encoded_keys_are_decoded_exactly_once(pipeline, key, image_id):
-    s3_event_handler.lambda_handler(s3_event(key), FakeContext())  # the factory encodes like S3
+    s3_event_handler.lambda_handler(s3_event(key), lambda_context())  # the factory encodes like S3
     [message] = received(pipeline)
     body = json.loads(message["Body"])
     assert (body["s3Key"], body["imageId"]) == (key, image_id)
@@ -57,13 +57,13 @@ def test_url_encoded_keys_are_decoded_exactly_once(pipeline, key, image_id):
 
 def test_the_s3_test_event_is_ignored(pipeline):
     event = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Bucket": "input"}
-    assert s3_event_handler.lambda_handler(event, FakeContext()) == {"enqueued": 0, "rejected": 0}
+    assert s3_event_handler.lambda_handler(event, lambda_context()) == {"enqueued": 0, "rejected": 0}
     assert received(pipeline) == []
 
 
 def test_invalid_keys_are_rejected_and_valid_ones_in_the_same_event_still_enqueued(pipeline, caplog):
     event = s3_event("uploads/u/ok.jpg", "uploads/u/../escape.jpg", "uploads/u/doc.pdf", "other/u/a.jpg")
-    assert s3_event_handler.lambda_handler(event, FakeContext()) == {"enqueued": 1, "rejected": 3}
+    assert s3_event_handler.lambda_handler(event, lambda_context()) == {"enqueued": 1, "rejected": 3}
     assert [json.loads(m["Body"])["imageId"] for m in received(pipeline)] == ["ok"]
 
 
@@ -72,7 +72,7 @@ def test_25_uploads_take_3_batch_calls(pipeline, monkeypatch):
     real = clients.get("sqs")
     monkeypatch.setattr(real, "send_message_batch", _counting(real.send_message_batch, calls))
     keys = [f"uploads/u/img-{i}.jpg" for i in range(25)]
-    s3_event_handler.lambda_handler(s3_event(*keys), FakeContext())
+    s3_event_handler.lambda_handler(s3_event(*keys), lambda_context())
     assert [len(c["Entries"]) for c in calls] == [10, 10, 5]
     assert len(received(pipeline, 30)) == 25
 
@@ -127,7 +127,7 @@ def test_sender_faults_are_not_retried(pipeline):
 def test_a_failing_queue_fails_the_invocation_so_lambda_retries_it(pipeline, monkeypatch):
     monkeypatch.setenv("SQS_QUEUE_URL", pipeline.queue_url + "-missing")
     with pytest.raises(ClientError):
-        s3_event_handler.lambda_handler(s3_event("uploads/u/a.jpg"), FakeContext())
+        s3_event_handler.lambda_handler(s3_event("uploads/u/a.jpg"), lambda_context())
 
 
 def _body(key):
