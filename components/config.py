@@ -116,6 +116,7 @@ class FunctionsSettings:
     validate: FunctionSettings = _function(memory_size=512)
     variants: FunctionSettings = _function(memory_size=2_048, timeout=120)
     metadata: FunctionSettings = _function(memory_size=512)
+    reconciler: FunctionSettings = _function(timeout=120)
 
 
 @dataclass(frozen=True)
@@ -139,6 +140,18 @@ class WorkflowSettings:
     include_execution_data: bool = setting(False, "Log state input/output (may contain user data).")
     tracing: bool = setting(False, "X-Ray tracing for the workflow and functions.")
     log_retention_days: int = setting(30, "Workflow log retention (days).", choices=LOG_RETENTION_DAYS)
+    reconcile_every_minutes: int = setting(5, "How often the reconciler looks for stale images (min).",
+                                           minimum=1, maximum=1_440)
+    stale_after_seconds: int | None = setting(
+        None, "Pending this long, an image is repaired or failed (s); default: execution timeout + 300.",
+        minimum=60, maximum=31_536_000)
+    repair_attempts: int = setting(2, "Re-runs of an upload whose execution failed transiently.",
+                                   minimum=0, maximum=10)
+
+    @property
+    def stale_after(self) -> int:
+        """The reconciler's bound: an execution can run this long, plus a margin for its last writes."""
+        return self.stale_after_seconds or self.execution_timeout_seconds + 300
 
 
 @dataclass(frozen=True)

@@ -11,10 +11,12 @@ from typing import Any
 
 from components.config import Settings
 
+# Notifications filter by prefix only: S3 suffix filters are case-sensitive, so `.Jpg` would
+# produce no event at all. The S3 event handler accepts or rejects every extension, with a
+# logged reason and a metric.
 UPLOAD_PREFIX = "uploads/"
-# S3 notification filters are case-sensitive; cameras often write upper-case extensions.
-IMAGE_SUFFIXES = tuple(suffix for base in (".jpg", ".jpeg", ".png", ".gif", ".webp") for suffix in (base, base.upper()))
-FUNCTION_NAMES = ("s3_event_handler", "orchestrator", "dlq_processor", "validate", "variants", "metadata")
+FUNCTION_NAMES = ("s3_event_handler", "orchestrator", "dlq_processor", "validate", "variants", "metadata",
+                  "reconciler")
 
 
 def handler_path(function: str) -> str:
@@ -29,7 +31,12 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
     return {
         "s3_event_handler": {"SQS_QUEUE_URL": queue_url},
         "orchestrator": {"STEP_FUNCTIONS_ARN": state_machine_arn},
-        "dlq_processor": {"SNS_TOPIC_ARN": topic_arn, "DYNAMODB_TABLE": table_name, "DLQ_URL": dlq_url},
+        "dlq_processor": {"SNS_TOPIC_ARN": topic_arn, "DYNAMODB_TABLE": table_name, "DLQ_URL": dlq_url,
+                          "STEP_FUNCTIONS_ARN": state_machine_arn, "SQS_QUEUE_URL": queue_url,
+                          "OUTPUT_BUCKET": output_bucket, "REPAIR_ATTEMPTS": str(wf.repair_attempts)},
+        "reconciler": {"SNS_TOPIC_ARN": topic_arn, "DYNAMODB_TABLE": table_name, "STEP_FUNCTIONS_ARN": state_machine_arn,
+                       "SQS_QUEUE_URL": queue_url, "STALE_AFTER_SECONDS": str(wf.stale_after),
+                       "REPAIR_ATTEMPTS": str(wf.repair_attempts)},
         "validate": image_limits,
         "variants": image_limits | {
             "OUTPUT_BUCKET": output_bucket,

@@ -15,7 +15,7 @@ import pulumi_aws as aws
 from components import policies
 from components.config import Settings
 from components.encryption import Keys, pipeline_keys
-from components.environment import IMAGE_SUFFIXES, UPLOAD_PREFIX, function_environment
+from components.environment import UPLOAD_PREFIX, function_environment
 from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
 from components.monitoring import (
@@ -32,6 +32,8 @@ from components.storage import Storage, secure_bucket, status_table
 from components.workflow import Workflow, events_to_queue_statement, workflow
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
+# Functions created after the state machine, which they name.
+AFTER_WORKFLOW = (*QUEUE_FUNCTIONS, "reconciler")
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
                                  step_functions=self.functions, arns=self._arns(with_state_machine=False),
                                  dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
-        self.functions = self._functions(QUEUE_FUNCTIONS) | self.functions
+        self.functions = self._functions(AFTER_WORKFLOW) | self.functions
         self.permissions = self._permissions()
         self._triggers()
         self.monitoring = self._monitoring()
@@ -164,9 +166,9 @@ class ImagePipeline(pulumi.ComponentResource):
         # One notification per bucket: a second would silently replace this one.
         aws.s3.BucketNotification(
             f"{self._name}-input-notification", bucket=bucket.id,
+            # Prefix only: suffix filters are case-sensitive (`.Jpg` would raise no event at all).
             lambda_functions=[{"lambda_function_arn": handler.arn, "events": ["s3:ObjectCreated:*"],
-                               "filter_prefix": UPLOAD_PREFIX, "filter_suffix": suffix}
-                              for suffix in IMAGE_SUFFIXES],
+                               "filter_prefix": UPLOAD_PREFIX}],
             opts=pulumi.ResourceOptions(parent=bucket, depends_on=[permission]))
         aws.lambda_.FunctionEventInvokeConfig(
             f"{self._name}-s3-event-retries", function_name=handler.name,
@@ -189,6 +191,23 @@ class ImagePipeline(pulumi.ComponentResource):
                 # AWS checks the role may receive from the queue when creating the mapping.
                 opts=pulumi.ResourceOptions(parent=fns[consumer].function,
                                             depends_on=[self.permissions.role_policies[consumer]]))
+
+        self._reconciler_schedule()
+
+    def _reconciler_schedule(self) -> None:
+        """EventBridge runs the reconciler every `workflow.reconcile_every_minutes`."""
+        minutes = self.settings.workflow.reconcile_every_minutes
+        reconciler = self.functions["reconciler"].function
+        rule = aws.cloudwatch.EventRule(
+            f"{self._name}-reconcile-schedule", description="Repairs or fails images left queued or processing",
+            schedule_expression=f"rate({minutes} minute{'s' if minutes > 1 else ''})", tags=self.tags,
+            opts=pulumi.ResourceOptions(parent=reconciler))
+        permission = aws.lambda_.Permission(
+            f"{self._name}-reconcile-invoke", action="lambda:InvokeFunction", function=reconciler.name,
+            principal="events.amazonaws.com", source_arn=rule.arn, opts=pulumi.ResourceOptions(parent=rule))
+        aws.cloudwatch.EventTarget(
+            f"{self._name}-reconcile-target", rule=rule.name, arn=reconciler.arn,
+            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]))
 
     def _monitoring(self) -> Monitoring:
         s, q, topic = self.settings, self.queues, self.alerts.topic

@@ -139,11 +139,30 @@ def _tracing(arns: PipelineArns) -> Document:
                  ["*"]) if arns.tracing else {}
 
 
+def _list_uploads(arns: PipelineArns) -> Document:
+    # Without s3:ListBucket, S3 answers 403 instead of 404 for a missing object, so "the
+    # upload no longer exists" could never be told from a permissions problem. No s3:prefix
+    # condition: a GetObject/HeadObject request carries no prefix, so it would never match.
+    return allow("ListUploads", ["s3:ListBucket"], [arns.input_bucket])
+
+
+def _read_uploads(arns: PipelineArns) -> list[Document]:
+    # GetObjectVersion: steps read exactly the announced version where the bucket is versioned.
+    return [allow("ReadUploads", ["s3:GetObject", "s3:GetObjectVersion"], [f"{arns.input_bucket}/uploads/*"]),
+            _list_uploads(arns)]
+
+
+def execution_arns(state_machine_arn: str) -> list[str]:
+    """Every execution of one state machine (DescribeExecution is authorized on the execution;
+    IAM lists standard and express executions as two resource types)."""
+    return [state_machine_arn.replace(":stateMachine:", f":{kind}:", 1) + ":*" for kind in ("execution", "express")]
+
+
 def function_policies(arns: PipelineArns) -> dict[str, Document]:
     """Each Lambda function's inline role policy, keyed by function name."""
-    uploads = f"{arns.input_bucket}/uploads/*"
     variants = f"{arns.output_bucket}/variants/*"
     data_key = ["kms:GenerateDataKey", "kms:Decrypt"]
+    describe = allow("DescribeExecutions", ["states:DescribeExecution"], execution_arns(arns.state_machine))
     specific: dict[str, list[Document]] = {
         "s3_event_handler": [
             allow("EnqueueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
@@ -159,16 +178,25 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
         "dlq_processor": [
             allow("ConsumeDeadLetterQueue", QUEUE_CONSUMER_ACTIONS, [arns.dead_letter_queue]),
             allow("PublishAlerts", ["sns:Publish"], [arns.topic]),
-            allow("MarkImageFailed", ["dynamodb:UpdateItem"], [arns.table]),
+            allow("SettleImageStatus", ["dynamodb:UpdateItem"], [arns.table]),
+            describe,
+            allow("RequeueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
+            allow("ArchiveUnreadableDeadLetters", ["s3:PutObject"], [f"{arns.output_bucket}/dead-letters/*"]),
             _kms(arns, data_key, [arns.kms_key, arns.alerts_key]),
         ],
-        "validate": [allow("ReadUploads", ["s3:GetObject"], [uploads]),
-                     _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
-        "variants": [allow("ReadUploads", ["s3:GetObject"], [uploads]),
-                     allow("WriteVariants", ["s3:PutObject"], [variants]),
+        "reconciler": [
+            allow("FindStaleImages", ["dynamodb:Query"], [f"{arns.table}/index/pending"]),
+            allow("SettleImageStatus", ["dynamodb:UpdateItem"], [arns.table]),
+            describe,
+            allow("RequeueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
+            allow("PublishAlerts", ["sns:Publish"], [arns.topic]),
+            *_read_uploads(arns),
+            _kms(arns, data_key, [arns.kms_key, arns.alerts_key]),
+        ],
+        "validate": [*_read_uploads(arns), _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
+        "variants": [*_read_uploads(arns), allow("WriteVariants", ["s3:PutObject"], [variants]),
                      _kms(arns, data_key, [arns.kms_key])],
-        "metadata": [allow("ReadUploads", ["s3:GetObject"], [uploads]),
-                     _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
+        "metadata": [*_read_uploads(arns), _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
     }
     return {name: document(*statements, _logs(arns, name), _tracing(arns))
             for name, statements in specific.items()}

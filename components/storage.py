@@ -63,14 +63,21 @@ def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Inpu
 
 def status_table(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input[str] | None,
                  tags: dict[str, str], parent: pulumi.Resource) -> aws.dynamodb.Table:
-    """One item per image: `imageId` (hash) + `userId` (range), on demand."""
+    """One item per image: `imageId` (hash) + `userId` (range), on demand.
+
+    The sparse `pending` index holds only images still `queued` or `processing` (the attribute
+    is removed at a terminal status), ordered by `pendingSince`: the reconciler's work list.
+    """
     sse = {"enabled": True, "kms_key_arn": kms_key_arn} if kms_key_arn is not None else {"enabled": True}
     return aws.dynamodb.Table(
         name,
         billing_mode="PAY_PER_REQUEST",
         hash_key="imageId",
         range_key="userId",
-        attributes=[{"name": "imageId", "type": "S"}, {"name": "userId", "type": "S"}],
+        attributes=[{"name": "imageId", "type": "S"}, {"name": "userId", "type": "S"},
+                    {"name": "pending", "type": "S"}, {"name": "pendingSince", "type": "S"}],
+        global_secondary_indexes=[{"name": "pending", "hash_key": "pending", "range_key": "pendingSince",
+                                   "projection_type": "ALL"}],
         server_side_encryption=sse,
         point_in_time_recovery={"enabled": settings.point_in_time_recovery},
         deletion_protection_enabled=settings.protect,

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from components import policies
 from components.config import Settings
 from components.functions import PipelineFunction
-from components.workflow_definition import build_definition
+from components.workflow_definition import build_definition, unfinished_executions_pattern
 
 
 @dataclass(frozen=True)
@@ -65,14 +65,14 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
         # CreateStateMachine checks that the role may deliver logs.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
     )
-    # Status-change events exist for STANDARD workflows; an execution that times out or is
-    # aborted runs no Catch, so its image would stay `processing` without this rule.
+    # Status-change events exist for STANDARD workflows. An execution that times out, is
+    # aborted, or fails with an error no Catch can handle (States.Runtime, a status write that
+    # kept failing) leaves its image `processing`; the DLQ processor settles it. The
+    # reconciler covers events that are lost.
     rule = aws.cloudwatch.EventRule(
         f"{name}-unfinished-executions",
-        description="Executions that timed out or were aborted, for the DLQ processor",
-        event_pattern=state_machine.arn.apply(lambda arn: json.dumps({
-            "source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
-            "detail": {"status": ["TIMED_OUT", "ABORTED"], "stateMachineArn": [arn]}})),
+        description="Executions that ended without recording their image's status, for the DLQ processor",
+        event_pattern=state_machine.arn.apply(lambda arn: json.dumps(unfinished_executions_pattern(arn))),
         tags=tags, opts=opts)
     aws.cloudwatch.EventTarget(
         f"{name}-unfinished-to-dlq", rule=rule.name, arn=dead_letter_queue.arn,

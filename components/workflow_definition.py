@@ -3,11 +3,20 @@
     MarkProcessing (DynamoDB, conditional) -> Validate (Lambda)
       -> Process: Parallel [ Variants (Lambda) | Metadata (Lambda) ]
       -> RecordCompleted (DynamoDB, only by the execution that owns the image) -> Done
-    any task error -> DescribeFailure -> RecordFailed (DynamoDB) -> Failed
+    a step's error -> DescribeFailure -> RecordFailed (DynamoDB, only if still owned) -> Failed
+    the object changed under the steps (S3 412) or a newer upload took the image -> Superseded
+    a status write that keeps failing -> StatusNotRecorded (the DLQ processor and the
+      reconciler re-run or fail the image)
 
-The input is the queue message body (an S3 pointer, never image bytes: Step Functions
-input is limited to 256 KiB). Status moves forward only: a stale or duplicate execution
-finds its conditional write refused and ends without touching the item.
+The input is the queue message body plus the `upload` identity the orchestrator adds (see
+`handlers.uploads.execution_input`): an S3 pointer, never image bytes (Step Functions input
+is limited to 256 KiB).
+
+Which upload wins: MarkProcessing takes the image only for a newer upload (same key: a
+larger sequencer; another key of the same image: a later event time), for this upload when
+a replay queued it or a dead letter failed it before any execution ran, or for this very
+execution retrying. Every later write is conditional on this execution still owning the
+image, so an older or duplicate execution never overwrites what a newer one recorded.
 
 Example:
     >>> definition = build_definition(table_name="status", function_arns={
@@ -18,6 +27,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 State = dict[str, Any]
@@ -31,7 +41,36 @@ TRANSIENT_DYNAMODB_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException",
                              "DynamoDB.ThrottlingException", "DynamoDB.RequestLimitExceeded",
                              "DynamoDB.InternalServerErrorException"]
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
+SUPERSEDED_ERRORS = ["UploadSuperseded"]  # the step read a newer object than the execution's upload
 DEFAULT_TIMEOUTS = {"validate": 30, "variants": 120, "metadata": 30}
+# Fail states whose executions need nobody's help: the image's status is already right.
+SETTLED_ERRORS = ("ImageFailed", "StaleExecution")
+STATUS_NOT_RECORDED = "StatusNotRecorded"
+# Attributes of a previous upload's outcome, removed when a newer upload takes the image.
+OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "reason", "error", "failedAt",
+                      "completedAt", "failedBy", "deadLetterId", "queuedAt", "repairCount", "replayCount")
+
+NOW = {"S.$": "$$.State.EnteredTime"}
+EXECUTION = {"S.$": "$$.Execution.Id"}
+OWNED = "#status = :processing AND #executionArn = :executionArn"
+# The condition under which an execution may take the image (see the module docstring).
+TAKES_IMAGE = ("attribute_not_exists(#uploadId) "
+               "OR (#uploadKey = :uploadKey AND #uploadSequencer < :uploadSequencer) "
+               "OR (#uploadKey <> :uploadKey AND #uploadOrder < :uploadOrder) "
+               "OR (#uploadId = :uploadId AND (#status = :queued OR (#status = :failed AND #failedBy = :deadLetter))) "
+               f"OR ({OWNED})")
+UPLOAD_VALUES: dict[str, State] = {
+    "uploadId": {"S.$": "$.upload.id"}, "uploadKey": {"S.$": "$.upload.key"},
+    "uploadVersion": {"S.$": "$.upload.version"},
+    "uploadSequencer": {"S.$": "$.upload.sequencer"}, "uploadOrder": {"S.$": "$.upload.order"},
+    "s3Key": {"S.$": "$.s3Key"}, "bucketName": {"S.$": "$.bucketName"},
+}
+CONSTANTS: dict[str, State] = {
+    ":processing": {"S": "processing"}, ":queued": {"S": "queued"}, ":failed": {"S": "failed"},
+    ":deadLetter": {"S": "dead-letter"}, ":executionArn": EXECUTION,
+    ":uploadId": {"S.$": "$.upload.id"}, ":uploadKey": {"S.$": "$.upload.key"},
+    ":uploadSequencer": {"S.$": "$.upload.sequencer"}, ":uploadOrder": {"S.$": "$.upload.order"},
+}
 
 
 def _retry(errors: list[str], attempts: int = 3) -> list[State]:
@@ -39,33 +78,39 @@ def _retry(errors: list[str], attempts: int = 3) -> list[State]:
              "BackoffRate": 2.0, "MaxDelaySeconds": 20, "JitterStrategy": "FULL"}]
 
 
-def _catch_all() -> list[State]:
-    return [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DescribeFailure"}]
+def _catch_step_errors() -> list[State]:
+    return [{"ErrorEquals": SUPERSEDED_ERRORS, "ResultPath": "$.error", "Next": "Superseded"},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DescribeFailure"}]
 
 
-def _on_condition_failed(next_state: str) -> State:
-    return {"ErrorEquals": [CONDITION_FAILED], "ResultPath": None, "Next": next_state}
+def _catch_status_write(on_condition_failed: str) -> list[State]:
+    return [{"ErrorEquals": [CONDITION_FAILED], "ResultPath": None, "Next": on_condition_failed},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": STATUS_NOT_RECORDED}]
 
 
-def _update_item(table_name: str, values: dict[str, State], condition: str,
-                 extra_values: dict[str, State] | None = None) -> State:
-    """A DynamoDB UpdateItem task that SETs `values` (attribute -> typed value) on the image."""
-    names = {f"#{attr}": attr for attr in values} | {"#status": "status", "#executionArn": "executionArn"}
-    assignments = ", ".join(f"#{attr} = :{attr}" for attr in values)
+def _update_item(table_name: str, values: dict[str, State], condition: str, remove: tuple[str, ...] = ()) -> State:
+    """A DynamoDB UpdateItem task that SETs `values` and REMOVEs `remove` on the image's item.
+
+    DynamoDB rejects unused names and values, so only those the expressions mention are passed.
+    """
+    expression = "SET " + ", ".join(f"#{attr} = :{attr}" for attr in values)
+    if remove:
+        expression += " REMOVE " + ", ".join(f"#{attr}" for attr in remove)
+    both = f"{expression} {condition}"
+    available = {f":{attr}": value for attr, value in values.items()} | CONSTANTS
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::dynamodb:updateItem",
         "Parameters": {
             "TableName": table_name,
             "Key": {"imageId": {"S.$": "$.imageId"}, "userId": {"S.$": "$.userId"}},
-            "UpdateExpression": f"SET {assignments}",
+            "UpdateExpression": expression,
             "ConditionExpression": condition,
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": {f":{attr}": value for attr, value in values.items()}
-            | (extra_values or {}),
+            "ExpressionAttributeNames": {f"#{n}": n for n in sorted(set(re.findall(r"#(\w+)", both)))},
+            "ExpressionAttributeValues": {v: available[v] for v in sorted(set(re.findall(r":\w+", both)))},
         },
         "ResultPath": None,
-        "Retry": _retry(TRANSIENT_DYNAMODB_ERRORS),
+        "Retry": _retry(TRANSIENT_DYNAMODB_ERRORS, attempts=6),
     }
 
 
@@ -82,26 +127,43 @@ def _lambda_task(function_arn: str, timeout: int, result_selector: State, result
     }
 
 
+def _status_states(table_name: str) -> dict[str, State]:
+    mark_processing = _update_item(
+        table_name,
+        {"status": {"S": "processing"}, "pending": {"S": "processing"}, "pendingSince": NOW,
+         "executionArn": EXECUTION, "startedAt": NOW, "updatedAt": NOW, **UPLOAD_VALUES,
+         # The execution input is the upload message: kept so a failed image can be replayed.
+         "originalMessage": {"S.$": "States.JsonToString($)"}},
+        TAKES_IMAGE, remove=OUTCOME_ATTRIBUTES)
+    mark_processing |= {"Catch": _catch_status_write("SkipDuplicate"), "Next": "Validate"}
+
+    record_completed = _update_item(
+        table_name,
+        {"status": {"S": "completed"}, "completedAt": NOW, "updatedAt": NOW,
+         "format": {"S.$": "$.image.format"},
+         "width": {"N.$": "States.Format('{}', $.image.width)"},
+         "height": {"N.$": "States.Format('{}', $.image.height)"},
+         "variants": {"S.$": "States.JsonToString($.results.variants)"},
+         "metadata": {"S.$": "States.JsonToString($.results.metadata)"}},
+        OWNED, remove=("pending", "pendingSince"))
+    record_completed |= {"Catch": _catch_status_write("Superseded"), "Next": "Done"}
+
+    record_failed = _update_item(
+        table_name,
+        {"status": {"S": "failed"}, "failedAt": NOW, "updatedAt": NOW, "failedBy": {"S": "workflow"},
+         "error": {"S.$": "$.failure.error"}, "reason": {"S.$": "$.failure.reason"}},
+        # Only while this execution owns the image: never over `completed` or a newer upload.
+        OWNED, remove=("pending", "pendingSince"))
+    record_failed |= {"Catch": _catch_status_write("Superseded"), "Next": "Failed"}
+    return {"MarkProcessing": mark_processing, "RecordCompleted": record_completed, "RecordFailed": record_failed}
+
+
 def build_definition(*, table_name: str, function_arns: dict[str, str],
                      function_timeouts: dict[str, int] | None = None,
                      execution_timeout_seconds: int = 900) -> State:
     """The workflow definition as a dict; serialize once with `json.dumps`."""
     timeouts = DEFAULT_TIMEOUTS | (function_timeouts or {})
-    now = {"S.$": "$$.State.EnteredTime"}
-    execution = {"S.$": "$$.Execution.Id"}
-    owned = "#status = :processing AND #executionArn = :executionArn"
-
-    mark_processing = _update_item(
-        table_name,
-        {"status": {"S": "processing"}, "executionArn": execution, "startedAt": now,
-         "updatedAt": now, "s3Key": {"S.$": "$.s3Key"}, "bucketName": {"S.$": "$.bucketName"}},
-        # New image, a replay (`queued`), or this very execution retrying its own write.
-        "attribute_not_exists(#status) OR #status = :queued OR "
-        "(#status = :status AND #executionArn = :executionArn)",
-        {":queued": {"S": "queued"}},
-    )
-    mark_processing["Catch"] = [_on_condition_failed("SkipDuplicate"), *_catch_all()]
-    mark_processing["Next"] = "Validate"
+    status = _status_states(table_name)
 
     validate = _lambda_task(
         function_arns["validate"], timeouts["validate"],
@@ -109,7 +171,7 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
          "height.$": "$.Payload.height", "mode.$": "$.Payload.mode",
          "frames.$": "$.Payload.frames", "bytes.$": "$.Payload.bytes"},
         "$.image")
-    validate |= {"Catch": _catch_all(), "Next": "Process"}
+    validate |= {"Catch": _catch_step_errors(), "Next": "Process"}
 
     def branch(name: str) -> State:
         # The branch outputs the step's list/object itself, so the Parallel state picks results
@@ -123,48 +185,24 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "Branches": [branch("variants"), branch("metadata")],
         "ResultSelector": {"variants.$": "$[0]", "metadata.$": "$[1]"},
         "ResultPath": "$.results",
-        "Catch": _catch_all(),
+        "Catch": _catch_step_errors(),
         "Next": "RecordCompleted",
     }
-
-    record_completed = _update_item(
-        table_name,
-        {"status": {"S": "completed"}, "completedAt": now, "updatedAt": now,
-         "format": {"S.$": "$.image.format"},
-         "width": {"N.$": "States.Format('{}', $.image.width)"},
-         "height": {"N.$": "States.Format('{}', $.image.height)"},
-         "variants": {"S.$": "States.JsonToString($.results.variants)"},
-         "metadata": {"S.$": "States.JsonToString($.results.metadata)"}},
-        "#status = :processing AND #executionArn = :executionArn",
-        {":processing": {"S": "processing"}, ":executionArn": execution},
-    )
-    record_completed["Catch"] = [_on_condition_failed("Superseded"), *_catch_all()]
-    record_completed["Next"] = "Done"
-
-    record_failed = _update_item(
-        table_name,
-        {"status": {"S": "failed"}, "failedAt": now, "updatedAt": now,
-         "error": {"S.$": "$.failure.error"}, "reason": {"S.$": "$.failure.reason"}},
-        # Never overwrite `completed`, nor an image another execution owns.
-        f"attribute_not_exists(#status) OR #status = :queued OR ({owned})",
-        {":queued": {"S": "queued"}, ":processing": {"S": "processing"}, ":executionArn": execution},
-    )
-    record_failed["Catch"] = [_on_condition_failed("Superseded")]
-    record_failed["Next"] = "Failed"
 
     return {
         "Comment": "Validate an uploaded image, make its variants, extract its metadata, record the outcome.",
         "StartAt": "MarkProcessing",
         "TimeoutSeconds": execution_timeout_seconds,
         "States": {
-            "MarkProcessing": mark_processing,
+            "MarkProcessing": status["MarkProcessing"],
             "Validate": validate,
             "Process": process,
-            "RecordCompleted": record_completed,
+            "RecordCompleted": status["RecordCompleted"],
             "Done": {"Type": "Succeed"},
-            "SkipDuplicate": {"Type": "Succeed", "Comment": "Another execution owns or finished this image."},
+            "SkipDuplicate": {"Type": "Succeed",
+                              "Comment": "A newer upload, or another execution of this one, owns the image."},
             "Superseded": {"Type": "Fail", "Error": "StaleExecution",
-                           "Cause": "The image's status was changed by another execution."},
+                           "Cause": "A newer upload of the image replaced this one."},
             # Lambda errors carry a JSON cause with errorMessage; service errors a plain string.
             "DescribeFailure": {"Type": "Choice", "Choices": [
                 {"Variable": "$.error.Cause", "StringMatches": "{*", "Next": "LambdaFailure"}],
@@ -178,8 +216,19 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
             "ServiceFailure": {"Type": "Pass", "Parameters": {
                 "error.$": "$.error.Error", "reason.$": "$.error.Cause"},
                 "ResultPath": "$.failure", "Next": "RecordFailed"},
-            "RecordFailed": record_failed,
+            "RecordFailed": status["RecordFailed"],
             "Failed": {"Type": "Fail", "Error": "ImageFailed",
                        "Cause": "The image was rejected or could not be processed; see its status item."},
+            STATUS_NOT_RECORDED: {"Type": "Fail", "Error": "StatusWriteFailed",
+                                  "Cause": "The image's status could not be written; the DLQ processor or the "
+                                           "reconciler re-runs or fails it."},
         },
     }
+
+
+def unfinished_executions_pattern(state_machine_arn: str) -> dict:
+    """TIMED_OUT and ABORTED executions, and FAILED ones except those that recorded the image's status."""
+    return {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"stateMachineArn": [state_machine_arn], "$or": [
+                {"status": ["TIMED_OUT", "ABORTED"]},
+                {"status": ["FAILED"], "error": [{"anything-but": list(SETTLED_ERRORS)}]}]}}

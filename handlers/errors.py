@@ -29,3 +29,7 @@ class TransientError(PipelineError):
 
 class InvalidImage(PipelineError):
     """The upload is not an image the pipeline accepts; permanent, never retried."""
+
+
+class UploadSuperseded(PipelineError):
+    """The object was overwritten after the event this execution handles: a newer upload wins."""

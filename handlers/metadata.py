@@ -1,6 +1,7 @@
 """Workflow step 2b: EXIF camera, capture time, orientation, dimensions, and user metadata.
 
-Reads the object's head (user metadata) and first 64 KiB (EXIF lives there). GPS only when
+Reads the object's head (user metadata) and first 64 KiB (EXIF usually lives there; the whole
+object when it does not, e.g. a PNG whose eXIf chunk follows the pixels). GPS only when
 the stack allows it. Bounded: strings are cut at 256 characters, user metadata at 2 KB.
 """
 
@@ -12,7 +13,6 @@ from aws_lambda_powertools import Logger
 
 from handlers import imaging, objects
 from handlers.clients import clients
-from handlers.errors import InvalidImage
 
 logger = Logger()
 clients.warm("s3")
@@ -20,17 +20,10 @@ MAX_USER_METADATA = 2048  # S3 limits user metadata to 2 KB as well
 
 
 def extract(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> dict[str, Any]:
-    bucket, key = upload["bucketName"], upload["s3Key"]
-    head = objects.head(s3, bucket, key)
+    head = objects.head(s3, upload["bucketName"], upload["s3Key"], upload)
     size = head["ContentLength"]
-    data = objects.read(s3, bucket, key, first_bytes=min(size, objects.HEAD_BYTES)) if size else b""
-    try:
-        metadata = imaging.extract_metadata(data, keep_gps=settings.keep_gps, limits=settings.limits)
-    except InvalidImage:
-        if size <= len(data):
-            raise
-        metadata = imaging.extract_metadata(objects.read(s3, bucket, key), keep_gps=settings.keep_gps,
-                                            limits=settings.limits)
+    metadata = objects.read_and_inspect(upload, size, s3, lambda data, complete: imaging.extract_metadata(
+        data, keep_gps=settings.keep_gps, limits=settings.limits, complete=complete))
     user_metadata: dict[str, str] = {}
     budget = MAX_USER_METADATA
     for name, value in sorted((head.get("Metadata") or {}).items()):

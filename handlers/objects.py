@@ -1,22 +1,27 @@
 """S3 reads and writes for the workflow steps, with errors the workflow can act on.
 
 Throttling and 5xx become `TransientError` (the state machine retries it); a missing
-object is permanent (`InvalidImage`). Settings come from the function's environment.
+object is permanent (`InvalidImage`); an object overwritten since its event is
+`UploadSuperseded` (S3 answers 412 to the event's ETag as If-Match, or the version is
+read by id where the bucket is versioned). Settings come from the function's environment.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
-from handlers.errors import InvalidImage, TransientError
+from handlers.errors import InvalidImage, TransientError, UploadSuperseded
 from handlers.imaging import Limits
 
 TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
                    "ThrottlingException", "RequestLimitExceeded", "503", "500"}
+T = TypeVar("T")
 HEAD_BYTES = 64 * 1024  # JPEG/PNG/GIF/WebP headers, and EXIF (at most 64 KiB), live here
 
 
@@ -51,20 +56,36 @@ def _translate(error: ClientError, bucket: str, key: str) -> Exception:
     status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
     if code in TRANSIENT_CODES or status >= 500:
         return TransientError(f"S3 {code or status} on s3://{bucket}/{key}; retrying")
-    if code in ("NoSuchKey", "404", "NotFound"):
+    if code in ("PreconditionFailed", "412") or status == 412:
+        return UploadSuperseded(f"s3://{bucket}/{key} was overwritten by a newer upload")
+    if code in ("NoSuchKey", "NoSuchVersion", "404", "NotFound"):
         return InvalidImage(f"the upload s3://{bucket}/{key} no longer exists")
     return error
 
 
-def head(s3: Any, bucket: str, key: str) -> dict[str, Any]:
+def _exact(upload: dict[str, Any] | None) -> dict[str, str]:
+    """Request parameters that read exactly the announced upload: its version, or its ETag as If-Match."""
+    identity = (upload or {}).get("upload") or {}
+    if identity.get("versionId"):
+        return {"VersionId": identity["versionId"]}
+    if identity.get("eTag"):
+        return {"IfMatch": f'"{identity["eTag"]}"'}
+    return {}
+
+
+def head(s3: Any, bucket: str, key: str, upload: dict[str, Any] | None = None) -> dict[str, Any]:
+    """HeadObject of the upload the execution announced (`upload` is the execution input)."""
     try:
-        return s3.head_object(Bucket=bucket, Key=key)
+        return s3.head_object(Bucket=bucket, Key=key, **_exact(upload))
     except ClientError as error:
         raise _translate(error, bucket, key) from None
 
 
-def read(s3: Any, bucket: str, key: str, *, first_bytes: int | None = None) -> bytes:
-    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key}
+def read(s3: Any, bucket: str, key: str, upload: dict[str, Any] | None = None, *,
+         first_bytes: int | None = None) -> bytes:
+    """The announced upload's bytes (the first `first_bytes` only, if given); a newer object raises
+    `UploadSuperseded`, a missing one `InvalidImage`."""
+    kwargs: dict[str, Any] = {"Bucket": bucket, "Key": key, **_exact(upload)}
     if first_bytes is not None:
         kwargs["Range"] = f"bytes=0-{first_bytes - 1}"
     try:
@@ -78,3 +99,20 @@ def write(s3: Any, bucket: str, key: str, data: bytes, *, content_type: str, cac
         s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control)
     except ClientError as error:
         raise _translate(error, bucket, key) from None
+
+
+def read_and_inspect(upload: dict[str, Any], size: int, s3: Any,
+                     inspect: Callable[..., T]) -> T:
+    """Run `inspect(data, complete=...)` on the first bytes, and on the whole object if they do not suffice.
+
+    The partial read is only an optimisation: whatever goes wrong on it (a PNG whose EXIF
+    follows the pixels, a GIF whose frames run past the first bytes) falls back to the whole
+    object, and only a file that fails whole is rejected.
+    """
+    bucket, key = upload["bucketName"], upload["s3Key"]
+    if size > HEAD_BYTES:
+        first = read(s3, bucket, key, upload, first_bytes=HEAD_BYTES)
+        # `imaging.NeedWholeFile`, or anything else the partial data caused: try the whole object.
+        with contextlib.suppress(Exception):
+            return inspect(first, complete=False)
+    return inspect(read(s3, bucket, key, upload), complete=True)

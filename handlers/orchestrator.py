@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError
 
 from handlers.clients import clients
 from handlers.errors import DeadlineReached
-from handlers.uploads import execution_name, parse_message
+from handlers.uploads import execution_input, execution_name, parse_message
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
@@ -37,7 +37,7 @@ def start_workflow(body: dict[str, Any], state_machine_arn: str, sfn: Any) -> bo
     name = execution_name(body)
     try:
         sfn.start_execution(stateMachineArn=state_machine_arn, name=name,
-                            input=json.dumps(body, sort_keys=True, separators=(",", ":")))
+                            input=json.dumps(execution_input(body), sort_keys=True, separators=(",", ":")))
     except ClientError as error:
         if error.response["Error"]["Code"] == "ExecutionAlreadyExists":
             return False

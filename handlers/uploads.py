@@ -13,6 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -23,6 +24,7 @@ CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", 
 KEY_PATTERN = re.compile(r"^uploads/(?P<user>[^/]+)/(?P<image>[^/]+)\.(?P<ext>[A-Za-z0-9]+)$")
 MAX_ID_LENGTH = 256
 REQUIRED_FIELDS = ("imageId", "userId", "s3Key", "bucketName")
+IDENTITY_FIELDS = ("versionId", "eTag", "sequencer", "uploadTimestamp")
 EXECUTION_NAME = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -109,6 +111,9 @@ def parse_message(raw_body: str) -> dict[str, Any]:
     missing = [field for field in REQUIRED_FIELDS if not isinstance(body.get(field), str) or not body[field]]
     if missing:
         raise InvalidMessage(f"message body lacks {', '.join(missing)}")
+    wrong = [field for field in IDENTITY_FIELDS if field in body and not isinstance(body[field], str)]
+    if wrong:
+        raise InvalidMessage(f"message body fields {', '.join(wrong)} must be strings")
     try:
         upload = parse_key(body["s3Key"])
     except InvalidUploadKey as error:
@@ -119,15 +124,69 @@ def parse_message(raw_body: str) -> dict[str, Any]:
     return body
 
 
+SEQUENCER_WIDTH = 40  # S3 sequencers are hex strings of varying length: compare after left-padding
+
+
+def padded_sequencer(sequencer: str | None) -> str:
+    """A sequencer that compares correctly as a string (AWS: left-pad to equal length, then compare)."""
+    return (sequencer or "").upper().rjust(SEQUENCER_WIDTH, "0")
+
+
+def event_time(value: str | None) -> str:
+    """`eventTime` normalised to `YYYY-MM-DDTHH:MM:SS.mmmZ`, so it sorts as a string ("" if absent)."""
+    if not value:
+        return ""
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return ""
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def upload_identity(body: dict[str, Any]) -> dict[str, str]:
+    """Which upload a message announces, and where it stands in the image's order of uploads.
+
+    - `id`: unique per upload (bucket, key, version or ETag, sequencer); `token` is its short form,
+      used in variant keys so variants of two uploads never mix.
+    - `sequencer`: orders uploads of one key (AWS's documented order for one key).
+    - `order`: orders uploads of different keys of one image (`photo.jpg`, then `photo.png`): event
+      time, then sequencer.
+
+    Example:
+        >>> identity = upload_identity({"bucketName": "b", "s3Key": "uploads/u/p.jpg", "eTag": "e1",
+        ...                             "sequencer": "0A1", "uploadTimestamp": "2026-01-01T00:00:00Z"})
+        >>> identity["sequencer"][-4:], identity["order"][:24]
+        ('00A1', '2026-01-01T00:00:00.000Z')
+    """
+    version = body.get("versionId") or (body.get("eTag") or "").strip('"')
+    sequencer = padded_sequencer(body.get("sequencer"))
+    digest = hashlib.sha256("\0".join((body["bucketName"], body["s3Key"], version, sequencer)).encode()).hexdigest()
+    return {"id": digest[:32], "token": digest[:16], "key": body["s3Key"], "version": version,
+            "versionId": body.get("versionId") or "", "eTag": (body.get("eTag") or "").strip('"'),
+            "sequencer": sequencer,
+            "order": f"{event_time(body.get('uploadTimestamp'))}|{sequencer}"}
+
+
+def execution_input(body: dict[str, Any]) -> dict[str, Any]:
+    """The workflow's input: the message body plus the upload identity it is judged by.
+
+    Every field the definition reads is present: a missing JSONPath is a States.Runtime error,
+    which no Catch handles. An `upload` sent by anyone else is replaced, never trusted.
+    """
+    return body | {"upload": upload_identity(body)}
+
+
 def execution_name(body: dict[str, Any]) -> str:
     """Deterministic Step Functions execution name for one upload (<= 80 of [A-Za-z0-9_-]).
 
-    The same upload delivered twice gets the same name, so Step Functions starts it once.
-    Identity: bucket + key + the first of versionId, sequencer, eTag the event carried.
+    The same upload delivered twice gets the same name, so Step Functions starts it once; a new
+    upload of the same key (new sequencer, version or ETag) gets a new one.
     """
-    version = body.get("versionId") or body.get("sequencer") or body.get("eTag") or ""
+    identity = upload_identity(body)["id"]
     if body.get("replayAttempt"):  # a replay after a fix is a new run of the same upload
-        version += f"#replay{body['replayAttempt']}"
-    digest = hashlib.sha256("\0".join((body["bucketName"], body["s3Key"], version)).encode()).hexdigest()
+        identity += f"#replay{body['replayAttempt']}"
+    digest = hashlib.sha256(identity.encode()).hexdigest()
     readable = EXECUTION_NAME.sub("_", body["imageId"])[:40]
     return f"{readable}-{digest[:32]}"

@@ -1,4 +1,4 @@
-"""Workflow step 1: is the upload an image we accept? Reads its head and first 64 KiB only.
+"""Workflow step 1: is the upload an image we accept? Reads its head and first 64 KiB when they suffice.
 
 Returns format, width, height, mode, frames and bytes; raises `InvalidImage` (permanent,
 with a reason a person can read) or `TransientError` (retried by the workflow).
@@ -21,17 +21,10 @@ clients.warm("s3")
 
 
 def validate(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> dict[str, Any]:
-    bucket, key = upload["bucketName"], upload["s3Key"]
-    size = objects.head(s3, bucket, key)["ContentLength"]
+    size = objects.head(s3, upload["bucketName"], upload["s3Key"], upload)["ContentLength"]
     imaging.check_size(size, settings.limits)
-    data = objects.read(s3, bucket, key, first_bytes=min(size, objects.HEAD_BYTES))
-    try:
-        info = imaging.inspect(data, settings.limits, complete=size <= len(data))
-    except InvalidImage:
-        if size <= len(data):
-            raise
-        # The header did not fit in the first bytes (large EXIF/ICC segments): read it all.
-        info = imaging.inspect(objects.read(s3, bucket, key), settings.limits)
+    info = objects.read_and_inspect(upload, size, s3,
+                            lambda data, complete: imaging.inspect(data, settings.limits, complete=complete))
     return {"format": info.format, "width": info.width, "height": info.height, "mode": info.mode,
             "frames": info.frames, "bytes": size}
 

@@ -1,4 +1,7 @@
-"""Workflow step 2a: resized variants, written to `variants/{userId}/{imageId}/{size}.{ext}`.
+"""Workflow step 2a: resized variants, written to `variants/{userId}/{imageId}/{uploadToken}/{size}.{ext}`.
+
+The upload token (`handlers.uploads.upload_identity`) makes the keys content-addressed: an
+older execution can never overwrite the variants a newer upload's status item points to.
 
 Decodes the upload once (see `handlers.imaging`); animated images use their first frame.
 """
@@ -18,18 +21,20 @@ metrics = Metrics(namespace="ImagePipeline")
 clients.warm("s3")
 
 
-def variant_key(user_id: str, image_id: str, size: int, extension: str) -> str:
-    return f"variants/{user_id}/{image_id}/{size}.{extension}"
+def variant_key(user_id: str, image_id: str, upload_token: str, size: int, extension: str) -> str:
+    """Variants live under their upload's token, so two uploads of one image never mix."""
+    return f"variants/{user_id}/{image_id}/{upload_token}/{size}.{extension}"
 
 
 def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> list[dict[str, Any]]:
-    data = objects.read(s3, upload["bucketName"], upload["s3Key"])
+    data = objects.read(s3, upload["bucketName"], upload["s3Key"], upload)
     imaging.check_size(len(data), settings.limits)
     variants = imaging.make_variants(data, settings.variant_sizes, settings.variant_formats,
                                      quality=settings.quality, keep_gps=settings.keep_gps, limits=settings.limits)
     stored = []
     for variant in variants:
-        key = variant_key(upload["userId"], upload["imageId"], variant.size, variant.extension)
+        key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant.size,
+                          variant.extension)
         objects.write(s3, settings.output_bucket, key, variant.data, content_type=variant.content_type,
                       cache_control=settings.cache_control)
         stored.append({"size": variant.size, "format": variant.format, "key": key, "width": variant.width,

@@ -42,14 +42,18 @@ def action_and_resource(service: str, operation: str, params: dict[str, Any]) ->
         queue = urlparse(params.get("QueueUrl", "")).path.rsplit("/", 1)[-1]
         return f"sqs:{SQS_ACTIONS.get(operation, operation)}", f"arn:aws:sqs:{REGION}:{ACCOUNT}:{queue}"
     if service == "s3":
-        action = "s3:GetObject" if operation in ("GetObject", "HeadObject") else f"s3:{operation}"
+        action = f"s3:{operation}"
+        if operation in ("GetObject", "HeadObject"):
+            action = "s3:GetObjectVersion" if params.get("VersionId") else "s3:GetObject"
         return action, f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"
     if service == "dynamodb":
-        return f"dynamodb:{operation}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params.get('TableName')}"
+        table = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{params.get('TableName')}"
+        index = f"/index/{params['IndexName']}" if params.get("IndexName") else ""
+        return f"dynamodb:{operation}", table + index
     if service == "sns":
         return f"sns:{operation}", params.get("TopicArn", "*")
     if service == "sfn":
-        return f"states:{operation}", params.get("stateMachineArn", "*")
+        return f"states:{operation}", params.get("executionArn") or params.get("stateMachineArn", "*")
     if service == "lambda":
         name = params.get("FunctionName", "")
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"

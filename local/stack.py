@@ -69,12 +69,16 @@ def create_queue(sqs: Any, name: str, settings: Any, redrive: dict[str, Any] | N
 
 
 def create_status_table(dynamodb: Any, name: str) -> None:
-    """The status table's key schema, as the component declares it: imageId (hash) + userId (range)."""
+    """The status table as the component declares it: imageId (hash) + userId (range), the `pending` index."""
     dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                           KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
                                      {"AttributeName": "userId", "KeyType": "RANGE"}],
-                          AttributeDefinitions=[{"AttributeName": "imageId", "AttributeType": "S"},
-                                                {"AttributeName": "userId", "AttributeType": "S"}])
+                          AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
+                                                for n in ("imageId", "userId", "pending", "pendingSince")],
+                          GlobalSecondaryIndexes=[{
+                              "IndexName": "pending", "Projection": {"ProjectionType": "ALL"},
+                              "KeySchema": [{"AttributeName": "pending", "KeyType": "HASH"},
+                                            {"AttributeName": "pendingSince", "KeyType": "RANGE"}]}])
 
 
 def subscribe_inbox(sqs: Any, sns: Any, topic_arn: str, name: str) -> str:
@@ -125,7 +129,8 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
     state_machine_arn = sfn.create_state_machine(
         name=f"{name}-workflow", definition=json.dumps(definition), roleArn=role,
         type=settings.workflow.type)["stateMachineArn"]
-    functions = steps | create_functions(("s3_event_handler", "orchestrator", "dlq_processor"), state_machine_arn)
+    functions = steps | create_functions(("s3_event_handler", "orchestrator", "dlq_processor", "reconciler"),
+                                         state_machine_arn)
     assert set(functions) == set(FUNCTION_NAMES)
     return LocalPipeline(settings=settings, input_bucket=input_bucket, output_bucket=output_bucket,
                          queue_url=queue_url, queue_arn=upload_queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn, table=table,

@@ -8,6 +8,7 @@ and let failures reappear (visibility moved to 0 instead of sleeping).
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -19,8 +20,10 @@ from moto import mock_aws
 
 from components import Settings, read_stack_settings
 from handlers.clients import clients
-from local.inprocess import LambdaContext, sqs_event
-from local.stack import create_queue, create_status_table, queue_arn, subscribe_inbox
+from handlers.uploads import execution_input, upload_message
+from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, sqs_event
+from local.stack import LocalPipeline, create_queue, create_status_table, deploy, queue_arn, subscribe_inbox
+from tools.status import plain_item
 
 STATE_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
 
@@ -121,3 +124,61 @@ def poll(pipeline: Pipeline, url: str, handler: Any, *, rounds: int = 20,
             else:
                 pipeline.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
     return responses
+
+
+class Workflow:
+    def __init__(self, pipeline: LocalPipeline, lambdas: InProcessLambdas) -> None:
+        self.pipeline, self.lambdas = pipeline, lambdas
+        self.s3, self.sfn, self.dynamodb = boto3.client("s3"), boto3.client("stepfunctions"), boto3.client("dynamodb")
+
+    def put(self, data: bytes, key: str = "uploads/user-1/img-1.jpg", *, sequencer: str | None = None,
+            metadata: dict[str, str] | None = None, event_time: str = "2026-11-28T05:00:00.000Z") -> dict[str, Any]:
+        """Upload `data`; returns the queue message its S3 event becomes."""
+        put = self.s3.put_object(Bucket=self.pipeline.input_bucket, Key=key, Body=data, Metadata=metadata or {})
+        record = s3_record(key, bucket=self.pipeline.input_bucket, size=len(data), etag=put["ETag"].strip('"'),
+                           sequencer=sequencer)
+        return upload_message(record | {"eventTime": event_time})
+
+    def start(self, body: dict[str, Any], name: str | None = None) -> str:
+        return self.sfn.start_execution(stateMachineArn=self.pipeline.state_machine_arn,
+                                        name=name or f"run-{time.monotonic_ns()}",
+                                        input=json.dumps(execution_input(body)))["executionArn"]
+
+    def process(self, body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return self.wait(self.start(body)), self.item(body["imageId"], body["userId"])
+
+    def run(self, data: bytes, key: str = "uploads/user-1/img-1.jpg", *, sequencer: str | None = None,
+            metadata: dict[str, str] | None = None,
+            event_time: str = "2026-11-28T05:00:00.000Z") -> tuple[dict[str, Any], dict[str, Any] | None]:
+        return self.process(self.put(data, key, sequencer=sequencer, metadata=metadata, event_time=event_time))
+
+    def entered(self, execution_arn: str) -> list[str]:
+        history = self.sfn.get_execution_history(executionArn=execution_arn)["events"]
+        return [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
+
+    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            described = self.sfn.describe_execution(executionArn=execution_arn)
+            if described["status"] != "RUNNING":
+                return described
+            time.sleep(0.01)
+        raise AssertionError(f"{execution_arn} still running after {timeout} s")
+
+    def item(self, image_id: str, user_id: str) -> dict[str, Any] | None:
+        item = self.dynamodb.get_item(TableName=self.pipeline.table,
+                                      Key={"imageId": {"S": image_id}, "userId": {"S": user_id}}).get("Item")
+        return plain_item(item) if item else None
+
+    def variant_objects(self) -> dict[str, dict[str, Any]]:
+        listed = self.s3.list_objects_v2(Bucket=self.pipeline.output_bucket).get("Contents", [])
+        return {o["Key"]: self.s3.head_object(Bucket=self.pipeline.output_bucket, Key=o["Key"]) for o in listed}
+
+
+@pytest.fixture
+def workflow() -> Iterator[Workflow]:
+    settings = Settings.from_dict(read_stack_settings("dev"))
+    with mock_aws(config=MOTO_CONFIG), InProcessLambdas(retry_scale=0.01) as lambdas:
+        clients.reset()
+        yield Workflow(deploy(settings), lambdas)
+        clients.reset()

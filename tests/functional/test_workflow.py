@@ -3,66 +3,12 @@
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Iterator
-from typing import Any
 
-import boto3
 import pytest
-from moto import mock_aws
 
-from components import Settings, read_stack_settings
 from components.workflow_definition import build_definition
-from handlers.clients import clients
 from handlers.errors import TransientError
-from handlers.uploads import upload_message
-from local.inprocess import MOTO_CONFIG, InProcessLambdas
-from local.stack import LocalPipeline, deploy
 from tests import images
-from tests.functional.conftest import s3_record
-from tools.status import plain_item
-
-
-class Workflow:
-    def __init__(self, pipeline: LocalPipeline, lambdas: InProcessLambdas) -> None:
-        self.pipeline, self.lambdas = pipeline, lambdas
-        self.s3, self.sfn, self.dynamodb = boto3.client("s3"), boto3.client("stepfunctions"), boto3.client("dynamodb")
-
-    def run(self, data: bytes, key: str = "uploads/user-1/img-1.jpg", *, name: str | None = None,
-            metadata: dict[str, str] | None = None) -> tuple[dict[str, Any], dict[str, Any] | None]:
-        put = self.s3.put_object(Bucket=self.pipeline.input_bucket, Key=key, Body=data, Metadata=metadata or {})
-        body = upload_message(s3_record(key, bucket=self.pipeline.input_bucket, size=len(data),
-                                        etag=put["ETag"].strip('"'), sequencer=None))
-        execution = self.sfn.start_execution(stateMachineArn=self.pipeline.state_machine_arn,
-                                             name=name or f"run-{time.monotonic_ns()}", input=json.dumps(body))
-        return self.wait(execution["executionArn"]), self.item(body["imageId"], body["userId"])
-
-    def wait(self, execution_arn: str, timeout: float = 60) -> dict[str, Any]:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            described = self.sfn.describe_execution(executionArn=execution_arn)
-            if described["status"] != "RUNNING":
-                return described
-            time.sleep(0.01)
-        raise AssertionError(f"{execution_arn} still running after {timeout} s")
-
-    def item(self, image_id: str, user_id: str) -> dict[str, Any] | None:
-        item = self.dynamodb.get_item(TableName=self.pipeline.table,
-                                      Key={"imageId": {"S": image_id}, "userId": {"S": user_id}}).get("Item")
-        return plain_item(item) if item else None
-
-    def variant_objects(self) -> dict[str, dict[str, Any]]:
-        listed = self.s3.list_objects_v2(Bucket=self.pipeline.output_bucket).get("Contents", [])
-        return {o["Key"]: self.s3.head_object(Bucket=self.pipeline.output_bucket, Key=o["Key"]) for o in listed}
-
-
-@pytest.fixture
-def workflow() -> Iterator[Workflow]:
-    settings = Settings.from_dict(read_stack_settings("dev"))
-    with mock_aws(config=MOTO_CONFIG), InProcessLambdas(retry_scale=0.01) as lambdas:
-        clients.reset()
-        yield Workflow(deploy(settings), lambdas)
-        clients.reset()
 
 
 def test_the_definition_is_structurally_complete():
@@ -104,8 +50,10 @@ def test_a_photo_ends_completed_with_every_variant_and_its_metadata(workflow):
                                                                                          {"album": "holiday"})
     assert "gps" not in metadata
     objects = workflow.variant_objects()
-    assert sorted(objects) == [f"variants/user-1/img-1/{size}.jpg" for size in (1280, 160, 640)]
-    head = objects["variants/user-1/img-1/640.jpg"]
+    token = item["uploadId"][:16]  # variants live under their upload, so two uploads never mix
+    assert sorted(objects) == [f"variants/user-1/img-1/{token}/{size}.jpg" for size in (1280, 160, 640)]
+    assert [v["key"] for v in variants] == [f"variants/user-1/img-1/{token}/{size}.jpg" for size in (1280, 640, 160)]
+    head = objects[f"variants/user-1/img-1/{token}/640.jpg"]
     assert (head["ContentType"], head["CacheControl"]) == ("image/jpeg", "public, max-age=31536000, immutable")
     assert item["completedAt"] >= item["startedAt"]
 
@@ -168,9 +116,7 @@ def test_a_stale_duplicate_never_overwrites_completed(workflow):
     assert item["status"] == "completed"
     duplicate, after = workflow.run(images.jpeg())  # same upload, another execution
     assert duplicate["status"] == "SUCCEEDED"
-    history = workflow.sfn.get_execution_history(executionArn=duplicate["executionArn"])["events"]
-    entered = [e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e]
-    assert entered == ["MarkProcessing", "SkipDuplicate"]
+    assert workflow.entered(duplicate["executionArn"]) == ["MarkProcessing", "SkipDuplicate"]
     assert after == item
 
 

@@ -11,7 +11,7 @@ from components.functions import HANDLERS_DIR
 from tests.infra.conftest import STACKS
 
 FUNCTION = "aws:lambda/function:Function"
-NAMES = ("s3-event-handler", "orchestrator", "dlq-processor", "validate", "variants", "metadata")
+NAMES = ("s3-event-handler", "orchestrator", "dlq-processor", "validate", "variants", "metadata", "reconciler")
 STEPS = ("validate", "variants", "metadata")
 # Actions AWS offers without resource-level permissions; the only place a "*" resource is allowed.
 RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogDelivery",
@@ -140,12 +140,18 @@ def test_each_role_names_only_its_own_resources(deploy):
     consume = {"sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility", "sqs:GetQueueAttributes"}
     assert granted("s3-event-handler") == {("sqs:SendMessage", arn["queue"]), ("sqs:SendMessage", arn["dlq"])}
     assert granted("orchestrator") == {(a, arn["queue"]) for a in consume} | {("states:StartExecution", workflow)}
-    assert granted("dlq-processor") == ({(a, arn["dlq"]) for a in consume} | {
-        ("sns:Publish", arn["alerts"]), ("dynamodb:UpdateItem", arn["status"]),
-        ("kms:GenerateDataKey", key), ("kms:Decrypt", key)})
-    uploads = ("s3:GetObject", f"{buckets['input']}/uploads/*")
-    assert granted("validate") == granted("metadata") == {uploads}
-    assert granted("variants") == {uploads, ("s3:PutObject", f"{buckets['output']}/variants/*")}
+    executions = {("states:DescribeExecution", workflow.replace(":stateMachine:", f":{kind}:") + ":*")
+                  for kind in ("execution", "express")}
+    settle = {("sns:Publish", arn["alerts"]), ("dynamodb:UpdateItem", arn["status"]),
+              ("sqs:SendMessage", arn["queue"]), ("kms:GenerateDataKey", key), ("kms:Decrypt", key)} | executions
+    assert granted("dlq-processor") == ({(a, arn["dlq"]) for a in consume} | settle | {
+        ("s3:PutObject", f"{buckets['output']}/dead-letters/*")})
+    # Reading by version needs GetObjectVersion; ListBucket makes a missing upload 404, not 403.
+    uploads = {("s3:GetObject", f"{buckets['input']}/uploads/*"), ("s3:GetObjectVersion", f"{buckets['input']}/uploads/*"),
+               ("s3:ListBucket", buckets["input"])}
+    assert granted("reconciler") == settle | uploads | {("dynamodb:Query", f"{arn['status']}/index/pending")}
+    assert granted("validate") == granted("metadata") == uploads
+    assert granted("variants") == uploads | {("s3:PutObject", f"{buckets['output']}/variants/*")}
 
 
 def test_log_statements_name_the_functions_own_log_group(deploy):

@@ -103,7 +103,7 @@ def test_queue_policies_grant_only_the_pipeline_roles_never_the_lambda_service(d
         "AllowConsumers": {"AWS": [role["dlq-processor"]]},
         "AllowUnfinishedExecutionEvents": {"Service": "events.amazonaws.com"}}
     events = next(s for s in by_queue["images-dev-dlq-policy"] if s["Sid"] == "AllowUnfinishedExecutionEvents")
-    rule = graph.one("aws:cloudwatch/eventRule:EventRule")
+    rule = graph.named("images-dev-unfinished-executions")
     assert events["Condition"] == {"ArnEquals": {"aws:SourceArn": rule.inputs["arn"]}}
     assert events["Action"] == "sqs:SendMessage"
 

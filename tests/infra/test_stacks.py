@@ -39,7 +39,7 @@ def test_main_builds_each_stack_from_its_yaml(stack):
 
     assert set(exported) == EXPORTS
     assert len(graph.of_type("image-pipeline:index:ImagePipeline")) == 1
-    assert len(graph.of_type("aws:lambda/function:Function")) == 6
+    assert len(graph.of_type("aws:lambda/function:Function")) == 7
     assert len(graph.of_type("aws:sfn/stateMachine:StateMachine")) == 1
 
 

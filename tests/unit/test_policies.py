@@ -11,7 +11,7 @@ from components import policies
 
 ACCOUNT = "123456789012"
 ARN = f"arn:aws:{{}}:eu-west-1:{ACCOUNT}"
-FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor", *policies.STEP_FUNCTIONS)
+FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor", "reconciler", *policies.STEP_FUNCTIONS)
 
 
 def sample_arns(kms: bool = True, tracing: bool = True) -> policies.PipelineArns:
@@ -63,7 +63,8 @@ def test_function_policies_name_only_the_resources_given():
     arns = sample_arns(tracing=False)
     given = {arns.upload_queue, arns.dead_letter_queue, arns.table, arns.topic, arns.state_machine,
              arns.kms_key, arns.alerts_key, f"{arns.input_bucket}/uploads/*", f"{arns.output_bucket}/variants/*",
-             *(f"{group}:*" for group in arns.log_groups.values())}
+             arns.input_bucket, f"{arns.output_bucket}/dead-letters/*", f"{arns.table}/index/pending",
+             *policies.execution_arns(arns.state_machine), *(f"{group}:*" for group in arns.log_groups.values())}
     for name, document in policies.function_policies(arns).items():
         resources = {r for s in document["Statement"] for r in s["Resource"]}
         assert resources <= given, (name, resources - given)
