@@ -4,6 +4,13 @@ Decoding happens once per upload: a JPEG is decoded at the smallest DCT scale th
 covers the largest variant (`draft`), every smaller variant is resized from the previous
 one. The pixel limit is checked from the header, before anything is decoded.
 
+Partial reads: the pipeline first reads only the first 64 KiB of an upload. `inspect` and
+`extract_metadata` take `complete=False` for such data and then either answer exactly what
+they would answer for the whole file, or raise `NeedWholeFile`; only with `complete=True` do
+they reject (`InvalidImage`), and only a file that does not decode as an image.
+
+Bad metadata never fails an image that decodes: EXIF is read field by field (`handlers.exif`).
+
 Example:
     >>> from io import BytesIO
     >>> from PIL import Image
@@ -14,13 +21,26 @@ Example:
 
 from __future__ import annotations
 
-import warnings
+import logging
+import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from io import BytesIO
+from typing import TypeVar
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image
 
+from handlers import exif as exif_fields
 from handlers.errors import InvalidImage
+
+# Pillow's decompression-bomb guard (`Image.MAX_IMAGE_PIXELS`, ~89.5 MP) would reject images that
+# `Limits.max_pixels` accepts, and toggling it per call races between the local runner's threads.
+# Our own guard checks width x height from the header before anything is decoded (`_open`), so
+# Pillow's is switched off once, here, at import. (GIF frames can extend the canvas: Pillow grows
+# `size` while opening, before our check, so that is covered too.)
+Image.MAX_IMAGE_PIXELS = None
+logger = logging.getLogger("handlers.imaging")
+T = TypeVar("T")
 
 MAGIC = (
     (b"\xff\xd8\xff", "JPEG"),
@@ -30,11 +50,16 @@ MAGIC = (
 )
 PILLOW_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WEBP"}
 SAVE_FORMATS = {"jpeg": ("JPEG", "image/jpeg", "jpg"), "webp": ("WEBP", "image/webp", "webp")}
-EXIF_ORIENTATION, EXIF_MAKE, EXIF_MODEL, EXIF_IFD, GPS_IFD = 0x0112, 0x010F, 0x0110, 0x8769, 0x8825
-EXIF_DATETIME_ORIGINAL, EXIF_DATETIME = 0x9003, 0x0132
-MAX_TEXT = 256
+MAX_TEXT = exif_fields.MAX_TEXT
 # Antialiased bicubic: at these downscale ratios indistinguishable from Lanczos, ~30 % faster.
 RESAMPLE = Image.Resampling.BICUBIC
+
+
+class NeedWholeFile(Exception):
+    """The first bytes of a file do not settle the answer: call again with the whole file, `complete=True`.
+
+    Not an `InvalidImage`: it never rejects an upload.
+    """
 
 
 @dataclass(frozen=True)
@@ -80,74 +105,118 @@ def check_size(size: int, limits: Limits) -> None:
         raise InvalidImage(f"the file is {size:,} bytes; the limit is {limits.max_bytes:,}")
 
 
-def _open(data: bytes, limits: Limits) -> tuple[Image.Image, str]:
+def _guard(fmt: str, complete: bool, what: str, call: Callable[[], T]) -> T:
+    """Run a Pillow call; a failure is `NeedWholeFile` on partial data, a stable `InvalidImage` on whole data."""
+    try:
+        return call()
+    except MemoryError:
+        raise
+    except Exception as error:  # Pillow raises anything on corrupt data (IndexError, struct.error)
+        if not complete:
+            raise NeedWholeFile(f"the partial {fmt} {what} cannot be read") from error
+        detail = exif_fields.describe(error)
+        if what == "image data" and "truncated" in detail.lower():
+            raise InvalidImage(f"the {fmt} image data is truncated") from None
+        raise InvalidImage(f"the {fmt} {what} is corrupt ({detail})") from None
+
+
+def _open(data: bytes, limits: Limits, complete: bool = True) -> tuple[Image.Image, str]:
     fmt = detect_format(data[:16])
+    if not complete and (fmt is None or fmt not in limits.allowed_formats):
+        raise NeedWholeFile("the first bytes are not an accepted image")  # only the whole file is rejected
     if fmt is None:
         raise InvalidImage(f"the file is not a JPEG, PNG, GIF or WebP image (it starts with {data[:8]!r})")
     if fmt not in limits.allowed_formats:
         raise InvalidImage(f"{fmt} images are not accepted (allowed: {', '.join(limits.allowed_formats)})")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(BytesIO(data), formats=[PILLOW_FORMATS[fmt]])
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
-        raise InvalidImage(f"the {fmt} header is corrupt: {error}") from None
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        image = None  # Pillow's own guard; the message below says what we measured
-    if image is None or image.width * image.height > limits.max_pixels:
-        width, height = _header_size(data, fmt)
+    image = _guard(fmt, complete, "header", lambda: Image.open(BytesIO(data), formats=[PILLOW_FORMATS[fmt]]))
+    width, height = image.size
+    if width * height > limits.max_pixels or width < 1 or height < 1:
+        image.close()
+        if not complete:
+            raise NeedWholeFile("the header names a size only the whole file may reject")
+        if width < 1 or height < 1:
+            raise InvalidImage(f"the image has no pixels ({width}x{height})")
         raise InvalidImage(f"the image is {width}x{height} = {width * height:,} pixels; the limit is "
                            f"{limits.max_pixels:,} (decompression-bomb guard)")
-    if image.width < 1 or image.height < 1:
-        raise InvalidImage(f"the image has no pixels ({image.width}x{image.height})")
     return image, fmt
 
 
-def _header_size(data: bytes, fmt: str) -> tuple[int, int]:
-    previous, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+def _frames(image: Image.Image, fmt: str, complete: bool) -> int:
+    """The frame count; GIF and WebP count frames through the whole file, so partial data cannot say."""
+    if fmt in ("GIF", "WEBP") and not complete:
+        raise NeedWholeFile(f"the {fmt} frame count needs the whole file")
     try:
-        with Image.open(BytesIO(data), formats=[PILLOW_FORMATS[fmt]]) as image:
-            return image.size
-    finally:
-        Image.MAX_IMAGE_PIXELS = previous
+        return int(getattr(image, "n_frames", 1))
+    except MemoryError:
+        raise
+    except Exception as error:  # a damaged later frame: count the frames that can be read
+        logger.warning("%s frame count: stopped at a damaged frame (%s)", fmt, exif_fields.describe(error))
+    count = 1
+    try:
+        while True:
+            image.seek(count)
+            count += 1
+    except Exception:  # the first frame that cannot be read ends the count
+        return count
 
 
 def inspect(data: bytes, limits: Limits = Limits(), *, complete: bool = True) -> ImageInfo:
     """Format, size, mode and frame count from the header, within `limits`.
 
-    `complete=False` means `data` is only the first bytes of the file: the frame count is
-    then what those bytes show (decoding, which sees truncation, happens in `make_variants`).
+    `complete=False` means `data` is only the first bytes of the file: the answer is then the
+    whole file's, or `NeedWholeFile` (always for GIF and WebP, whose frames run to the end).
+    Decoding, which sees damaged pixel data, happens in `make_variants`.
     """
-    image, fmt = _open(data, limits)
+    image, fmt = _open(data, limits, complete)
     with image:
-        try:
-            frames = getattr(image, "n_frames", 1)
-        except (OSError, EOFError, SyntaxError, ValueError) as error:
-            if complete:
-                raise InvalidImage(f"the {fmt} data is corrupt: {error}") from None
-            frames = 1
-        return ImageInfo(format=fmt, width=image.width, height=image.height, mode=image.mode, frames=frames)
+        width, height, mode = image.width, image.height, image.mode
+        return ImageInfo(format=fmt, width=width, height=height, mode=mode, frames=_frames(image, fmt, complete))
+
+
+def _png_exif(data: bytes, complete: bool) -> bytes | None:
+    """The first eXIf chunk, wherever it is: Pillow sees one that follows IDAT only after decoding every pixel."""
+    offset = 8
+    while offset + 8 <= len(data):
+        length, kind = struct.unpack_from(">I4s", data, offset)
+        end = offset + 8 + length
+        if kind == b"IEND" or (kind == b"eXIf" and end <= len(data)):
+            return data[offset + 8:end] if kind == b"eXIf" else None
+        if kind == b"eXIf":
+            break
+        offset = end + 4  # + CRC
+    if not complete:
+        raise NeedWholeFile("the first bytes of the PNG end before its eXIf chunk or IEND")
+    return None
+
+
+def _raw_exif(info: dict[str, object], fmt: str, data: bytes, complete: bool) -> bytes | None:
+    """The EXIF block; `info` as opened, before decoding (which adds the PNG chunks that follow the pixels)."""
+    if fmt == "PNG":
+        return _png_exif(data, complete) or exif_fields.raw_exif(info)
+    if fmt == "WEBP" and not complete:
+        raise NeedWholeFile("WebP keeps its EXIF after the pixels")
+    return exif_fields.raw_exif(info)
 
 
 def _decode(data: bytes, largest: int, limits: Limits) -> tuple[Image.Image, bytes | None, bytes | None]:
     """Decode once (the first frame), oriented upright; returns (image, exif, icc_profile)."""
     image, fmt = _open(data, limits)
-    exif = image.info.get("exif")
-    icc = image.info.get("icc_profile")
+    info = dict(image.info)
+    icc = info.get("icc_profile")
     if fmt == "JPEG":
         scale = max(image.size) / largest
         if scale >= 2:
             # DCT-domain downscale: decodes 1/2, 1/4 or 1/8 of the pixels, never below the target.
             image.draft(image.mode if image.mode in ("RGB", "L") else None,
                         (int(image.width / scale), int(image.height / scale)))
-    try:
-        image.seek(0)  # animated images: the first frame
-        image.load()
-    except (OSError, SyntaxError, ValueError, EOFError) as error:
-        reason = "truncated" if "truncated" in str(error) else f"corrupt: {error}"
-        raise InvalidImage(f"the {fmt} image data is {reason}") from None
-    ImageOps.exif_transpose(image, in_place=True)  # no copy of the decoded pixels
-    return image, exif, icc
+    _guard(fmt, True, "image data", lambda: (image.seek(0), image.load()))  # animated images: the first frame
+    raw = _raw_exif(info, fmt, data, True)
+    method = exif_fields.TRANSPOSE.get(exif_fields.orientation(exif_fields.load(raw), info))
+    if method is not None:
+        upright = image.transpose(method)  # Pillow's exif_transpose does the same, and then rewrites the EXIF
+        image.close()
+        image = upright
+    return image, raw, icc if isinstance(icc, bytes) else None
 
 
 def _normalize(image: Image.Image) -> Image.Image:
@@ -180,17 +249,18 @@ def _fit(width: int, height: int, long_edge: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
+def _icc_for(icc: bytes | None, mode: str) -> bytes | None:
+    """The source's ICC profile when it describes the pixels saved (a CMYK profile on RGB pixels does not)."""
+    space = icc[16:20] if icc else None  # ICC.1 header: the data colour space signature
+    return icc if space == {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY"}.get(mode) else None
+
+
 def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality: int = 85,
                   keep_gps: bool = False, limits: Limits = Limits()) -> list[Variant]:
     """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`."""
     ordered = sorted(set(sizes), reverse=True)
     image, exif, icc = _decode(data, ordered[0], limits)
-    exif_out = None
-    if keep_gps and exif:
-        kept = Image.Exif()
-        kept.load(exif)
-        kept[EXIF_ORIENTATION] = 1  # pixels are already upright
-        exif_out = kept.tobytes()
+    exif_out = exif_fields.upright_copy(exif) if keep_gps else None  # pixels are already upright
     current = _normalize(image)
     variants: list[Variant] = []
     for size in ordered:  # cascade: each size is resized from the previous, larger one
@@ -199,52 +269,37 @@ def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality:
             current = current.resize(target, RESAMPLE, reducing_gap=3.0)
         for fmt in formats:
             pillow_format, content_type, extension = SAVE_FORMATS[fmt]
+            pixels = _for_format(current, pillow_format)
             options: dict[str, object] = {"quality": quality}
             # Baseline JPEG: progressive encoding costs ~6x the encode time for little gain at these sizes.
-            if icc:
-                options["icc_profile"] = icc
+            if profile := _icc_for(icc, pixels.mode):
+                options["icc_profile"] = profile
             if exif_out:
                 options["exif"] = exif_out
             buffer = BytesIO()
-            _for_format(current, pillow_format).save(buffer, pillow_format, **options)
+            pixels.save(buffer, pillow_format, **options)
             variants.append(Variant(size=size, format=fmt, content_type=content_type, extension=extension,
                                     width=current.width, height=current.height, data=buffer.getvalue()))
     return sorted(variants, key=lambda v: (-v.size, v.format))
 
 
-def _text(value: object) -> str | None:
-    if value is None:
-        return None
-    if isinstance(value, bytes):
-        value = value.decode("utf-8", "replace")
-    return str(value).strip("\x00 ")[:MAX_TEXT] or None
+def extract_metadata(data: bytes, *, keep_gps: bool = False, limits: Limits = Limits(),
+                     complete: bool = True) -> dict[str, object]:
+    """Camera, capture time, orientation and dimensions (GPS only with `keep_gps`); small, bounded, JSON-safe.
 
-
-def _gps(exif: Image.Exif) -> dict[str, float] | None:
-    gps = exif.get_ifd(GPS_IFD)
-    try:
-        lat = sum(float(x) / 60**i for i, x in enumerate(gps[2])) * (-1 if gps.get(1) == "S" else 1)
-        lon = sum(float(x) / 60**i for i, x in enumerate(gps[4])) * (-1 if gps.get(3) == "W" else 1)
-    except (KeyError, TypeError, ValueError, ZeroDivisionError):
-        return None
-    return {"latitude": round(lat, 6), "longitude": round(lon, 6)}
-
-
-def extract_metadata(data: bytes, *, keep_gps: bool = False, limits: Limits = Limits()) -> dict[str, object]:
-    """Camera, capture time, orientation and dimensions (GPS only with `keep_gps`); small and bounded."""
-    image, fmt = _open(data, limits)
+    Nothing is decoded. `complete=False`: see `inspect`; a PNG whose eXIf chunk is not in the
+    first bytes, and any WebP, need the whole file.
+    """
+    image, fmt = _open(data, limits, complete)
     with image:
-        exif = image.getexif()
-        sub = exif.get_ifd(EXIF_IFD)
-        orientation = exif.get(EXIF_ORIENTATION, 1)
-        upright = (image.height, image.width) if orientation in (5, 6, 7, 8) else image.size
-        metadata: dict[str, object] = {
-            "format": fmt, "width": image.width, "height": image.height,
-            "uprightWidth": upright[0], "uprightHeight": upright[1], "mode": image.mode,
-            "orientation": orientation,
-            "cameraMake": _text(exif.get(EXIF_MAKE)), "cameraModel": _text(exif.get(EXIF_MODEL)),
-            "capturedAt": _text(sub.get(EXIF_DATETIME_ORIGINAL) or exif.get(EXIF_DATETIME)),
-        }
-        if keep_gps:
-            metadata["gps"] = _gps(exif)
+        info, (width, height), mode = dict(image.info), image.size, image.mode
+    exif = exif_fields.load(_raw_exif(info, fmt, data, complete))
+    orientation = exif_fields.orientation(exif, info)
+    upright = (height, width) if orientation in (5, 6, 7, 8) else (width, height)
+    metadata: dict[str, object] = {
+        "format": fmt, "width": width, "height": height, "uprightWidth": upright[0], "uprightHeight": upright[1],
+        "mode": mode, "orientation": orientation, **exif_fields.camera(exif),
+    }
+    if keep_gps:
+        metadata["gps"] = exif_fields.gps(exif)
     return {key: value for key, value in metadata.items() if value is not None}

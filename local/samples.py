@@ -113,3 +113,18 @@ def sample_set() -> list[tuple[str, bytes]]:
         ("broken-upload.jpg", truncated_jpeg()),
         ("notes.jpg", text_named_jpg()),
     ]
+
+
+def bilevel_png(width: int, height: int) -> bytes:
+    """A valid black 1-bit PNG of any size, streamed row by row: a 95 MP image in a few kilobytes.
+
+    It lets tests check pixel limits above Pillow's own decompression-bomb threshold (~89 MP)
+    with a real file, without holding the pixels in memory.
+    """
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    row = b"\x00" * (1 + (width + 7) // 8)  # filter byte "None", then the packed bits
+    compressor = zlib.compressobj(9)
+    idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")

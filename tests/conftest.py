@@ -6,6 +6,8 @@ import os
 import sys
 from pathlib import Path
 
+from hypothesis import settings
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -16,3 +18,8 @@ for variable, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY":
                         "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline"}.items():
     os.environ[variable] = value
 os.environ.pop("AWS_PROFILE", None)
+
+# Hypothesis: `HYPOTHESIS_PROFILE=soak` runs many more examples (the imaging property tests scale up to it).
+settings.register_profile("soak", max_examples=2_000, deadline=None)
+if os.environ.get("HYPOTHESIS_PROFILE"):
+    settings.load_profile(os.environ["HYPOTHESIS_PROFILE"])

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import logging
+import re
 from io import BytesIO
 
 import pytest
@@ -9,9 +13,13 @@ from PIL import Image
 
 from handlers import imaging
 from handlers.errors import InvalidImage
-from tests import images
+from tests import corpus, images
 
 SIZES, FORMATS = [1280, 640, 160], ["jpeg", "webp"]
+HEAD = 65_536  # what the validate and metadata steps read first
+ADDRESS = re.compile(r"0x[0-9a-f]{6,}", re.IGNORECASE)
+# Pillow warns (UserWarning) about every corrupt EXIF block it parses; these tests make many on purpose.
+pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
 
 
 def decoded(variant: imaging.Variant) -> Image.Image:
@@ -155,3 +163,196 @@ def test_metadata_strings_are_bounded():
     exif[0x010F] = "x" * 10_000
     data = images.encode(images.photo(64, 64), "JPEG", exif=exif.tobytes())
     assert len(imaging.extract_metadata(data)["cameraMake"]) == imaging.MAX_TEXT
+
+
+# -- partial reads: the first 64 KiB either settle the answer or ask for the whole file -------------
+
+def test_need_whole_file_is_not_a_rejection():
+    assert issubclass(imaging.NeedWholeFile, Exception) and not issubclass(imaging.NeedWholeFile, InvalidImage)
+
+
+def test_a_partial_png_whose_exif_follows_the_pixels_asks_for_the_whole_file():
+    data = corpus.pngs()["exif-after-idat.png"]
+    assert len(data) > HEAD
+    with pytest.raises(imaging.NeedWholeFile):
+        imaging.extract_metadata(data[:HEAD], complete=False)
+    metadata = imaging.extract_metadata(data, complete=True)
+    assert (metadata["orientation"], metadata["uprightWidth"], metadata["uprightHeight"]) == (6, 480, 640)
+    assert (metadata["cameraMake"], metadata["capturedAt"]) == ("Google", "2025:06:01 09:29:58")
+
+
+def test_a_partial_png_without_exif_is_described_from_its_header_or_asks_for_the_whole_file():
+    data = corpus.pngs()["photo-2mp.png"]
+    whole = imaging.extract_metadata(data, complete=True)
+    assert whole["format"] == "PNG" and "cameraMake" not in whole
+    with contextlib.suppress(imaging.NeedWholeFile):
+        assert imaging.extract_metadata(data[:HEAD], complete=False) == whole
+    assert imaging.inspect(data[:HEAD], complete=False) == imaging.inspect(data)
+
+
+def test_a_partial_animated_gif_asks_for_the_whole_file_and_the_whole_file_counts_every_frame():
+    animations = corpus.animations()
+    gif, webp = animations["animated-220.gif"], animations["animated-160.webp"]
+    assert len(gif) > HEAD and len(webp) > HEAD
+    for data in (gif, webp):
+        with pytest.raises(imaging.NeedWholeFile):
+            imaging.inspect(data[:HEAD], complete=False)
+    assert imaging.inspect(gif).frames == 220
+    assert imaging.inspect(webp, complete=True).frames == 160
+
+
+@pytest.mark.parametrize("data", [
+    b"\x89PNG\r\n\x1a\n" + b"\x00" * 64,
+    b"\xff\xd8\xff" + b"\x13" * 64,
+    b"GIF89a" + b"\xff" * 3,
+    b"RIFF\x00\x00\x00\x00WEBPVP8 " + b"\x00" * 40,
+    images.png_header(30_000, 30_000),
+], ids=["png", "jpeg", "gif", "webp", "bomb"])
+def test_partial_data_never_rejects_only_the_whole_file_can(data):
+    for call in (lambda d, c: imaging.inspect(d, complete=c), lambda d, c: imaging.extract_metadata(d, complete=c)):
+        with pytest.raises(imaging.NeedWholeFile):
+            call(data, False)
+        with pytest.raises(InvalidImage):
+            call(data, True)
+
+
+# -- odd EXIF never fails an image that decodes -------------------------------------------------
+
+@pytest.mark.parametrize("name", sorted(corpus.odd_exif_jpegs()))
+def test_exif_of_the_wrong_types_never_fails_the_image_and_metadata_stays_json(name):
+    data = corpus.odd_exif_jpegs()[name]
+    for keep_gps in (False, True):
+        variants = imaging.make_variants(data, SIZES, FORMATS, keep_gps=keep_gps)
+        assert all(decoded(v).size == (v.width, v.height) for v in variants)
+        metadata = imaging.extract_metadata(data, keep_gps=keep_gps)
+        json.dumps(metadata, allow_nan=False)
+        assert all(isinstance(value, str | int | dict) for value in metadata.values()), metadata
+
+
+def test_an_orientation_stored_as_a_byte_is_applied_and_reported_as_a_number():
+    data = corpus.odd_exif_jpegs()["make-float-le.jpg"]
+    metadata = imaging.extract_metadata(data, keep_gps=True)
+    assert (metadata["orientation"], metadata["uprightWidth"], metadata["uprightHeight"]) == (6, 480, 640)
+    assert by_key(imaging.make_variants(data, SIZES, ["jpeg"]))[160, "jpeg"].height == 160
+
+
+def test_an_orientation_out_of_range_is_ignored():
+    data = corpus.odd_exif_jpegs()["long-text-negative-orientation.jpg"]
+    assert imaging.extract_metadata(data)["orientation"] == 1
+    assert by_key(imaging.make_variants(data, SIZES, ["jpeg"]))[160, "jpeg"].width == 160
+
+
+def test_a_camera_make_that_is_not_text_is_left_out_with_a_warning_naming_the_field(caplog):
+    with caplog.at_level(logging.WARNING, logger="handlers.imaging"):
+        metadata = imaging.extract_metadata(corpus.odd_exif_jpegs()["make-rational-be.jpg"], keep_gps=True)
+    assert "cameraMake" not in metadata and "cameraModel" not in metadata and "gps" not in metadata
+    assert any(r.name == "handlers.imaging" and "Make" in r.getMessage() for r in caplog.records), caplog.records
+
+
+def test_exif_text_ends_at_its_first_nul_and_gps_with_zero_denominators_is_left_out():
+    metadata = imaging.extract_metadata(corpus.odd_exif_jpegs()["make-float-le.jpg"], keep_gps=True)
+    assert metadata["capturedAt"] == "2024:05:06 11:59:59" and metadata["cameraModel"] == "Phone"
+    assert "cameraMake" not in metadata and "gps" not in metadata
+    assert "capturedAt" not in imaging.extract_metadata(corpus.odd_exif_jpegs()["make-rational-be.jpg"])
+
+
+def test_every_single_byte_corruption_of_the_exif_still_gives_variants_and_json_metadata():
+    data = images.jpeg_with_exif(6, width=96, height=64)
+    start = data.index(b"Exif\x00\x00") + 6
+    end = start + int.from_bytes(data[start - 8:start - 6], "big") - 8
+    for offset in range(start, end):
+        for value in (0x00, 0xFF, 0x07):
+            corrupt = data[:offset] + bytes([value]) + data[offset + 1:]
+            imaging.make_variants(corrupt, [64], ["jpeg"])
+            imaging.make_variants(corrupt, [64], ["jpeg"], keep_gps=True)
+            json.dumps(imaging.extract_metadata(corrupt, keep_gps=True), allow_nan=False)
+
+
+# -- our pixel limit decides, not Pillow's ------------------------------------------------------
+
+def test_the_pixel_limit_is_ours_even_above_pillows_decompression_bomb_threshold():
+    limits = imaging.Limits(max_pixels=120_000_000)
+    assert imaging.inspect(images.bilevel_png(10_000, 9_500), limits) == imaging.ImageInfo("PNG", 10_000, 9_500, "1", 1)
+    assert imaging.extract_metadata(images.bilevel_png(10_000, 9_500), limits=limits)["width"] == 10_000
+    with pytest.raises(InvalidImage) as raised:
+        imaging.inspect(images.bilevel_png(10_000, 10_000), imaging.Limits(max_pixels=90_000_000))
+    assert str(raised.value) == ("the image is 10000x10000 = 100,000,000 pixels; the limit is 90,000,000 "
+                                 "(decompression-bomb guard)")
+
+
+# -- reasons are stable sentences --------------------------------------------------------------
+
+@pytest.mark.parametrize("magic", [b"\x89PNG\r\n\x1a\n", b"\xff\xd8\xff", b"GIF89a", b"RIFF\x10\x00\x00\x00WEBP"],
+                         ids=["png", "jpeg", "gif", "webp"])
+def test_equal_failures_give_equal_reasons_without_memory_addresses(magic):
+    reasons = set()
+    for junk in (b"\x00" * 40, b"\xab\xcd" * 300):
+        with pytest.raises(InvalidImage) as raised:
+            imaging.inspect(magic + junk)
+        reasons.add(str(raised.value))
+    [reason] = reasons
+    assert reason and not ADDRESS.search(reason) and "<" not in reason, reason
+
+
+# -- the corpus: every realistic upload goes through ------------------------------------------------
+
+UPRIGHT = {"phone-12mp-portrait.jpg": (3000, 4000), "exif-after-idat.png": (480, 640),
+           "make-float-le.jpg": (480, 640), "long-text-negative-orientation.jpg": (640, 480)}
+
+
+def fit(size: tuple[int, int], long_edge: int) -> tuple[int, int]:
+    scale = min(1.0, long_edge / max(size))
+    return max(1, round(size[0] * scale)), max(1, round(size[1] * scale))
+
+
+def test_the_corpus_names_are_its_items():
+    assert tuple(corpus.corpus()) == corpus.NAMES
+
+
+def test_the_corpus_is_the_same_bytes_on_every_build():
+    assert corpus.photo(64, 48, 1).tobytes() == corpus.photo(64, 48, 1).tobytes()
+    assert corpus.srgb_icc_profile() == corpus.srgb_icc_profile()
+
+
+@pytest.mark.parametrize("name", corpus.NAMES)
+def test_every_corpus_image_is_inspected_resized_and_described(name):
+    data = corpus.corpus()[name]
+    info = imaging.inspect(data, complete=True)
+    metadata = imaging.extract_metadata(data, keep_gps=True)
+    json.dumps(metadata, allow_nan=False)
+    upright = metadata["uprightWidth"], metadata["uprightHeight"]
+    assert (metadata["width"], metadata["height"]) == (info.width, info.height)
+    assert upright == UPRIGHT.get(name, upright)
+    for variant in imaging.make_variants(data, SIZES, FORMATS):
+        assert (variant.width, variant.height) == fit(upright, variant.size), (variant, upright)
+        assert decoded(variant).size == (variant.width, variant.height)
+
+
+@pytest.mark.parametrize("name", corpus.NAMES)
+def test_a_partial_read_gives_the_whole_files_answer_or_asks_for_the_whole_file(name):
+    data = corpus.corpus()[name]
+    assert len(data) > HEAD
+    for call in (lambda d, c: imaging.inspect(d, complete=c),
+                 lambda d, c: imaging.extract_metadata(d, keep_gps=True, complete=c)):
+        try:
+            partial = call(data[:HEAD], False)
+        except imaging.NeedWholeFile:
+            continue
+        assert partial == call(data, True)
+
+
+def test_a_whole_gif_cut_inside_a_frame_header_counts_the_frames_before_it():
+    gif = corpus.small_corpus()["small-animated.gif"]
+    control_blocks = [m.start() for m in re.finditer(re.escape(b"\x21\xf9\x04"), gif)]
+    cut = gif[:control_blocks[5] + 8 + 4]  # inside the 6th frame's image descriptor
+    assert imaging.inspect(cut, complete=True).frames == 5
+    assert imaging.make_variants(cut, [160], ["jpeg"])[0].width == 160
+
+
+def test_an_icc_profile_is_kept_only_where_it_describes_the_saved_pixels():
+    jpegs = corpus.colour_managed_jpegs()
+    srgb = Image.open(BytesIO(jpegs["srgb-icc.jpg"])).info["icc_profile"]
+    for variant in imaging.make_variants(jpegs["srgb-icc.jpg"], [160], FORMATS):
+        assert decoded(variant).info.get("icc_profile") == srgb
+    for variant in imaging.make_variants(jpegs["cmyk-icc.jpg"], [160], FORMATS):  # RGB pixels, CMYK profile
+        assert decoded(variant).mode == "RGB" and not decoded(variant).info.get("icc_profile")
