@@ -1,108 +1,108 @@
-"""Dead-letter queue -> an SNS alert per message, and the image marked `failed`.
+"""Dead-letter queue -> the image settled (failed, re-run, or left to its live execution) and one alert.
 
-Three kinds of message reach the DLQ:
-- an upload message the orchestrator failed on `maxReceiveCount` times;
-- a Lambda on-failure record: the S3 event handler could not enqueue some uploads;
-- a Step Functions status-change event: an execution timed out or was aborted.
-Each is turned into (image, reason) pairs; a body nobody can parse still raises an alert.
-`failed` is written conditionally: it never overwrites `completed`. The original body is
-kept on the item so the image can be replayed after a fix.
+Each dead letter ends in exactly one SNS alert and is never handed back for its content:
+- undelivered uploads (the queue's dead letters, enqueue failures): `failed`, unless an
+  execution of that upload exists (it records the outcome) or a newer upload owns the image;
+- execution events (FAILED, TIMED_OUT, ABORTED from EventBridge): a transient failure is
+  re-run a bounded number of times, anything else is `failed`, only while the execution
+  still owns the image (`handlers.repair`);
+- anything else is archived under `dead-letters/unreadable/` in the output bucket.
+Status writes are idempotent per dead letter, so a record retried after a failed publish
+writes nothing twice and its alert still says what happened.
 """
 
 from __future__ import annotations
 
-import json
 import os
-import re
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+from botocore.exceptions import ClientError
 
+from handlers import repair, status
+from handlers.alerts import alert
 from handlers.clients import clients
-from handlers.errors import InvalidMessage, InvalidUploadKey
-from handlers.status import mark_failed
-from handlers.uploads import parse_message, upload_message
+from handlers.dead_letters import ExecutionEnded, UndeliveredUploads, Unreadable, classify
+from handlers.uploads import execution_name
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-clients.warm("sns", "dynamodb")
-
-SUBJECT_LIMIT = 99  # SNS subjects: ASCII, no line breaks, under 100 characters
-MAX_ALERT_BODY = 200_000  # SNS messages are limited to 256 KB
+clients.warm("sns", "dynamodb", "stepfunctions", "sqs", "s3")
+SETTLED_ERRORS = ("ImageFailed", "StaleExecution")  # the workflow already recorded the right status
 
 
-def failed_uploads(body: str, receive_count: int) -> list[tuple[dict[str, Any], str, str]]:
-    """(upload message, error, reason) for every image this DLQ message stands for."""
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def execution_status(sfn: Any, arn: str) -> str | None:
+    """The execution's status, or None if it was never started."""
     try:
-        return [(parse_message(body), "DeadLettered",
-                 "processing could not be started; the message was moved to the dead-letter queue "
-                 f"(received {receive_count} times in all)")]
-    except InvalidMessage:
-        pass
-    document = json.loads(body)  # raises ValueError for non-JSON: the caller alerts on that
-    if "requestPayload" in document and "responsePayload" in document:  # Lambda on-failure record
-        error = document.get("responsePayload") or {}
-        detail = error.get("errorMessage", "unknown error") if isinstance(error, dict) else str(error)
-        uploads = []
-        for record in (document.get("requestPayload") or {}).get("Records", []):
-            try:
-                uploads.append((upload_message(record), "EnqueueFailed", f"the upload could not be queued: {detail}"))
-            except (InvalidUploadKey, KeyError):
-                continue
-        if uploads:
-            return uploads
-    if document.get("detail-type") == "Step Functions Execution Status Change":
-        detail = document.get("detail") or {}
-        upload = parse_message(detail.get("input") or "")
-        status = detail.get("status", "UNKNOWN")
-        return [(upload, f"Execution{status.title().replace('_', '')}",
-                 f"workflow execution {detail.get('name', '?')} ended {status}")]
-    raise InvalidMessage("the DLQ message is neither an upload, a Lambda failure record nor an execution event")
+        return sfn.describe_execution(executionArn=arn)["status"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
 
 
-def subject(text: str) -> str:
-    ascii_text = re.sub(r"[^\x20-\x7e]", "?", text)
-    return ascii_text if len(ascii_text) <= SUBJECT_LIMIT else ascii_text[: SUBJECT_LIMIT - 3] + "..."
+def settle_undelivered(upload: dict[str, Any], error: str, reason: str, dead_letter_id: str) -> str:
+    env = os.environ
+    arn = execution_arn(env["STEP_FUNCTIONS_ARN"], execution_name(upload))
+    running = execution_status(clients.get("stepfunctions"), arn)
+    if running is not None:
+        return f"its execution exists ({running}) and records the outcome; status unchanged"
+    if status.fail_dead_letter(clients.get("dynamodb"), env["DYNAMODB_TABLE"], upload, reason=reason, error=error,
+                               dead_letter_id=dead_letter_id):
+        metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
+        return f"failed: {reason}"
+    return "a newer upload, or a finished run of this one, owns the image; status unchanged"
 
 
-def alert(topic_arn: str, sns: Any, *, title: str, details: dict[str, Any]) -> None:
-    message = json.dumps(details, indent=2, default=str)
-    if len(message) > MAX_ALERT_BODY:
-        details = details | {"originalBody": details.get("originalBody", "")[:10_000] + "... (truncated)"}
-        message = json.dumps(details, indent=2, default=str)
-    sns.publish(TopicArn=topic_arn, Subject=subject(title), Message=message)
+def settle_execution(letter: ExecutionEnded, dead_letter_id: str) -> str:
+    if letter.status == "FAILED" and letter.error in SETTLED_ERRORS:
+        return f"execution ended {letter.error}; its status is already recorded"
+    outcome = repair.settle_ended_execution(
+        clients.get("dynamodb"), clients.get("sqs"), table=os.environ["DYNAMODB_TABLE"],
+        queue_url=os.environ["SQS_QUEUE_URL"], upload=letter.upload, execution_arn=letter.execution_arn,
+        status_name=letter.status, error=letter.error, cause=letter.cause, dead_letter_id=dead_letter_id,
+        settled_by="dead-letter-event")
+    metrics.add_metric(name=f"Executions{outcome.action.title()}", unit=MetricUnit.Count, value=1)
+    return f"{outcome.action}: {outcome.detail}"
+
+
+def archive(message_id: str, body: str) -> str:
+    key = f"dead-letters/unreadable/{message_id}.json"
+    clients.get("s3").put_object(Bucket=os.environ["OUTPUT_BUCKET"], Key=key, Body=body.encode(),
+                                 ContentType="application/json")
+    return f"s3://{os.environ['OUTPUT_BUCKET']}/{key}"
 
 
 def record_handler(record: SQSRecord) -> None:
-    topic, table = os.environ["SNS_TOPIC_ARN"], os.environ["DYNAMODB_TABLE"]
-    sns, dynamodb = clients.get("sns"), clients.get("dynamodb")
     receive_count = int(record.attributes.approximate_receive_count or 0)
-    try:
-        uploads = failed_uploads(record.body, receive_count)
-    except (ValueError, InvalidMessage) as error:
-        logger.error("Unreadable message in the dead-letter queue", extra={"reason": str(error)})
+    letter = classify(record.body, receive_count)
+    details: dict[str, Any] = {"messageId": record.message_id, "receiveCount": receive_count}
+    if isinstance(letter, Unreadable):
         metrics.add_metric(name="UnreadableDeadLetters", unit=MetricUnit.Count, value=1)
-        alert(topic, sns, title="image-pipeline: unreadable message in the dead-letter queue",
-              details={"reason": str(error), "messageId": record.message_id, "receiveCount": receive_count,
-                       "originalBody": record.body})
-        return
-    for upload, error, reason in uploads:
-        image_id, user_id = upload["imageId"], upload["userId"]
-        logger.set_correlation_id(image_id)
-        marked = mark_failed(dynamodb, table, image_id, user_id, reason=reason, error=error, original_body=upload)
-        metrics.add_metric(name="ImagesFailed" if marked else "DeadLettersForFinishedImages",
-                           unit=MetricUnit.Count, value=1)
-        logger.warning("Image failed", extra={"reason": reason, "statusWritten": marked})
-        title = (f"image-pipeline: image {image_id} failed" if marked
-                 else f"image-pipeline: dead letter for image {image_id}, which had already finished")
-        alert(topic, sns, title=title,
-              details={"imageId": image_id, "userId": user_id, "reason": reason, "error": error,
-                       "receiveCount": receive_count, "statusWritten": marked,
-                       "originalBody": record.body})
+        title = "image-pipeline: unreadable message in the dead-letter queue"
+        details |= {"reason": letter.reason, "archivedAt": archive(record.message_id, record.body)}
+    elif isinstance(letter, UndeliveredUploads):
+        outcomes = {f"{u['userId']}/{u['imageId']}": settle_undelivered(u, letter.error, letter.reason,
+                                                                          record.message_id)
+                    for u in letter.uploads}
+        title = f"image-pipeline: {', '.join(outcomes)} could not be processed"
+        details |= {"error": letter.error, "reason": letter.reason, "images": outcomes}
+    else:
+        outcome = settle_execution(letter, record.message_id)
+        image = f"{letter.upload['userId']}/{letter.upload['imageId']}"
+        title = f"image-pipeline: execution for {image} ended {letter.status}"
+        details |= {"image": image, "execution": letter.execution_arn, "status": letter.status,
+                    "error": letter.error, "outcome": outcome}
+    logger.warning(title, extra=details)
+    alert(clients.get("sns"), os.environ["SNS_TOPIC_ARN"], title=title, details=details | {"originalBody": record.body})
 
 
 @metrics.log_metrics

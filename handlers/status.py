@@ -1,51 +1,146 @@
-"""Status writes on the DynamoDB table: conditional, so a status only moves forward.
+"""Status writes outside the workflow: conditional, so only the newest upload's outcome stands.
 
-    (no item) -> queued -> processing -> completed | failed
+    (no item) -> processing -> completed | failed          (one upload, in the workflow)
+    failed -> queued -> processing ...                     (a replay or a repair of that upload)
+    any state -> processing                                (a newer upload of the image takes it)
 
-`completed` is final; `failed` is final until a replay sets `queued` again.
+The workflow's own writes are in `components.workflow_definition`; the conditions here are
+the same rules (a test keeps `NEWER_UPLOAD` equal to the definition's). Items carry
+`pending`/`pendingSince` while not terminal: a sparse index the reconciler reads.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from handlers.uploads import upload_identity
+
 MAX_STORED_BODY = 64 * 1024  # the original message, kept for replay; items stay far below 400 KB
+PENDING_INDEX = "pending"
+# The upload in the values is newer than the one the item reflects (same key: larger sequencer;
+# another key of the image: later event time), or the item reflects no upload yet.
+NEWER_UPLOAD = ("attribute_not_exists(#uploadId) "
+                "OR (#uploadKey = :uploadKey AND #uploadSequencer < :uploadSequencer) "
+                "OR (#uploadKey <> :uploadKey AND #uploadOrder < :uploadOrder)")
+OWNED = "#status = :processing AND #executionArn = :executionArn"
+OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "completedAt", "executionArn")
 
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def mark_failed(dynamodb: Any, table_name: str, image_id: str, user_id: str, *, reason: str, error: str,
-                original_body: dict[str, Any] | str | None = None) -> bool:
-    """Set `failed` unless the image is already `completed` or `failed`; True if written.
+def _key(image_id: str, user_id: str) -> dict[str, Any]:
+    return {"imageId": {"S": image_id}, "userId": {"S": user_id}}
 
-    The original message body is stored too (when given), so the image can be replayed.
-    """
-    body = original_body if isinstance(original_body, str) else json.dumps(original_body, sort_keys=True)
-    values: dict[str, Any] = {
-        ":failed": {"S": "failed"}, ":reason": {"S": reason[:1000]}, ":error": {"S": error[:200]},
-        ":now": {"S": now()}, ":queued": {"S": "queued"}, ":processing": {"S": "processing"},
-    }
-    assignments = "#status = :failed, #reason = :reason, #error = :error, failedAt = :now, updatedAt = :now"
-    if original_body is not None and len(body) <= MAX_STORED_BODY:
-        values[":body"] = {"S": body}
-        assignments += ", originalMessage = :body"
+
+def _names(*expressions: str) -> dict[str, str]:
+    return {f"#{n}": n for n in sorted(set(re.findall(r"#(\w+)", " ".join(expressions))))}
+
+
+def _update(dynamodb: Any, table: str, key: dict[str, Any], update: str, condition: str,
+            values: dict[str, Any], return_values: str = "NONE") -> dict[str, Any] | None:
+    """One conditional UpdateItem; None when the condition refused it."""
     try:
-        dynamodb.update_item(
-            TableName=table_name,
-            Key={"imageId": {"S": image_id}, "userId": {"S": user_id}},
-            UpdateExpression=f"SET {assignments}",
-            ConditionExpression="attribute_not_exists(#status) OR #status IN (:queued, :processing)",
-            ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#error": "error"},
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
+        return dynamodb.update_item(
+            TableName=table, Key=key, UpdateExpression=update, ConditionExpression=condition,
+            ExpressionAttributeNames=_names(update, condition), ExpressionAttributeValues=values,
+            ReturnValues=return_values)
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return None
         raise
-    return True
+
+
+def _failure_values(reason: str, error: str, dead_letter_id: str) -> dict[str, Any]:
+    return {":failed": {"S": "failed"}, ":reason": {"S": reason[:1000]}, ":error": {"S": error[:200]},
+            ":now": {"S": now()}, ":deadLetterId": {"S": dead_letter_id}}
+
+
+def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason: str, error: str,
+                     dead_letter_id: str) -> bool:
+    """`failed` for an upload no execution ever started (the caller checked); True if written.
+
+    Written when the upload is newer than what the item reflects, when a replay had queued
+    this very upload, or when this same dead letter already wrote it (a retried record).
+    `failedBy = dead-letter` lets a late execution of the same upload still take the image.
+    """
+    identity = upload_identity(body)
+    message = json.dumps(body, sort_keys=True)
+    values = _failure_values(reason, error, dead_letter_id) | {
+        ":queued": {"S": "queued"}, ":deadLetter": {"S": "dead-letter"},
+        ":uploadId": {"S": identity["id"]}, ":uploadKey": {"S": identity["key"]},
+        ":uploadSequencer": {"S": identity["sequencer"]}, ":uploadOrder": {"S": identity["order"]},
+        ":uploadVersion": {"S": identity["version"]}, ":s3Key": {"S": body["s3Key"]},
+        ":bucketName": {"S": body["bucketName"]}}
+    update = ("SET #status = :failed, #reason = :reason, #error = :error, failedAt = :now, updatedAt = :now, "
+              "#failedBy = :deadLetter, #deadLetterId = :deadLetterId, #uploadId = :uploadId, "
+              "#uploadKey = :uploadKey, #uploadSequencer = :uploadSequencer, #uploadOrder = :uploadOrder, "
+              "uploadVersion = :uploadVersion, s3Key = :s3Key, bucketName = :bucketName")
+    if len(message) <= MAX_STORED_BODY:
+        values[":body"] = {"S": message}
+        update += ", originalMessage = :body"
+    update += " REMOVE #pending, pendingSince, " + ", ".join(f"#{a}" for a in OUTCOME_ATTRIBUTES)
+    condition = (f"{NEWER_UPLOAD} OR (#uploadId = :uploadId AND #status = :queued) "
+                 "OR (#status = :failed AND #deadLetterId = :deadLetterId)")
+    return _update(dynamodb, table, _key(body["imageId"], body["userId"]), update, condition, values) is not None
+
+
+def fail_owned(dynamodb: Any, table: str, image_id: str, user_id: str, execution_arn: str, *, reason: str,
+               error: str, dead_letter_id: str, failed_by: str) -> bool:
+    """`failed`, only while `execution_arn` still owns the image (or this dead letter already wrote it)."""
+    values = _failure_values(reason, error, dead_letter_id) | {
+        ":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn}, ":by": {"S": failed_by}}
+    update = ("SET #status = :failed, #reason = :reason, #error = :error, failedAt = :now, updatedAt = :now, "
+              "#failedBy = :by, #deadLetterId = :deadLetterId REMOVE #pending, pendingSince")
+    condition = f"({OWNED}) OR (#status = :failed AND #deadLetterId = :deadLetterId)"
+    return _update(dynamodb, table, _key(image_id, user_id), update, condition, values) is not None
+
+
+def fail_queued(dynamodb: Any, table: str, image_id: str, user_id: str, pending_since: str, *,
+                reason: str) -> bool:
+    """`failed` for an image queued for a replay or repair that never started (unchanged since `pending_since`)."""
+    values = _failure_values(reason, "NeverStarted", f"queued-{pending_since}") | {
+        ":queued": {"S": "queued"}, ":since": {"S": pending_since}, ":by": {"S": "reconciler"}}
+    update = ("SET #status = :failed, #reason = :reason, #error = :error, failedAt = :now, updatedAt = :now, "
+              "#failedBy = :by, #deadLetterId = :deadLetterId REMOVE #pending, pendingSince")
+    return _update(dynamodb, table, _key(image_id, user_id), update,
+                   "#status = :queued AND pendingSince = :since", values) is not None
+
+
+def queue_again(dynamodb: Any, table: str, image_id: str, user_id: str, *, condition: str,
+                values: dict[str, Any], attempt: str) -> bool:
+    """Set `queued` for a re-run named `attempt` (under `condition`), so its execution may take the image."""
+    update = ("SET #status = :queued, #pending = :queued, pendingSince = :now, queuedAt = :now, updatedAt = :now, "
+              "queuedAttempt = :attempt, repairCount = if_not_exists(repairCount, :zero) + :one "
+              "REMOVE #reason, #error, failedAt, #failedBy, #deadLetterId")
+    values = values | {":queued": {"S": "queued"}, ":now": {"S": now()}, ":attempt": {"S": attempt},
+                       ":zero": {"N": "0"}, ":one": {"N": "1"}}
+    return _update(dynamodb, table, _key(image_id, user_id), update, condition, values) is not None
+
+
+def get_item(dynamodb: Any, table: str, image_id: str, user_id: str) -> dict[str, Any] | None:
+    return dynamodb.get_item(TableName=table, Key=_key(image_id, user_id), ConsistentRead=True).get("Item")
+
+
+def stale_items(dynamodb: Any, table: str, older_than: str) -> list[dict[str, Any]]:
+    """Items still `queued` or `processing` since before `older_than` (the sparse `pending` index)."""
+    items: list[dict[str, Any]] = []
+    for state in ("queued", "processing"):
+        kwargs: dict[str, Any] = {
+            "TableName": table, "IndexName": PENDING_INDEX,
+            "KeyConditionExpression": "#pending = :state AND pendingSince < :cutoff",
+            "ExpressionAttributeNames": {"#pending": "pending"},
+            "ExpressionAttributeValues": {":state": {"S": state}, ":cutoff": {"S": older_than}}}
+        while True:
+            page = dynamodb.query(**kwargs)
+            items.extend(page.get("Items", []))
+            if "LastEvaluatedKey" not in page:
+                break
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items

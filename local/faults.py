@@ -5,7 +5,11 @@
 - dynamodb: that fraction of DynamoDB writes fail with ProvisionedThroughputExceededException
   (the workflow's own writes, which it retries, and the DLQ processor's);
 - crash: that fraction of orchestrator invocations crash after handling half their batch;
-- duplicate: that fraction of S3 events and queue batches are delivered twice.
+- duplicate: that fraction of S3 events and queue batches are delivered twice;
+- lost_event: that fraction of EventBridge execution events never reach the DLQ.
+
+`target(kind, contains, times)` makes the next `times` calls of `kind` whose identity contains
+`contains` fail, for tests that aim a fault at one image.
 
 Whether a call fails depends only on the seed, the kind of fault and the call's identity
 (e.g. the image and how many times it was tried), never on thread timing: a run repeats.
@@ -25,7 +29,7 @@ from unittest import mock
 
 from botocore.exceptions import ClientError
 
-KINDS = ("throttle", "dynamodb", "crash", "duplicate")
+KINDS = ("throttle", "dynamodb", "crash", "duplicate", "lost_event")
 
 
 class FaultSpecError(ValueError):
@@ -38,7 +42,9 @@ class Faults:
     dynamodb: float = 0.0
     crash: float = 0.0
     duplicate: float = 0.0
+    lost_event: float = 0.0
     seed: int = 0
+    targeted: dict[str, Counter[str]] = field(default_factory=dict)
     injected: Counter[str] = field(default_factory=Counter)
     _seen: Counter[str] = field(default_factory=Counter)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -64,8 +70,23 @@ class Faults:
     def active(self) -> bool:
         return any(getattr(self, kind) > 0 for kind in KINDS)
 
+    def target(self, kind: str, contains: str, times: int = 1) -> None:
+        with self._lock:
+            self.targeted.setdefault(kind, Counter())[contains] += times
+
+    def _targeted_hit(self, kind: str, identity: str) -> bool:
+        with self._lock:
+            for contains, remaining in (self.targeted.get(kind) or {}).items():
+                if remaining > 0 and contains in identity:
+                    self.targeted[kind][contains] -= 1
+                    self.injected[kind] += 1
+                    return True
+        return False
+
     def hit(self, kind: str, identity: str) -> bool:
         """Deterministic: the n-th call of `kind` for `identity` fails with the kind's probability."""
+        if self.targeted and self._targeted_hit(kind, identity):
+            return True
         fraction = getattr(self, kind)
         if fraction <= 0:
             return False

@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
@@ -30,9 +31,11 @@ from moto import mock_aws
 
 from components import policies
 from components.config import Settings
-from components.environment import IMAGE_SUFFIXES, UPLOAD_PREFIX
-from handlers import dlq_processor, orchestrator, s3_event_handler
+from components.environment import UPLOAD_PREFIX
+from handlers import dlq_processor, orchestrator, reconciler, s3_event_handler
+from handlers import status as status_module
 from handlers.clients import clients
+from local.events import ExecutionEvents, Sequencer, stamp_s3_event
 from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults, message_identity
 from local.iam import IamEnforcer
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, quiet_handlers, sqs_event
@@ -56,7 +59,7 @@ class Delivery:
 
     s3_events: int = 0
     invocations: dict[str, int] = field(default_factory=lambda: {"s3_event_handler": 0, "orchestrator": 0,
-                                                                 "dlq_processor": 0})
+                                                                 "dlq_processor": 0, "reconciler": 0})
     invocation_errors: int = 0
     on_failure_records: int = 0
     clock_advances: int = 0
@@ -78,6 +81,8 @@ class LocalRunner:
         self.now = 0.0  # the virtual clock, in seconds
         self._delayed: list[tuple[float, str, str]] = []  # (visible again at, queue url, receipt handle)
         self._alerts: list[dict[str, Any]] = []
+        self._sequencer = Sequencer()
+        self.reconciler_runs: list[dict[str, int]] = []
         self.pipeline: LocalPipeline
         self.enforcer: IamEnforcer
         self.lambdas: InProcessLambdas
@@ -105,9 +110,11 @@ class LocalRunner:
                 around_invoke=lambda name: self.enforcer.acting_as(name.removeprefix("local-"))))
             self._inject_faults(stack)
             self._s3, self._sqs = boto3.client("s3"), boto3.client("sqs")
-            self._sfn = boto3.client("stepfunctions")
+            self._sfn, self._dynamodb = boto3.client("stepfunctions"), boto3.client("dynamodb")
             self._events_url = self._notifications()
             self._alerts_url = self._alerts_inbox()
+            self.execution_events = ExecutionEvents(self._sfn, self._sqs, self.pipeline.state_machine_arn,
+                                                    self.pipeline.dlq_url, self.faults)
             yield self
 
     def _policies(self) -> dict[str, dict[str, Any]]:
@@ -126,8 +133,7 @@ class LocalRunner:
         arn = queue_arn(self._sqs, url)
         self._s3.put_bucket_notification_configuration(Bucket=self.pipeline.input_bucket, NotificationConfiguration={
             "QueueConfigurations": [{"QueueArn": arn, "Events": ["s3:ObjectCreated:*"], "Filter": {"Key": {
-                "FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}, {"Name": "suffix", "Value": suffix}]}}}
-                for suffix in IMAGE_SUFFIXES]})
+                "FilterRules": [{"Name": "prefix", "Value": UPLOAD_PREFIX}]}}}]})
         return url
 
     def _alerts_inbox(self) -> str:
@@ -145,10 +151,9 @@ class LocalRunner:
 
     def _inject_faults(self, stack: contextlib.ExitStack) -> None:
         faults = self.faults
-        if faults.throttle:
-            clients._cache["stepfunctions"] = ThrottlingStepFunctions(clients.get("stepfunctions"), faults)
-        if faults.dynamodb:
-            stack.enter_context(dynamodb_write_faults(faults))
+        # Always installed: tests aim faults at single images (`Faults.target`) during a run.
+        clients._cache["stepfunctions"] = ThrottlingStepFunctions(clients.get("stepfunctions"), faults)
+        stack.enter_context(dynamodb_write_faults(faults))
 
     # -- delivery ----------------------------------------------------------------------------
 
@@ -169,7 +174,7 @@ class LocalRunner:
         messages = self._sqs.receive_message(QueueUrl=self._events_url, MaxNumberOfMessages=10,
                                              WaitTimeSeconds=0).get("Messages", [])
         for message in messages:
-            event = json.loads(message["Body"])
+            event = stamp_s3_event(json.loads(message["Body"]), self._sequencer)
             identity = "|".join(r["s3"]["object"]["key"] for r in event.get("Records", [])) or "test-event"
             deliveries = 2 if self.faults.hit("duplicate", f"s3:{identity}") else 1
             for _ in range(deliveries):
@@ -286,23 +291,54 @@ class LocalRunner:
         self.delivery.clock_advances += 1
         return True
 
+    def virtual_time(self) -> datetime:
+        """Wall-clock time as the pipeline sees it: real time moved on by the virtual clock."""
+        return datetime.now(UTC) + timedelta(seconds=self.now)
+
+    def reconcile(self) -> dict[str, int]:
+        """One scheduled reconciler run at the virtual time (as EventBridge's schedule would)."""
+        event = {"source": "aws.events", "detail-type": "Scheduled Event",
+                 "time": self.virtual_time().isoformat().replace("+00:00", "Z")}
+        counts = self._invoke("reconciler", reconciler.lambda_handler, event,
+                              self.settings.functions.reconciler.timeout)
+        self.reconciler_runs.append(counts)
+        return counts
+
+    def _pending_images(self) -> int:
+        return len(status_module.stale_items(self._dynamodb, self.pipeline.table, "9999"))
+
+    def settle(self, *, deadline_s: float = 900, max_reconciles: int = 20) -> None:
+        """Deliver until nothing moves, forwarding ended executions to the DLQ as EventBridge does;
+        then, while images are still pending, let the stale bound elapse and run the reconciler."""
+        start = time.perf_counter()
+        reconciles = 0
+        while time.perf_counter() - start < deadline_s:
+            if self.step():
+                continue
+            self.wait_for_executions(below=1)
+            if self.step() or self.execution_events.forward():
+                continue
+            if self.advance_clock() or not self._queues_empty():
+                continue
+            if not self._pending_images():
+                return
+            if reconciles >= max_reconciles:
+                raise RuntimeError(f"images still pending after {reconciles} reconciler runs")
+            self.now += self.settings.workflow.stale_after + 60 * self.settings.workflow.reconcile_every_minutes
+            self.reconcile()
+            reconciles += 1
+        raise TimeoutError(f"the pipeline did not settle within {deadline_s} s")
+
     def run(self, uploads: list[Upload], *, deadline_s: float = 900) -> float:
-        """Upload everything, consuming as Lambda would, until every queue is empty. Returns seconds."""
+        """Upload everything, consuming as Lambda would, until every image is settled. Returns seconds."""
         start = time.perf_counter()
         for index, upload in enumerate(uploads, 1):
             self.upload(upload)
             self.step()
             if self.on_progress:
                 self.on_progress(index, len(uploads))
-        while time.perf_counter() - start < deadline_s:
-            if self.step():
-                continue
-            self.wait_for_executions(below=1)
-            if self.step():
-                continue
-            if not self.advance_clock() and self._queues_empty():
-                return time.perf_counter() - start
-        raise TimeoutError(f"the pipeline did not settle within {deadline_s} s")
+        self.settle(deadline_s=deadline_s)
+        return time.perf_counter() - start
 
     def _queues_empty(self) -> bool:
         for url in (self.pipeline.queue_url, self.pipeline.dlq_url, self._events_url):

@@ -76,13 +76,14 @@ def pipeline(monkeypatch) -> Iterator[Pipeline]:
         queue_url, _ = create_queue(sqs, "uploads", settings.queue, {
             "deadLetterTargetArn": dlq_arn, "maxReceiveCount": settings.dead_letter_queue.max_receive_count})
         create_status_table(dynamodb, "status")
+        boto3.client("s3").create_bucket(Bucket="output", CreateBucketConfiguration={"LocationConstraint": "eu-west-1"})
         topic_arn = sns.create_topic(Name="alerts")["TopicArn"]
         alerts_url = subscribe_inbox(sqs, sns, topic_arn, "alerts-inbox")
         role = iam.create_role(RoleName="workflow", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         machine = sfn.create_state_machine(name="workflow", definition=json.dumps(STATE_MACHINE),
                                            roleArn=role)["stateMachineArn"]
         for name, value in {"SQS_QUEUE_URL": queue_url, "DLQ_URL": dlq_url, "DYNAMODB_TABLE": "status",
-                            "SNS_TOPIC_ARN": topic_arn, "STEP_FUNCTIONS_ARN": machine,
+                            "SNS_TOPIC_ARN": topic_arn, "STEP_FUNCTIONS_ARN": machine, "OUTPUT_BUCKET": "output",
                             "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline",
                             "POWERTOOLS_SERVICE_NAME": "tests"}.items():
             monkeypatch.setenv(name, value)

@@ -147,8 +147,8 @@ def test_each_role_names_only_its_own_resources(deploy):
     assert granted("dlq-processor") == ({(a, arn["dlq"]) for a in consume} | settle | {
         ("s3:PutObject", f"{buckets['output']}/dead-letters/*")})
     # Reading by version needs GetObjectVersion; ListBucket makes a missing upload 404, not 403.
-    uploads = {("s3:GetObject", f"{buckets['input']}/uploads/*"), ("s3:GetObjectVersion", f"{buckets['input']}/uploads/*"),
-               ("s3:ListBucket", buckets["input"])}
+    uploads = {(action, f"{buckets['input']}/uploads/*") for action in ("s3:GetObject", "s3:GetObjectVersion")}
+    uploads.add(("s3:ListBucket", buckets["input"]))
     assert granted("reconciler") == settle | uploads | {("dynamodb:Query", f"{arn['status']}/index/pending")}
     assert granted("validate") == granted("metadata") == uploads
     assert granted("variants") == uploads | {("s3:PutObject", f"{buckets['output']}/variants/*")}

@@ -1,0 +1,118 @@
+"""What a dead letter is about: pure parsing, never an exception for any body.
+
+Three kinds of message reach the DLQ:
+- an upload message the orchestrator failed on `maxReceiveCount` times;
+- a Lambda on-failure record: the S3 event handler could not enqueue some uploads;
+- a Step Functions status-change event: an execution failed, timed out or was aborted.
+Anything else, whatever its JSON shape, is `Unreadable` with a reason saying what is wrong.
+
+Example:
+    >>> classify("null")
+    Unreadable(reason='the body is JSON null, not an object')
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from handlers.errors import InvalidMessage, InvalidUploadKey
+from handlers.uploads import parse_message, upload_message
+
+EXECUTION_EVENT = "Step Functions Execution Status Change"
+
+
+@dataclass(frozen=True)
+class UndeliveredUploads:
+    """Upload messages no execution was started for (the queue's dead letter or enqueue failures)."""
+
+    uploads: list[dict[str, Any]]
+    error: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class ExecutionEnded:
+    execution_arn: str
+    name: str
+    status: str
+    error: str
+    cause: str
+    upload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    reason: str
+
+
+DeadLetter = UndeliveredUploads | ExecutionEnded | Unreadable
+
+
+def _kind(value: object) -> str:
+    return "null" if value is None else {dict: "an object", list: "an array", str: "a string",
+                                         bool: "a boolean"}.get(type(value), "a number")
+
+
+def _enqueue_failure(document: dict[str, Any]) -> DeadLetter:
+    payload, response = document.get("requestPayload"), document.get("responsePayload")
+    if not isinstance(payload, dict) or not isinstance(payload.get("Records"), list):
+        return Unreadable(f"the Lambda failure record's requestPayload is {_kind(payload)} without Records")
+    detail = response.get("errorMessage", "unknown error") if isinstance(response, dict) else str(response)
+    uploads = []
+    for record in payload["Records"]:
+        try:
+            uploads.append(upload_message(record))
+        except (InvalidUploadKey, KeyError, TypeError, AttributeError):
+            continue
+    if not uploads:
+        return Unreadable("the Lambda failure record holds no valid upload record")
+    return UndeliveredUploads(uploads, "EnqueueFailed", f"the upload could not be queued: {str(detail)[:500]}")
+
+
+def _execution_event(document: dict[str, Any]) -> DeadLetter:
+    detail = document.get("detail")
+    if not isinstance(detail, dict):
+        return Unreadable(f"the execution event's detail is {_kind(detail)}, not an object")
+    try:
+        upload = json.loads(detail.get("input") or "")
+        parse_message(json.dumps(upload))
+    except (InvalidMessage, TypeError, ValueError) as error:
+        return Unreadable(f"the execution event's input is not an upload message: {error}")
+    text = {name: str(detail.get(name) or "") for name in ("executionArn", "name", "status", "error", "cause")}
+    if not text["executionArn"] or not text["status"]:
+        return Unreadable("the execution event lacks executionArn or status")
+    return ExecutionEnded(text["executionArn"], text["name"], text["status"], text["error"],
+                          text["cause"][:500], upload)
+
+
+def classify(body: str, receive_count: int = 0) -> DeadLetter:
+    """The dead letter's meaning; `Unreadable` for anything the pipeline did not write."""
+    try:
+        return UndeliveredUploads([parse_message(body)], "DeadLettered",
+                                  "processing could not be started; the message was moved to the dead-letter "
+                                  f"queue (received {receive_count} times in all)")
+    except InvalidMessage:
+        pass
+    try:
+        document = json.loads(body)
+    except (TypeError, ValueError):
+        return Unreadable("the body is not JSON")
+    if not isinstance(document, dict):
+        return Unreadable(f"the body is JSON {_kind(document)}, not an object")
+    if "requestPayload" in document and "responsePayload" in document:
+        return _enqueue_failure(document)
+    if document.get("detail-type") == EXECUTION_EVENT:
+        return _execution_event(document)
+    if {"imageId", "s3Key"} & set(document):
+        return Unreadable(f"the upload message is invalid: {_message_problem(body)}")
+    return Unreadable("the body is neither an upload message, a Lambda failure record nor an execution event")
+
+
+def _message_problem(body: str) -> str:
+    try:
+        parse_message(body)
+    except InvalidMessage as error:
+        return str(error)
+    return "unknown"

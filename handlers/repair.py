@@ -1,0 +1,83 @@
+"""Settling an upload whose execution ended without recording its outcome.
+
+Shared by the DLQ processor (execution events from EventBridge) and the reconciler (what
+those events or a status write missed). An ended execution that still owns its image is
+re-run when the failure was transient (a status write that kept failing, a timeout, a
+throttled service) and it has re-run fewer than `REPAIR_ATTEMPTS` times; otherwise the image
+is marked `failed` with a reason. An execution that no longer owns its image changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from typing import Any
+
+from handlers import status
+
+TRANSIENT_PREFIXES = ("DynamoDB.", "Lambda.", "States.Timeout", "States.TaskFailed", "TransientError",
+                      "StatusWriteFailed", "ServiceUnavailable", "ThrottlingException")
+DEFAULT_REPAIR_ATTEMPTS = 2
+
+
+@dataclass(frozen=True)
+class Outcome:
+    action: str  # "requeued", "failed", "nothing"
+    detail: str
+
+
+def repair_attempts() -> int:
+    return int(os.environ.get("REPAIR_ATTEMPTS", DEFAULT_REPAIR_ATTEMPTS))
+
+
+def attempt_number(upload: dict[str, Any]) -> int:
+    """How many repairs led to this run (`replayAttempt` is `repair<N>` for those)."""
+    attempt = str(upload.get("replayAttempt") or "")
+    return int(attempt[6:]) if attempt.startswith("repair") and attempt[6:].isdigit() else 0
+
+
+def transient(status_name: str, error: str) -> bool:
+    return status_name == "TIMED_OUT" or (status_name == "FAILED" and error.startswith(TRANSIENT_PREFIXES))
+
+
+def requeue(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict[str, Any],
+            execution_arn: str | None, attempt: str) -> bool:
+    """Queue a re-run of `upload` named `attempt`; with `execution_arn`, only while that execution owns it.
+
+    Status first (`queued`, so the new execution may take the image), then the message; a
+    crash between the two leaves a stale `queued` item, which the reconciler resends.
+    """
+    if execution_arn is not None:
+        values = {":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn}}
+        # Or this very re-run was queued already (a retried dead letter): send it again, same name.
+        condition = f"({status.OWNED}) OR (#status = :queued AND queuedAttempt = :attempt)"
+        if not status.queue_again(dynamodb, table, upload["imageId"], upload["userId"], condition=condition,
+                                  values=values, attempt=attempt):
+            return False
+    body = {key: value for key, value in upload.items() if key != "upload"} | {"replayAttempt": attempt}
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body, sort_keys=True))
+    return True
+
+
+def settle_ended_execution(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict[str, Any],
+                           execution_arn: str, status_name: str, error: str, cause: str, dead_letter_id: str,
+                           settled_by: str) -> Outcome:
+    """Re-run or fail the image `execution_arn` still owns after it ended with `status_name`."""
+    image_id, user_id = upload["imageId"], upload["userId"]
+    name = execution_arn.rsplit(":", 1)[-1]
+    attempt = attempt_number(upload)
+    if transient(status_name, error) and attempt < repair_attempts():
+        if requeue(dynamodb, sqs, table=table, queue_url=queue_url, upload=upload, execution_arn=execution_arn,
+                   attempt=f"repair{attempt + 1}"):
+            return Outcome("requeued", f"workflow execution {name} ended {status_name} ({error or 'no error'}); "
+                                       f"re-run {attempt + 1} of {repair_attempts()} queued")
+        return Outcome("nothing", f"workflow execution {name} ended {status_name}, but no longer owns the image")
+    reason = f"workflow execution {name} ended {status_name}" + (f" ({error}: {cause[:300]})" if error else "")
+    if attempt:
+        reason += f" after {attempt} re-run(s)"
+    if status.fail_owned(dynamodb, table, image_id, user_id, execution_arn, reason=reason,
+                         error=f"Execution{status_name.title().replace('_', '')}", dead_letter_id=dead_letter_id,
+                         failed_by=settled_by):
+        return Outcome("failed", reason)
+    return Outcome("nothing", f"workflow execution {name} ended {status_name}, but no longer owns the image")
