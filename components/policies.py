@@ -178,7 +178,7 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
         "dlq_processor": [
             allow("ConsumeDeadLetterQueue", QUEUE_CONSUMER_ACTIONS, [arns.dead_letter_queue]),
             allow("PublishAlerts", ["sns:Publish"], [arns.topic]),
-            allow("SettleImageStatus", ["dynamodb:UpdateItem"], [arns.table]),
+            allow("SettleImageStatus", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.table]),
             describe,
             allow("RequeueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
             allow("ArchiveUnreadableDeadLetters", ["s3:PutObject"], [f"{arns.output_bucket}/dead-letters/*"]),
@@ -186,7 +186,7 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
         ],
         "reconciler": [
             allow("FindStaleImages", ["dynamodb:Query"], [f"{arns.table}/index/pending"]),
-            allow("SettleImageStatus", ["dynamodb:UpdateItem"], [arns.table]),
+            allow("SettleImageStatus", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.table]),
             describe,
             allow("RequeueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
             allow("PublishAlerts", ["sns:Publish"], [arns.topic]),

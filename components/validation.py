@@ -135,6 +135,10 @@ def _rule_problems(s: Settings) -> list[str]:
     if wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300:
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
                         "300, the longest an EXPRESS execution may run")
+    if wf.stale_after_seconds is not None and wf.stale_after_seconds < wf.execution_timeout_seconds + 60:
+        problems.append(f"workflow.stale_after_seconds: {wf.stale_after_seconds} is below the execution timeout "
+                        f"({wf.execution_timeout_seconds}) + 60; the reconciler would judge images whose "
+                        "execution may still record them. Leave it unset for timeout + 300")
     if not wf.variant_sizes:
         problems.append("workflow.variant_sizes: list at least one size")
     if len(set(wf.variant_sizes)) != len(wf.variant_sizes):

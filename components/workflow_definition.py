@@ -48,7 +48,7 @@ SETTLED_ERRORS = ("ImageFailed", "StaleExecution")
 STATUS_NOT_RECORDED = "StatusNotRecorded"
 # Attributes of a previous upload's outcome, removed when a newer upload takes the image.
 OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "reason", "error", "failedAt",
-                      "completedAt", "failedBy", "deadLetterId", "queuedAt", "repairCount", "replayCount")
+                      "completedAt", "failedBy", "deadLetterId", "queuedAt", "queuedAttempt", "repairCount")
 
 NOW = {"S.$": "$$.State.EnteredTime"}
 EXECUTION = {"S.$": "$$.Execution.Id"}

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers import status
+from handlers.uploads import upload_identity
 
 TRANSIENT_PREFIXES = ("DynamoDB.", "Lambda.", "States.Timeout", "States.TaskFailed", "TransientError",
                       "StatusWriteFailed", "ServiceUnavailable", "ThrottlingException")
@@ -42,19 +43,21 @@ def transient(status_name: str, error: str) -> bool:
 
 
 def requeue(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict[str, Any],
-            execution_arn: str | None, attempt: str) -> bool:
-    """Queue a re-run of `upload` named `attempt`; with `execution_arn`, only while that execution owns it.
+            execution_arn: str, attempt: str) -> bool:
+    """Queue a re-run of `upload` named `attempt`, if the ended `execution_arn` still owns its image
+    or never took it while the upload is still the image's newest. False if another run owns it.
 
     Status first (`queued`, so the new execution may take the image), then the message; a
     crash between the two leaves a stale `queued` item, which the reconciler resends.
     """
-    if execution_arn is not None:
-        values = {":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn}}
-        # Or this very re-run was queued already (a retried dead letter): send it again, same name.
-        condition = f"({status.OWNED}) OR (#status = :queued AND queuedAttempt = :attempt)"
-        if not status.queue_again(dynamodb, table, upload["imageId"], upload["userId"], condition=condition,
-                                  values=values, attempt=attempt):
-            return False
+    values = {":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn}}
+    # Or this very re-run was queued already (a retried dead letter): send it again, same name.
+    condition = f"({status.OWNED}) OR (#status = :queued AND queuedAttempt = :attempt)"
+    owned = status.queue_again(dynamodb, table, upload["imageId"], upload["userId"], condition=condition,
+                               values=values, attempt=attempt)
+    if not owned and not status.is_newer(upload_identity(upload),
+                                         status.get_item(dynamodb, table, upload["imageId"], upload["userId"])):
+        return False
     body = {key: value for key, value in upload.items() if key != "upload"} | {"replayAttempt": attempt}
     sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body, sort_keys=True))
     return True

@@ -62,6 +62,16 @@ def _failure_values(reason: str, error: str, dead_letter_id: str) -> dict[str, A
             ":now": {"S": now()}, ":deadLetterId": {"S": dead_letter_id}}
 
 
+def is_newer(identity: dict[str, str], item: dict[str, Any] | None) -> bool:
+    """`NEWER_UPLOAD` in Python, for a (typed) item already read: would this upload take the image?"""
+    if item is None or "uploadId" not in item:
+        return True
+    current = {name: item[name]["S"] for name in ("uploadKey", "uploadSequencer", "uploadOrder") if name in item}
+    if current.get("uploadKey") == identity["key"]:
+        return current.get("uploadSequencer", "") < identity["sequencer"]
+    return current.get("uploadOrder", "") < identity["order"]
+
+
 def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason: str, error: str,
                      dead_letter_id: str) -> bool:
     """`failed` for an upload no execution ever started (the caller checked); True if written.

@@ -8,6 +8,7 @@ Sends are rate-limited; `dry_run` lists what would happen and changes nothing.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import time
 from collections.abc import Callable
@@ -34,10 +35,14 @@ def _reset_to_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> int | N
     try:
         updated = dynamodb.update_item(
             TableName=table, Key={"imageId": {"S": body["imageId"]}, "userId": {"S": body["userId"]}},
-            UpdateExpression="SET #status = :queued, queuedAt = :now, updatedAt = :now, "
-                             "replayCount = if_not_exists(replayCount, :zero) + :one REMOVE #reason, #error",
+            # `pending` puts the image on the reconciler's list: if the message below is never sent
+            # or never processed, the image does not stay `queued`.
+            UpdateExpression="SET #status = :queued, #pending = :queued, pendingSince = :now, queuedAt = :now, "
+                             "updatedAt = :now, replayCount = if_not_exists(replayCount, :zero) + :one "
+                             "REMOVE #reason, #error, queuedAttempt",
             ConditionExpression="attribute_not_exists(#status) OR #status = :failed",
-            ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#error": "error"},
+            ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#error": "error",
+                                      "#pending": "pending"},
             ExpressionAttributeValues={":queued": {"S": "queued"}, ":failed": {"S": "failed"}, ":now": {"S": now()},
                                        ":zero": {"N": "0"}, ":one": {"N": "1"}},
             ReturnValues="UPDATED_NEW")
@@ -49,17 +54,24 @@ def _reset_to_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> int | N
 
 
 def _enqueue(dynamodb: Any, sqs: Any, table: str, queue_url: str, body: dict[str, Any], attempt: int) -> None:
+    message = {k: v for k, v in body.items() if k != "upload"} | {"replayAttempt": attempt}
     try:
-        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body | {"replayAttempt": attempt}))
-    except ClientError as error:  # put the image back to `failed`, saying why
+        sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
+    except BaseException as error:  # a ClientError, a network error or Ctrl-C: put the image back to `failed`
+        _back_to_failed(dynamodb, table, body, f"replay could not enqueue: {type(error).__name__}: {error}")
+        raise
+
+
+def _back_to_failed(dynamodb: Any, table: str, body: dict[str, Any], reason: str) -> None:
+    """Best effort: if this fails too, the reconciler finds the stale `queued` image and resends it."""
+    with contextlib.suppress(Exception):  # the original error is what the caller must see
         dynamodb.update_item(
             TableName=table, Key={"imageId": {"S": body["imageId"]}, "userId": {"S": body["userId"]}},
-            UpdateExpression="SET #status = :failed, #reason = :reason, failedAt = :now",
-            ConditionExpression="#status = :queued", ExpressionAttributeNames={"#status": "status",
-                                                                               "#reason": "reason"},
+            UpdateExpression="SET #status = :failed, #reason = :reason, failedAt = :now REMOVE #pending, pendingSince",
+            ConditionExpression="#status = :queued",
+            ExpressionAttributeNames={"#status": "status", "#reason": "reason", "#pending": "pending"},
             ExpressionAttributeValues={":failed": {"S": "failed"}, ":queued": {"S": "queued"}, ":now": {"S": now()},
-                                       ":reason": {"S": f"replay could not enqueue: {error}"}})
-        raise
+                                       ":reason": {"S": reason[:1000]}})
 
 
 def replay_failed(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, since: str = "", rate: float = 5.0,

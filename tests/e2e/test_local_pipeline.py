@@ -58,8 +58,8 @@ def test_every_kind_of_fault_was_injected(faulty_run):
 def test_images_that_could_not_be_started_went_through_the_dlq_with_an_alert_each(faulty_run):
     never_started = [o for o in faulty_run.outcomes if o.error == "DeadLettered"]
     assert never_started, "the throttling rate should push some messages to the DLQ"
-    alerted = {a["imageId"] for a in faulty_run.alerts if a.get("error") == "DeadLettered"}
-    assert {o.imageId for o in never_started} <= alerted
+    alerted = {image for a in faulty_run.alerts if a.get("error") == "DeadLettered" for image in a["images"]}
+    assert {f"{o.s3Key.split('/')[1]}/{o.imageId}" for o in never_started} <= alerted
 
 
 def test_bad_inputs_fail_with_their_reason_and_good_ones_complete(faulty_run):

@@ -143,7 +143,8 @@ def test_each_role_names_only_its_own_resources(deploy):
     executions = {("states:DescribeExecution", workflow.replace(":stateMachine:", f":{kind}:") + ":*")
                   for kind in ("execution", "express")}
     settle = {("sns:Publish", arn["alerts"]), ("dynamodb:UpdateItem", arn["status"]),
-              ("sqs:SendMessage", arn["queue"]), ("kms:GenerateDataKey", key), ("kms:Decrypt", key)} | executions
+              ("dynamodb:GetItem", arn["status"]), ("sqs:SendMessage", arn["queue"]),
+              ("kms:GenerateDataKey", key), ("kms:Decrypt", key)} | executions
     assert granted("dlq-processor") == ({(a, arn["dlq"]) for a in consume} | settle | {
         ("s3:PutObject", f"{buckets['output']}/dead-letters/*")})
     # Reading by version needs GetObjectVersion; ListBucket makes a missing upload 404, not 403.

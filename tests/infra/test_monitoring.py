@@ -175,3 +175,19 @@ def test_the_dashboard_shows_queues_executions_functions_and_images(deploy):
 
 def test_the_dashboard_can_be_turned_off(deploy):
     assert deploy("dev", {"alarms": {"dashboard": False}}).of_type("aws:cloudwatch/dashboard:Dashboard") == []
+
+
+def test_the_reconciler_runs_on_a_schedule_with_its_own_invoke_permission(deploy):
+    graph = deploy("dev")
+    rule = graph.named("images-dev-reconcile-schedule")
+    assert rule.inputs["scheduleExpression"] == "rate(5 minutes)"
+    reconciler = graph.named("images-dev-reconciler")
+    target = graph.named("images-dev-reconcile-target")
+    assert (target.inputs["rule"], target.inputs["arn"]) == (rule.inputs["name"], reconciler.inputs["arn"])
+    permission = graph.named("images-dev-reconcile-invoke")
+    assert (permission.inputs["principal"], permission.inputs["sourceArn"]) == ("events.amazonaws.com",
+                                                                                  rule.inputs["arn"])
+    assert graph.depends_on(target, permission)
+    variables = reconciler.inputs["environment"]["variables"]
+    # The stale bound: the execution timeout (900 s) plus a 5-minute margin.
+    assert (variables["STALE_AFTER_SECONDS"], variables["REPAIR_ATTEMPTS"]) == ("1200", "2")

@@ -110,6 +110,9 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
     ({"workflow": {"type": "EXPRESS"}},
      "workflow.execution_timeout_seconds: 900 is above 300, the longest an EXPRESS execution may run"),
     ({"workflow": {"variant_formats": ["png"]}}, "workflow.variant_formats: 'png' is not one of jpeg, webp"),
+    ({"workflow": {"stale_after_seconds": 600}},
+     "workflow.stale_after_seconds: 600 is below the execution timeout (900) + 60; the reconciler would judge "
+     "images whose execution may still record them. Leave it unset for timeout + 300"),
     ({"workflow": {"variant_sizes": [640, 640]}}, "workflow.variant_sizes: [640, 640] has duplicates"),
     ({"workflow": {"allowed_formats": ["TIFF"]}},
      "workflow.allowed_formats: 'TIFF' is not one of JPEG, PNG, GIF, WEBP"),

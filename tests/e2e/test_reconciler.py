@@ -1,0 +1,115 @@
+"""Nothing stays unfinished: lost events, failing status writes and lost messages, repaired on the runner."""
+
+from __future__ import annotations
+
+import json
+
+import boto3
+import pytest
+
+from components import Settings, read_stack_settings
+from handlers import status as status_writes
+from local.faults import Faults
+from local.runner import LocalRunner, Upload
+from local.samples import encode, photo
+from tools import replay
+from tools.status import plain_item
+
+SETTINGS = Settings.from_dict(read_stack_settings("dev"))
+BIG, SMALL = encode(photo(640, 480), "JPEG", quality=80), encode(photo(320, 240), "JPEG", quality=80)
+
+
+@pytest.fixture
+def runner():
+    runner = LocalRunner(SETTINGS, faults=Faults())
+    with runner.running():
+        yield runner
+
+
+def item(runner, image_id: str, user_id: str = "u") -> dict:
+    raw = boto3.client("dynamodb").get_item(TableName=runner.pipeline.table,
+                                            Key={"imageId": {"S": image_id}, "userId": {"S": user_id}})["Item"]
+    return plain_item(raw)
+
+
+def test_a_status_write_that_keeps_failing_is_re_run_and_completes(runner):
+    runner.faults.target("dynamodb", "'a'", times=7)  # MarkProcessing's 6 attempts and one more
+    runner.run([Upload("a.jpg", "uploads/u/a.jpg", BIG)])
+    done = item(runner, "a")
+    assert (done["status"], done["width"]) == ("completed", "640")
+    assert runner.execution_events.sent == 1  # the FAILED (StatusWriteFailed) execution went to the DLQ
+    assert any("re-run 1 of 2 queued" in a.get("outcome", "") for a in runner.read_alerts())
+
+
+def test_a_completed_write_that_fails_and_a_lost_event_are_repaired_by_the_reconciler(runner):
+    runner.faults.target("dynamodb", "#completedAt", times=7)  # RecordCompleted's 6 attempts and one more
+    runner.faults.target("lost_event", "b-", times=1)
+    runner.run([Upload("b.jpg", "uploads/u/b.jpg", BIG)])
+    done = item(runner, "b")
+    assert done["status"] == "completed"
+    assert runner.execution_events.lost == 1
+    assert runner.reconciler_runs and runner.reconciler_runs[0]["requeued"] == 1
+
+
+def test_an_overwrite_whose_event_is_lost_still_ends_with_the_newest_content(runner):
+    s3, sqs = boto3.client("s3"), boto3.client("sqs")
+    runner.upload(Upload("c.jpg", "uploads/u/c.jpg", BIG))
+    runner.pump_s3_events()  # the first upload is queued, not yet processed
+    runner.upload(Upload("c.jpg", "uploads/u/c.jpg", SMALL))  # overwritten; its S3 event is lost:
+    events = runner._events_url
+    for message in sqs.receive_message(QueueUrl=events, MaxNumberOfMessages=10).get("Messages", []):
+        sqs.delete_message(QueueUrl=events, ReceiptHandle=message["ReceiptHandle"])
+    runner.settle()
+    done = item(runner, "c")
+    assert (done["status"], done["width"], done["height"]) == ("completed", "320", "240")
+    current = s3.head_object(Bucket=runner.pipeline.input_bucket, Key="uploads/u/c.jpg")["ETag"].strip('"')
+    assert done["uploadVersion"] == current
+
+
+def test_a_replay_interrupted_before_its_send_is_resent_by_the_reconciler(runner):
+    runner.faults.throttle = 1.0  # Step Functions is down: the upload is dead-lettered and failed
+    runner.run([Upload("d.jpg", "uploads/u/d.jpg", BIG)])
+    assert item(runner, "d")["status"] == "failed"
+    runner.faults.throttle = 0.0
+
+    class Interrupted:
+        def send_message(self, **kwargs):
+            raise KeyboardInterrupt
+
+    dynamodb = boto3.client("dynamodb")
+    with pytest.raises(KeyboardInterrupt):
+        replay.replay_failed(dynamodb, Interrupted(), table=runner.pipeline.table, queue_url=runner.pipeline.queue_url)
+    reverted = item(runner, "d")
+    assert (reverted["status"], reverted["reason"]) == ("failed", "replay could not enqueue: KeyboardInterrupt: ")
+
+    # A harder interruption: the status was reset and nothing was sent, nor reverted.
+    status_writes.queue_again(dynamodb, runner.pipeline.table, "d", "u", condition="#status = :failed",
+                              values={":failed": {"S": "failed"}}, attempt="7")
+    runner.settle()
+    done = item(runner, "d")
+    assert done["status"] == "completed"
+    assert runner.reconciler_runs[-1]["requeued"] == 1
+
+
+def test_a_workflow_failure_can_be_replayed_from_its_stored_message(runner):
+    from local.samples import truncated_jpeg
+
+    runner.run([Upload("e.jpg", "uploads/u/e.jpg", truncated_jpeg())])
+    failed = item(runner, "e")
+    assert failed["status"] == "failed" and json.loads(failed["originalMessage"])["s3Key"] == "uploads/u/e.jpg"
+    boto3.client("s3").put_object(Bucket=runner.pipeline.input_bucket, Key="uploads/u/e.jpg", Body=BIG)
+    runner.settle()  # the fixed upload is a newer upload and completes on its own ...
+    assert item(runner, "e")["status"] == "completed"
+
+
+def test_replay_re_runs_a_workflow_failure(runner):
+    runner.faults.target("dynamodb", "#completedAt", times=100)  # completion can never be recorded
+    runner.run([Upload("f.jpg", "uploads/u/f.jpg", BIG)])
+    failed = item(runner, "f")
+    assert failed["status"] == "failed" and "after 2 re-run(s)" in failed["reason"]
+    runner.faults.targeted["dynamodb"].clear()  # the fix
+    result = replay.replay_failed(boto3.client("dynamodb"), boto3.client("sqs"), table=runner.pipeline.table,
+                                  queue_url=runner.pipeline.queue_url, rate=1000)
+    assert result.replayed == ["u/f"], result.skipped
+    runner.settle()
+    assert item(runner, "f")["status"] == "completed"
