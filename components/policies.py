@@ -186,6 +186,9 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
         ],
         "reconciler": [
             allow("FindStaleImages", ["dynamodb:Query"], [f"{arns.table}/index/pending"]),
+            # IAM lists ListExecutions on the state machine and on its (distributed) map runs.
+            allow("FindFailedExecutions", ["states:ListExecutions"],
+                  [arns.state_machine, arns.state_machine.replace(":stateMachine:", ":mapRun:", 1) + "/*:*"]),
             allow("SettleImageStatus", ["dynamodb:GetItem", "dynamodb:UpdateItem"], [arns.table]),
             describe,
             allow("RequeueUploads", ["sqs:SendMessage"], [arns.upload_queue]),

@@ -10,7 +10,9 @@ index, and each is settled:
   write that kept failing): re-run or `failed` by the same rules as the DLQ processor;
 - `processing` whose execution ended superseded by an overwrite whose own event was lost:
   the object now in S3 is queued as the newer upload it is (or the image `failed` if the
-  object is gone).
+  object is gone);
+- no item at all, because the execution's first status write kept failing and its event was
+  lost: found among the executions that FAILED in the last stale periods, and re-run.
 Each repair raises one alert.
 """
 
@@ -28,8 +30,8 @@ from botocore.exceptions import ClientError
 from handlers import repair, status
 from handlers.alerts import alert
 from handlers.clients import clients
-from handlers.dlq_processor import execution_status
-from handlers.uploads import event_time
+from handlers.dlq_processor import SETTLED_ERRORS, execution_arn, execution_status
+from handlers.uploads import event_time, execution_name, upload_identity
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
@@ -110,24 +112,73 @@ def settle_queued(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcom
     return repair.Outcome("nothing", "changed meanwhile")
 
 
+def unrecorded_failures(since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Executions that FAILED between `since` and `until` without recording their image's status."""
+    sfn, found = clients.get("stepfunctions"), []
+    kwargs: dict[str, Any] = {"stateMachineArn": os.environ["STEP_FUNCTIONS_ARN"], "statusFilter": "FAILED",
+                              "maxResults": 1000}
+    while True:
+        page = sfn.list_executions(**kwargs)
+        for execution in page["executions"]:
+            stopped = execution.get("stopDate")
+            if stopped is not None and since <= stopped < until:
+                described = sfn.describe_execution(executionArn=execution["executionArn"])
+                if described.get("error") not in SETTLED_ERRORS:
+                    found.append(described)
+        if not page.get("nextToken"):
+            return found
+        kwargs["nextToken"] = page["nextToken"]
+
+
+def settle_unrecorded(described: dict[str, Any]) -> tuple[dict[str, Any], repair.Outcome]:
+    """An execution that failed before its image reflected it (its first status write kept failing)
+    and whose EventBridge event was lost: re-run it once, as the DLQ processor would have."""
+    env, dynamodb = os.environ, clients.get("dynamodb")
+    upload = json.loads(described["input"])
+    item = status.get_item(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"])
+    if not status.is_newer(upload_identity(upload), item):
+        return upload, repair.Outcome("nothing", "the image reflects this or a newer upload")
+    attempt = repair.attempt_number(upload) + 1
+    rerun = upload | {"replayAttempt": f"repair{attempt}"}
+    if execution_status(clients.get("stepfunctions"), execution_arn(env["STEP_FUNCTIONS_ARN"],
+                                                                     execution_name(rerun))) is not None:
+        return upload, repair.Outcome("nothing", "already re-run")
+    if attempt <= repair.repair_attempts():
+        body = {k: v for k, v in rerun.items() if k != "upload"}
+        clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"], MessageBody=json.dumps(body))
+        return upload, repair.Outcome("requeued", f"execution {described['name']} failed "
+                                                  f"({described.get('error')}) before recording; re-run queued")
+    reason = f"workflow execution {described['name']} failed ({described.get('error')}) before recording the image"
+    written = status.fail_dead_letter(dynamodb, env["DYNAMODB_TABLE"], upload, reason=reason, error="ExecutionFailed",
+                                      dead_letter_id=described["executionArn"], idempotent=False)
+    return upload, repair.Outcome("failed" if written else "nothing", reason)
+
+
 def reconcile(now: datetime) -> dict[str, int]:
     env = os.environ
-    cutoff = now - timedelta(seconds=int(env.get("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER)))
+    stale_after = timedelta(seconds=int(env.get("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER)))
+    cutoff = now - stale_after
     stale = status.stale_items(clients.get("dynamodb"), env["DYNAMODB_TABLE"],
                                cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
     counts = {"stale": len(stale), "requeued": 0, "failed": 0, "nothing": 0}
+
+    def report(upload: dict[str, Any], state: str, outcome: repair.Outcome) -> None:
+        counts[outcome.action] += 1
+        if outcome.action != "nothing":
+            image = f"{upload['userId']}/{upload['imageId']}"
+            logger.warning("Reconciled an image", extra={"image": image, "outcome": outcome.detail})
+            alert(clients.get("sns"), env["SNS_TOPIC_ARN"], title=f"image-pipeline: {image} {outcome.action} by the "
+                  "reconciler", details={"image": image, "status": state, "outcome": outcome.detail})
+
     for raw in stale:
         item = plain(raw)
         upload = stored_upload(item)
         settle = settle_queued if item.get("status") == "queued" else settle_processing
-        outcome = settle(item, upload)
-        counts[outcome.action] += 1
-        if outcome.action != "nothing":
-            image = f"{item['userId']}/{item['imageId']}"
-            logger.warning("Reconciled a stale image", extra={"image": image, "outcome": outcome.detail})
-            alert(clients.get("sns"), env["SNS_TOPIC_ARN"], title=f"image-pipeline: {image} {outcome.action} by the "
-                  "reconciler", details={"image": image, "status": item.get("status"), "outcome": outcome.detail,
-                                         "pendingSince": item.get("pendingSince")})
+        report(upload, item.get("status", ""), settle(item, upload))
+    # Executions that never wrote a status item leave nothing pending: ask Step Functions for them.
+    for described in unrecorded_failures(cutoff - 2 * stale_after, cutoff):
+        upload, outcome = settle_unrecorded(described)
+        report(upload, "no status", outcome)
     for name in ("requeued", "failed"):
         metrics.add_metric(name=f"Reconciled{name.title()}", unit=MetricUnit.Count, value=counts[name])
     return counts

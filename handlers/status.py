@@ -73,7 +73,7 @@ def is_newer(identity: dict[str, str], item: dict[str, Any] | None) -> bool:
 
 
 def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason: str, error: str,
-                     dead_letter_id: str) -> bool:
+                     dead_letter_id: str, failed_by: str = "dead-letter", idempotent: bool = True) -> bool:
     """`failed` for an upload no execution ever started (the caller checked); True if written.
 
     Written when the upload is newer than what the item reflects, when a replay had queued
@@ -83,7 +83,7 @@ def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason:
     identity = upload_identity(body)
     message = json.dumps(body, sort_keys=True)
     values = _failure_values(reason, error, dead_letter_id) | {
-        ":queued": {"S": "queued"}, ":deadLetter": {"S": "dead-letter"},
+        ":queued": {"S": "queued"}, ":deadLetter": {"S": failed_by},
         ":uploadId": {"S": identity["id"]}, ":uploadKey": {"S": identity["key"]},
         ":uploadSequencer": {"S": identity["sequencer"]}, ":uploadOrder": {"S": identity["order"]},
         ":uploadVersion": {"S": identity["version"]}, ":s3Key": {"S": body["s3Key"]},
@@ -96,8 +96,9 @@ def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason:
         values[":body"] = {"S": message}
         update += ", originalMessage = :body"
     update += " REMOVE #pending, pendingSince, " + ", ".join(f"#{a}" for a in OUTCOME_ATTRIBUTES)
-    condition = (f"{NEWER_UPLOAD} OR (#uploadId = :uploadId AND #status = :queued) "
-                 "OR (#status = :failed AND #deadLetterId = :deadLetterId)")
+    condition = f"{NEWER_UPLOAD} OR (#uploadId = :uploadId AND #status = :queued)"
+    if idempotent:  # a retried record of the same dead letter reports what it wrote the first time
+        condition += " OR (#status = :failed AND #deadLetterId = :deadLetterId)"
     return _update(dynamodb, table, _key(body["imageId"], body["userId"]), update, condition, values) is not None
 
 

@@ -2,7 +2,7 @@
 
     python -m local                          # a built-in sample set, generated on the fly
     python -m local photos/*.jpg --out out --report out/report.json
-    python -m local --faults throttle=0.2,crash=0.1,duplicate=0.1 --seed 7 --iam-enforce
+    python -m local --faults throttle=0.2,crash=0.1,duplicate=0.1,lost_event=0.2 --seed 7 --iam-enforce
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=Path("out"), help="where variants are written (default: out)")
     parser.add_argument("--report", type=Path, help="write the JSON report here (default: <out>/report.json)")
     parser.add_argument("--user", default="local-user", help="userId in the upload keys (default: local-user)")
-    parser.add_argument("--faults", help="e.g. throttle=0.2,dynamodb=0.05,crash=0.1,duplicate=0.1")
+    parser.add_argument("--faults", help="e.g. throttle=0.2,dynamodb=0.05,crash=0.1,duplicate=0.1,lost_event=0.2")
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default: 0)")
     parser.add_argument("--iam-enforce", action="store_true",
                         help="check every AWS call against the calling function's own role policy")
@@ -99,7 +99,9 @@ def summary(report: Report) -> str:
         f"missing         {counts.get('missing', 0)}",
         f"dead-lettered   {len(report.dead_lettered)}",
         f"alerts          {len(report.alerts)}",
+        f"regressions     {len(report.regressions)} (images not reflecting their newest upload)",
         f"duplicate executions {report.duplicate_executions}",
+        f"variant writes  {sum(report.variant_writes.values())} ({report.duplicate_variant_writes} rewrites of a key)",
         f"wall time       {report.wall_seconds:.2f} s",
         f"throughput      {report.images_per_second:.1f} images/s",
     ]

@@ -6,7 +6,8 @@
   (the workflow's own writes, which it retries, and the DLQ processor's);
 - crash: that fraction of orchestrator invocations crash after handling half their batch;
 - duplicate: that fraction of S3 events and queue batches are delivered twice;
-- lost_event: that fraction of EventBridge execution events never reach the DLQ.
+- lost_event: that fraction of EventBridge execution events never reach the DLQ;
+- stuck_write: that fraction of status writes fail more times than the workflow retries them.
 
 `target(kind, contains, times)` makes the next `times` calls of `kind` whose identity contains
 `contains` fail, for tests that aim a fault at one image.
@@ -29,7 +30,7 @@ from unittest import mock
 
 from botocore.exceptions import ClientError
 
-KINDS = ("throttle", "dynamodb", "crash", "duplicate", "lost_event")
+KINDS = ("throttle", "dynamodb", "crash", "duplicate", "lost_event", "stuck_write")
 
 
 class FaultSpecError(ValueError):
@@ -43,6 +44,7 @@ class Faults:
     crash: float = 0.0
     duplicate: float = 0.0
     lost_event: float = 0.0
+    stuck_write: float = 0.0
     seed: int = 0
     targeted: dict[str, Counter[str]] = field(default_factory=dict)
     injected: Counter[str] = field(default_factory=Counter)
@@ -82,6 +84,21 @@ class Faults:
                     self.injected[kind] += 1
                     return True
         return False
+
+    def stuck(self, identity: str, attempts: int = 7) -> bool:
+        """`stuck_write`: a chosen fraction of writes fail their first `attempts` tries, more than the
+        workflow's retries, so the execution ends without recording (StatusWriteFailed)."""
+        if self.stuck_write <= 0:
+            return False
+        digest = hashlib.sha256(f"{self.seed}:stuck:{identity}".encode()).digest()
+        if int.from_bytes(digest[:8], "big") / 2**64 >= self.stuck_write:
+            return False
+        with self._lock:
+            tries = self._seen[f"stuck:{identity}"]
+            self._seen[f"stuck:{identity}"] += 1
+            if tries < attempts:
+                self.injected["stuck_write"] += tries == 0
+        return tries < attempts
 
     def hit(self, kind: str, identity: str) -> bool:
         """Deterministic: the n-th call of `kind` for `identity` fails with the kind's probability."""
@@ -141,7 +158,8 @@ def dynamodb_write_faults(faults: Faults) -> Iterator[None]:
 
     def update_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Any:
         expression = str(kwargs.get("update_expression") or (args[0] if args else ""))[:40]
-        if faults.hit("dynamodb", f"{table_name}:{sorted(key.items())!r}:{expression}"):
+        identity = f"{table_name}:{sorted(key.items())!r}:{expression}"
+        if faults.hit("dynamodb", identity) or faults.stuck(identity):
             raise InjectedThroughputExceeded()
         return real(backend, table_name, key, *args, **kwargs)
 

@@ -1,8 +1,8 @@
 """Shard a run over worker processes, each with its own moto: Lambda's concurrency, locally.
 
 One process uses one core (moto and the handlers hold the GIL); two workers on this 2-core
-machine nearly double the throughput. Images are dealt round-robin, so each image lives in
-exactly one worker; the reports are merged in upload order.
+machine nearly double the throughput. Images are dealt by a hash of (user, image), so every
+upload of an image lives in exactly one worker; the reports are merged in upload order.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import multiprocessing
 import threading
 import time
+import zlib
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from typing import Any
 
 from components.config import Settings
 from local.faults import Faults
-from local.report import Report, collect
+from local.report import Report, collect, image_of
 from local.runner import LocalRunner, Upload
 
 
@@ -65,7 +66,10 @@ def run(settings: Settings, uploads: list[Upload], *, workers: int = 1, faults: 
     if workers <= 1 or len(uploads) < 2:
         _, report, _, _ = _work(Job(settings, indexed, faults, seed, iam_enforce, out_dir), on_progress=on_progress)
         return report
-    shards = [indexed[i::workers] for i in range(workers)]
+    # Every upload of one image goes to the same worker (its own moto, its own status table).
+    shards: list[list[tuple[int, Upload]]] = [[] for _ in range(workers)]
+    for index, upload in indexed:
+        shards[zlib.crc32(image_of(upload).encode()) % workers].append((index, upload))
     jobs = [Job(settings, shard, faults, seed + i, iam_enforce, out_dir) for i, shard in enumerate(shards) if shard]
     context = multiprocessing.get_context("fork")
     with context.Manager() as manager:
@@ -102,7 +106,9 @@ def merge(results: list[tuple[list[int], Report, float, float]], total: int) -> 
         outcomes=outcomes,
         wall_seconds=max(end for *_, end in results) - min(start for *_, start, _ in results),
         alerts=[alert for report in reports for alert in report.alerts],
-        executions_per_image={k: v for report in reports for k, v in report.executions_per_image.items()},
+        executions_per_upload={k: v for report in reports for k, v in report.executions_per_upload.items()},
+        regressions=[r for report in reports for r in report.regressions],
+        variant_writes=dict(sum((Counter(r.variant_writes) for r in reports), Counter())),
         faults_injected=dict(sum((Counter(r.faults_injected) for r in reports), Counter())),
         iam_checked=sum(r.iam_checked for r in reports),
         iam_denied=sorted({d for r in reports for d in r.iam_denied}),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -33,11 +34,16 @@ class Report:
     outcomes: list[Outcome]
     wall_seconds: float
     alerts: list[dict[str, Any]]
-    executions_per_image: dict[str, int]
+    executions_per_upload: dict[str, int]
+    """Executions started per upload and attempt (deterministic names: more than one is a bug)."""
     faults_injected: dict[str, int]
     iam_checked: int
     iam_denied: list[str]
     delivery: dict[str, Any]
+    regressions: list[str] = field(default_factory=list)
+    """Images whose status item does not name their newest upload."""
+    variant_writes: dict[str, int] = field(default_factory=dict)
+    """PutObject calls per variant key; more than one is the same upload's variants written again."""
 
     @property
     def counts(self) -> Counter[str]:
@@ -49,11 +55,15 @@ class Report:
 
     @property
     def dead_lettered(self) -> set[str]:
-        return {a["imageId"] for a in self.alerts if "imageId" in a}
+        return {image for a in self.alerts for image in a.get("images", {})}
 
     @property
     def duplicate_executions(self) -> int:
-        return sum(n - 1 for n in self.executions_per_image.values() if n > 1)
+        return sum(n - 1 for n in self.executions_per_upload.values() if n > 1)
+
+    @property
+    def duplicate_variant_writes(self) -> int:
+        return sum(n - 1 for n in self.variant_writes.values() if n > 1)
 
     @property
     def images_per_second(self) -> float:
@@ -62,10 +72,48 @@ class Report:
     def to_json(self) -> dict[str, Any]:
         return {"summary": {"uploaded": len(self.outcomes), **self.counts, "failedByReason": self.failed_by_reason,
                             "deadLettered": len(self.dead_lettered), "alerts": len(self.alerts),
-                            "duplicateExecutions": self.duplicate_executions, "wallSeconds": self.wall_seconds,
+                            "duplicateExecutions": self.duplicate_executions, "regressions": self.regressions,
+                            "variantWrites": sum(self.variant_writes.values()),
+                            "duplicateVariantWrites": self.duplicate_variant_writes, "wallSeconds": self.wall_seconds,
                             "imagesPerSecond": self.images_per_second, "faultsInjected": self.faults_injected,
                             "iamChecked": self.iam_checked, "iamDenied": self.iam_denied, "delivery": self.delivery},
                 "images": [asdict(o) for o in self.outcomes]}
+
+
+def image_of(upload: Upload) -> str:
+    """`user/image` of an upload, or its key when the key is not an upload key."""
+    try:
+        key = parse_key(upload.key)
+    except InvalidUploadKey:
+        return upload.key
+    return f"{key.user_id}/{key.image_id}"
+
+
+def _executions_per_upload(sfn: Any, state_machine_arn: str) -> Counter[str]:
+    executions: Counter[str] = Counter()
+    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
+        for execution in page["executions"]:
+            body = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
+            executions[f"{body['upload']['id']}#{body.get('replayAttempt') or ''}"] += 1
+    return executions
+
+
+def _regressions(uploads: list[Upload], items: dict[tuple[str, str], dict[str, str]]) -> list[str]:
+    """Images whose item names another upload than their newest (the last in `uploads`)."""
+    newest: dict[str, Upload] = {}
+    for upload in uploads:
+        newest[image_of(upload)] = upload
+    regressions = []
+    for image, upload in newest.items():
+        if "/" not in image or image.count("/") != 1:
+            continue
+        user_id, image_id = image.split("/")
+        item = items.get((image_id, user_id))
+        etag = hashlib.md5(upload.data).hexdigest()  # S3's ETag of a single-part PUT
+        if item is not None and (item.get("uploadKey"), item.get("uploadVersion")) != (upload.key, etag):
+            regressions.append(f"{image}: names {item.get('uploadKey')} {item.get('uploadVersion')}, newest is "
+                               f"{upload.key} {etag}")
+    return regressions
 
 
 def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out_dir: Path | None) -> Report:
@@ -76,10 +124,6 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
         for item in page["Items"]:
             flat = plain_item(item)
             items[flat["imageId"], flat["userId"]] = flat
-    executions: Counter[str] = Counter()
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=p.state_machine_arn):
-        for execution in page["executions"]:
-            executions[execution["name"].rsplit("-", 1)[0]] += 1
     outcomes = []
     for upload in uploads:
         try:
@@ -103,10 +147,17 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
         outcomes.append(Outcome(upload.file, upload.key, key.image_id, item["status"], item.get("reason"),
                                 item.get("error"), variants, execution))
     return Report(outcomes=outcomes, wall_seconds=wall_seconds, alerts=runner.read_alerts(),
-                  executions_per_image=dict(executions), faults_injected=dict(runner.faults.injected),
+                  executions_per_upload=dict(_executions_per_upload(sfn, p.state_machine_arn)),
+                  faults_injected=dict(runner.faults.injected),
                   iam_checked=len(runner.enforcer.checked),
                   iam_denied=sorted({f"{c.principal}: {c.action} on {c.resource}" for c in runner.enforcer.denied}),
                   delivery={"s3Events": runner.delivery.s3_events, "invocations": runner.delivery.invocations,
                             "invocationErrors": runner.delivery.invocation_errors,
                             "onFailureRecords": runner.delivery.on_failure_records,
-                            "clockAdvances": runner.delivery.clock_advances})
+                            "clockAdvances": runner.delivery.clock_advances,
+                            "deadLettersSettled": runner.delivery.dead_letters_settled,
+                            "executionEventsSent": runner.execution_events.sent,
+                            "executionEventsLost": runner.execution_events.lost,
+                            "reconcilerRuns": len(runner.reconciler_runs),
+                            "reconcilerRepairs": sum(r["requeued"] + r["failed"] for r in runner.reconciler_runs)},
+                  regressions=_regressions(uploads, items), variant_writes=dict(runner.variant_writes))

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -63,6 +64,7 @@ class Delivery:
     invocation_errors: int = 0
     on_failure_records: int = 0
     clock_advances: int = 0
+    dead_letters_settled: int = 0
 
 
 class LocalRunner:
@@ -83,6 +85,7 @@ class LocalRunner:
         self._alerts: list[dict[str, Any]] = []
         self._sequencer = Sequencer()
         self.reconciler_runs: list[dict[str, int]] = []
+        self.variant_writes: Counter[str] = Counter()
         self.pipeline: LocalPipeline
         self.enforcer: IamEnforcer
         self.lambdas: InProcessLambdas
@@ -109,6 +112,7 @@ class LocalRunner:
                 retry_scale=self.retry_scale,
                 around_invoke=lambda name: self.enforcer.acting_as(name.removeprefix("local-"))))
             self._inject_faults(stack)
+            clients.get("s3").meta.events.register("before-call.s3.PutObject", self._count_variant_write)
             self._s3, self._sqs = boto3.client("s3"), boto3.client("sqs")
             self._sfn, self._dynamodb = boto3.client("stepfunctions"), boto3.client("dynamodb")
             self._events_url = self._notifications()
@@ -116,6 +120,10 @@ class LocalRunner:
             self.execution_events = ExecutionEvents(self._sfn, self._sqs, self.pipeline.state_machine_arn,
                                                     self.pipeline.dlq_url, self.faults)
             yield self
+
+    def _count_variant_write(self, params: dict[str, Any], **_: Any) -> None:
+        if params.get("Bucket") == self.pipeline.output_bucket and params.get("Key", "").startswith("variants/"):
+            self.variant_writes[params["Key"]] += 1
 
     def _policies(self) -> dict[str, dict[str, Any]]:
         p = self.pipeline
@@ -222,6 +230,8 @@ class LocalRunner:
         for message in messages:
             if message["MessageId"] in failed:
                 self._delayed.append((self.now + visibility, url, message["ReceiptHandle"]))
+        if consumer == "dlq_processor":
+            self.delivery.dead_letters_settled += len(done)
         if done:
             with self.enforcer.acting_as(consumer):
                 self._sqs.delete_message_batch(QueueUrl=url, Entries=[
@@ -234,7 +244,8 @@ class LocalRunner:
         first = records[0]
         identity = f"{message_identity({'Body': first['body']})}:{first['attributes'].get('ApproximateReceiveCount')}"
         if self.faults.hit("crash", identity):
-            orchestrator.lambda_handler({"Records": records[: len(records) // 2]}, context)
+            # Half the batch, or all of it when the batch is one message: a crash after StartExecution.
+            orchestrator.lambda_handler({"Records": records[: max(1, len(records) // 2)]}, context)
             raise RuntimeError("orchestrator crashed mid-batch (injected)")
         return orchestrator.lambda_handler(event, context)
 
@@ -291,14 +302,12 @@ class LocalRunner:
         self.delivery.clock_advances += 1
         return True
 
-    def virtual_time(self) -> datetime:
-        """Wall-clock time as the pipeline sees it: real time moved on by the virtual clock."""
-        return datetime.now(UTC) + timedelta(seconds=self.now)
-
     def reconcile(self) -> dict[str, int]:
-        """One scheduled reconciler run at the virtual time (as EventBridge's schedule would)."""
+        """One scheduled reconciler run, as if the stale bound and a schedule period had elapsed since now."""
+        wf = self.settings.workflow
+        later = datetime.now(UTC) + timedelta(seconds=wf.stale_after + 60 * wf.reconcile_every_minutes)
         event = {"source": "aws.events", "detail-type": "Scheduled Event",
-                 "time": self.virtual_time().isoformat().replace("+00:00", "Z")}
+                 "time": later.isoformat().replace("+00:00", "Z")}
         counts = self._invoke("reconciler", reconciler.lambda_handler, event,
                               self.settings.functions.reconciler.timeout)
         self.reconciler_runs.append(counts)
@@ -309,7 +318,7 @@ class LocalRunner:
 
     def settle(self, *, deadline_s: float = 900, max_reconciles: int = 20) -> None:
         """Deliver until nothing moves, forwarding ended executions to the DLQ as EventBridge does;
-        then, while images are still pending, let the stale bound elapse and run the reconciler."""
+        then run the reconciler (the stale bound having elapsed) until it finds nothing to repair."""
         start = time.perf_counter()
         reconciles = 0
         while time.perf_counter() - start < deadline_s:
@@ -320,13 +329,12 @@ class LocalRunner:
                 continue
             if self.advance_clock() or not self._queues_empty():
                 continue
-            if not self._pending_images():
-                return
             if reconciles >= max_reconciles:
                 raise RuntimeError(f"images still pending after {reconciles} reconciler runs")
-            self.now += self.settings.workflow.stale_after + 60 * self.settings.workflow.reconcile_every_minutes
-            self.reconcile()
+            counts = self.reconcile()
             reconciles += 1
+            if not (counts["requeued"] or counts["failed"] or self._pending_images()):
+                return
         raise TimeoutError(f"the pipeline did not settle within {deadline_s} s")
 
     def run(self, uploads: list[Upload], *, deadline_s: float = 900) -> float:

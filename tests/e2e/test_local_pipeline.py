@@ -2,26 +2,42 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import pytest
 from botocore.exceptions import ClientError
 
 from components import Settings, read_stack_settings
 from local import parallel
 from local.faults import Faults, FaultSpecError
+from local.report import image_of
 from local.runner import LocalRunner, Upload
 from local.samples import encode, photo, png_header, text_named_jpg, truncated_jpeg
 
-FAULTS = "throttle=0.35,dynamodb=0.05,crash=0.1,duplicate=0.1"
+FAULTS = "throttle=0.35,dynamodb=0.05,crash=0.1,duplicate=0.1,lost_event=0.3,stuck_write=0.05"
 SETTINGS = Settings.from_dict(read_stack_settings("dev"))
+SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
 
 
 def uploads(count: int = 200) -> list[Upload]:
-    """Mostly good small photos, with corrupt files, non-images and bad keys mixed in."""
+    """Mostly good small photos, with corrupt files, non-images and bad keys mixed in; every 7th
+    upload re-uploads an earlier image (other content, same key or another extension), and every
+    9th overwrites the previous upload's key at once, while its run is under way."""
     good = encode(photo(320, 240), "JPEG", quality=80)
-    batch = []
+    other = encode(photo(200, 300), "PNG")
+    batch: list[Upload] = []
     for i in range(count):
         kind = i % 20
-        if kind == 5:
+        if i % 9 == 8 and batch and ".." not in batch[-1].key:
+            previous = batch[-1]
+            batch.append(Upload(f"overwrite-{i}", previous.key, other if previous.data != other else good))
+        elif i % 7 == 6 and batch:
+            earlier = batch[i // 2]
+            stem = earlier.key.rsplit(".", 1)[0]
+            key = f"{stem}.png" if i % 2 else earlier.key
+            batch.append(Upload(f"reupload-{i}", key, other if earlier.data != other else good))
+        elif kind == 5:
             batch.append(Upload(f"broken-{i}.jpg", f"uploads/user-{i % 3}/broken-{i}.jpg", truncated_jpeg()))
         elif kind == 11:
             batch.append(Upload(f"text-{i}.jpg", f"uploads/user-{i % 3}/text-{i}.jpg", text_named_jpg()))
@@ -34,24 +50,37 @@ def uploads(count: int = 200) -> list[Upload]:
     return batch
 
 
+def newest_outcomes(report) -> dict[str, tuple[Upload, object]]:
+    """Per image, its newest upload (the last in the list) and the outcome the report gives for it."""
+    newest = {}
+    for upload, outcome in zip(report.uploads, report.outcomes, strict=True):
+        newest[image_of(upload)] = (upload, outcome)
+    return newest
+
+
 @pytest.fixture(scope="module")
 def faulty_run():
-    return parallel.run(SETTINGS, uploads(), workers=2, faults=FAULTS, seed=11, iam_enforce=True)
+    batch = uploads()
+    report = parallel.run(SETTINGS, batch, workers=2, faults=FAULTS, seed=11, iam_enforce=True)
+    report.uploads = batch
+    return report
 
 
-def test_every_image_ends_in_exactly_one_terminal_state(faulty_run):
+def test_every_image_ends_in_exactly_one_terminal_state_reflecting_its_newest_upload(faulty_run):
     assert len(faulty_run.outcomes) == 200
     assert faulty_run.counts.get("missing", 0) == 0
     assert set(faulty_run.counts) <= {"completed", "failed"}
     assert all(o.reason for o in faulty_run.outcomes if o.status == "failed")
+    assert faulty_run.regressions == []
 
 
-def test_no_image_ever_had_two_executions(faulty_run):
+def test_no_upload_was_started_twice_under_one_name(faulty_run):
     assert faulty_run.duplicate_executions == 0
 
 
 def test_every_kind_of_fault_was_injected(faulty_run):
-    assert set(faulty_run.faults_injected) == {"throttle", "dynamodb", "crash", "duplicate"}
+    assert set(faulty_run.faults_injected) == {"throttle", "dynamodb", "crash", "duplicate", "lost_event",
+                                                "stuck_write"}
     assert faulty_run.delivery["invocationErrors"] > 0  # crashed orchestrator batches
 
 
@@ -63,20 +92,20 @@ def test_images_that_could_not_be_started_went_through_the_dlq_with_an_alert_eac
 
 
 def test_bad_inputs_fail_with_their_reason_and_good_ones_complete(faulty_run):
-    by_file = {o.file: o for o in faulty_run.outcomes}
-    for name, outcome in by_file.items():
-        if name.startswith("broken-") and outcome.error != "DeadLettered":
+    for image, (upload, outcome) in newest_outcomes(faulty_run).items():
+        if outcome.error == "DeadLettered":
+            continue
+        if upload.file.startswith("broken-"):
             assert outcome.reason == "the JPEG image data is truncated", outcome
-        if name.startswith("text-") and outcome.error != "DeadLettered":
+        if upload.file.startswith("text-"):
             assert outcome.reason.startswith("the file is not a JPEG, PNG, GIF or WebP image"), outcome
-        if name.startswith("bomb-") and outcome.error != "DeadLettered":
+        if upload.file.startswith("bomb-"):
             assert "decompression-bomb guard" in outcome.reason, outcome
-        if name.startswith("escape-"):
+        if upload.file.startswith("escape-"):
             assert outcome.status == "failed" and outcome.reason.startswith("rejected at upload"), outcome
-        if name.startswith("photo-"):
-            assert outcome.status == "completed" or outcome.error == "DeadLettered", outcome
-            if outcome.status == "completed":
-                assert len(outcome.variants) == 3
+        if upload.file.startswith(("photo-", "reupload-", "overwrite-")):
+            assert outcome.status == "completed", (image, outcome)
+            assert len(outcome.variants) == 3
 
 
 def test_the_full_faulty_run_passes_iam_enforcement_with_no_denials(faulty_run):
@@ -100,7 +129,7 @@ def test_a_call_outside_a_roles_policy_is_denied():
 
 
 def test_the_same_seed_gives_the_same_run():
-    first = parallel.run(SETTINGS, uploads(40), faults=FAULTS, seed=5)
+    first = parallel.run(SETTINGS, uploads(40), faults=FAULTS, seed=5)  # one worker: one schedule
     second = parallel.run(SETTINGS, uploads(40), faults=FAULTS, seed=5)
     assert first.faults_injected == second.faults_injected
     assert [(o.file, o.status, o.reason) for o in first.outcomes] == [
@@ -112,3 +141,20 @@ def test_fault_specs_are_validated():
         Faults.parse("slow=0.1")
     with pytest.raises(FaultSpecError, match=r"throttle=1.5 is outside 0 to 1"):
         Faults.parse("throttle=1.5")
+
+
+@pytest.mark.skipif(not SOAK, reason="make soak: 1,000 uploads with every fault")
+def test_a_thousand_uploads_with_every_fault_lose_nothing():
+    batch = uploads(1000)
+    report = parallel.run(SETTINGS, batch, workers=2, faults=FAULTS, seed=23, iam_enforce=True)
+    report.uploads = batch
+    newest = newest_outcomes(report)
+    figures = {"uploads": len(batch), "images": len(newest), **report.counts,
+               "terminal": sum(1 for _, o in newest.values() if o.status in ("completed", "failed")),
+               "missing": report.counts.get("missing", 0), "regressions": len(report.regressions),
+               "variantWrites": sum(report.variant_writes.values()),
+               "duplicateVariantWrites": report.duplicate_variant_writes,
+               "faults": report.faults_injected, "delivery": report.delivery}
+    print(f"\nfault figures: {figures}", file=sys.stderr)
+    assert figures["missing"] == 0 and figures["regressions"] == 0
+    assert figures["terminal"] == len(newest)

@@ -88,7 +88,7 @@ def test_a_replay_interrupted_before_its_send_is_resent_by_the_reconciler(runner
     runner.settle()
     done = item(runner, "d")
     assert done["status"] == "completed"
-    assert runner.reconciler_runs[-1]["requeued"] == 1
+    assert sum(run["requeued"] for run in runner.reconciler_runs) == 1
 
 
 def test_a_workflow_failure_can_be_replayed_from_its_stored_message(runner):
@@ -113,3 +113,13 @@ def test_replay_re_runs_a_workflow_failure(runner):
     assert result.replayed == ["u/f"], result.skipped
     runner.settle()
     assert item(runner, "f")["status"] == "completed"
+
+
+def test_a_first_status_write_that_keeps_failing_and_a_lost_event_still_end_completed(runner):
+    """No status item, no event: the reconciler finds the FAILED execution itself and re-runs it."""
+    runner.faults.target("dynamodb", "'g'", times=7)
+    runner.faults.target("lost_event", "g-", times=1)
+    runner.run([Upload("g.jpg", "uploads/u/g.jpg", BIG)])
+    assert runner.execution_events.lost == 1
+    assert item(runner, "g")["status"] == "completed"
+    assert sum(run["requeued"] for run in runner.reconciler_runs) == 1

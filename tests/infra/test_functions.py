@@ -150,7 +150,9 @@ def test_each_role_names_only_its_own_resources(deploy):
     # Reading by version needs GetObjectVersion; ListBucket makes a missing upload 404, not 403.
     uploads = {(action, f"{buckets['input']}/uploads/*") for action in ("s3:GetObject", "s3:GetObjectVersion")}
     uploads.add(("s3:ListBucket", buckets["input"]))
-    assert granted("reconciler") == settle | uploads | {("dynamodb:Query", f"{arn['status']}/index/pending")}
+    assert granted("reconciler") == settle | uploads | {("dynamodb:Query", f"{arn['status']}/index/pending"),
+                                                        ("states:ListExecutions", workflow), (
+        "states:ListExecutions", workflow.replace(":stateMachine:", ":mapRun:") + "/*:*")}
     assert granted("validate") == granted("metadata") == uploads
     assert granted("variants") == uploads | {("s3:PutObject", f"{buckets['output']}/variants/*")}
 

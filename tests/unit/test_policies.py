@@ -64,7 +64,9 @@ def test_function_policies_name_only_the_resources_given():
     given = {arns.upload_queue, arns.dead_letter_queue, arns.table, arns.topic, arns.state_machine,
              arns.kms_key, arns.alerts_key, f"{arns.input_bucket}/uploads/*", f"{arns.output_bucket}/variants/*",
              arns.input_bucket, f"{arns.output_bucket}/dead-letters/*", f"{arns.table}/index/pending",
-             *policies.execution_arns(arns.state_machine), *(f"{group}:*" for group in arns.log_groups.values())}
+             *policies.execution_arns(arns.state_machine),
+             arns.state_machine.replace(":stateMachine:", ":mapRun:") + "/*:*",
+             *(f"{group}:*" for group in arns.log_groups.values())}
     for name, document in policies.function_policies(arns).items():
         resources = {r for s in document["Statement"] for r in s["Resource"]}
         assert resources <= given, (name, resources - given)

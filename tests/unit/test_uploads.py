@@ -82,3 +82,30 @@ def test_a_new_version_of_the_same_key_gets_a_new_execution_name():
     assert execution_name(BODY | {"sequencer": "01"}) != execution_name(BODY | {"sequencer": "02"})
     assert execution_name(BODY | {"eTag": "a"}) != execution_name(BODY | {"eTag": "b"})
     assert execution_name(BODY | {"bucketName": "other"}) != execution_name(BODY)
+
+
+def test_sequencers_compare_after_left_padding_as_aws_documents():
+    from handlers.uploads import padded_sequencer
+
+    assert padded_sequencer("FF") < padded_sequencer("100")  # a plain string comparison would say otherwise
+    assert padded_sequencer("0a1") == padded_sequencer("A1")
+    assert len(padded_sequencer(None)) == 40
+
+
+def test_the_upload_identity_orders_one_key_by_sequencer_and_keys_by_event_time():
+    from handlers.uploads import upload_identity
+
+    base = BODY | {"eTag": "e", "uploadTimestamp": "2026-11-28T05:00:00Z"}
+    first, second = upload_identity(base | {"sequencer": "0A"}), upload_identity(base | {"sequencer": "0B"})
+    assert first["sequencer"] < second["sequencer"] and first["id"] != second["id"]
+    png = upload_identity(base | {"s3Key": "uploads/u/img.png", "uploadTimestamp": "2026-11-28T05:00:00.001Z"})
+    assert first["order"] < png["order"]
+    assert upload_identity(base | {"eTag": '"e"'})["version"] == "e"  # quoted or not, one ETag
+
+
+def test_the_status_rules_outside_the_workflow_are_the_definitions_own():
+    from components.workflow_definition import OWNED, TAKES_IMAGE
+    from handlers import status
+
+    assert TAKES_IMAGE.startswith(status.NEWER_UPLOAD)
+    assert status.OWNED == OWNED
