@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: test lint install demo bench clean
+.PHONY: test lint install demo bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,13 @@ demo: $(STAMP)
 
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
+
+# Many more event sequences for the lifecycle model, more property-test examples, and 1,000
+# uploads with every fault; prints how many sequences it explored and the fault figures.
+soak: $(STAMP)
+	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -s -p no:cacheprovider \
+		tests/e2e/test_lifecycle_model.py tests/unit/test_imaging_properties.py \
+		tests/e2e/test_local_pipeline.py::test_a_thousand_uploads_with_every_fault_lose_nothing
 
 $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt -c constraints.txt

@@ -37,7 +37,8 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
         "reconciler": {"SNS_TOPIC_ARN": topic_arn, "DYNAMODB_TABLE": table_name,
                        "STEP_FUNCTIONS_ARN": state_machine_arn,
                        "SQS_QUEUE_URL": queue_url, "STALE_AFTER_SECONDS": str(wf.stale_after),
-                       "REPAIR_ATTEMPTS": str(wf.repair_attempts)},
+                       "REPAIR_ATTEMPTS": str(wf.repair_attempts),
+                       "RECONCILE_EVERY_MINUTES": str(wf.reconcile_every_minutes)},
         "validate": image_limits,
         "variants": image_limits | {
             "OUTPUT_BUCKET": output_bucket,

@@ -20,7 +20,6 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
-from botocore.exceptions import ClientError
 
 from handlers import repair, status
 from handlers.alerts import alert
@@ -32,27 +31,12 @@ logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 clients.warm("sns", "dynamodb", "stepfunctions", "sqs", "s3")
-SETTLED_ERRORS = ("ImageFailed", "StaleExecution")  # the workflow already recorded the right status
-
-
-def execution_arn(state_machine_arn: str, name: str) -> str:
-    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
-
-
-def execution_status(sfn: Any, arn: str) -> str | None:
-    """The execution's status, or None if it was never started."""
-    try:
-        return sfn.describe_execution(executionArn=arn)["status"]
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
-            return None
-        raise
 
 
 def settle_undelivered(upload: dict[str, Any], error: str, reason: str, dead_letter_id: str) -> str:
     env = os.environ
-    arn = execution_arn(env["STEP_FUNCTIONS_ARN"], execution_name(upload))
-    running = execution_status(clients.get("stepfunctions"), arn)
+    arn = repair.execution_arn(env["STEP_FUNCTIONS_ARN"], execution_name(upload))
+    running = repair.execution_status(clients.get("stepfunctions"), arn)
     if running is not None:
         return f"its execution exists ({running}) and records the outcome; status unchanged"
     if status.fail_dead_letter(clients.get("dynamodb"), env["DYNAMODB_TABLE"], upload, reason=reason, error=error,
@@ -63,7 +47,7 @@ def settle_undelivered(upload: dict[str, Any], error: str, reason: str, dead_let
 
 
 def settle_execution(letter: ExecutionEnded, dead_letter_id: str) -> str:
-    if letter.status == "FAILED" and letter.error in SETTLED_ERRORS:
+    if letter.status == "FAILED" and letter.error in repair.SETTLED_ERRORS:
         return f"execution ended {letter.error}; its status is already recorded"
     outcome = repair.settle_ended_execution(
         clients.get("dynamodb"), clients.get("sqs"), table=os.environ["DYNAMODB_TABLE"],

@@ -12,7 +12,8 @@ index, and each is settled:
   the object now in S3 is queued as the newer upload it is (or the image `failed` if the
   object is gone);
 - no item at all, because the execution's first status write kept failing and its event was
-  lost: found among the executions that FAILED in the last stale periods, and re-run.
+  lost: found among the executions that FAILED in the last two schedule periods before the stale
+  bound, and re-run.
 Each repair raises one alert.
 """
 
@@ -30,7 +31,7 @@ from botocore.exceptions import ClientError
 from handlers import repair, status
 from handlers.alerts import alert
 from handlers.clients import clients
-from handlers.dlq_processor import SETTLED_ERRORS, execution_arn, execution_status
+from handlers.repair import SETTLED_ERRORS, execution_arn, execution_status
 from handlers.uploads import event_time, execution_name, upload_identity
 
 logger = Logger()
@@ -175,8 +176,10 @@ def reconcile(now: datetime) -> dict[str, int]:
         upload = stored_upload(item)
         settle = settle_queued if item.get("status") == "queued" else settle_processing
         report(upload, item.get("status", ""), settle(item, upload))
-    # Executions that never wrote a status item leave nothing pending: ask Step Functions for them.
-    for described in unrecorded_failures(cutoff - 2 * stale_after, cutoff):
+    # Executions that never wrote a status item leave nothing pending: ask Step Functions for those
+    # that became stale since about the previous run (two periods: a late or skipped run misses none).
+    period = timedelta(minutes=int(env.get("RECONCILE_EVERY_MINUTES", 5)))
+    for described in unrecorded_failures(cutoff - 2 * period, cutoff):
         upload, outcome = settle_unrecorded(described)
         report(upload, "no status", outcome)
     for name in ("requeued", "failed"):

@@ -14,18 +14,35 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from handlers import status
 from handlers.uploads import upload_identity
 
 TRANSIENT_PREFIXES = ("DynamoDB.", "Lambda.", "States.Timeout", "States.TaskFailed", "TransientError",
                       "StatusWriteFailed", "ServiceUnavailable", "ThrottlingException")
 DEFAULT_REPAIR_ATTEMPTS = 2
+SETTLED_ERRORS = ("ImageFailed", "StaleExecution")  # Fail states reached after the status was recorded
 
 
 @dataclass(frozen=True)
 class Outcome:
     action: str  # "requeued", "failed", "nothing"
     detail: str
+
+
+def execution_arn(state_machine_arn: str, name: str) -> str:
+    return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def execution_status(sfn: Any, arn: str) -> str | None:
+    """The execution's status, or None if it was never started."""
+    try:
+        return sfn.describe_execution(executionArn=arn)["status"]
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
+            return None
+        raise
 
 
 def repair_attempts() -> int:
