@@ -1,0 +1,38 @@
+"""The realistic corpus through the whole local pipeline: every decodable upload completes."""
+
+from __future__ import annotations
+
+import json
+from io import BytesIO
+
+import boto3
+from PIL import Image
+
+from components import Settings, read_stack_settings
+from local.faults import Faults
+from local.runner import LocalRunner, Upload
+from tests.corpus import corpus
+from tools.status import plain_item
+
+SETTINGS = Settings.from_dict(read_stack_settings("staging"))  # jpeg and webp variants
+
+
+def test_every_corpus_image_completes_through_the_whole_pipeline():
+    images = corpus()
+    runner = LocalRunner(SETTINGS, faults=Faults(), iam_enforce=True)
+    with runner.running():
+        runner.run([Upload(name, f"uploads/corpus/{name.rsplit('.', 1)[0]}.{name.rsplit('.', 1)[1]}", data)
+                    for name, data in images.items()])
+        dynamodb, s3 = boto3.client("dynamodb"), boto3.client("s3")
+        items = {item["imageId"]: item for item in map(plain_item, dynamodb.scan(TableName=runner.pipeline.table)[
+            "Items"])}
+        for name in images:
+            item = items[name.rsplit(".", 1)[0]]
+            assert item["status"] == "completed", (name, item.get("reason"))
+            variants = json.loads(item["variants"])
+            assert {v["format"] for v in variants} == {"jpeg", "webp"}, name
+            smallest = min(variants, key=lambda v: v["size"])
+            body = s3.get_object(Bucket=runner.pipeline.output_bucket, Key=smallest["key"])["Body"].read()
+            with Image.open(BytesIO(body)) as decoded:
+                assert decoded.size == (smallest["width"], smallest["height"]), name
+        assert runner.enforcer.denied == []
