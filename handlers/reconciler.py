@@ -113,14 +113,20 @@ def settle_queued(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcom
     return repair.Outcome("nothing", "changed meanwhile")
 
 
-def unrecorded_failures(since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Executions that FAILED between `since` and `until` without recording their image's status."""
+def unrecorded_failures(since: datetime, until: datetime, longest_run: timedelta) -> list[dict[str, Any]]:
+    """Executions that FAILED between `since` and `until` without recording their image's status.
+
+    ListExecutions returns the newest first: paging stops at executions that started so long
+    before `since` that they must have stopped before it, so a run reads only recent pages.
+    """
     sfn, found = clients.get("stepfunctions"), []
     kwargs: dict[str, Any] = {"stateMachineArn": os.environ["STEP_FUNCTIONS_ARN"], "statusFilter": "FAILED",
                               "maxResults": 1000}
     while True:
         page = sfn.list_executions(**kwargs)
         for execution in page["executions"]:
+            if execution["startDate"] < since - longest_run:
+                return found
             stopped = execution.get("stopDate")
             if stopped is not None and since <= stopped < until:
                 described = sfn.describe_execution(executionArn=execution["executionArn"])
@@ -179,7 +185,7 @@ def reconcile(now: datetime) -> dict[str, int]:
     # Executions that never wrote a status item leave nothing pending: ask Step Functions for those
     # that became stale since about the previous run (two periods: a late or skipped run misses none).
     period = timedelta(minutes=int(env.get("RECONCILE_EVERY_MINUTES", 5)))
-    for described in unrecorded_failures(cutoff - 2 * period, cutoff):
+    for described in unrecorded_failures(cutoff - 2 * period, cutoff, longest_run=stale_after):
         upload, outcome = settle_unrecorded(described)
         report(upload, "no status", outcome)
     for name in ("requeued", "failed"):

@@ -92,12 +92,14 @@ class ExecutionEvents:
         return forwarded
 
     def _list(self, status: str) -> list[dict[str, Any]]:
+        """Ended executions, newest first, until a page holds only ones already forwarded (local runs
+        are seconds long, so nothing older can have ended since the last look)."""
         kwargs: dict[str, Any] = {"stateMachineArn": self.state_machine_arn, "statusFilter": status,
-                                  "maxResults": 1000}
+                                  "maxResults": 100}
         executions: list[dict[str, Any]] = []
         while True:
             page = self.sfn.list_executions(**kwargs)
             executions.extend(page["executions"])
-            if not page.get("nextToken"):
+            if not page.get("nextToken") or all(e["executionArn"] in self.seen for e in page["executions"]):
                 return executions
             kwargs["nextToken"] = page["nextToken"]
