@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from handlers.errors import InvalidMessage, InvalidUploadKey
-from handlers.uploads import parse_message, upload_message
+from handlers.uploads import check_body, parse_message, upload_message
 
 EXECUTION_EVENT = "Step Functions Execution Status Change"
 
@@ -64,7 +64,7 @@ def _enqueue_failure(document: dict[str, Any]) -> DeadLetter:
     for record in payload["Records"]:
         try:
             uploads.append(upload_message(record))
-        except (InvalidUploadKey, KeyError, TypeError, AttributeError):
+        except (InvalidUploadKey, InvalidMessage):
             continue
     if not uploads:
         return Unreadable("the Lambda failure record holds no valid upload record")
@@ -76,10 +76,9 @@ def _execution_event(document: dict[str, Any]) -> DeadLetter:
     if not isinstance(detail, dict):
         return Unreadable(f"the execution event's detail is {_kind(detail)}, not an object")
     try:
-        upload = json.loads(detail.get("input") or "")
-        parse_message(json.dumps(upload))
-    except (InvalidMessage, TypeError, ValueError) as error:
-        return Unreadable(f"the execution event's input is not an upload message: {error}")
+        upload = check_body(json.loads(detail.get("input") or ""))
+    except (InvalidMessage, TypeError, ValueError, RecursionError) as error:
+        return Unreadable(f"the execution event's input is not an upload message: {error or type(error).__name__}")
     text = {name: str(detail.get(name) or "") for name in ("executionArn", "name", "status", "error", "cause")}
     if not text["executionArn"] or not text["status"]:
         return Unreadable("the execution event lacks executionArn or status")
@@ -99,6 +98,8 @@ def classify(body: str, receive_count: int = 0) -> DeadLetter:
         document = json.loads(body)
     except (TypeError, ValueError):
         return Unreadable("the body is not JSON")
+    except RecursionError:
+        return Unreadable("the body is JSON nested too deeply")
     if not isinstance(document, dict):
         return Unreadable(f"the body is JSON {_kind(document)}, not an object")
     if "requestPayload" in document and "responsePayload" in document:

@@ -67,7 +67,10 @@ def archive(message_id: str, body: str) -> str:
 
 def record_handler(record: SQSRecord) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 0)
-    letter = classify(record.body, receive_count)
+    try:
+        letter = classify(record.body, receive_count)
+    except Exception as error:  # no body may make a dead letter loop; AWS calls come later
+        letter = Unreadable(f"the dead letter could not be interpreted ({type(error).__name__})")
     details: dict[str, Any] = {"messageId": record.message_id, "receiveCount": receive_count}
     if isinstance(letter, Unreadable):
         metrics.add_metric(name="UnreadableDeadLetters", unit=MetricUnit.Count, value=1)

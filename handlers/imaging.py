@@ -207,8 +207,9 @@ def _decode(data: bytes, largest: int, limits: Limits) -> tuple[Image.Image, byt
         scale = max(image.size) / largest
         if scale >= 2:
             # DCT-domain downscale: decodes 1/2, 1/4 or 1/8 of the pixels, never below the target.
+            # At least 1 px each way: a 16000x4 banner would ask for 0 and Pillow divides by it.
             image.draft(image.mode if image.mode in ("RGB", "L") else None,
-                        (int(image.width / scale), int(image.height / scale)))
+                        (max(1, int(image.width / scale)), max(1, int(image.height / scale))))
     _guard(fmt, True, "image data", lambda: (image.seek(0), image.load()))  # animated images: the first frame
     raw = _raw_exif(info, fmt, data, True)
     method = exif_fields.TRANSPOSE.get(exif_fields.orientation(exif_fields.load(raw), info))

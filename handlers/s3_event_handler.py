@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers.clients import clients
-from handlers.errors import EnqueueError, InvalidUploadKey
+from handlers.errors import EnqueueError, InvalidMessage, InvalidUploadKey
 from handlers.uploads import message_attributes, upload_message
 
 logger = Logger()
@@ -36,8 +36,8 @@ def parse_records(records: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], 
     for record in records:
         try:
             uploads.append(upload_message(record))
-        except (InvalidUploadKey, KeyError) as error:
-            rejected.append(str(error) if isinstance(error, InvalidUploadKey) else f"record lacks {error}")
+        except (InvalidUploadKey, InvalidMessage) as error:
+            rejected.append(str(error))
     return uploads, rejected
 
 

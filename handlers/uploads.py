@@ -13,7 +13,7 @@ import json
 import re
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -26,6 +26,8 @@ MAX_ID_LENGTH = 256
 REQUIRED_FIELDS = ("imageId", "userId", "s3Key", "bucketName")
 IDENTITY_FIELDS = ("versionId", "eTag", "sequencer", "uploadTimestamp")
 EXECUTION_NAME = re.compile(r"[^A-Za-z0-9_-]")
+FUTURE_TOLERANCE = timedelta(minutes=15)  # clock skew between S3 and Lambda is far smaller
+SEQUENCER_WIDTH = 40  # S3 sequencers are hex strings of varying length: compare after left-padding
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,19 @@ def parse_key(key: str) -> UploadKey:
 
 
 def upload_message(record: dict[str, Any]) -> dict[str, Any]:
-    """The queue message body for one S3 `ObjectCreated` record (raises `InvalidUploadKey`)."""
-    s3 = record["s3"]
-    upload = parse_key(decode_key(s3["object"]["key"]))
+    """The queue message body for one S3 `ObjectCreated` record.
+
+    Raises `InvalidUploadKey` for a key the pipeline does not accept, `InvalidMessage` for a
+    record that is not shaped like S3's (a field of the wrong type, a missing part).
+    """
+    try:
+        s3 = record["s3"]
+        raw_key = s3["object"]["key"]
+    except (KeyError, TypeError) as error:
+        raise InvalidMessage(f"the S3 record lacks s3.object.key ({type(error).__name__})") from None
+    if not isinstance(raw_key, str):
+        raise InvalidMessage(f"the S3 record's key is a {type(raw_key).__name__}, not a string")
+    upload = parse_key(decode_key(raw_key))
     body: dict[str, Any] = {
         "imageId": upload.image_id,
         "userId": upload.user_id,
@@ -88,7 +100,7 @@ def upload_message(record: dict[str, Any]) -> dict[str, Any]:
     for field, source in (("versionId", "versionId"), ("sequencer", "sequencer"), ("eTag", "eTag")):
         if s3["object"].get(source):
             body[field] = s3["object"][source]
-    return body
+    return check_body(body)
 
 
 def message_attributes(body: dict[str, Any]) -> dict[str, dict[str, str]]:
@@ -106,6 +118,13 @@ def parse_message(raw_body: str) -> dict[str, Any]:
         body = json.loads(raw_body)
     except (TypeError, ValueError) as error:
         raise InvalidMessage(f"message body is not JSON: {error}") from None
+    except RecursionError:
+        raise InvalidMessage("message body is JSON nested too deeply") from None
+    return check_body(body)
+
+
+def check_body(body: Any) -> dict[str, Any]:
+    """Check an upload message body's shape and types; raise `InvalidMessage` naming the problem."""
     if not isinstance(body, dict):
         raise InvalidMessage(f"message body is a JSON {type(body).__name__}, not an object")
     missing = [field for field in REQUIRED_FIELDS if not isinstance(body.get(field), str) or not body[field]]
@@ -121,10 +140,13 @@ def parse_message(raw_body: str) -> dict[str, Any]:
     if (upload.user_id, upload.image_id) != (body["userId"], body["imageId"]):
         raise InvalidMessage(f"s3Key {body['s3Key']!r} does not belong to image {body['imageId']!r} "
                              f"of user {body['userId']!r}")
+    # Upload order comes from the event time: one from the future would outrank every real upload.
+    uploaded = event_time(body.get("uploadTimestamp"))
+    if uploaded and uploaded > event_time((datetime.now(UTC) + FUTURE_TOLERANCE).isoformat()):
+        raise InvalidMessage(f"uploadTimestamp {body['uploadTimestamp']!r} is in the future")
     return body
 
 
-SEQUENCER_WIDTH = 40  # S3 sequencers are hex strings of varying length: compare after left-padding
 
 
 def padded_sequencer(sequencer: str | None) -> str:

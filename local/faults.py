@@ -173,10 +173,10 @@ def message_identity(message: dict[str, Any]) -> str:
 
     try:
         body = json.loads(message["Body"])
-    except ValueError:
-        body = None
-    if isinstance(body, dict) and "s3Key" in body:
-        return str(body["s3Key"])
-    if isinstance(body, dict) and "requestPayload" in body:
-        return "|".join(r["s3"]["object"]["key"] for r in body["requestPayload"].get("Records", []))
+        if isinstance(body, dict) and "s3Key" in body:
+            return str(body["s3Key"])
+        if isinstance(body, dict) and "requestPayload" in body:
+            return "|".join(r["s3"]["object"]["key"] for r in body["requestPayload"].get("Records", []))
+    except Exception:  # any other body is identified by its hash
+        pass
     return hashlib.sha256(message["Body"].encode()).hexdigest()[:16]

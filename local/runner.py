@@ -112,7 +112,7 @@ class LocalRunner:
                 retry_scale=self.retry_scale,
                 around_invoke=lambda name: self.enforcer.acting_as(name.removeprefix("local-"))))
             self._inject_faults(stack)
-            clients.get("s3").meta.events.register("before-call.s3.PutObject", self._count_variant_write)
+            clients.get("s3").meta.events.register("before-parameter-build.s3.PutObject", self._count_variant_write)
             self._s3, self._sqs = boto3.client("s3"), boto3.client("sqs")
             self._sfn, self._dynamodb = boto3.client("stepfunctions"), boto3.client("dynamodb")
             self._events_url = self._notifications()

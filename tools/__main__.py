@@ -13,11 +13,36 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
 
+from handlers.errors import InvalidUploadKey
 from tools import metrics, replay, resources, status
+
+
+def timestamp(value: str) -> str:
+    """An ISO 8601 time (any offset) as the status table stores times: UTC, milliseconds, `Z`."""
+    if not value:
+        return ""  # no lower bound
+    try:
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-28T00:00:00Z") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of messages per second")
+    return number
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -33,13 +58,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             sub.add_argument("--image-id")
             sub.add_argument("--user-id")
             sub.add_argument("--key", help="the upload key, uploads/{userId}/{imageId}.{ext}")
-            sub.add_argument("--failed-since", help="ISO 8601 time, e.g. 2026-11-28T00:00:00Z")
+            sub.add_argument("--failed-since", type=timestamp, help="ISO 8601 time, e.g. 2026-11-28T00:00:00Z")
         elif name == "replay":
-            sub.add_argument("--failed-since", default="", help="replay images failed at or after this time")
+            sub.add_argument("--failed-since", type=timestamp, default="",
+                             help="replay images failed at or after this ISO 8601 time")
             sub.add_argument("--dlq", action="store_true", help="redrive the dead-letter queue instead")
             sub.add_argument("--native", action="store_true",
                              help="with --dlq: SQS StartMessageMoveTask (does not reset statuses)")
-            sub.add_argument("--rate", type=float, default=5.0, help="messages per second (default 5)")
+            sub.add_argument("--rate", type=positive, default=5.0, help="messages per second (default 5)")
             sub.add_argument("--limit", type=int, help="replay at most this many images")
             sub.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
         else:
@@ -90,7 +116,7 @@ def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
         print(run(args))
-    except (resources.ResourceError, ValueError) as error:
+    except (resources.ResourceError, InvalidUploadKey, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

@@ -39,7 +39,12 @@ def describe(item: dict[str, Any] | None) -> str:
     if item is None:
         return "no status item: the upload was never started (rejected key, or still queued)"
     lines = [f"image      {item['imageId']} (user {item['userId']})", f"status     {item.get('status')}"]
-    for field in ("reason", "error", "executionArn", "startedAt", "completedAt", "failedAt", "s3Key"):
+    fields = ["uploadKey", "uploadVersion", "executionArn", "startedAt", "completedAt"]
+    if item.get("status") == "queued":  # a replay or re-run waiting to start; the old failure is history
+        fields += ["queuedAt", "queuedAttempt", "pendingSince", "replayCount"]
+    else:
+        fields = ["reason", "error", *fields, "failedAt", "failedBy"]
+    for field in fields:
         if item.get(field):
             lines.append(f"{field:<10} {item[field]}")
     for variant in json.loads(item.get("variants", "[]")):

@@ -119,7 +119,7 @@ def test_resource_names_can_come_from_saved_stack_outputs(tmp_path, runner):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"table_name": p.table, "queue_url": p.queue_url,
                                    "dead_letter_queue_url": p.dlq_url}))
-    assert cli.run(cli.parse_args(["status", "--outputs", str(outputs), "--failed-since", "2999"])) == "no failures"
+    assert cli.run(cli.parse_args(["status", "--outputs", str(outputs), "--failed-since", "2999-01-01"])) == "no failures"
 
 
 def test_native_redrive_asks_sqs_to_move_the_dlq_at_the_given_rate():
@@ -132,3 +132,22 @@ def test_native_redrive_asks_sqs_to_move_the_dlq_at_the_given_rate():
 
     assert replay.native_redrive(Sqs(), dlq_arn="arn:dlq", queue_arn="arn:q", rate=10) == "handle-1"
     assert calls == [{"SourceArn": "arn:dlq", "DestinationArn": "arn:q", "MaxNumberOfMessagesPerSecond": 10}]
+
+
+@pytest.mark.parametrize("argv", [["status", "--failed-since", "yesterday"], ["replay", "--rate", "0"],
+                                  ["replay", "--failed-since", "1"]])
+def test_bad_arguments_are_refused_before_anything_changes(argv, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        cli.parse_args(argv)
+    assert exit_code.value.code == 2
+    assert "error:" in capsys.readouterr().err
+
+
+def test_times_with_an_offset_are_compared_in_utc():
+    assert cli.timestamp("2026-11-28T10:00:00+14:00") == "2026-11-27T20:00:00.000Z"
+    assert cli.timestamp("2026-11-28") == "2026-11-28T00:00:00.000Z"
+
+
+def test_a_key_that_is_not_an_upload_key_is_one_line_not_a_traceback(capsys):
+    assert cli.main(["status", "--key", "photo.jpg", "--table", "t"]) == 2
+    assert capsys.readouterr().err.startswith("error: key 'photo.jpg' is not uploads/{userId}/{imageId}.{ext}")

@@ -128,6 +128,13 @@ def test_a_dead_letter_for_a_newer_upload_fails_the_image_over_an_older_outcome(
     ('{"detail-type": "Step Functions Execution Status Change", "detail": "x"}',
      "the execution event's detail is a string, not an object"),
     ('{"imageId": "a", "s3Key": 5}', "the upload message is invalid: message body lacks userId, s3Key, bucketName"),
+    ("[" * 5000 + "]" * 5000, "the body is JSON nested too deeply"),
+    (json.dumps({"requestPayload": {"Records": [{"s3": {"bucket": {"name": 7}, "object": {
+        "key": "uploads/u/a.jpg", "eTag": 5}}}]}, "responsePayload": {}}),
+     "the Lambda failure record holds no valid upload record"),
+    (json.dumps({"imageId": "a", "userId": "u", "s3Key": "uploads/u/a.jpg", "bucketName": "b",
+                 "uploadTimestamp": "2999-01-01T00:00:00Z"}),
+     "the upload message is invalid: uploadTimestamp '2999-01-01T00:00:00Z' is in the future"),
 ])
 def test_any_unreadable_dead_letter_alerts_once_is_archived_and_never_loops(pipeline, body, reason):
     dead_letter(pipeline, body)

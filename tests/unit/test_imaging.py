@@ -356,3 +356,12 @@ def test_an_icc_profile_is_kept_only_where_it_describes_the_saved_pixels():
         assert decoded(variant).info.get("icc_profile") == srgb
     for variant in imaging.make_variants(jpegs["cmyk-icc.jpg"], [160], FORMATS):  # RGB pixels, CMYK profile
         assert decoded(variant).mode == "RGB" and not decoded(variant).info.get("icc_profile")
+
+
+@pytest.mark.parametrize("size", [(16_000, 4), (2, 9_000), (1, 3_000), (20_000, 7)])
+def test_jpeg_banners_of_any_aspect_ratio_get_their_variants(size):
+    """The DCT-domain draft once asked Pillow for a 0-px side (ZeroDivisionError)."""
+    data = corpus.encode(Image.new("RGB", size, (200, 30, 30)), "JPEG", quality=80)
+    variants = imaging.make_variants(data, [1280, 640, 160], ["jpeg"])
+    assert [max(v.width, v.height) for v in variants] == [1280, 640, 160]
+    assert all(min(v.width, v.height) >= 1 for v in variants)
