@@ -119,7 +119,8 @@ def test_resource_names_can_come_from_saved_stack_outputs(tmp_path, runner):
     outputs = tmp_path / "outputs.json"
     outputs.write_text(json.dumps({"table_name": p.table, "queue_url": p.queue_url,
                                    "dead_letter_queue_url": p.dlq_url}))
-    assert cli.run(cli.parse_args(["status", "--outputs", str(outputs), "--failed-since", "2999-01-01"])) == "no failures"
+    parsed = cli.parse_args(["status", "--outputs", str(outputs), "--failed-since", "2999-01-01"])
+    assert cli.run(parsed) == "no failures"
 
 
 def test_native_redrive_asks_sqs_to_move_the_dlq_at_the_given_rate():
