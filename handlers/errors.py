@@ -33,3 +33,11 @@ class InvalidImage(PipelineError):
 
 class UploadSuperseded(PipelineError):
     """The object was overwritten after the event this execution handles: a newer upload wins."""
+
+
+class ReconcileIncomplete(PipelineError):
+    """The reconciler settled what it could; AWS errors left some images for its next run."""
+
+    def __init__(self, message: str, counts: dict[str, int]) -> None:
+        super().__init__(message)
+        self.counts = counts

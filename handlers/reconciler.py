@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -31,6 +32,7 @@ from botocore.exceptions import ClientError
 from handlers import repair, status
 from handlers.alerts import alert
 from handlers.clients import clients
+from handlers.errors import ReconcileIncomplete
 from handlers.repair import SETTLED_ERRORS, execution_arn, execution_status
 from handlers.uploads import event_time, execution_name, upload_identity
 
@@ -121,7 +123,7 @@ def unrecorded_failures(since: datetime, until: datetime, longest_run: timedelta
     """
     sfn, found = clients.get("stepfunctions"), []
     kwargs: dict[str, Any] = {"stateMachineArn": os.environ["STEP_FUNCTIONS_ARN"], "statusFilter": "FAILED",
-                              "maxResults": 1000}
+                              "maxResults": 100}
     while True:
         page = sfn.list_executions(**kwargs)
         for execution in page["executions"]:
@@ -137,28 +139,28 @@ def unrecorded_failures(since: datetime, until: datetime, longest_run: timedelta
         kwargs["nextToken"] = page["nextToken"]
 
 
-def settle_unrecorded(described: dict[str, Any]) -> tuple[dict[str, Any], repair.Outcome]:
+def settle_unrecorded(described: dict[str, Any]) -> repair.Outcome:
     """An execution that failed before its image reflected it (its first status write kept failing)
     and whose EventBridge event was lost: re-run it once, as the DLQ processor would have."""
     env, dynamodb = os.environ, clients.get("dynamodb")
     upload = json.loads(described["input"])
     item = status.get_item(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"])
     if not status.is_newer(upload_identity(upload), item):
-        return upload, repair.Outcome("nothing", "the image reflects this or a newer upload")
+        return repair.Outcome("nothing", "the image reflects this or a newer upload")
     attempt = repair.attempt_number(upload) + 1
     rerun = upload | {"replayAttempt": f"repair{attempt}"}
     if execution_status(clients.get("stepfunctions"), execution_arn(env["STEP_FUNCTIONS_ARN"],
                                                                      execution_name(rerun))) is not None:
-        return upload, repair.Outcome("nothing", "already re-run")
+        return repair.Outcome("nothing", "already re-run")
     if attempt <= repair.repair_attempts():
         body = {k: v for k, v in rerun.items() if k != "upload"}
         clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"], MessageBody=json.dumps(body))
-        return upload, repair.Outcome("requeued", f"execution {described['name']} failed "
+        return repair.Outcome("requeued", f"execution {described['name']} failed "
                                                   f"({described.get('error')}) before recording; re-run queued")
     reason = f"workflow execution {described['name']} failed ({described.get('error')}) before recording the image"
     written = status.fail_dead_letter(dynamodb, env["DYNAMODB_TABLE"], upload, reason=reason, error="ExecutionFailed",
                                       dead_letter_id=described["executionArn"], idempotent=False)
-    return upload, repair.Outcome("failed" if written else "nothing", reason)
+    return repair.Outcome("failed" if written else "nothing", reason)
 
 
 def reconcile(now: datetime) -> dict[str, int]:
@@ -167,9 +169,17 @@ def reconcile(now: datetime) -> dict[str, int]:
     cutoff = now - stale_after
     stale = status.stale_items(clients.get("dynamodb"), env["DYNAMODB_TABLE"],
                                cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
-    counts = {"stale": len(stale), "requeued": 0, "failed": 0, "nothing": 0}
+    counts = {"stale": len(stale), "requeued": 0, "failed": 0, "nothing": 0, "errors": 0}
 
-    def report(upload: dict[str, Any], state: str, outcome: repair.Outcome) -> None:
+    def report(upload: dict[str, Any], state: str, settle: Callable[[], repair.Outcome]) -> None:
+        """Settle one image; an AWS error on it is counted and the run goes on with the others."""
+        try:
+            outcome = settle()
+        except ClientError as error:
+            counts["errors"] += 1
+            logger.exception("Could not reconcile an image", extra={"image": upload.get("imageId"),
+                                                                    "code": error.response["Error"]["Code"]})
+            return
         counts[outcome.action] += 1
         if outcome.action != "nothing":
             image = f"{upload['userId']}/{upload['imageId']}"
@@ -181,15 +191,17 @@ def reconcile(now: datetime) -> dict[str, int]:
         item = plain(raw)
         upload = stored_upload(item)
         settle = settle_queued if item.get("status") == "queued" else settle_processing
-        report(upload, item.get("status", ""), settle(item, upload))
+        report(upload, item.get("status", ""), lambda item=item, upload=upload, settle=settle: settle(item, upload))
     # Executions that never wrote a status item leave nothing pending: ask Step Functions for those
     # that became stale since about the previous run (two periods: a late or skipped run misses none).
     period = timedelta(minutes=int(env.get("RECONCILE_EVERY_MINUTES", 5)))
     for described in unrecorded_failures(cutoff - 2 * period, cutoff, longest_run=stale_after):
-        upload, outcome = settle_unrecorded(described)
-        report(upload, "no status", outcome)
-    for name in ("requeued", "failed"):
+        upload = json.loads(described["input"])
+        report(upload, "no status", lambda described=described: settle_unrecorded(described))
+    for name in ("requeued", "failed", "errors"):
         metrics.add_metric(name=f"Reconciled{name.title()}", unit=MetricUnit.Count, value=counts[name])
+    if counts["errors"]:  # the others are settled; fail the run so its errors alarm fires, the next retries
+        raise ReconcileIncomplete(f"{counts['errors']} image(s) could not be reconciled; see the log", counts)
     return counts
 
 

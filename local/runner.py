@@ -36,6 +36,7 @@ from components.environment import UPLOAD_PREFIX
 from handlers import dlq_processor, orchestrator, reconciler, s3_event_handler
 from handlers import status as status_module
 from handlers.clients import clients
+from handlers.errors import ReconcileIncomplete
 from local.events import ExecutionEvents, Sequencer, stamp_s3_event
 from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults, message_identity
 from local.iam import IamEnforcer
@@ -308,8 +309,12 @@ class LocalRunner:
         later = datetime.now(UTC) + timedelta(seconds=wf.stale_after + 60 * wf.reconcile_every_minutes)
         event = {"source": "aws.events", "detail-type": "Scheduled Event",
                  "time": later.isoformat().replace("+00:00", "Z")}
-        counts = self._invoke("reconciler", reconciler.lambda_handler, event,
-                              self.settings.functions.reconciler.timeout)
+        try:
+            counts = self._invoke("reconciler", reconciler.lambda_handler, event,
+                                  self.settings.functions.reconciler.timeout)
+        except ReconcileIncomplete as error:  # a failed scheduled run, as in Lambda: the next one tries again
+            self.delivery.invocation_errors += 1
+            counts = error.counts
         self.reconciler_runs.append(counts)
         return counts
 
@@ -333,7 +338,7 @@ class LocalRunner:
                 raise RuntimeError(f"images still pending after {reconciles} reconciler runs")
             counts = self.reconcile()
             reconciles += 1
-            if not (counts["requeued"] or counts["failed"] or self._pending_images()):
+            if not (counts["requeued"] or counts["failed"] or counts["errors"] or self._pending_images()):
                 return
         raise TimeoutError(f"the pipeline did not settle within {deadline_s} s")
 

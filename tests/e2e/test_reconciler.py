@@ -123,3 +123,20 @@ def test_a_first_status_write_that_keeps_failing_and_a_lost_event_still_end_comp
     assert runner.execution_events.lost == 1
     assert item(runner, "g")["status"] == "completed"
     assert sum(run["requeued"] for run in runner.reconciler_runs) == 1
+
+
+def test_an_aws_error_on_one_image_does_not_stop_the_reconciler_for_the_others(runner):
+    runner.faults.target("dynamodb", "#completedAt", times=14)  # both images: RecordCompleted kept failing
+    runner.faults.target("lost_event", "h1-", times=1)
+    runner.faults.target("lost_event", "h2-", times=1)
+    for name in ("h1", "h2"):
+        runner.upload(Upload(f"{name}.jpg", f"uploads/u/{name}.jpg", BIG))
+    while runner.step():
+        pass
+    runner.wait_for_executions(below=1)
+    runner.execution_events.forward()  # both events are lost: the images stay `processing`
+    assert item(runner, "h1")["status"] == item(runner, "h2")["status"] == "processing"
+    runner.faults.target("dynamodb", "'h1'", times=4)  # the reconciler's write for h1 fails, retries included
+    runner.settle()
+    assert (item(runner, "h1")["status"], item(runner, "h2")["status"]) == ("completed", "completed")
+    assert any(run["errors"] for run in runner.reconciler_runs)
