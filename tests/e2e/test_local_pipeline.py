@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 
 import pytest
 from botocore.exceptions import ClientError
@@ -151,6 +152,7 @@ def test_a_thousand_uploads_with_every_fault_lose_nothing():
     newest = newest_outcomes(report)
     figures = {"uploads": len(batch), "images": len(newest), **report.counts,
                "terminal": sum(1 for _, o in newest.values() if o.status in ("completed", "failed")),
+               "imagesByOutcome": dict(Counter(f"{o.status} {o.error or ''}".strip() for _, o in newest.values())),
                "missing": report.counts.get("missing", 0), "regressions": len(report.regressions),
                "variantWrites": sum(report.variant_writes.values()),
                "duplicateVariantWrites": report.duplicate_variant_writes,
