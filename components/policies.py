@@ -133,10 +133,13 @@ def _kms(arns: PipelineArns, actions: list[str], keys: list[str | None]) -> Docu
     return allow("UseEncryptionKey", actions, named) if named else {}
 
 
-def _tracing(arns: PipelineArns) -> Document:
-    # X-Ray has no resource-level permissions: AWS requires resource "*" here.
-    return allow("WriteTraces", ["xray:PutTraceSegments", "xray:PutTelemetryRecords"],
-                 ["*"]) if arns.tracing else {}
+def _tracing(arns: PipelineArns, *, sampling: bool = False) -> Document:
+    # X-Ray has no resource-level permissions: AWS requires resource "*" here. Step Functions also
+    # reads the sampling rules itself (AWS docs, "Trace Step Functions request data in AWS X-Ray").
+    actions = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+    if sampling:
+        actions += ["xray:GetSamplingRules", "xray:GetSamplingTargets"]
+    return allow("WriteTraces", actions, ["*"]) if arns.tracing else {}
 
 
 def _list_uploads(arns: PipelineArns) -> Document:
@@ -218,5 +221,5 @@ def state_machine_policy(arns: PipelineArns) -> Document:
               ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
                "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
                "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"], ["*"]),
-        _tracing(arns),
+        _tracing(arns, sampling=True),
     )

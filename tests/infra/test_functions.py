@@ -14,7 +14,8 @@ FUNCTION = "aws:lambda/function:Function"
 NAMES = ("s3-event-handler", "orchestrator", "dlq-processor", "validate", "variants", "metadata", "reconciler")
 STEPS = ("validate", "variants", "metadata")
 # Actions AWS offers without resource-level permissions; the only place a "*" resource is allowed.
-RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "logs:CreateLogDelivery",
+RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                        "xray:GetSamplingTargets", "logs:CreateLogDelivery",
                         "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
                         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
                         "logs:DescribeLogGroups"}

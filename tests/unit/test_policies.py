@@ -77,3 +77,12 @@ def test_without_a_customer_key_no_kms_statement_is_granted_for_data():
     assert all(s["Sid"] != "UseEncryptionKey" for s in documents["orchestrator"]["Statement"])
     dlq = next(s for s in documents["dlq_processor"]["Statement"] if s["Sid"] == "UseEncryptionKey")
     assert dlq["Resource"] == [sample_arns().alerts_key]  # publishing to the encrypted topic
+
+
+def test_a_traced_workflow_may_read_xray_sampling_rules_and_write_traces():
+    traces = next(s for s in policies.state_machine_policy(sample_arns(tracing=True))["Statement"]
+                  if s["Sid"] == "WriteTraces")
+    assert traces["Action"] == ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "xray:GetSamplingRules",
+                                "xray:GetSamplingTargets"]
+    untraced = policies.state_machine_policy(sample_arns(tracing=False))["Statement"]
+    assert all(s["Sid"] != "WriteTraces" for s in untraced)
