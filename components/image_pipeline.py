@@ -58,8 +58,11 @@ class ImagePipeline(pulumi.ComponentResource):
         super().__init__("image-pipeline:index:ImagePipeline", name, None, opts)
         self._name = name
         self.settings = settings
-        self.account_id = aws.get_caller_identity().account_id
-        self.region = aws.get_region().region
+        # Invokes with this component as parent use its providers: an explicit `aws` provider's
+        # account and region, not the default provider's.
+        invoke = pulumi.InvokeOptions(parent=self)
+        self.account_id = aws.get_caller_identity(opts=invoke).account_id
+        self.region = aws.get_region(opts=invoke).region
         self.tags = {"project": "image-pipeline", "pipeline": name, **settings.tags}
 
         self.keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)

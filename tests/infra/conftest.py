@@ -22,6 +22,7 @@ from components import ImagePipeline, Settings, read_stack_settings
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
+OTHER_ACCOUNT, OTHER_REGION = "210987654321", "us-east-1"
 STACKS = ("dev", "staging", "prod")
 
 
@@ -69,12 +70,15 @@ class PipelineMocks(pulumi.runtime.Mocks):
         return mocked_outputs(args.typ, args.name, dict(args.inputs))
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+        # An explicit provider named `other` stands for another account and region.
+        other = "::other::" in (args.provider or "")
+        account, region = (OTHER_ACCOUNT, OTHER_REGION) if other else (ACCOUNT, REGION)
         if args.token == "aws:index/getCallerIdentity:getCallerIdentity":
-            return {"accountId": ACCOUNT, "arn": f"arn:aws:iam::{ACCOUNT}:user/test", "userId": "AIDTEST",
-                    "id": ACCOUNT}
+            return {"accountId": account, "arn": f"arn:aws:iam::{account}:user/test", "userId": "AIDTEST",
+                    "id": account}
         if args.token == "aws:index/getRegion:getRegion":
-            return {"region": REGION, "name": REGION, "id": REGION, "endpoint": f"ec2.{REGION}.amazonaws.com",
-                    "description": "Europe (Ireland)"}
+            return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
+                    "description": region}
         raise AssertionError(f"unexpected invoke {args.token}")
 
 

@@ -81,3 +81,27 @@ def test_prod_stack_has_no_pitfall_warnings(caplog):
     with caplog.at_level(logging.WARNING, logger="pulumi"):
         run_main("prod", read_stack_settings("prod"))
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_an_explicit_provider_sets_the_account_and_region_the_component_builds_for():
+    """`get_caller_identity`/`get_region` run with the component's providers, not the default one."""
+    import json
+
+    import pulumi
+    import pulumi_aws as aws
+
+    from components import ImagePipeline, Settings
+    from tests.infra.conftest import OTHER_ACCOUNT, OTHER_REGION, run_under_mocks
+
+    def program():
+        other = aws.Provider("other", region=OTHER_REGION)
+        pipeline = ImagePipeline("images-dev", Settings.from_dict({}), opts=pulumi.ResourceOptions(
+            providers={"aws": other}))
+        return pipeline.queue_url
+
+    graph = run_under_mocks("dev", program)
+    role = graph.named("images-dev-orchestrator-role")
+    trust = json.loads(role.inputs["assumeRolePolicy"])["Statement"][0]
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": OTHER_ACCOUNT}}
+    layers = graph.named("images-dev-orchestrator").inputs["layers"]
+    assert any(f":{OTHER_REGION}:" in layer for layer in layers), layers
