@@ -110,6 +110,8 @@ class FunctionsSettings:
     powertools_layer_version: int = setting(27, "Version of the AWS-managed Powertools layer.",
                                             minimum=1)
     pillow_version: str = setting("13.0.0", "Pillow release in the layer built from wheels.")
+    account_concurrency_quota: int = setting(
+        1_000, "The account's Lambda concurrency quota in the region (new accounts may have 10).", minimum=10)
     s3_event_handler: FunctionSettings = _function()
     orchestrator: ConsumerFunctionSettings = _consumer(maximum_concurrency=10)
     dlq_processor: ConsumerFunctionSettings = _consumer(maximum_concurrency=2)
@@ -117,6 +119,11 @@ class FunctionsSettings:
     variants: FunctionSettings = _function(memory_size=2_048, timeout=120)
     metadata: FunctionSettings = _function(memory_size=512)
     reconciler: FunctionSettings = _function(timeout=120)
+
+    def roles(self) -> dict[str, FunctionSettings]:
+        """Each function's settings, by function name."""
+        return {name: getattr(self, name) for name in ("s3_event_handler", "orchestrator", "dlq_processor",
+                                                       "validate", "variants", "metadata", "reconciler")}
 
 
 @dataclass(frozen=True)

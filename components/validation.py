@@ -167,6 +167,9 @@ def _rule_problems(s: Settings) -> list[str]:
     return problems
 
 
+UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
+
+
 def pitfall_warnings(s: Settings) -> list[str]:
     """Settings AWS accepts that lose or delay messages in production."""
     warnings: list[str] = []
@@ -188,6 +191,14 @@ def pitfall_warnings(s: Settings) -> list[str]:
             f"dead_letter_queue.max_receive_count: {s.dead_letter_queue.max_receive_count} is below "
             "5, the Lambda docs' minimum for queues that feed Lambda; throttled invocations may "
             "send healthy messages to the DLQ")
+    reserved = sum(fn.reserved_concurrency or 0 for fn in s.functions.roles().values())
+    quota = s.functions.account_concurrency_quota
+    if reserved and reserved + UNRESERVED_MINIMUM > quota:
+        warnings.append(
+            f"functions.account_concurrency_quota: the functions reserve {reserved} concurrent executions; AWS "
+            f"keeps {UNRESERVED_MINIMUM} unreserved, so the account needs a quota of at least "
+            f"{reserved + UNRESERVED_MINIMUM} (it is {quota}). Check with `aws lambda get-account-settings`; "
+            "raise it in Service Quotas (Lambda, Concurrent executions)")
     if s.encryption.kms_key_arn is not None:
         warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com "
                         "and the pipeline's roles use it, or alarms reach nobody")

@@ -173,3 +173,13 @@ def test_staging_and_prod_are_hardened_and_dev_is_not():
     assert prod.storage.point_in_time_recovery and prod.storage.protect
     assert prod.dlq.message_retention_seconds > prod.queue.message_retention_seconds
     assert prod.alarms.email_subscriptions
+
+
+def test_reserved_concurrency_beyond_the_accounts_quota_is_a_warning_saying_how_to_raise_it():
+    prod = read_stack_settings("prod")
+    new_account = Settings.from_dict(prod | {"functions": prod["functions"] | {"account_concurrency_quota": 10}})
+    assert new_account.warnings() == [
+        "functions.account_concurrency_quota: the functions reserve 65 concurrent executions; AWS keeps 100 "
+        "unreserved, so the account needs a quota of at least 165 (it is 10). Check with `aws lambda "
+        "get-account-settings`; raise it in Service Quotas (Lambda, Concurrent executions)"]
+    assert Settings.from_dict(prod).warnings() == []  # the default quota, 1,000, is enough
