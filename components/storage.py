@@ -68,7 +68,10 @@ def status_table(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input
     The sparse `pending` index holds only images still `queued` or `processing` (the attribute
     is removed at a terminal status), ordered by `pendingSince`: the reconciler's work list.
     """
-    sse = {"enabled": True, "kms_key_arn": kms_key_arn} if kms_key_arn is not None else {"enabled": True}
+    # DynamoDB always encrypts at rest. `enabled: False` is the AWS-owned key (no charge), what the
+    # `managed` mode promises; `enabled: True` without a key would be the AWS-managed `aws/dynamodb`
+    # key, billed per KMS request. With a customer key, that key.
+    sse = {"enabled": True, "kms_key_arn": kms_key_arn} if kms_key_arn is not None else {"enabled": False}
     return aws.dynamodb.Table(
         name,
         billing_mode="PAY_PER_REQUEST",

@@ -61,8 +61,13 @@ def check_encryption(args: ResourceValidationArgs, report: ReportViolation) -> N
         report("SQS queue without server-side encryption: set sqsManagedSseEnabled or kmsMasterKeyId.", None)
     elif args.resource_type == TOPIC and not props.get("kmsMasterKeyId"):
         report("SNS topic without server-side encryption: set kmsMasterKeyId (a key CloudWatch may use).", None)
-    elif args.resource_type == TABLE and not (props.get("serverSideEncryption") or {}).get("enabled"):
-        report("DynamoDB table without serverSideEncryption.enabled.", None)
+    elif args.resource_type == TABLE:
+        # Always encrypted at rest: by the AWS-owned key (enabled false) or a customer key. Enabled
+        # without a key means the AWS-managed aws/dynamodb key: KMS charges and no key policy of ours.
+        sse = props.get("serverSideEncryption") or {}
+        if sse.get("enabled") and not sse.get("kmsKeyArn"):
+            report("DynamoDB table on the AWS-managed aws/dynamodb key: use the AWS-owned key (enabled false) "
+                   "or name a customer key (kmsKeyArn).", None)
 
 
 def check_no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolation) -> None:

@@ -76,7 +76,7 @@ def test_status_table_is_keyed_by_image_and_user_on_demand_and_encrypted(deploy)
     assert table.inputs["globalSecondaryIndexes"] == [{"name": "pending", "hashKey": "pending",
                                                        "rangeKey": "pendingSince", "projectionType": "ALL"}]
     assert table.inputs["billingMode"] == "PAY_PER_REQUEST"
-    assert table.inputs["serverSideEncryption"] == {"enabled": True}
+    assert table.inputs["serverSideEncryption"] == {"enabled": False}  # the AWS-owned key: no KMS charges
     assert table.inputs["pointInTimeRecovery"] == {"enabled": False}
 
 

@@ -51,7 +51,9 @@ def stack_violations(policy: str, resources: list[PolicyResource]) -> list[str]:
     (rules.QUEUE, {}, {"sqsManagedSseEnabled": True}),
     (rules.QUEUE, {"sqsManagedSseEnabled": False}, {"kmsMasterKeyId": "arn:aws:kms:eu-west-1:1:key/k"}),
     (rules.TOPIC, {}, {"kmsMasterKeyId": "arn:aws:kms:eu-west-1:1:key/k"}),
-    (rules.TABLE, {"serverSideEncryption": {"enabled": False}}, {"serverSideEncryption": {"enabled": True}}),
+    (rules.TABLE, {"serverSideEncryption": {"enabled": True}}, {"serverSideEncryption": {"enabled": False}}),
+    (rules.TABLE, {"serverSideEncryption": {"enabled": True}},
+     {"serverSideEncryption": {"enabled": True, "kmsKeyArn": "arn:aws:kms:eu-west-1:1:key/k"}}),
 ])
 def test_encryption_at_rest(typ, bad, good):
     assert len(resource_violations("encryption-at-rest", typ, bad)) == 1
