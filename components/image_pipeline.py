@@ -220,8 +220,8 @@ class ImagePipeline(pulumi.ComponentResource):
         alarms = original.alarms | function_alarms(
             self._name, s.alarms, functions=functions, topic=topic, tags=self.tags, parent=self,
             timeouts={role: getattr(s.functions, role).timeout for role in functions}) | workflow_alarms(
-            self._name, s.alarms, state_machine=self.workflow.state_machine, queue=q.queue, topic=topic,
-            tags=self.tags, parent=self)
+            self._name, s.alarms, state_machine=self.workflow.state_machine, queue=q.queue,
+            events_dead_letter_queue=self.workflow.events_dead_letter_queue, topic=topic, tags=self.tags, parent=self)
         board = dashboard(self._name, region=self.region, queue=q.queue, dead_letter_queue=q.dead_letter_queue,
                           state_machine=self.workflow.state_machine, functions=functions,
                           parent=self) if s.alarms.dashboard else None

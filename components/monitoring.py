@@ -113,8 +113,8 @@ def function_alarms(name: str, settings: AlarmSettings, *, functions: dict[str, 
 
 
 def workflow_alarms(name: str, settings: AlarmSettings, *, state_machine: aws.sfn.StateMachine,
-                    queue: aws.sqs.Queue, topic: aws.sns.Topic, tags: dict[str, str], parent: pulumi.Resource,
-                    ) -> dict[str, aws.cloudwatch.MetricAlarm]:
+                    queue: aws.sqs.Queue, events_dead_letter_queue: aws.sqs.Queue, topic: aws.sns.Topic,
+                    tags: dict[str, str], parent: pulumi.Resource) -> dict[str, aws.cloudwatch.MetricAlarm]:
     common = {"namespace": "AWS/States", "dimensions": {"StateMachineArn": state_machine.arn},
               "period": settings.period_seconds, "evaluation_periods": 1, "statistic": "Sum",
               "comparison_operator": "GreaterThanOrEqualToThreshold"}
@@ -141,6 +141,13 @@ def workflow_alarms(name: str, settings: AlarmSettings, *, state_machine: aws.sf
                 "period": settings.period_seconds, "dimensions": {"QueueName": queue.name}}},
             {"id": "stalled", "return_data": True, "label": "stalled",
              "expression": f"IF(age > {settings.stalled_queue_age_seconds} AND deleted == 0, 1, 0)"}])
+    alarms["events_undelivered"] = _alarm(
+        f"{name}-events-undelivered", "EventBridge could not deliver execution events to the DLQ; they wait in "
+        "the events DLQ. Check the DLQ's key and queue policy, then move them to the DLQ.", topic, tags, parent,
+        namespace="AWS/SQS", metric_name="ApproximateNumberOfMessagesVisible",
+        dimensions={"QueueName": events_dead_letter_queue.name}, statistic="Maximum",
+        period=settings.period_seconds, evaluation_periods=1, threshold=1,
+        comparison_operator="GreaterThanOrEqualToThreshold")
     return alarms
 
 

@@ -115,11 +115,24 @@ def kms_key_policy(account_id: str, partition: str = "aws") -> Document:
     return document(
         {"Sid": "AccountAdministersAndDelegatesToIam", "Effect": "Allow",
          "Principal": {"AWS": root}, "Action": admin, "Resource": "*"},
-        # EventBridge delivers timed-out executions to the (encrypted) DLQ.
-        {"Sid": "AllowAlarmsAndEventsToUseKey", "Effect": "Allow",
-         "Principal": {"Service": ["cloudwatch.amazonaws.com", "events.amazonaws.com"]},
+        {"Sid": "AllowAlarmsToUseKey", "Effect": "Allow",
+         "Principal": {"Service": "cloudwatch.amazonaws.com"},
          "Action": ["kms:Decrypt", "kms:GenerateDataKey*"], "Resource": "*",
-         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}})
+         "Condition": {"StringEquals": {"aws:SourceAccount": account_id}}},
+        # EventBridge delivers unfinished executions to the (encrypted) DLQ. Its KMS calls need not
+        # carry aws:SourceAccount, so a condition on it could drop those events silently.
+        {"Sid": "AllowEventBridgeToUseKey", "Effect": "Allow",
+         "Principal": {"Service": "events.amazonaws.com"},
+         "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*"})
+
+
+def events_dead_letter_queue_policy(queue_arn: str, rule_arn: str) -> Document:
+    """The EventBridge target's own DLQ: only that rule may send, nothing without TLS."""
+    return document(
+        deny_insecure_transport("sqs", [queue_arn]),
+        {"Sid": "AllowUndeliveredExecutionEvents", "Effect": "Allow",
+         "Principal": {"Service": "events.amazonaws.com"}, "Action": "sqs:SendMessage", "Resource": queue_arn,
+         "Condition": {"ArnEquals": {"aws:SourceArn": rule_arn}}})
 
 
 def _logs(arns: PipelineArns, function: str) -> Document:

@@ -200,6 +200,7 @@ def pitfall_warnings(s: Settings) -> list[str]:
             f"{reserved + UNRESERVED_MINIMUM} (it is {quota}). Check with `aws lambda get-account-settings`; "
             "raise it in Service Quotas (Lambda, Concurrent executions)")
     if s.encryption.kms_key_arn is not None:
-        warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com "
-                        "and the pipeline's roles use it, or alarms reach nobody")
+        warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com (alarms to the "
+                        "topic), events.amazonaws.com (execution events to the DLQ; no aws:SourceAccount "
+                        "condition) and the pipeline's roles use it, or alerts and events are lost")
     return warnings

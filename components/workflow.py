@@ -24,6 +24,8 @@ class Workflow:
     log_group: aws.cloudwatch.LogGroup
     state_machine: aws.sfn.StateMachine
     unfinished_rule: aws.cloudwatch.EventRule
+    events_dead_letter_queue: aws.sqs.Queue
+    """Events EventBridge could not deliver to the DLQ (kept 14 days; its depth alarms)."""
 
 
 def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynamodb.Table,
@@ -74,12 +76,23 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
         description="Executions that ended without recording their image's status, for the DLQ processor",
         event_pattern=state_machine.arn.apply(lambda arn: json.dumps(unfinished_executions_pattern(arn))),
         tags=tags, opts=opts)
+    # An event EventBridge cannot deliver (a key policy, a queue policy gone wrong) is kept here,
+    # on SQS-managed encryption that needs no key policy, instead of being dropped.
+    events_dlq = aws.sqs.Queue(
+        f"{name}-events-dlq", message_retention_seconds=1_209_600, sqs_managed_sse_enabled=True, tags=tags,
+        opts=pulumi.ResourceOptions(parent=rule))
+    events_dlq_policy = aws.sqs.QueuePolicy(
+        f"{name}-events-dlq-policy", queue_url=events_dlq.url,
+        policy=pulumi.Output.all(events_dlq.arn, rule.arn).apply(
+            lambda a: json.dumps(policies.events_dead_letter_queue_policy(*a))),
+        opts=pulumi.ResourceOptions(parent=events_dlq))
     aws.cloudwatch.EventTarget(
         f"{name}-unfinished-to-dlq", rule=rule.name, arn=dead_letter_queue.arn,
         retry_policy={"maximum_event_age_in_seconds": 86_400, "maximum_retry_attempts": 185},
-        opts=pulumi.ResourceOptions(parent=rule))
+        dead_letter_config={"arn": events_dlq.arn},
+        opts=pulumi.ResourceOptions(parent=rule, depends_on=[events_dlq_policy]))
     return Workflow(role=role, role_policy=role_policy, log_group=log_group,
-                    state_machine=state_machine, unfinished_rule=rule)
+                    state_machine=state_machine, unfinished_rule=rule, events_dead_letter_queue=events_dlq)
 
 
 def events_to_queue_statement(queue_arn: str, rule_arn: str) -> dict:

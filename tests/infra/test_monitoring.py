@@ -52,9 +52,12 @@ def test_alerts_topic_uses_a_key_cloudwatch_may_use(deploy, stack):
     assert topic.inputs["kmsMasterKeyId"] == key.inputs["arn"]
     assert key.inputs["enableKeyRotation"] is True
     statements = {s["Sid"]: s for s in json.loads(key.inputs["policy"])["Statement"]}
-    services = statements["AllowAlarmsAndEventsToUseKey"]
-    assert "cloudwatch.amazonaws.com" in services["Principal"]["Service"]
-    assert set(services["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    alarms = statements["AllowAlarmsToUseKey"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert set(alarms["Action"]) == {"kms:Decrypt", "kms:GenerateDataKey*"}
+    # EventBridge's own statement: its KMS calls may not carry aws:SourceAccount, so no condition.
+    events = statements["AllowEventBridgeToUseKey"]
+    assert events["Principal"] == {"Service": "events.amazonaws.com"} and "Condition" not in events
     assert all(a != "kms:*" and a != "*" for s in statements.values() for a in s["Action"])
 
 
@@ -191,3 +194,20 @@ def test_the_reconciler_runs_on_a_schedule_with_its_own_invoke_permission(deploy
     variables = reconciler.inputs["environment"]["variables"]
     # The stale bound: the execution timeout (900 s) plus a 5-minute margin.
     assert (variables["STALE_AFTER_SECONDS"], variables["REPAIR_ATTEMPTS"]) == ("1200", "2")
+
+
+def test_execution_events_eventbridge_cannot_deliver_are_kept_and_alarmed(deploy):
+    graph = deploy("prod")  # the DLQ is encrypted with the customer key
+    target = graph.named("images-prod-unfinished-to-dlq")
+    events_dlq = graph.named("images-prod-events-dlq")
+    assert target.inputs["deadLetterConfig"] == {"arn": events_dlq.inputs["arn"]}
+    assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 86_400, "maximumRetryAttempts": 185}
+    # SQS-managed encryption: EventBridge can always write there, whatever happened to the key policy.
+    assert events_dlq.inputs["sqsManagedSseEnabled"] is True and "kmsMasterKeyId" not in events_dlq.inputs
+    policy = graph.named("images-prod-events-dlq-policy").policy()
+    allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
+    assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": graph.named(
+        "images-prod-unfinished-executions").inputs["arn"]}}
+    assert graph.depends_on(target, graph.named("images-prod-events-dlq-policy"))
+    alarm = graph.named("images-prod-events-undelivered")
+    assert (alarm.inputs["dimensions"], alarm.inputs["threshold"]) == ({"QueueName": events_dlq.inputs["name"]}, 1)

@@ -74,8 +74,10 @@ def test_queues_use_sqs_managed_sse_by_default(deploy):
 def test_queues_use_the_customer_key_in_prod(deploy):
     graph = deploy("prod")
     key = graph.one("aws:kms/key:Key")
-    for resource in graph.of_type(QUEUE):
-        assert resource.inputs["kmsMasterKeyId"] == key.inputs["arn"], resource.urn
+    for name in ("images-prod-queue", "images-prod-dlq"):
+        assert graph.named(name).inputs["kmsMasterKeyId"] == key.inputs["arn"], name
+    # Except the EventBridge target's own DLQ, which must stay writable whatever the key's policy says.
+    assert graph.named("images-prod-events-dlq").inputs["sqsManagedSseEnabled"] is True
 
 
 def test_queue_policies_deny_requests_without_tls(deploy):

@@ -183,3 +183,11 @@ def test_reserved_concurrency_beyond_the_accounts_quota_is_a_warning_saying_how_
         "unreserved, so the account needs a quota of at least 165 (it is 10). Check with `aws lambda "
         "get-account-settings`; raise it in Service Quotas (Lambda, Concurrent executions)"]
     assert Settings.from_dict(prod).warnings() == []  # the default quota, 1,000, is enough
+
+
+def test_a_customer_key_of_ones_own_must_let_every_service_principal_use_it():
+    s = Settings.from_dict({"encryption": {"mode": "kms", "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
+                            "dead_letter_queue": {"max_receive_count": 5, "message_retention_seconds": 1_209_600},
+                            "queue": {"message_retention_seconds": 345_600}})
+    [warning] = s.warnings()
+    assert "cloudwatch.amazonaws.com" in warning and "events.amazonaws.com" in warning
