@@ -86,6 +86,31 @@ def _alarm(name: str, description: str, topic: aws.sns.Topic, tags: dict[str, st
         opts=pulumi.ResourceOptions(parent=parent), **metric)
 
 
+REJECTING_STEPS = ("validate", "variants", "metadata")  # they raise InvalidImage for a user's bad file
+
+
+def _step_errors_alarm(name: str, role: str, function: Any, settings: AlarmSettings, topic: aws.sns.Topic,
+                       tags: dict[str, str], parent: pulumi.Resource) -> aws.cloudwatch.MetricAlarm:
+    """Errors other than rejected uploads: a bad file is the user's, not ours, and must not page.
+
+    The step counts each rejection in its `ImagesRejected` EMF metric (dimension `service`).
+    """
+    period = settings.period_seconds
+    return _alarm(
+        f"{name}-{role.replace('_', '-')}-errors", f"{role} failed invocations other than rejected uploads: see its "
+        "log group for the error.", topic, tags, parent, evaluation_periods=1,
+        threshold=settings.lambda_errors_threshold, comparison_operator="GreaterThanOrEqualToThreshold",
+        metric_queries=[
+            {"id": "errors", "return_data": False, "metric": {
+                "namespace": "AWS/Lambda", "metric_name": "Errors", "stat": "Sum", "period": period,
+                "dimensions": {"FunctionName": function.name}}},
+            {"id": "rejected", "return_data": False, "metric": {
+                "namespace": "ImagePipeline", "metric_name": "ImagesRejected", "stat": "Sum", "period": period,
+                "dimensions": {"service": role}}},
+            {"id": "unexpected", "return_data": True, "label": "errors other than rejected uploads",
+             "expression": "errors - FILL(rejected, 0)"}])
+
+
 def function_alarms(name: str, settings: AlarmSettings, *, functions: dict[str, Any], timeouts: dict[str, int],
                     topic: aws.sns.Topic, tags: dict[str, str], parent: pulumi.Resource,
                     ) -> dict[str, aws.cloudwatch.MetricAlarm]:
@@ -95,10 +120,13 @@ def function_alarms(name: str, settings: AlarmSettings, *, functions: dict[str, 
         label = role.replace("_", "-")
         common = {"namespace": "AWS/Lambda", "dimensions": {"FunctionName": function.name},
                   "period": settings.period_seconds, "evaluation_periods": 1}
-        alarms[f"{role}_errors"] = _alarm(
-            f"{name}-{label}-errors", f"{role} failed invocations: see its log group for the error.", topic, tags,
-            parent, metric_name="Errors", statistic="Sum", threshold=settings.lambda_errors_threshold,
-            comparison_operator="GreaterThanOrEqualToThreshold", **common)
+        if role in REJECTING_STEPS:
+            alarms[f"{role}_errors"] = _step_errors_alarm(name, role, function, settings, topic, tags, parent)
+        else:
+            alarms[f"{role}_errors"] = _alarm(
+                f"{name}-{label}-errors", f"{role} failed invocations: see its log group for the error.", topic,
+                tags, parent, metric_name="Errors", statistic="Sum", threshold=settings.lambda_errors_threshold,
+                comparison_operator="GreaterThanOrEqualToThreshold", **common)
         alarms[f"{role}_throttles"] = _alarm(
             f"{name}-{label}-throttles", f"{role} was throttled: raise its reserved concurrency or the account "
             "limit.", topic, tags, parent, metric_name="Throttles", statistic="Sum",

@@ -9,12 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import imaging, objects
 from handlers.clients import clients
+from handlers.errors import InvalidImage
 
 logger = Logger()
+metrics = Metrics(namespace="ImagePipeline")
 clients.warm("s3")
 MAX_USER_METADATA = 2048  # S3 limits user metadata to 2 KB as well
 
@@ -34,7 +37,13 @@ def extract(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> 
     return metadata | {"bytes": size, "contentType": head.get("ContentType"), "userMetadata": user_metadata}
 
 
+@metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
-    return {"metadata": extract(event, objects.StepSettings.from_env(), clients.get("s3"))}
+    try:
+        return {"metadata": extract(event, objects.StepSettings.from_env(), clients.get("s3"))}
+    except InvalidImage as error:  # the user's file, not our error: counted apart so it does not page
+        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+        logger.warning("Image rejected", extra={"reason": str(error)})
+        raise

@@ -15,6 +15,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from handlers import imaging, objects
 from handlers.clients import clients
+from handlers.errors import InvalidImage
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
@@ -46,6 +47,11 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
-    stored = make_and_store(event, objects.StepSettings.from_env(), clients.get("s3"))
+    try:
+        stored = make_and_store(event, objects.StepSettings.from_env(), clients.get("s3"))
+    except InvalidImage as error:  # the user's file, not our error: counted apart so it does not page
+        metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
+        logger.warning("Image rejected", extra={"reason": str(error)})
+        raise
     metrics.add_metric(name="VariantsCreated", unit=MetricUnit.Count, value=len(stored))
     return {"variants": stored}

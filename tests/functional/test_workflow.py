@@ -124,3 +124,11 @@ def test_a_duplicate_of_a_failed_image_does_not_resurrect_it(workflow):
     _, failed = workflow.run(images.text_named_jpg())
     _, after = workflow.run(images.text_named_jpg())
     assert after == failed
+
+
+def test_each_step_that_rejects_an_upload_counts_it_apart_from_errors(workflow, capsys):
+    """Rejections are the user's file, not our error: the steps' error alarms subtract them."""
+    workflow.run(images.truncated_jpeg())  # passes validate (its header is fine), rejected by variants
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    rejected = [m for m in emitted if "ImagesRejected" in m]
+    assert {m["service"] for m in rejected} == {"variants"}

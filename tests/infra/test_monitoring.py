@@ -129,8 +129,13 @@ def test_every_function_has_error_throttle_and_duration_alarms(deploy):
         timeout = graph.named(f"images-dev-{function}").inputs["timeout"]
         errors, throttles, duration = (found[f"{function}-{kind}"].inputs
                                        for kind in ("errors", "throttles", "duration"))
-        assert (errors["namespace"], errors["metricName"], errors["dimensions"]) == (
-            "AWS/Lambda", "Errors", {"FunctionName": name})
+        if function in ("validate", "variants", "metadata"):  # rejected uploads are subtracted (below)
+            queries = {q["id"]: q["metric"] for q in errors["metricQueries"] if "metric" in q}
+            assert (queries["errors"]["metricName"], queries["errors"]["dimensions"]) == ("Errors",
+                                                                                          {"FunctionName": name})
+        else:
+            assert (errors["namespace"], errors["metricName"], errors["dimensions"]) == (
+                "AWS/Lambda", "Errors", {"FunctionName": name})
         assert (errors["threshold"], errors["comparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
         assert throttles["metricName"] == "Throttles"
         assert (duration["metricName"], duration["statistic"]) == ("Duration", "Maximum")
@@ -211,3 +216,14 @@ def test_execution_events_eventbridge_cannot_deliver_are_kept_and_alarmed(deploy
     assert graph.depends_on(target, graph.named("images-prod-events-dlq-policy"))
     alarm = graph.named("images-prod-events-undelivered")
     assert (alarm.inputs["dimensions"], alarm.inputs["threshold"]) == ({"QueueName": events_dlq.inputs["name"]}, 1)
+
+
+def test_a_rejected_upload_does_not_page_but_any_other_step_error_does(deploy):
+    found = alarms(deploy("dev"))
+    for step in ("validate", "variants", "metadata"):
+        queries = {q["id"]: q for q in found[f"{step}-errors"].inputs["metricQueries"]}
+        assert queries["unexpected"]["expression"] == "errors - FILL(rejected, 0)"
+        assert queries["unexpected"]["returnData"] is True
+        rejected = queries["rejected"]["metric"]
+        assert (rejected["namespace"], rejected["metricName"], rejected["dimensions"]) == (
+            "ImagePipeline", "ImagesRejected", {"service": step})
