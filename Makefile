@@ -15,7 +15,14 @@ $(STAMP): $(BIN)/python requirements.txt requirements-dev.txt constraints.txt
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
 	touch $(STAMP)
 
-install: $(STAMP)
+# The States Language validator (npm), when npm is present; its test is skipped, saying why, when not.
+ASL := tests/asl/node_modules/.installed
+$(ASL): tests/asl/package.json tests/asl/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+		npm ci --prefix tests/asl --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the States Language validator test will be skipped"; fi
+
+install: $(STAMP) $(ASL)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -25,7 +32,7 @@ lint: $(STAMP)
 demo: $(STAMP)
 	$(BIN)/python -m local --out out/demo
 
-test: $(STAMP) lint
+test: $(STAMP) $(ASL) lint
 	$(BIN)/python -m pytest
 
 # Many more event sequences for the lifecycle model, more property-test examples, and 1,000
