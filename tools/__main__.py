@@ -5,6 +5,7 @@
     python -m tools replay --stack prod --failed-since 2026-11-28T00:00:00Z --rate 5 --dry-run
     python -m tools replay --stack prod --dlq --rate 5
     python -m tools metrics --stack prod
+    python -m tools smoke --stack dev          # after `pulumi up`: upload, wait, check, clean up
 
 AWS access uses boto3's default credentials and region (profile, SSO, environment, role).
 """
@@ -18,8 +19,9 @@ from typing import Any
 
 import boto3
 
+from components import Settings, read_stack_settings
 from handlers.errors import InvalidUploadKey
-from tools import metrics, replay, resources, status
+from tools import metrics, replay, resources, smoke, status
 
 
 def timestamp(value: str) -> str:
@@ -51,7 +53,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("status", "one image's status, or the failures since a time"),
                             ("replay", "re-enqueue failed images, or redrive the DLQ"),
-                            ("metrics", "the last hour of queue metrics, per 5 minutes")):
+                            ("metrics", "the last hour of queue metrics, per 5 minutes"),
+                            ("smoke", "upload test images to a deployed stack and check each ends right")):
         sub = commands.add_parser(name, help=help_text)
         resources.add_arguments(sub)
         if name == "status":
@@ -68,6 +71,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             sub.add_argument("--rate", type=positive, default=5.0, help="messages per second (default 5)")
             sub.add_argument("--limit", type=int, help="replay at most this many images")
             sub.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
+        elif name == "smoke":
+            sub.add_argument("--timeout", type=positive, default=600.0, help="seconds to wait (default 600)")
+            sub.add_argument("--keep", action="store_true", help="leave the test uploads, variants and items")
+            sub.add_argument("--sizes", help="variant sizes to expect, e.g. 1280,640,160 (default: the stack's)")
         else:
             sub.add_argument("--hours", type=int, default=1)
     return parser.parse_args(argv)
@@ -112,9 +119,28 @@ def run(args: argparse.Namespace, session: Any = None) -> str:
                          hours=args.hours)
 
 
+def run_smoke(args: argparse.Namespace, session: Any = None) -> smoke.SmokeResult:
+    session = session or boto3.session.Session()
+    found = resources.resolve(args)
+    found.need("input_bucket", "output_bucket", "table")
+    if args.sizes:
+        sizes = [int(size) for size in args.sizes.split(",")]
+    else:
+        stack = args.stack.rsplit("/", 1)[-1] if args.stack else None  # `org/dev` reads Pulumi.dev.yaml
+        sizes = Settings.from_dict(read_stack_settings(stack) if stack else {}).workflow.variant_sizes
+    return smoke.smoke(session, input_bucket=found.input_bucket, output_bucket=found.output_bucket,
+                       table=found.table, topic_arn=found.topic_arn, sizes=sizes, timeout=args.timeout,
+                       keep=args.keep, on_progress=lambda done, total: print(
+                           f"\r  {done}/{total} terminal", end="", file=sys.stderr, flush=True))
+
+
 def main(argv: list[str]) -> int:
     args = parse_args(argv)
     try:
+        if args.command == "smoke":
+            result = run_smoke(args)
+            print(f"\n{result.table()}")
+            return 0 if result.ok else 1
         print(run(args))
     except (resources.ResourceError, InvalidUploadKey, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)

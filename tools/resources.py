@@ -10,7 +10,8 @@ from pathlib import Path
 from typing import Any
 
 OUTPUT_NAMES = {"table": "table_name", "queue_url": "queue_url", "dlq_url": "dead_letter_queue_url",
-                "queue_arn": "queue_arn", "dlq_arn": "dead_letter_queue_arn", "output_bucket": "output_bucket_name"}
+                "queue_arn": "queue_arn", "dlq_arn": "dead_letter_queue_arn", "output_bucket": "output_bucket_name",
+                "input_bucket": "input_bucket_name", "topic_arn": "topic_arn"}
 
 
 class ResourceError(ValueError):
@@ -25,6 +26,8 @@ class Resources:
     queue_arn: str | None = None
     dlq_arn: str | None = None
     output_bucket: str | None = None
+    input_bucket: str | None = None
+    topic_arn: str | None = None
 
     def need(self, *names: str) -> None:
         missing = [n for n in names if not getattr(self, n)]
@@ -42,8 +45,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def stack_outputs(stack: str) -> dict[str, Any]:
-    result = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True,
-                            text=True, check=False)
+    try:
+        result = subprocess.run(["pulumi", "stack", "output", "--json", "--stack", stack], capture_output=True,
+                                text=True, check=False)
+    except FileNotFoundError:
+        raise ResourceError("the Pulumi CLI is not installed: install it, or pass --outputs FILE (a saved "
+                            "`pulumi stack output --json`) or the resource flags") from None
     if result.returncode != 0:
         raise ResourceError(f"`pulumi stack output --stack {stack}` failed: {result.stderr.strip()}")
     return json.loads(result.stdout)

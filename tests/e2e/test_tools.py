@@ -152,3 +152,37 @@ def test_times_with_an_offset_are_compared_in_utc():
 def test_a_key_that_is_not_an_upload_key_is_one_line_not_a_traceback(capsys):
     assert cli.main(["status", "--key", "photo.jpg", "--table", "t"]) == 2
     assert capsys.readouterr().err.startswith("error: key 'photo.jpg' is not uploads/{userId}/{imageId}.{ext}")
+
+
+def test_smoke_passes_against_the_local_pipeline_and_cleans_up():
+    from tools import smoke
+
+    runner = LocalRunner(SETTINGS)
+    with runner.running():
+        p = runner.pipeline
+        session = boto3.session.Session()
+        result = smoke.smoke(session, input_bucket=p.input_bucket, output_bucket=p.output_bucket, table=p.table,
+                             topic_arn=p.topic_arn, sizes=SETTINGS.workflow.variant_sizes, timeout=120,
+                             sleep=lambda _: runner.settle())
+        assert result.ok, result.table()
+        assert [c.status for c in result.checks] == ["completed"] * 4 + ["failed"]
+        assert result.checks[-1].detail.startswith("the JPEG")  # the corrupt file's own reason
+        assert result.alerts == "the topic delivered a test message to a subscriber"
+        assert "smoke test passed" in result.table()
+        # Nothing left behind: uploads, variants, status items.
+        s3 = boto3.client("s3")
+        assert s3.list_objects_v2(Bucket=p.input_bucket).get("KeyCount", 0) == 0
+        assert s3.list_objects_v2(Bucket=p.output_bucket, Prefix="variants/smoke-").get("KeyCount", 0) == 0
+        assert boto3.client("dynamodb").scan(TableName=p.table)["Items"] == []
+
+
+def test_smoke_fails_when_an_image_does_not_end_right():
+    from tools import smoke
+
+    runner = LocalRunner(SETTINGS, faults=Faults(throttle=1.0))  # nothing can start: all dead-lettered
+    with runner.running():
+        p = runner.pipeline
+        result = smoke.smoke(boto3.session.Session(), input_bucket=p.input_bucket, output_bucket=p.output_bucket,
+                             table=p.table, topic_arn=p.topic_arn, sizes=[1280, 640, 160], timeout=60,
+                             sleep=lambda _: runner.settle())
+        assert not result.ok and "smoke test FAILED" in result.table()

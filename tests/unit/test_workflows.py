@@ -34,6 +34,8 @@ def test_main_deploys_dev_then_staging_then_prod_behind_an_approval():
     assert up["environment"] == "${{ inputs.environment }}"
     step = next(s for s in up["steps"] if str(s.get("uses", "")).startswith("pulumi/actions"))
     assert (step["with"]["command"], step["with"]["policyPacks"]) == ("up", "policy")
+    smoke = up["steps"][-1]  # after every `pulumi up`, the stack proves itself
+    assert "python -m tools smoke --stack" in smoke["run"]
 
 
 def test_no_workflow_stores_aws_keys():
