@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import boto3
+from botocore.exceptions import ClientError
 
 from components import Settings, read_stack_settings
 from handlers.errors import InvalidUploadKey
@@ -43,7 +44,7 @@ def positive(value: str) -> float:
     except ValueError:
         number = 0.0
     if not number > 0:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number of messages per second")
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
     return number
 
 
@@ -127,7 +128,11 @@ def run_smoke(args: argparse.Namespace, session: Any = None) -> smoke.SmokeResul
         sizes = [int(size) for size in args.sizes.split(",")]
     else:
         stack = args.stack.rsplit("/", 1)[-1] if args.stack else None  # `org/dev` reads Pulumi.dev.yaml
-        sizes = Settings.from_dict(read_stack_settings(stack) if stack else {}).workflow.variant_sizes
+        try:
+            sizes = Settings.from_dict(read_stack_settings(stack) if stack else {}).workflow.variant_sizes
+        except FileNotFoundError:
+            raise resources.ResourceError(f"no Pulumi.{stack}.yaml here to read the variant sizes from: run from "
+                                          "the project folder, or pass --sizes 1280,640,160") from None
     return smoke.smoke(session, input_bucket=found.input_bucket, output_bucket=found.output_bucket,
                        table=found.table, topic_arn=found.topic_arn, sizes=sizes, timeout=args.timeout,
                        keep=args.keep, on_progress=lambda done, total: print(
@@ -142,7 +147,7 @@ def main(argv: list[str]) -> int:
             print(f"\n{result.table()}")
             return 0 if result.ok else 1
         print(run(args))
-    except (resources.ResourceError, InvalidUploadKey, ValueError) as error:
+    except (resources.ResourceError, InvalidUploadKey, ValueError, ClientError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     return 0

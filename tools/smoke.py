@@ -23,6 +23,7 @@ from tools.status import plain_item
 
 FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
 CORRUPT = b"\xff\xd8\xff\xe0 this JPEG stops right after its first marker"
+DENIED = {"AccessDenied", "AccessDeniedException", "AuthorizationError"}
 
 
 @dataclass
@@ -68,9 +69,9 @@ def sample(fmt: str) -> bytes:
 def _check_item(session: Any, check: Check, item: dict[str, Any], output_bucket: str | None,
                 sizes: list[int]) -> None:
     check.status = item["status"]
-    if check.expect == "failed":
-        check.ok = item["status"] == "failed" and bool(item.get("reason"))
-        check.detail = item.get("reason", "no reason recorded")
+    if check.expect == "failed":  # rejected as the bad file it is, not failed by a crash
+        check.ok = item["status"] == "failed" and item.get("error") == "InvalidImage" and bool(item.get("reason"))
+        check.detail = f"{item.get('error', '?')}: {item.get('reason', 'no reason recorded')}"
         return
     if item["status"] != "completed":
         check.detail = item.get("reason", "")
@@ -96,8 +97,10 @@ def check_alerts(session: Any, topic_arn: str, sleep: Callable[[float], None], t
     sqs, sns = session.client("sqs"), session.client("sns")
     try:
         url = sqs.create_queue(QueueName=f"image-pipeline-smoke-{uuid.uuid4().hex[:12]}")["QueueUrl"]
-    except ClientError as error:
-        return True, f"cannot check (no permission to create a queue: {error.response['Error']['Code']})"
+    except ClientError as error:  # only our own missing permission excuses not checking
+        if error.response["Error"]["Code"] in DENIED:
+            return True, f"cannot check (no permission to create a queue: {error.response['Error']['Code']})"
+        raise
     subscription = None
     try:
         arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -116,8 +119,9 @@ def check_alerts(session: Any, topic_arn: str, sleep: Callable[[float], None], t
                 return True, "the topic delivered a test message to a subscriber"
             sleep(1)
         return False, f"a test message published to {topic_arn} was not delivered within {timeout:.0f} s"
-    except ClientError as error:
-        return True, f"cannot check ({error.response['Error']['Code']}: {error.response['Error']['Message']})"
+    except ClientError as error:  # the topic is missing, its key unusable, publishing refused: alerts are broken
+        return False, f"the topic did not take a test message ({error.response['Error']['Code']}: " \
+                      f"{error.response['Error']['Message']})"
     finally:
         if subscription and subscription != "pending confirmation":
             sns.unsubscribe(SubscriptionArn=subscription)
@@ -132,11 +136,11 @@ def smoke(session: Any, *, input_bucket: str, output_bucket: str, table: str, to
     uploads = {f"uploads/{run}/{ext}-image.{ext}": sample(fmt) for ext, fmt in FORMATS.items()}
     uploads[f"uploads/{run}/corrupt.jpg"] = CORRUPT
     result = SmokeResult()
-    for key, data in uploads.items():
-        s3.put_object(Bucket=input_bucket, Key=key, Body=data)
-        result.checks.append(Check(key, "failed" if data is CORRUPT else "completed", time.monotonic()))
     deadline = time.monotonic() + timeout
     try:
+        for key, data in uploads.items():
+            s3.put_object(Bucket=input_bucket, Key=key, Body=data)
+            result.checks.append(Check(key, "failed" if data is CORRUPT else "completed", time.monotonic()))
         while time.monotonic() < deadline and any(c.status in ("pending", "queued", "processing")
                                                   for c in result.checks):
             for check in result.checks:
@@ -168,12 +172,21 @@ def smoke(session: Any, *, input_bucket: str, output_bucket: str, table: str, to
     return result
 
 
+def _delete_prefix(s3: Any, bucket: str, prefix: str) -> None:
+    """Every object and every version under `prefix` (versioned buckets keep deleted objects otherwise)."""
+    for page in s3.get_paginator("list_object_versions").paginate(Bucket=bucket, Prefix=prefix):
+        for version in page.get("Versions", []) + page.get("DeleteMarkers", []):
+            s3.delete_object(Bucket=bucket, Key=version["Key"], VersionId=version["VersionId"])
+    for obj in s3.list_objects_v2(Bucket=bucket, Prefix=prefix).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=obj["Key"])
+
+
 def clean_up(session: Any, run: str, keys: list[str], input_bucket: str, output_bucket: str, table: str) -> None:
+    """Uploads (all versions), variants and status items of this run. Uploads still queued when the run
+    stopped early may be processed later and leave `smoke-...` items: run it again, or delete them."""
     s3, dynamodb = session.client("s3"), session.client("dynamodb")
+    _delete_prefix(s3, input_bucket, f"uploads/{run}/")
+    _delete_prefix(s3, output_bucket, f"variants/{run}/")
     for key in keys:
-        s3.delete_object(Bucket=input_bucket, Key=key)
         image_id = key.rsplit("/", 1)[1].rsplit(".", 1)[0]
         dynamodb.delete_item(TableName=table, Key={"imageId": {"S": image_id}, "userId": {"S": run}})
-    listed = s3.list_objects_v2(Bucket=output_bucket, Prefix=f"variants/{run}/").get("Contents", [])
-    for obj in listed:
-        s3.delete_object(Bucket=output_bucket, Key=obj["Key"])

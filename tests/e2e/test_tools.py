@@ -166,7 +166,7 @@ def test_smoke_passes_against_the_local_pipeline_and_cleans_up():
                              sleep=lambda _: runner.settle())
         assert result.ok, result.table()
         assert [c.status for c in result.checks] == ["completed"] * 4 + ["failed"]
-        assert result.checks[-1].detail.startswith("the JPEG")  # the corrupt file's own reason
+        assert result.checks[-1].detail.startswith("InvalidImage: the JPEG")  # rejected, with its own reason
         assert result.alerts == "the topic delivered a test message to a subscriber"
         assert "smoke test passed" in result.table()
         # Nothing left behind: uploads, variants, status items.
@@ -186,3 +186,44 @@ def test_smoke_fails_when_an_image_does_not_end_right():
                              table=p.table, topic_arn=p.topic_arn, sizes=[1280, 640, 160], timeout=60,
                              sleep=lambda _: runner.settle())
         assert not result.ok and "smoke test FAILED" in result.table()
+
+
+def test_smoke_fails_when_alerts_cannot_be_delivered_or_a_rejection_is_really_a_crash(monkeypatch):
+    from handlers import validate
+    from tools import smoke
+
+    runner = LocalRunner(SETTINGS)
+    with runner.running():
+        p = runner.pipeline
+        real = validate.validate
+
+        def crash_on_the_corrupt_file(upload, settings, s3):
+            if upload["s3Key"].endswith("corrupt.jpg"):
+                raise KeyError("an unexpected crash")
+            return real(upload, settings, s3)
+
+        monkeypatch.setattr(validate, "validate", crash_on_the_corrupt_file)
+        result = smoke.smoke(boto3.session.Session(), input_bucket=p.input_bucket, output_bucket=p.output_bucket,
+                             table=p.table, topic_arn=p.topic_arn + "-gone", sizes=[1280, 640, 160], timeout=60,
+                             sleep=lambda _: runner.settle())
+        assert not result.alerts_ok and result.alerts.startswith("the topic did not take a test message (NotFound")
+        corrupt = result.checks[-1]
+        assert (corrupt.status, corrupt.ok) == ("failed", False) and corrupt.detail.startswith("KeyError")
+        assert all(check.ok for check in result.checks[:-1])
+
+
+def test_smoke_removes_every_version_from_a_versioned_bucket():
+    from tools import smoke
+
+    runner = LocalRunner(SETTINGS)
+    with runner.running():
+        p, s3 = runner.pipeline, boto3.client("s3")
+        for bucket in (p.input_bucket, p.output_bucket):
+            s3.put_bucket_versioning(Bucket=bucket, VersioningConfiguration={"Status": "Enabled"})
+        result = smoke.smoke(boto3.session.Session(), input_bucket=p.input_bucket, output_bucket=p.output_bucket,
+                             table=p.table, topic_arn=p.topic_arn, sizes=[1280, 640, 160], timeout=60,
+                             sleep=lambda _: runner.settle())
+        assert result.ok, result.table()
+        for bucket in (p.input_bucket, p.output_bucket):
+            versions = s3.list_object_versions(Bucket=bucket)
+            assert versions.get("Versions", []) == [] and versions.get("DeleteMarkers", []) == [], bucket
