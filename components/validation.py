@@ -16,7 +16,10 @@ from components.config import IMAGE_FORMATS, Settings
 from components.errors import ConfigError
 
 T = TypeVar("T")
-KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:(key|alias)/[A-Za-z0-9/_-]+$")
+# A key ARN, never an alias: IAM authorizes KMS calls against the key's ARN, so grants naming an
+# alias match nothing and every encrypted call would be denied.
+KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9_-]+$")
+TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]*$")  # what SQS, SNS and IAM all accept in tags
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
@@ -118,6 +121,18 @@ def _span(low: int | None, high: int | None) -> str:
     return f"{low:,} to {high:,}" if high is not None else f">= {low:,}"
 
 
+def _alarm_problems(s: Settings) -> list[str]:
+    """CloudWatch's rules for alarm periods and windows (PutMetricAlarm)."""
+    a, problems = s.alarms, []
+    if a.period_seconds not in (10, 20, 30) and a.period_seconds % 60:
+        problems.append(f"alarms.period_seconds: {a.period_seconds} must be 10, 20, 30 or a multiple of 60")
+    window, limit = a.period_seconds * a.evaluation_periods, 86_400 if a.period_seconds < 3_600 else 604_800
+    if window > limit:
+        problems.append(f"alarms.evaluation_periods: {a.evaluation_periods} x period_seconds {a.period_seconds} = "
+                        f"{window} s; CloudWatch allows at most {limit:,} s for this period")
+    return problems
+
+
 def _rule_problems(s: Settings) -> list[str]:
     problems: list[str] = []
     for function_name, queue_key, fn, queue in s.consumers():
@@ -159,11 +174,19 @@ def _rule_problems(s: Settings) -> list[str]:
                         "or remove the key")
     if enc.kms_key_arn is not None and not KMS_KEY_ARN.match(enc.kms_key_arn):
         problems.append(f"encryption.kms_key_arn: {enc.kms_key_arn!r} is not a KMS key ARN "
-                        "(arn:aws:kms:<region>:<account>:key/<id>)")
+                        "(arn:aws:kms:<region>:<account>:key/<id>; an alias ARN will not do: IAM grants name keys)")
+    problems += _alarm_problems(s)
+    if not 1 <= len(s.storage.variants_cache_control) <= 256:
+        problems.append("storage.variants_cache_control: 1 to 256 characters (it travels in the variants "
+                        "function's environment, which Lambda limits to 4 KB)")
     if len(s.tags) > 40:
         problems.append(f"tags: {len(s.tags)} tags; at most 40 leave room for the component's own")
     problems += [f"tags.{key}: keys are 1 to 128 characters, values at most 256"
                  for key, value in s.tags.items() if not 1 <= len(key) <= 128 or len(value) > 256]
+    problems += [f"tags.{key}: keys starting with 'aws:' are reserved by AWS"
+                 for key in s.tags if key.lower().startswith("aws:")]
+    problems += [f"tags.{key}: use only letters, digits, spaces and _ . : / = + - @ (SQS, SNS and IAM refuse others)"
+                 for key, value in s.tags.items() if not (TAG_VALUE.match(key) and TAG_VALUE.match(value))]
     return problems
 
 

@@ -191,3 +191,25 @@ def test_a_customer_key_of_ones_own_must_let_every_service_principal_use_it():
                             "queue": {"message_retention_seconds": 345_600}})
     [warning] = s.warnings()
     assert "cloudwatch.amazonaws.com" in warning and "events.amazonaws.com" in warning
+
+
+@pytest.mark.parametrize(("raw", "message"), [
+    ({"encryption": {"mode": "kms", "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:alias/images"}},
+     "encryption.kms_key_arn: 'arn:aws:kms:eu-west-1:123456789012:alias/images' is not a KMS key ARN "
+     "(arn:aws:kms:<region>:<account>:key/<id>; an alias ARN will not do: IAM grants name keys)"),
+    ({"alarms": {"period_seconds": 45}}, "alarms.period_seconds: 45 must be 10, 20, 30 or a multiple of 60"),
+    ({"alarms": {"period_seconds": 3000, "evaluation_periods": 30}},
+     "alarms.evaluation_periods: 30 x period_seconds 3000 = 90000 s; CloudWatch allows at most 86,400 s for this "
+     "period"),
+    ({"alarms": {"period_seconds": 86_400, "evaluation_periods": 8}},
+     "alarms.evaluation_periods: 8 x period_seconds 86400 = 691200 s; CloudWatch allows at most 604,800 s for "
+     "this period"),
+    ({"tags": {"aws:owner": "me"}}, "tags.aws:owner: keys starting with 'aws:' are reserved by AWS"),
+    ({"storage": {"variants_cache_control": "x" * 5000}},
+     "storage.variants_cache_control: 1 to 256 characters (it travels in the variants function's environment, "
+     "which Lambda limits to 4 KB)"),
+    ({"tags": {"team": "images!#"}},
+     "tags.team: use only letters, digits, spaces and _ . : / = + - @ (SQS, SNS and IAM refuse others)"),
+])
+def test_values_aws_would_refuse_at_deploy_are_caught_at_preview(raw, message):
+    assert problems(raw) == [message]
