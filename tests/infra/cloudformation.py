@@ -9,6 +9,7 @@ placeholder object: their bytes are checked by the layer and handler tests inste
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from collections.abc import Callable
@@ -137,7 +138,8 @@ def alarm(graph: Graph, r: Resource) -> Properties:
             "Dimensions": [{"Name": k, "Value": v} for k, v in (i.get("dimensions") or {}).items()],
             "EvaluationPeriods": i["evaluationPeriods"], "Threshold": i["threshold"],
             "ComparisonOperator": i["comparisonOperator"], "TreatMissingData": i.get("treatMissingData"),
-            "AlarmActions": i.get("alarmActions"), "OKActions": i.get("okActions"), "Metrics": metrics}
+            "AlarmActions": i.get("alarmActions"), "OKActions": i.get("okActions"), "Metrics": metrics,
+            "Tags": _tags(i)}
 
 
 def rule(graph: Graph, r: Resource) -> Properties:
@@ -148,7 +150,8 @@ def rule(graph: Graph, r: Resource) -> Properties:
         "DeadLetterConfig": {"Arn": t.inputs["deadLetterConfig"]["arn"]} if t.inputs.get("deadLetterConfig") else None})
         for t in _children(graph, "aws:cloudwatch/eventTarget:EventTarget", "rule", i["name"])]
     return {"Description": i.get("description"), "EventPattern": _json(i.get("eventPattern")),
-            "ScheduleExpression": i.get("scheduleExpression"), "State": "ENABLED", "Targets": targets}
+            "ScheduleExpression": i.get("scheduleExpression"), "State": "ENABLED", "Targets": targets,
+            "Tags": _tags(i)}
 
 
 def state_machine(graph: Graph, r: Resource) -> Properties:
@@ -222,6 +225,48 @@ FOLDED = {"aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryp
           "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketNotification:BucketNotification",
           "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "aws:cloudwatch/eventTarget:EventTarget",
           "image-pipeline:index:ImagePipeline"}
+
+
+class TrackedInputs(dict):
+    """A resource's inputs that remember which keys a mapping read."""
+
+    def __init__(self, *args: Any) -> None:
+        super().__init__(*args)
+        self.read: set[str] = set()
+
+    def __getitem__(self, key: str) -> Any:
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def tracked(graph: Graph) -> Graph:
+    """A copy of `graph` whose resources record what the mappings read (see `unread_inputs`)."""
+    resources = [Resource(r.urn, r.type, r.name, TrackedInputs(copy.deepcopy(r.inputs)), r.options)
+                 for r in graph.resources]
+    return Graph(resources=resources, dependencies=graph.dependencies,
+                 property_dependencies=graph.property_dependencies)
+
+
+# Inputs with no CloudFormation counterpart: physical names and computed outputs the mocks echo,
+# Pulumi-only switches, and the component's own inputs.
+NOT_IN_CLOUDFORMATION = {"name", "arn", "id", "url", "urn", "namePrefix", "forceDestroy", "invokeArn", "keyId",
+                         "bucket", "tagsAll", "code"}
+
+
+def unread_inputs(graph: Graph) -> dict[str, set[str]]:
+    """After `template(graph)` on a `tracked` graph: each resource's inputs that no mapping read."""
+    unread = {}
+    for r in graph.resources:
+        if r.type == "image-pipeline:index:ImagePipeline":
+            continue
+        left = set(r.inputs) - r.inputs.read - NOT_IN_CLOUDFORMATION
+        if left:
+            unread[r.name] = left
+    return unread
 
 
 def template(graph: Graph) -> dict[str, Any]:

@@ -6,7 +6,6 @@ very resource, so the check cannot pass because a mapping dropped what it should
 
 from __future__ import annotations
 
-import copy
 import json
 from collections.abc import Callable
 from functools import cache
@@ -16,18 +15,18 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from components import ImagePipeline, Settings, read_stack_settings
-from tests.infra.cloudformation import MAPPINGS, template
-from tests.infra.conftest import STACKS, run_under_mocks
+from tests.infra.cloudformation import FOLDED, MAPPINGS, template, tracked, unread_inputs
+from tests.infra.conftest import STACKS, Graph, run_under_mocks
 
 LINT = ManualArgs(regions=["eu-west-1"])
 
 
 @cache
-def stack_template(stack: str) -> str:
+def stack_graph(stack: str) -> Graph:
     def program() -> Any:
         return ImagePipeline(f"images-{stack}", Settings.from_dict(read_stack_settings(stack))).queue_url
 
-    return json.dumps(template(run_under_mocks(stack, program)))
+    return run_under_mocks(stack, program)
 
 
 def errors(document: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -37,52 +36,75 @@ def errors(document: dict[str, Any]) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_every_stack_lints_clean_against_cloudformations_schemas(stack):
-    document = json.loads(stack_template(stack))
+    document = template(stack_graph(stack))
     assert len(document["Resources"]) > 80
     assert errors(document) == []
 
 
-def _first(document: dict[str, Any], cfn_type: str) -> tuple[str, dict[str, Any]]:
-    name = next(n for n, r in document["Resources"].items() if r["Type"] == cfn_type)
-    return name, document["Resources"][name]["Properties"]
+@pytest.mark.parametrize("stack", STACKS)
+def test_every_input_the_component_sets_reaches_the_template(stack):
+    """A mapping that dropped an input would let a bad value through unlinted."""
+    graph = tracked(stack_graph(stack))
+    template(graph)
+    assert unread_inputs(graph) == {}
+
+
+def _policy(inputs: dict[str, Any], key: str = "policy") -> None:
+    document = json.loads(inputs[key])
+    document["Statement"][0]["Effect"] = "Maybe"
+    inputs[key] = json.dumps(document)
 
 
 Break = Callable[[dict[str, Any]], None]
+# One value AWS would reject, set on the Pulumi inputs of the first resource of each type: the
+# lint must report it, so each mapping is proven to carry what it is given.
 NEGATIVE_CONTROLS: dict[str, Break] = {
-    "AWS::SQS::Queue": lambda p: p.update(VisibilityTimeout=50_000),
-    "AWS::SQS::QueuePolicy": lambda p: p["PolicyDocument"]["Statement"][0].update(Effect="Maybe"),
-    "AWS::S3::Bucket": lambda p: p["VersioningConfiguration"].update(Status="Sometimes"),
-    "AWS::S3::BucketPolicy": lambda p: p["PolicyDocument"]["Statement"][0].update(Effect="Maybe"),
-    "AWS::DynamoDB::Table": lambda p: p.update(BillingMode="FREE"),
-    "AWS::SNS::Topic": lambda p: p.update(FifoTopic="maybe"),
-    "AWS::SNS::TopicPolicy": lambda p: p["PolicyDocument"]["Statement"][0].update(Effect="Maybe"),
-    "AWS::SNS::Subscription": lambda p: p.pop("TopicArn"),
-    "AWS::KMS::Key": lambda p: p.update(PendingWindowInDays=3),
-    "AWS::KMS::Alias": lambda p: p.update(AliasName="no-alias-prefix"),
-    "AWS::IAM::Role": lambda p: p["AssumeRolePolicyDocument"].update(Version="2099-01-01"),
-    "AWS::IAM::RolePolicy": lambda p: p["PolicyDocument"]["Statement"][0].update(Effect="Maybe"),
-    "AWS::Logs::LogGroup": lambda p: p.update(RetentionInDays=2),
-    "AWS::Lambda::Function": lambda p: p.update(MemorySize=100),
-    "AWS::Lambda::LayerVersion": lambda p: p.update(CompatibleArchitectures=["sparc"]),
-    "AWS::Lambda::Permission": lambda p: p.update(Action="invoke everything"),
-    "AWS::Lambda::EventSourceMapping": lambda p: p.update(BatchSize=0),
-    "AWS::Lambda::EventInvokeConfig": lambda p: p.update(MaximumRetryAttempts=5),
-    "AWS::StepFunctions::StateMachine": lambda p: p["Definition"]["States"]["Done"].update(Type="Bogus"),
-    "AWS::Events::Rule": lambda p: p.update(State="MAYBE"),
-    "AWS::CloudWatch::Alarm": lambda p: p.update(ComparisonOperator="Bigger"),
-    "AWS::CloudWatch::Dashboard": lambda p: p.update(DashboardBody={"widgets": "not a string"}),
+    "aws:sqs/queue:Queue": lambda i: i.update(visibilityTimeoutSeconds=50_000),
+    "aws:sqs/queuePolicy:QueuePolicy": _policy,
+    "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy": lambda i: i.update(redriveAllowPolicy=json.dumps([1, 2])),
+    "aws:s3/bucket:Bucket": lambda i: i.update(tags={"k": "v" * 300}),
+    "aws:s3/bucketPolicy:BucketPolicy": _policy,
+    "aws:s3/bucketVersioning:BucketVersioning": lambda i: i["versioningConfiguration"].update(status="Sometimes"),
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": lambda i: i[
+        "rules"][0]["applyServerSideEncryptionByDefault"].update(sseAlgorithm="ROT13"),
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": lambda i: i.update(blockPublicAcls="maybe"),
+    "aws:s3/bucketOwnershipControls:BucketOwnershipControls": lambda i: i["rule"].update(objectOwnership="Anyone"),
+    "aws:s3/bucketNotification:BucketNotification": lambda i: i["lambdaFunctions"][0].update(
+        lambdaFunctionArn=None),
+    "aws:dynamodb/table:Table": lambda i: i.update(billingMode="FREE"),
+    "aws:sns/topic:Topic": lambda i: i.update(tags={"k": "v" * 300}),
+    "aws:sns/topicPolicy:TopicPolicy": _policy,
+    "aws:sns/topicSubscription:TopicSubscription": lambda i: i.update(endpoint={"not": "a string"}),
+    "aws:kms/key:Key": lambda i: i.update(deletionWindowInDays=3),
+    "aws:kms/alias:Alias": lambda i: i.update(name="no-alias-prefix"),
+    "aws:iam/role:Role": lambda i: _policy(i, "assumeRolePolicy"),
+    "aws:iam/rolePolicy:RolePolicy": _policy,
+    "aws:cloudwatch/logGroup:LogGroup": lambda i: i.update(retentionInDays=2),
+    "aws:lambda/function:Function": lambda i: i.update(memorySize=100),
+    "aws:lambda/layerVersion:LayerVersion": lambda i: i.update(compatibleArchitectures=["sparc"]),
+    "aws:lambda/permission:Permission": lambda i: i.update(action="invoke everything"),
+    "aws:lambda/eventSourceMapping:EventSourceMapping": lambda i: i.update(batchSize=0),
+    "aws:lambda/functionEventInvokeConfig:FunctionEventInvokeConfig": lambda i: i.update(maximumRetryAttempts=5),
+    "aws:sfn/stateMachine:StateMachine": lambda i: i.update(definition=i["definition"].replace(
+        '"Type": "Succeed"', '"Type": "Bogus"', 1)),
+    "aws:cloudwatch/eventRule:EventRule": lambda i: i.update(description="x" * 600),
+    "aws:cloudwatch/eventTarget:EventTarget": lambda i: i.update(retryPolicy={"maximumRetryAttempts": 500}),
+    "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i: i.update(comparisonOperator="Bigger"),
+    "aws:cloudwatch/dashboard:Dashboard": lambda i: i.update(dashboardBody={"widgets": "not a string"}),
 }
 
 
-def test_every_mapped_type_has_a_negative_control():
-    assert {cfn_type for cfn_type, _ in MAPPINGS.values()} == set(NEGATIVE_CONTROLS)
+def test_every_resource_type_the_stacks_use_has_a_negative_control():
+    used = {r.type for r in stack_graph("prod").resources} - {"image-pipeline:index:ImagePipeline"}
+    assert used == set(NEGATIVE_CONTROLS)
+    assert set(MAPPINGS) | FOLDED >= used
 
 
-@pytest.mark.parametrize("cfn_type", sorted(NEGATIVE_CONTROLS))
-def test_a_value_aws_would_reject_fails_the_lint_on_that_resource(cfn_type):
-    document = copy.deepcopy(json.loads(stack_template("prod")))
-    name, properties = _first(document, cfn_type)
-    NEGATIVE_CONTROLS[cfn_type](properties)
-    found = errors(document)
-    assert found, f"{cfn_type}: the broken value was not reported"
-    assert {resource for _, resource, _ in found} == {name}, found
+@pytest.mark.parametrize("pulumi_type", sorted(NEGATIVE_CONTROLS))
+def test_a_value_aws_would_reject_fails_the_lint(pulumi_type):
+    graph = tracked(stack_graph("prod"))
+    target = next(r for r in graph.resources if r.type == pulumi_type)
+    NEGATIVE_CONTROLS[pulumi_type](target.inputs)
+    found = errors(template(graph))
+    assert found, f"{pulumi_type}: the broken value was not reported"
+    assert len({resource for _, resource, _ in found}) == 1, found
