@@ -27,7 +27,8 @@ POWER_USER = "arn:aws:iam::aws:policy/PowerUserAccess"
 COMPONENT_ROLE_ACTIONS = ["iam:CreateRole", "iam:DeleteRole", "iam:GetRole", "iam:UpdateRole", "iam:TagRole",
                           "iam:UntagRole", "iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:GetRolePolicy",
                           "iam:DeleteRolePolicy", "iam:ListRolePolicies", "iam:ListAttachedRolePolicies",
-                          "iam:ListInstanceProfilesForRole", "iam:PassRole"]
+                          "iam:ListInstanceProfilesForRole"]
+PASSED_TO = ["lambda.amazonaws.com", "states.amazonaws.com"]
 
 
 def github_trust_policy(provider_arn: str, repository: str, subjects: list[str]) -> dict[str, Any]:
@@ -46,9 +47,18 @@ def preview_policy() -> dict[str, Any]:
 
 
 def deploy_policy(account_id: str, role_prefix: str) -> dict[str, Any]:
-    return {"Version": "2012-10-17", "Statement": [{
-        "Sid": "ManageTheComponentsRoles", "Effect": "Allow", "Action": COMPONENT_ROLE_ACTIONS,
-        "Resource": [f"arn:aws:iam::{account_id}:role/{role_prefix}*"]}]}
+    """Manage the component's roles, pass them only to Lambda and Step Functions, never assume them.
+
+    A role that can write IAM roles can always reach their permissions somehow (here: through a
+    Lambda function it deploys); the Deny closes the direct path. Add a permissions boundary in
+    accounts that need a hard limit.
+    """
+    roles = [f"arn:aws:iam::{account_id}:role/{role_prefix}*"]
+    return {"Version": "2012-10-17", "Statement": [
+        {"Sid": "ManageTheComponentsRoles", "Effect": "Allow", "Action": COMPONENT_ROLE_ACTIONS, "Resource": roles},
+        {"Sid": "PassThemOnlyToTheirServices", "Effect": "Allow", "Action": ["iam:PassRole"], "Resource": roles,
+         "Condition": {"StringEquals": {"iam:PassedToService": PASSED_TO}}},
+        {"Sid": "NeverAssumeThem", "Effect": "Deny", "Action": ["sts:AssumeRole"], "Resource": roles}]}
 
 
 @dataclass(frozen=True)

@@ -37,9 +37,13 @@ def test_the_deploy_role_serves_only_the_deploy_environments_and_manages_only_th
     trust = json.loads(graph.named("ci-deploy").inputs["assumeRolePolicy"])["Statement"][0]
     assert trust["Condition"]["StringLike"]["token.actions.githubusercontent.com:sub"] == [
         f"repo:acme/image-pipeline:environment:{name}" for name in ("dev", "staging", "production")]
-    statement = graph.named("ci-deploy-policy").policy()["Statement"][0]
-    assert statement["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/images-*"]
-    assert "iam:PassRole" in statement["Action"] and all(not a.endswith("*") for a in statement["Action"])
+    manage, pass_role, deny = graph.named("ci-deploy-policy").policy()["Statement"]
+    assert manage["Resource"] == pass_role["Resource"] == deny["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/images-*"]
+    assert all(not a.endswith("*") for a in manage["Action"]) and "iam:PassRole" not in manage["Action"]
+    # Passed only to the services the component's roles serve, and never assumed by the deployer.
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": ["lambda.amazonaws.com",
+                                                                               "states.amazonaws.com"]}}
+    assert (deny["Effect"], deny["Action"]) == ("Deny", ["sts:AssumeRole"])
 
 
 def test_the_ci_role_documents_lint_clean():
