@@ -13,26 +13,36 @@ AWS access uses boto3's default credentials and region (profile, SSO, environmen
 from __future__ import annotations
 
 import argparse
+import re
 import sys
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
-from botocore.exceptions import ClientError
+from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
 from components import Settings, read_stack_settings
 from handlers.errors import InvalidUploadKey
 from tools import metrics, replay, resources, smoke, status
 
+DURATION = re.compile(r"^(\d+)([mhd])$")
+UNITS = {"m": "minutes", "h": "hours", "d": "days"}
+
 
 def timestamp(value: str) -> str:
-    """An ISO 8601 time (any offset) as the status table stores times: UTC, milliseconds, `Z`."""
+    """An ISO 8601 time (any offset), or a duration back from now (`30m`, `2h`, `1d`), as the status
+    table stores times: UTC, milliseconds, `Z`."""
     if not value:
         return ""  # no lower bound
+    duration = DURATION.match(value.strip())
+    if duration:
+        parsed = datetime.now(UTC) - timedelta(**{UNITS[duration[2]]: int(duration[1])})
+        return parsed.isoformat(timespec="milliseconds").replace("+00:00", "Z")
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is not an ISO 8601 time, e.g. 2026-11-28T00:00:00Z") from None
+        raise argparse.ArgumentTypeError(f"{value!r} is neither an ISO 8601 time (2026-11-28T00:00:00Z) nor a "
+                                         "duration back from now (30m, 2h, 1d)") from None
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
@@ -62,7 +72,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             sub.add_argument("--image-id")
             sub.add_argument("--user-id")
             sub.add_argument("--key", help="the upload key, uploads/{userId}/{imageId}.{ext}")
-            sub.add_argument("--failed-since", type=timestamp, help="ISO 8601 time, e.g. 2026-11-28T00:00:00Z")
+            sub.add_argument("--failed-since", type=timestamp, help="ISO 8601 time or a duration back: 2h, 1d")
         elif name == "replay":
             sub.add_argument("--failed-since", type=timestamp, default="",
                              help="replay images failed at or after this ISO 8601 time")
@@ -149,6 +159,13 @@ def main(argv: list[str]) -> int:
         print(run(args))
     except (resources.ResourceError, InvalidUploadKey, ValueError, ClientError) as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    except NoRegionError:
+        print("error: no AWS region: set AWS_REGION (or a profile's region), e.g. `export AWS_REGION=eu-west-1`",
+              file=sys.stderr)
+        return 2
+    except NoCredentialsError:
+        print("error: no AWS credentials: `aws configure`, `aws sso login`, or set AWS_PROFILE", file=sys.stderr)
         return 2
     return 0
 

@@ -144,9 +144,20 @@ def test_bad_arguments_are_refused_before_anything_changes(argv, capsys):
     assert "error:" in capsys.readouterr().err
 
 
-def test_times_with_an_offset_are_compared_in_utc():
+def test_times_with_an_offset_are_compared_in_utc_and_durations_count_back_from_now():
     assert cli.timestamp("2026-11-28T10:00:00+14:00") == "2026-11-27T20:00:00.000Z"
     assert cli.timestamp("2026-11-28") == "2026-11-28T00:00:00.000Z"
+    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
+    assert abs(datetime.fromisoformat(cli.timestamp("2h").replace("Z", "+00:00")) - two_hours_ago).total_seconds() < 5
+    assert cli.timestamp("1d") < cli.timestamp("30m")
+
+
+def test_a_missing_region_is_one_line_saying_how_to_set_it(monkeypatch, capsys):
+    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(variable, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert cli.main(["status", "--table", "t", "--key", "uploads/a/b.jpg"]) == 2
+    assert capsys.readouterr().err.startswith("error: no AWS region: set AWS_REGION")
 
 
 def test_a_key_that_is_not_an_upload_key_is_one_line_not_a_traceback(capsys):
