@@ -34,16 +34,12 @@ from handlers.alerts import alert
 from handlers.clients import clients
 from handlers.errors import ReconcileIncomplete
 from handlers.repair import SETTLED_ERRORS, execution_arn, execution_status
-from handlers.uploads import event_time, execution_name, upload_identity
+from handlers.uploads import execution_name, rerun_message, upload_identity, utc_iso
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
 clients.warm("dynamodb", "stepfunctions", "sqs", "sns", "s3")
 DEFAULT_STALE_AFTER = 1_200  # seconds: the default execution timeout (900) plus a 5-minute margin
-
-
-def plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: next(iter(value.values())) for name, value in item.items()}
 
 
 def stored_upload(item: dict[str, Any]) -> dict[str, Any]:
@@ -70,7 +66,7 @@ def newer_object_message(upload: dict[str, Any], head: dict[str, Any], sequencer
     """
     body = {k: v for k, v in upload.items() if k not in ("upload", "replayAttempt", "versionId")}
     body |= {"eTag": head["ETag"].strip('"'), "sequencer": sequencer + "1", "fileSize": head["ContentLength"],
-             "uploadTimestamp": event_time(head["LastModified"].isoformat())}
+             "uploadTimestamp": utc_iso(head["LastModified"])}
     if head.get("VersionId") and head["VersionId"] != "null":
         body["versionId"] = head["VersionId"]
     return body
@@ -78,9 +74,7 @@ def newer_object_message(upload: dict[str, Any], head: dict[str, Any], sequencer
 
 def settle_processing(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcome:
     env, arn = os.environ, item["executionArn"]
-    described: dict[str, Any] = {}
-    if execution_status(clients.get("stepfunctions"), arn) is not None:
-        described = clients.get("stepfunctions").describe_execution(executionArn=arn)
+    described = repair.describe_execution(clients.get("stepfunctions"), arn) or {}
     state = described.get("status", "MISSING")
     if state == "RUNNING":
         return repair.Outcome("nothing", "its execution is still running")
@@ -109,8 +103,8 @@ def settle_queued(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcom
     values = {":since": {"S": since}}
     if status.queue_again(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"],
                           condition="#status = :queued AND pendingSince = :since", values=values, attempt=attempt):
-        body = {k: v for k, v in upload.items() if k != "upload"} | {"replayAttempt": attempt}
-        clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"], MessageBody=json.dumps(body))
+        clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"],
+                                        MessageBody=json.dumps(rerun_message(upload, attempt)))
         return repair.Outcome("requeued", f"queued re-run {attempt or '(original)'} never started; sent again")
     return repair.Outcome("nothing", "changed meanwhile")
 
@@ -148,13 +142,12 @@ def settle_unrecorded(described: dict[str, Any]) -> repair.Outcome:
     if not status.is_newer(upload_identity(upload), item):
         return repair.Outcome("nothing", "the image reflects this or a newer upload")
     attempt = repair.attempt_number(upload) + 1
-    rerun = upload | {"replayAttempt": f"repair{attempt}"}
+    rerun = rerun_message(upload, f"repair{attempt}")
     if execution_status(clients.get("stepfunctions"), execution_arn(env["STEP_FUNCTIONS_ARN"],
                                                                      execution_name(rerun))) is not None:
         return repair.Outcome("nothing", "already re-run")
     if attempt <= repair.repair_attempts():
-        body = {k: v for k, v in rerun.items() if k != "upload"}
-        clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"], MessageBody=json.dumps(body))
+        clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"], MessageBody=json.dumps(rerun))
         return repair.Outcome("requeued", f"execution {described['name']} failed "
                                                   f"({described.get('error')}) before recording; re-run queued")
     reason = f"workflow execution {described['name']} failed ({described.get('error')}) before recording the image"
@@ -167,8 +160,7 @@ def reconcile(now: datetime) -> dict[str, int]:
     env = os.environ
     stale_after = timedelta(seconds=int(env.get("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER)))
     cutoff = now - stale_after
-    stale = status.stale_items(clients.get("dynamodb"), env["DYNAMODB_TABLE"],
-                               cutoff.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    stale = status.stale_items(clients.get("dynamodb"), env["DYNAMODB_TABLE"], utc_iso(cutoff))
     counts = {"stale": len(stale), "requeued": 0, "failed": 0, "nothing": 0, "errors": 0}
 
     def report(upload: dict[str, Any], state: str, settle: Callable[[], repair.Outcome]) -> None:
@@ -188,7 +180,7 @@ def reconcile(now: datetime) -> dict[str, int]:
                   "reconciler", details={"image": image, "status": state, "outcome": outcome.detail})
 
     for raw in stale:
-        item = plain(raw)
+        item = status.plain_item(raw)
         upload = stored_upload(item)
         settle = settle_queued if item.get("status") == "queued" else settle_processing
         report(upload, item.get("status", ""), lambda item=item, upload=upload, settle=settle: settle(item, upload))

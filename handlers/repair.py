@@ -17,7 +17,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from handlers import status
-from handlers.uploads import upload_identity
+from handlers.uploads import rerun_message, upload_identity
 
 TRANSIENT_PREFIXES = ("DynamoDB.", "Lambda.", "States.Timeout", "States.TaskFailed", "TransientError",
                       "StatusWriteFailed", "ServiceUnavailable", "ThrottlingException")
@@ -35,14 +35,20 @@ def execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
 
 
-def execution_status(sfn: Any, arn: str) -> str | None:
-    """The execution's status, or None if it was never started."""
+def describe_execution(sfn: Any, arn: str) -> dict[str, Any] | None:
+    """DescribeExecution, or None if the execution was never started."""
     try:
-        return sfn.describe_execution(executionArn=arn)["status"]
+        return sfn.describe_execution(executionArn=arn)
     except ClientError as error:
         if error.response["Error"]["Code"] == "ExecutionDoesNotExist":
             return None
         raise
+
+
+def execution_status(sfn: Any, arn: str) -> str | None:
+    """The execution's status, or None if it was never started."""
+    described = describe_execution(sfn, arn)
+    return described["status"] if described else None
 
 
 def repair_attempts() -> int:
@@ -75,8 +81,7 @@ def requeue(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict
     if not owned and not status.is_newer(upload_identity(upload),
                                          status.get_item(dynamodb, table, upload["imageId"], upload["userId"])):
         return False
-    body = {key: value for key, value in upload.items() if key != "upload"} | {"replayAttempt": attempt}
-    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(body, sort_keys=True))
+    sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(rerun_message(upload, attempt), sort_keys=True))
     return True
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.uploads import upload_identity
+from handlers.uploads import upload_identity, utc_iso
 
 MAX_STORED_BODY = 64 * 1024  # the original message, kept for replay; items stay far below 400 KB
 PENDING_INDEX = "pending"
@@ -32,7 +32,12 @@ OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "comp
 
 
 def now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_iso(datetime.now(UTC))
+
+
+def plain_item(item: dict[str, Any]) -> dict[str, Any]:
+    """A DynamoDB item without type tags: {"status": {"S": "failed"}} -> {"status": "failed"}."""
+    return {key: next(iter(value.values())) for key, value in item.items()}
 
 
 def _key(image_id: str, user_id: str) -> dict[str, Any]:

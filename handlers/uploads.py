@@ -142,7 +142,7 @@ def check_body(body: Any) -> dict[str, Any]:
                              f"of user {body['userId']!r}")
     # Upload order comes from the event time: one from the future would outrank every real upload.
     uploaded = event_time(body.get("uploadTimestamp"))
-    if uploaded and uploaded > event_time((datetime.now(UTC) + FUTURE_TOLERANCE).isoformat()):
+    if uploaded and uploaded > utc_iso(datetime.now(UTC) + FUTURE_TOLERANCE):
         raise InvalidMessage(f"uploadTimestamp {body['uploadTimestamp']!r} is in the future")
     return body
 
@@ -154,17 +154,21 @@ def padded_sequencer(sequencer: str | None) -> str:
     return (sequencer or "").upper().rjust(SEQUENCER_WIDTH, "0")
 
 
+def utc_iso(moment: datetime) -> str:
+    """`YYYY-MM-DDTHH:MM:SS.mmmZ`: the one time format the pipeline stores, sortable as a string."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 def event_time(value: str | None) -> str:
-    """`eventTime` normalised to `YYYY-MM-DDTHH:MM:SS.mmmZ`, so it sorts as a string ("" if absent)."""
+    """`eventTime` normalised by `utc_iso` ("" if absent or unreadable)."""
     if not value:
         return ""
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return utc_iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
     except ValueError:
         return ""
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
 def upload_identity(body: dict[str, Any]) -> dict[str, str]:
@@ -198,6 +202,12 @@ def execution_input(body: dict[str, Any]) -> dict[str, Any]:
     which no Catch handles. An `upload` sent by anyone else is replaced, never trusted.
     """
     return body | {"upload": upload_identity(body)}
+
+
+def rerun_message(execution_input: dict[str, Any], attempt: object) -> dict[str, Any]:
+    """The queue message that runs an upload again as `attempt`: its execution input (or stored message)
+    without the derived `upload`, which the orchestrator recomputes, and with `replayAttempt`."""
+    return {k: v for k, v in execution_input.items() if k != "upload"} | {"replayAttempt": attempt}
 
 
 def execution_name(body: dict[str, Any]) -> str:

@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError, NoCredentialsError, NoRegionError
 
 from components import Settings, read_stack_settings
 from handlers.errors import InvalidUploadKey
+from handlers.uploads import utc_iso
 from tools import metrics, replay, resources, smoke, status
 
 DURATION = re.compile(r"^(\d+)([mhd])$")
@@ -36,16 +37,13 @@ def timestamp(value: str) -> str:
         return ""  # no lower bound
     duration = DURATION.match(value.strip())
     if duration:
-        parsed = datetime.now(UTC) - timedelta(**{UNITS[duration[2]]: int(duration[1])})
-        return parsed.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        return utc_iso(datetime.now(UTC) - timedelta(**{UNITS[duration[2]]: int(duration[1])}))
     try:
         parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is neither an ISO 8601 time (2026-11-28T00:00:00Z) nor a "
                                          "duration back from now (30m, 2h, 1d)") from None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return utc_iso(parsed)
 
 
 def positive(value: str) -> float:

@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from handlers.errors import InvalidMessage
 from handlers.status import now
-from handlers.uploads import parse_message
+from handlers.uploads import parse_message, rerun_message
 from tools.status import failures_since
 
 
@@ -54,7 +54,7 @@ def _reset_to_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> int | N
 
 
 def _enqueue(dynamodb: Any, sqs: Any, table: str, queue_url: str, body: dict[str, Any], attempt: int) -> None:
-    message = {k: v for k, v in body.items() if k != "upload"} | {"replayAttempt": attempt}
+    message = rerun_message(body, attempt)
     try:
         sqs.send_message(QueueUrl=queue_url, MessageBody=json.dumps(message))
     except BaseException as error:  # a ClientError, a network error or Ctrl-C: put the image back to `failed`

@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from handlers.status import plain_item
 from handlers.uploads import parse_key
 
-
-def plain_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item without type tags: {"status": {"S": "failed"}} -> {"status": "failed"}."""
-    return {key: next(iter(value.values())) for key, value in item.items()}
+__all__ = ["describe", "failures_since", "failures_table", "image_status", "plain_item"]
 
 
 def image_status(dynamodb: Any, table: str, *, image_id: str | None = None, user_id: str | None = None,
