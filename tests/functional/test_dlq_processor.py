@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import boto3
 import pytest
 
 from handlers import alerts, dlq_processor, orchestrator, s3_event_handler
@@ -142,15 +143,9 @@ def test_any_unreadable_dead_letter_alerts_once_is_archived_and_never_loops(pipe
     [alert] = pipeline.alerts()
     assert (alert["reason"], alert["originalBody"]) == (reason, body)
     bucket, key = alert["archivedAt"].removeprefix("s3://").split("/", 1)
-    assert boto3_s3().get_object(Bucket=bucket, Key=key)["Body"].read().decode() == body
+    assert boto3.client("s3").get_object(Bucket=bucket, Key=key)["Body"].read().decode() == body
     assert pipeline.depth(pipeline.dlq_url) == 0
     assert pipeline.dynamodb.scan(TableName="status")["Items"] == []
-
-
-def boto3_s3():
-    import boto3
-
-    return boto3.client("s3")
 
 
 def test_uploads_the_s3_event_handler_could_not_enqueue_are_marked_failed_with_one_alert(pipeline):
