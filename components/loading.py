@@ -29,8 +29,20 @@ def load_settings() -> Settings:
     return settings
 
 
+class UnknownStack(FileNotFoundError):
+    """No `Pulumi.<stack>.yaml`: the message lists the stacks that exist."""
+
+
+def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
+    """The stacks with a settings file here: `Pulumi.dev.yaml` -> dev."""
+    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
+
+
 def read_stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """The raw `image-pipeline:pipeline` object of `Pulumi.<stack>.yaml` (for tests and tools)."""
     path = project_dir / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        raise UnknownStack(f"no stack {stack!r}: there is no {path.name} in {project_dir}; the stacks here are "
+                           f"{', '.join(stack_names(project_dir)) or 'none'}")
     document = yaml.safe_load(path.read_text()) or {}
     return (document.get("config") or {}).get(CONFIG_KEY) or {}
