@@ -61,7 +61,7 @@ class ImageLifecycle(RuleBasedStateMachine):
         self.newest: dict[str, Newest] = {}
         self.faulted: set[str] = set()
         self.alerts_before = len(self.runner.read_alerts())
-        self.dead_letters_before = self.runner.delivery.dead_letters_settled
+        self.dead_letters_before = self.runner.counts.dead_letters_settled
         self.repairs_before = self._repairs()
         self.steps = 0
 
@@ -145,7 +145,7 @@ class ImageLifecycle(RuleBasedStateMachine):
         faults.targeted.clear()
         self.runner.settle()
         alerts = len(self.runner.read_alerts()) - self.alerts_before
-        dead_letters = self.runner.delivery.dead_letters_settled - self.dead_letters_before
+        dead_letters = self.runner.counts.dead_letters_settled - self.dead_letters_before
         assert alerts == dead_letters + self._repairs() - self.repairs_before, (alerts, dead_letters)
         # A failure that is not the content's (dead-lettered, re-runs used up) needs an injected fault,
         # and a replay after the fault is gone must settle it as the content deserves: nothing is lost.

@@ -54,9 +54,9 @@ def test_a_completed_write_that_fails_and_a_lost_event_are_repaired_by_the_recon
 def test_an_overwrite_whose_event_is_lost_still_ends_with_the_newest_content(runner):
     s3, sqs = boto3.client("s3"), boto3.client("sqs")
     runner.upload(Upload("c.jpg", "uploads/u/c.jpg", BIG))
-    runner.pump_s3_events()  # the first upload is queued, not yet processed
+    runner.delivery.pump_s3_events()  # the first upload is queued, not yet processed
     runner.upload(Upload("c.jpg", "uploads/u/c.jpg", SMALL))  # overwritten; its S3 event is lost:
-    events = runner._events_url
+    events = runner.emulator.events_url
     for message in sqs.receive_message(QueueUrl=events, MaxNumberOfMessages=10).get("Messages", []):
         sqs.delete_message(QueueUrl=events, ReceiptHandle=message["ReceiptHandle"])
     runner.settle()
