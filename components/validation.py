@@ -133,13 +133,26 @@ def _alarm_problems(s: Settings) -> list[str]:
     return problems
 
 
+def _visibility_key(s: Settings, queue_key: str) -> str:
+    """The key that sets this queue's visibility timeout: the upload queue's when the DLQ inherits it."""
+    if queue_key == "dead_letter_queue" and s.dead_letter_queue.visibility_timeout_seconds is None:
+        return "queue.visibility_timeout_seconds"
+    return f"{queue_key}.visibility_timeout_seconds"
+
+
+def _inherited(s: Settings, queue_key: str) -> str:
+    if queue_key == "dead_letter_queue" and s.dead_letter_queue.visibility_timeout_seconds is None:
+        return " (the dead-letter queue inherits it; or set dead_letter_queue.visibility_timeout_seconds)"
+    return ""
+
+
 def _rule_problems(s: Settings) -> list[str]:
     problems: list[str] = []
     for function_name, queue_key, fn, queue in s.consumers():
         visibility = queue.visibility_timeout_seconds
         if visibility < fn.timeout:
             problems.append(
-                f"{queue_key}.visibility_timeout_seconds: {visibility} is below "
+                f"{_visibility_key(s, queue_key)}: {visibility}{_inherited(s, queue_key)} is below "
                 f"functions.{function_name}.timeout ({fn.timeout}); AWS refuses the event source "
                 f"mapping. Use at least {6 * fn.timeout + fn.batching_window_seconds} "
                 "(6 x timeout + batching window)")
@@ -201,7 +214,7 @@ def pitfall_warnings(s: Settings) -> list[str]:
         recommended = 6 * fn.timeout + fn.batching_window_seconds
         if fn.timeout <= visibility < recommended:
             warnings.append(
-                f"{queue_key}.visibility_timeout_seconds: {visibility} is below 6 x "
+                f"{_visibility_key(s, queue_key)}: {visibility}{_inherited(s, queue_key)} is below 6 x "
                 f"functions.{function_name}.timeout + batching window ({recommended}); retried "
                 "invocations may see messages reappear while still in flight")
     if s.dlq.message_retention_seconds <= s.queue.message_retention_seconds:

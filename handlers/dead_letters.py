@@ -86,12 +86,17 @@ def _execution_event(document: dict[str, Any]) -> DeadLetter:
                           text["cause"][:500], upload)
 
 
-def classify(body: str, receive_count: int = 0) -> DeadLetter:
-    """The dead letter's meaning; `Unreadable` for anything the pipeline did not write."""
+def classify(body: str, attempts: int = 0) -> DeadLetter:
+    """The dead letter's meaning; `Unreadable` for anything the pipeline did not write.
+
+    `attempts`: how many times the upload queue delivered a message before moving it here (the
+    queue's `maxReceiveCount`; SQS's own receive count also counts the DLQ's deliveries).
+    """
     try:
         return UndeliveredUploads([parse_message(body)], "DeadLettered",
-                                  "processing could not be started; the message was moved to the dead-letter "
-                                  f"queue (received {receive_count} times in all)")
+                                  f"processing could not be started in {attempts} attempts (the upload queue's "
+                                  "dead_letter_queue.max_receive_count); the message was moved to the "
+                                  "dead-letter queue")
     except InvalidMessage:
         pass
     try:

@@ -68,7 +68,7 @@ def archive(message_id: str, body: str) -> str:
 def record_handler(record: SQSRecord) -> None:
     receive_count = int(record.attributes.approximate_receive_count or 0)
     try:
-        letter = classify(record.body, receive_count)
+        letter = classify(record.body, int(os.environ.get("MAX_RECEIVE_COUNT", "0")))
     except Exception as error:  # no body may make a dead letter loop; AWS calls come later
         letter = Unreadable(f"the dead letter could not be interpreted ({type(error).__name__})")
     details: dict[str, Any] = {"messageId": record.message_id, "receiveCount": receive_count}

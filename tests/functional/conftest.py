@@ -84,6 +84,7 @@ def pipeline(monkeypatch) -> Iterator[Pipeline]:
                                            roleArn=role)["stateMachineArn"]
         for name, value in {"SQS_QUEUE_URL": queue_url, "DLQ_URL": dlq_url, "DYNAMODB_TABLE": "status",
                             "SNS_TOPIC_ARN": topic_arn, "STEP_FUNCTIONS_ARN": machine, "OUTPUT_BUCKET": "output",
+                            "MAX_RECEIVE_COUNT": "3",
                             "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline",
                             "POWERTOOLS_SERVICE_NAME": "tests"}.items():
             monkeypatch.setenv(name, value)

@@ -61,7 +61,10 @@ def test_a_dead_lettered_upload_alerts_and_marks_the_image_failed(pipeline):
 
     [alert] = pipeline.alerts()
     assert alert["error"] == "DeadLettered"
-    assert alert["reason"].startswith("processing could not be started; the message was moved to the dead-letter queue")
+    # The count the user set (maxReceiveCount 3), not SQS's receive count, which includes the DLQ's delivery.
+    assert alert["reason"].startswith("processing could not be started in 3 attempts (the upload queue's "
+                                      "dead_letter_queue.max_receive_count)")
+    assert alert["receiveCount"] == 4
     assert alert["images"] == {"user-1/img-1": f"failed: {alert['reason']}"}
     assert json.loads(alert["originalBody"])["s3Key"] == "uploads/user-1/img-1.jpg"
     item = pipeline.item("img-1", "user-1")

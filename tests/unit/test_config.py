@@ -91,6 +91,15 @@ def test_dlq_visibility_below_the_dlq_processor_timeout_is_an_error():
         "refuses the event source mapping. Use at least 180 (6 x timeout + batching window)"]
 
 
+def test_an_inherited_dlq_visibility_names_the_key_that_sets_it():
+    """The user never set the DLQ's visibility: the message names the upload queue's key, which they can change."""
+    assert problems({"queue": {"visibility_timeout_seconds": 20},
+                     "functions": {"orchestrator": {"timeout": 3}}}) == [
+        "queue.visibility_timeout_seconds: 20 (the dead-letter queue inherits it; or set "
+        "dead_letter_queue.visibility_timeout_seconds) is below functions.dlq_processor.timeout (30); AWS "
+        "refuses the event source mapping. Use at least 180 (6 x timeout + batching window)"]
+
+
 @pytest.mark.parametrize(("raw", "message"), [
     ({"queue": {"visibility": 300}}, "queue.visibility: unknown key (did you mean 'visibility_timeout_seconds'?)"),
     ({"alarm": {}}, "alarm: unknown key (did you mean 'alarms'?)"),
@@ -145,7 +154,8 @@ def test_pitfalls_aws_accepts_are_warnings_naming_their_key():
     assert s.warnings() == [
         "queue.visibility_timeout_seconds: 100 is below 6 x functions.orchestrator.timeout + batching window "
         "(180); retried invocations may see messages reappear while still in flight",
-        "dead_letter_queue.visibility_timeout_seconds: 100 is below 6 x functions.dlq_processor.timeout + "
+        "queue.visibility_timeout_seconds: 100 (the dead-letter queue inherits it; or set "
+        "dead_letter_queue.visibility_timeout_seconds) is below 6 x functions.dlq_processor.timeout + "
         "batching window (180); retried invocations may see messages reappear while still in flight",
         "dead_letter_queue.message_retention_seconds: 1209600 is not longer than the queue's 1209600; a "
         "message keeps its original enqueue time in the DLQ and may expire there unseen",
