@@ -3,6 +3,7 @@
     python -m local                          # a built-in sample set, generated on the fly
     python -m local photos/*.jpg --out out --report out/report.json
     python -m local --faults throttle=0.2,crash=0.1,duplicate=0.1,lost_event=0.2 --seed 7 --iam-enforce
+    python -m local serve                    # a local AWS endpoint running the pipeline (see local/serve.py)
 """
 
 from __future__ import annotations
@@ -16,15 +17,16 @@ import threading
 import time
 from pathlib import Path
 
-from components import ConfigError, Settings, read_stack_settings
 from local.faults import Faults, FaultSpecError
 from local.report import Report
 from local.runner import Upload
+from local.settings import load_stack
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
-    parser.add_argument("images", nargs="*", type=Path, help="image files (default: the built-in sample set)")
+    parser.add_argument("images", nargs="*", type=Path,
+                        help="image files or folders, taken recursively (default: the built-in sample set)")
     parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
     parser.add_argument("--out", type=Path, default=Path("out"), help="where variants are written (default: out)")
     parser.add_argument("--report", type=Path, help="write the JSON report here (default: <out>/report.json)")
@@ -38,16 +40,30 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def image_files(paths: list[Path]) -> list[Path]:
+    """The files named, and every file under the folders named (sorted; hidden files skipped)."""
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing:
+        raise SystemExit(f"error: no such file or folder: {', '.join(missing)}")
+    files: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            files += sorted(f for f in path.rglob("*") if f.is_file() and not any(
+                part.startswith(".") for part in f.relative_to(path).parts))
+        else:
+            files.append(path)
+    if not files:
+        raise SystemExit(f"error: no files in {', '.join(map(str, paths))}")
+    return files
+
+
 def uploads_from(paths: list[Path], user: str) -> list[Upload]:
     if not paths:
         from local.samples import sample_set
 
         named = sample_set()
     else:
-        missing = [str(p) for p in paths if not p.is_file()]
-        if missing:
-            raise SystemExit(f"error: not a file: {', '.join(missing)}")
-        named = [(p.name, p.read_bytes()) for p in paths]
+        named = [(p.name, p.read_bytes()) for p in image_files(paths)]
     uploads, seen = [], set()
     for file, data in named:
         stem, dot, ext = file.rpartition(".")
@@ -113,13 +129,28 @@ def summary(report: Report) -> str:
     return "\n".join(lines)
 
 
+def keep_inputs(uploads: list[Upload], out: Path) -> Path:
+    """The generated sample set, written next to the outputs so they can be compared."""
+    folder = out / "inputs"
+    folder.mkdir(parents=True, exist_ok=True)
+    for upload in uploads:
+        (folder / upload.key.rsplit("/", 1)[-1]).write_bytes(upload.data)
+    return folder
+
+
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["serve"]:
+        from local import serve
+
+        return serve.main(argv[1:])
     args = parse_args(argv)
+    settings = load_stack(args.stack)
     try:
-        settings = Settings.from_dict(read_stack_settings(args.stack))
         Faults.parse(args.faults, args.seed)
-    except (ConfigError, FaultSpecError, FileNotFoundError) as error:
+    except FaultSpecError as error:
         print(f"error: {error}", file=sys.stderr)
+        return 2
+    if settings is None:
         return 2
     uploads = uploads_from(args.images, args.user)
     workers = args.workers or (min(2, os.cpu_count() or 1) if len(uploads) >= 40 else 1)
@@ -127,6 +158,7 @@ def main(argv: list[str]) -> int:
           f"{', faults ' + args.faults if args.faults else ''}{', IAM enforced' if args.iam_enforce else ''}",
           file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
+    inputs = keep_inputs(uploads, args.out) if not args.images else None
     started = time.perf_counter()
     from local import parallel
 
@@ -139,6 +171,8 @@ def main(argv: list[str]) -> int:
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report.to_json(), indent=2, default=str))
     print(summary(report))
+    if inputs:
+        print(f"the generated inputs are in {inputs}")
     print(f"variants under {args.out}/variants, report in {report_path} "
           f"({time.perf_counter() - started:.1f} s with set-up)")
     return 1 if report.counts.get("missing") else 0

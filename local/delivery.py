@@ -42,6 +42,8 @@ class DeliveryCounts:
     """What the loop delivered, for the report and the live view."""
 
     s3_events: int = 0
+    uploads_seen: int = 0
+    """Object-created records S3 delivered (not the test event, not duplicate deliveries)."""
     invocations: dict[str, int] = field(default_factory=lambda: {"s3_event_handler": 0, "orchestrator": 0,
                                                                  "dlq_processor": 0, "reconciler": 0})
     invocation_errors: int = 0
@@ -77,6 +79,8 @@ class Delivery:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         for message in messages:
             event = stamp_s3_event(json.loads(message["Body"]), self._sequencer)
+            self.counts.uploads_seen += sum(str(r.get("eventName", "")).startswith("ObjectCreated")
+                                            for r in event.get("Records", []))
             identity = "|".join(r["s3"]["object"]["key"] for r in event.get("Records", [])) or "test-event"
             for _ in range(2 if self.faults.hit("duplicate", f"s3:{identity}") else 1):
                 self._async_invoke(event)

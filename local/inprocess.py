@@ -127,8 +127,6 @@ class InProcessLambdas:
 @contextlib.contextmanager
 def quiet_handlers() -> Any:
     """Handlers log INFO and print EMF metrics per invocation; locally only errors are shown."""
-    import importlib
-
     loggers = [importlib.import_module(f"handlers.{name}").logger for name in FUNCTION_NAMES]
     levels = [logger.log_level for logger in loggers]
     for logger in loggers:
@@ -139,3 +137,19 @@ def quiet_handlers() -> Any:
         yield
     for logger, level in zip(loggers, levels, strict=True):
         logger.setLevel(level)
+
+
+@contextlib.contextmanager
+def functions_log(stream: Any) -> Any:
+    """The handlers' logs go to `stream` (`serve` keeps the terminal for its live view); metrics are off."""
+    handlers = [importlib.import_module(f"handlers.{name}").logger.registered_handler for name in FUNCTION_NAMES]
+    streams = [handler for handler in handlers if isinstance(handler, logging.StreamHandler)]
+    previous = [handler.setStream(stream) for handler in streams]
+    try:
+        with mock.patch.dict(os.environ, {"POWERTOOLS_METRICS_DISABLED": "true"}), warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="No application metrics to publish")
+            yield
+    finally:
+        for handler, old in zip(streams, previous, strict=True):
+            if old is not None:
+                handler.setStream(old)

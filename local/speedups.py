@@ -6,21 +6,26 @@ What each patch fixes (measured with moto 5.2.5, see design notes):
 - JSONPath and intrinsic-function expressions were re-parsed on every use: cached;
 - conditional writes in moto's DynamoDB are not atomic across threads (two "winners" were
   seen under races): every DynamoDB backend call is serialized, as the real service is atomic;
-- moto keeps every execution's worker threads in a module-level list: cleared on exit.
+- moto keeps every execution's worker threads in a module-level list: cleared on exit;
+- moto writes `$$.State.EnteredTime` as `2026-11-28T11:24:38.647426+00:00`; AWS writes
+  `2026-11-28T11:24:38.647Z`, the format every other stored time uses: written as AWS does.
 None of this changes the definitions or handlers that get deployed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import sys
 import threading
+from types import SimpleNamespace
 from typing import Any
 from unittest import mock
 
 from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.parser import utils as parser_utils
+from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401
     state_task_service_dynamodb,
@@ -30,8 +35,17 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
+from handlers.uploads import utc_iso
+
 DYNAMODB_METHODS = ("put_item", "get_item", "update_item", "delete_item", "query", "scan",
                     "transact_write_items", "batch_write_item", "batch_get_item")
+
+
+def _entered_time(tz: Any = None) -> SimpleNamespace:
+    return SimpleNamespace(isoformat=lambda: utc_iso(datetime.datetime.now(datetime.UTC)))
+
+
+AWS_ENTERED_TIME = SimpleNamespace(timezone=datetime.timezone, datetime=SimpleNamespace(now=_entered_time))
 
 
 class MotoSpeedups:
@@ -71,6 +85,7 @@ class MotoSpeedups:
             mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(asl_parse)),
             mock.patch.object(IntrinsicParser, "parse", staticmethod(intrinsic_parse)),
             mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
+            mock.patch.object(state_module, "datetime", AWS_ENTERED_TIME),
         ]
         # Every module that imported `boto_client_for` by name gets the caching version.
         for name, module in list(sys.modules.items()):

@@ -81,11 +81,14 @@ def create_status_table(dynamodb: Any, name: str) -> None:
                                             {"AttributeName": "pendingSince", "KeyType": "RANGE"}]}])
 
 
-def subscribe_inbox(sqs: Any, sns: Any, topic_arn: str, name: str) -> str:
-    """An SQS queue subscribed to `topic_arn` (raw delivery), standing in for a mailbox; returns its url."""
+def subscribe_inbox(sqs: Any, sns: Any, topic_arn: str, name: str, *, raw: bool = True) -> str:
+    """An SQS queue subscribed to `topic_arn`, standing in for a mailbox; returns its url.
+
+    Raw delivery puts the message alone in the body; otherwise the body is SNS's envelope
+    (`Subject`, `Message`, ...)."""
     url = sqs.create_queue(QueueName=name)["QueueUrl"]
     sns.subscribe(TopicArn=topic_arn, Protocol="sqs", Endpoint=queue_arn(sqs, url),
-                  Attributes={"RawMessageDelivery": "true"})
+                  Attributes={"RawMessageDelivery": "true" if raw else "false"})
     return url
 
 

@@ -1,0 +1,259 @@
+"""`python -m local serve`: the whole pipeline as a local AWS endpoint, running until Ctrl-C.
+
+    python -m local serve [--stack dev] [--port 4566] [--state DIR] [--out out/serve]
+
+moto answers every AWS client on http://127.0.0.1:PORT (the AWS CLI, boto3, the SDKs, the
+project's tools). In the same process the real handlers run and the delivery loop
+(`local.delivery`) moves uploads through the pipeline in real time, on the system clock:
+S3 -> s3_event_handler -> SQS -> orchestrator -> workflow -> status; DLQ -> dlq_processor ->
+alerts; the reconciler every `workflow.reconcile_every_minutes`. The in-process handlers and
+the HTTP endpoint share moto's backends, so what a client uploads is what the pipeline sees.
+
+It writes `<out>/stack-outputs.json` (the keys of `pulumi stack output --json`, plus
+`endpoint_url` and `region`), which `python -m tools ... --local` reads, and the functions'
+logs to `<out>/functions.log`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from werkzeug.serving import BaseWSGIServer, make_server
+
+from components.config import Settings
+from components.environment import FUNCTION_NAMES
+from local import snapshot
+from local.clock import RealClock
+from local.delivery import Delivery
+from local.emulator import Emulator
+from local.live import LiveView
+from local.stack import REGION, subscribe_inbox
+
+OUTPUTS_FILE = "stack-outputs.json"
+ENV_HINT = ("export AWS_ENDPOINT_URL={endpoint} AWS_REGION=" + REGION +
+            " AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
+
+
+class PortInUse(OSError):
+    """The port is taken: the message says by what, probably, and what to pass instead."""
+
+
+def stack_outputs(emulator: Emulator, endpoint: str) -> dict[str, Any]:
+    """What `pulumi stack output --json` prints for a deployed stack, for the local one."""
+    p = emulator.pipeline
+    return {"input_bucket_name": p.input_bucket, "output_bucket_name": p.output_bucket, "queue_url": p.queue_url,
+            "queue_arn": p.queue_arn, "dead_letter_queue_url": p.dlq_url, "dead_letter_queue_arn": p.dlq_arn,
+            "state_machine_arn": p.state_machine_arn, "table_name": p.table, "topic_arn": p.topic_arn,
+            "function_names": {fn: f"local-{fn}" for fn in FUNCTION_NAMES},
+            "endpoint_url": endpoint, "region": REGION}
+
+
+class LocalServer:
+    """Context manager: the endpoint and the delivery loop run in background threads until exit."""
+
+    def __init__(self, settings: Settings, *, port: int = 4566, out_dir: Path = Path("out/serve"),
+                 state_dir: Path | None = None, host: str = "127.0.0.1", poll_seconds: float = 0.2,
+                 emit: Any = print) -> None:
+        self.settings = settings
+        self.host, self.port = host, port
+        self.out_dir, self.state_dir = out_dir, state_dir
+        self.emit = emit
+        self.emulator = Emulator(settings, retry_scale=1.0, quiet=False)
+        self.clock = RealClock(poll_seconds)
+        self.delivery = Delivery(self.emulator, self.clock)
+        self.view = LiveView(emit=self._emit_line)
+        self.errors: list[str] = []
+        self._stop = threading.Event()
+        self._server: BaseWSGIServer | None = None
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def outputs_path(self) -> Path:
+        return self.out_dir / OUTPUTS_FILE
+
+    def __enter__(self) -> LocalServer:
+        from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
+
+        try:  # bind first: a taken port fails here, in the caller's thread, before anything starts
+            self._server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
+                                       threaded=True, request_handler=MotoRequestHandler)
+        except OSError as error:
+            raise PortInUse(f"port {self.port} on {self.host} is in use ({error.strerror}): another "
+                            "`python -m local serve` or LocalStack? Stop it, or pass --port N") from None
+        self.port = self._server.server_port  # --port 0 picks a free one
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request would drown the view
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._log_file = (self.out_dir / "functions.log").open("a")
+        try:
+            self.emulator.__enter__()
+            self._prepare()
+        except BaseException:
+            self._close()
+            raise
+        self._start(self._server.serve_forever, "endpoint")
+        self._start(self._deliver, "delivery")
+        return self
+
+    def _prepare(self) -> None:
+        from local.inprocess import functions_log
+
+        self._functions_log = functions_log(self._log_file)
+        self._functions_log.__enter__()
+        if self.state_dir is not None:
+            restored = snapshot.load(self.state_dir, self.emulator.s3, self.emulator.dynamodb, self.emulator.pipeline)
+            self.emulator.sqs.purge_queue(QueueUrl=self.emulator.events_url)  # restored uploads are not new
+            if restored["objects"] or restored["items"]:
+                self.emit(f"restored {restored['objects']} objects and {restored['items']} status items "
+                          f"from {self.state_dir}")
+        self._alerts_url = subscribe_inbox(self.emulator.sqs, self._sns(), self.emulator.pipeline.topic_arn,
+                                           "local-alerts-live", raw=False)
+        self.outputs_path.write_text(json.dumps(stack_outputs(self.emulator, self.endpoint), indent=2) + "\n")
+
+    def _sns(self) -> Any:
+        import boto3
+
+        return boto3.client("sns")
+
+    def _start(self, target: Any, name: str) -> None:
+        thread = threading.Thread(target=target, name=f"serve-{name}", daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        if self._server is not None:
+            self._server.shutdown()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        try:
+            if self.state_dir is not None and hasattr(self.emulator, "pipeline"):
+                saved = snapshot.save(self.state_dir, self.emulator.s3, self.emulator.dynamodb,
+                                      self.emulator.pipeline)
+                self.emit(f"saved {saved['objects']} objects and {saved['items']} status items to {self.state_dir}")
+        finally:
+            self._close()
+
+    def _close(self) -> None:
+        self.outputs_path.unlink(missing_ok=True)  # the tools then say no local stack is running
+        if hasattr(self, "_functions_log"):
+            self._functions_log.__exit__(None, None, None)
+        self.emulator.__exit__(None, None, None)
+        if self._server is not None:
+            self._server.server_close()
+        self._log_file.close()
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    def _deliver(self) -> None:
+        period = 60 * self.settings.workflow.reconcile_every_minutes
+        next_reconcile = self.clock.now() + period
+        next_view = 0.0
+        while not self._stop.is_set():
+            try:
+                moved = self.delivery.step()
+                moved |= self.delivery.forward_execution_events()
+                moved |= self.delivery.release_due(jump=False)
+                if self.clock.now() >= next_reconcile:
+                    self.delivery.reconcile(datetime.now(UTC))
+                    next_reconcile = self.clock.now() + period
+                if self.clock.now() >= next_view:
+                    self.refresh_view()
+                    next_view = self.clock.now() + 1.0
+            except Exception as error:  # the loop must outlive one bad round; say what happened
+                moved = False
+                self.errors.append(f"{type(error).__name__}: {error}")
+                self.emit(f"delivery loop: {type(error).__name__}: {error} (continuing)")
+                time.sleep(1)
+            if not moved:
+                self.clock.idle()
+
+    def refresh_view(self) -> None:
+        e = self.emulator
+        items = [item for page in e.dynamodb.get_paginator("scan").paginate(TableName=e.pipeline.table)
+                 for item in page["Items"]]
+        self.view.update(items, uploads=self.delivery.counts.uploads_seen, running=self.delivery.running_executions(),
+                         dead_lettered=self.delivery.counts.dead_letters_settled, alerts=self._new_alerts())
+
+    def _new_alerts(self) -> list[dict[str, Any]]:
+        sqs, found = self.emulator.sqs, []
+        while messages := sqs.receive_message(QueueUrl=self._alerts_url, MaxNumberOfMessages=10,
+                                              WaitTimeSeconds=0).get("Messages", []):
+            for message in messages:
+                found.append(json.loads(message["Body"]))
+                sqs.delete_message(QueueUrl=self._alerts_url, ReceiptHandle=message["ReceiptHandle"])
+        return found
+
+    def _emit_line(self, line: str) -> None:
+        self.emit(line)
+
+    def banner(self, stack: str) -> str:
+        p = self.emulator.pipeline
+        names = stack_outputs(self.emulator, self.endpoint)
+        width = max(len(k) for k in names)
+        rows = [f"  {k:<{width}}  {v}" for k, v in names.items() if k != "function_names"]
+        return "\n".join([
+            f"image-pipeline, locally: stack {stack} on {self.endpoint} (Ctrl-C stops it)",
+            *rows,
+            f"stack outputs in {self.outputs_path}; the functions' logs in {self.out_dir / 'functions.log'}",
+            "",
+            "In another shell:",
+            f"  {ENV_HINT.format(endpoint=self.endpoint)}",
+            f"  aws s3 cp photo.jpg s3://{p.input_bucket}/uploads/me/photo.jpg",
+            "  python -m tools status --local --key uploads/me/photo.jpg",
+            ""])
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local serve", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
+    parser.add_argument("--port", type=int, default=4566, help="the endpoint's port on 127.0.0.1 (default: 4566; "
+                                                                "0 picks a free one)")
+    parser.add_argument("--state", type=Path, help="keep the buckets and the status table in DIR across restarts")
+    parser.add_argument("--out", type=Path, default=Path("out/serve"),
+                        help="where the stack outputs and the functions' log go (default: out/serve)")
+    return parser.parse_args(argv)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    from local.settings import load_stack
+
+    args = parse_args(argv)
+    settings = load_stack(args.stack)
+    if settings is None:
+        return 2
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = LocalServer(settings, port=args.port, out_dir=args.out, state_dir=args.state, emit=say)
+    try:
+        server.__enter__()
+    except PortInUse as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        say(server.banner(args.stack))
+        while not stop.wait(0.5):
+            pass
+    except KeyboardInterrupt:
+        pass
+    finally:
+        say("stopping...")
+        server.__exit__(None, None, None)
+    say("stopped")
+    return 0

@@ -1,0 +1,20 @@
+"""A stack's settings for the local pipeline, with the warnings `pulumi preview` would print."""
+
+from __future__ import annotations
+
+import sys
+
+from components import ConfigError, Settings, read_stack_settings
+
+
+def load_stack(stack: str) -> Settings | None:
+    """`Pulumi.<stack>.yaml`'s settings, each pitfall warning printed as `pulumi preview` would;
+    None after printing one line per problem if the stack is unknown or its settings invalid."""
+    try:
+        settings = Settings.from_dict(read_stack_settings(stack))
+    except (ConfigError, FileNotFoundError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return None
+    for warning in settings.warnings():
+        print(f"warning: {warning}", file=sys.stderr)
+    return settings

@@ -1,0 +1,69 @@
+"""`python -m local` as a newcomer uses it: folders, the sample set kept, warnings, mistakes, stored times."""
+
+from __future__ import annotations
+
+import json
+import re
+
+from components import Settings, read_stack_settings
+from handlers.status import plain_item
+from local.__main__ import main, uploads_from
+from local.runner import LocalRunner, Upload
+from local.samples import encode, jpeg_with_exif, photo, sample_set, text_named_jpg
+
+ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+
+
+def test_an_unknown_stack_lists_the_stacks_that_exist(capsys):
+    assert main(["--stack", "qa"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert error == (f"error: no stack 'qa': there is no Pulumi.qa.yaml in {error.split(' in ')[1].split(';')[0]}; "
+                     "the stacks here are dev, prod, staging")
+    assert "Traceback" not in error and error.count("\n") == 0
+
+
+def test_a_folder_is_taken_recursively_without_hidden_files(tmp_path):
+    (tmp_path / "holiday" / "day-2").mkdir(parents=True)
+    (tmp_path / "holiday" / "beach.jpg").write_bytes(jpeg_with_exif(width=640, height=480))
+    (tmp_path / "holiday" / "day-2" / "sunset.png").write_bytes(encode(photo(300, 200), "PNG"))
+    (tmp_path / "holiday" / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (tmp_path / "holiday" / ".thumbnails").mkdir()
+    (tmp_path / "holiday" / ".thumbnails" / "x.jpg").write_bytes(b"cache")
+    uploads = uploads_from([tmp_path / "holiday"], "me")
+    assert sorted(u.key for u in uploads) == ["uploads/me/beach.jpg", "uploads/me/sunset.png"]
+
+
+def test_a_missing_path_is_one_line(tmp_path):
+    try:
+        uploads_from([tmp_path / "nope"], "me")
+    except SystemExit as exit_:
+        assert str(exit_.code) == f"error: no such file or folder: {tmp_path / 'nope'}"
+    else:
+        raise AssertionError("a missing path must stop the run")
+
+
+def test_the_sample_run_keeps_its_inputs_next_to_the_outputs_and_shows_the_stacks_warnings(tmp_path, capsys):
+    assert main(["--out", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    kept = sorted(p.name for p in (tmp_path / "inputs").iterdir())
+    assert len(kept) == len(sample_set()) and kept
+    assert f"the generated inputs are in {tmp_path / 'inputs'}" in out
+    # What `pulumi preview` warns about dev, the local run warns about too, naming each key.
+    for warning in Settings.from_dict(read_stack_settings("dev")).warnings():
+        assert f"warning: {warning}" in err
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert {o["status"] for o in report["images"]} <= {"completed", "failed"} and "missing" not in report["summary"]
+
+
+def test_every_stored_time_has_one_format_iso_utc_with_z():
+    """Times written by handlers, by the workflow ($$.State.EnteredTime) and by repairs compare as text."""
+    runner = LocalRunner(Settings.from_dict(read_stack_settings("dev")))
+    with runner.running():
+        runner.run([Upload("a.jpg", "uploads/me/a.jpg", encode(photo(800, 600), "JPEG")),
+                    Upload("b.jpg", "uploads/me/b.jpg", text_named_jpg())])
+        items = [plain_item(i) for i in runner.emulator.dynamodb.scan(TableName=runner.pipeline.table)["Items"]]
+    assert {i["status"] for i in items} == {"completed", "failed"}
+    times = {f"{i['imageId']}.{k}": v for i in items for k, v in i.items()
+             if k.endswith(("At", "Since", "Timestamp"))}
+    assert {"a.startedAt", "a.completedAt", "b.failedAt"} <= set(times)
+    assert {k: v for k, v in times.items() if not ISO_Z.match(str(v))} == {}
