@@ -1,53 +1,163 @@
-"""The last hour of the queue metrics the original design watches, per 5 minutes."""
+"""The queues now (SQS's own counts) and over the last hour (CloudWatch, per 5 minutes).
+
+The current depth comes from GetQueueAttributes, which answers wherever SQS does (the local
+stack's emulator too); the history from CloudWatch, which has nothing for a local stack.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-METRICS = ("NumberOfMessagesSent", "NumberOfMessagesReceived", "NumberOfMessagesDeleted",
-           "ApproximateNumberOfMessagesVisible", "ApproximateNumberOfMessagesNotVisible",
-           "ApproximateNumberOfMessagesDelayed", "SentMessageSize", "NumberOfEmptyReceives",
-           "NumberOfMessagesMoved")
-STATS = ("Sum", "Average", "Maximum")
+from handlers.uploads import utc_iso
+from tools.layout import WIDTH, columns, fitted_widths, number, paragraph, shorten, sparkline
+
+# The metrics the original design watches, each with the statistic that makes sense of it per 5 minutes:
+# counts add up, gauges (the Approximate* depths) are read at their peak, sizes on average.
+METRICS = {"NumberOfMessagesSent": "Sum", "NumberOfMessagesReceived": "Sum", "NumberOfMessagesDeleted": "Sum",
+           "ApproximateNumberOfMessagesVisible": "Maximum", "ApproximateNumberOfMessagesNotVisible": "Maximum",
+           "ApproximateNumberOfMessagesDelayed": "Maximum", "SentMessageSize": "Average",
+           "NumberOfEmptyReceives": "Sum", "NumberOfMessagesMoved": "Sum"}
+STAT_LABELS = {"Sum": "sum", "Maximum": "max", "Average": "avg"}
+DEPTH = {"ApproximateNumberOfMessages": "visible", "ApproximateNumberOfMessagesNotVisible": "in_flight",
+         "ApproximateNumberOfMessagesDelayed": "delayed"}
 PERIOD = 300
+SPARK_WIDTH = 12
+MAX_QUERIES = 500  # per GetMetricData request
 
 
-def queue_metrics(cloudwatch: Any, queue_names: list[str], *, end: datetime | None = None,
-                  hours: int = 1) -> dict[tuple[str, str, str], dict[datetime, float]]:
-    """{(queue, metric, stat): {period start: value}} from one GetMetricData request per 500 queries."""
-    end = _bucket(end or datetime.now(UTC))
-    start = end - timedelta(hours=hours)
+@dataclass(frozen=True)
+class Window:
+    """The `hours` of 5-minute buckets that end at the last whole 5 minutes before `end`."""
+
+    end: datetime
+    hours: int = 1
+
+    @classmethod
+    def until(cls, end: datetime | None = None, hours: int = 1) -> Window:
+        return cls(_bucket(end or datetime.now(UTC)), hours)
+
+    @property
+    def start(self) -> datetime:
+        return self.end - timedelta(hours=self.hours)
+
+    @property
+    def buckets(self) -> list[datetime]:
+        return [self.start + timedelta(seconds=PERIOD * i) for i in range(self.hours * 3600 // PERIOD)]
+
+    @property
+    def name(self) -> str:
+        return "the last hour" if self.hours == 1 else f"the last {self.hours} hours"
+
+
+Series = dict[tuple[str, str], dict[datetime, float]]  # (queue, metric) -> {bucket start: value}
+
+
+def queue_depth(sqs: Any, queue_urls: list[str]) -> dict[str, dict[str, int]]:
+    """{queue name: {"visible": n, "in_flight": n, "delayed": n}} as SQS counts them now."""
+    depth = {}
+    for url in queue_urls:
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=list(DEPTH))["Attributes"]
+        depth[queue_name(url)] = {label: int(attributes.get(name, 0)) for name, label in DEPTH.items()}
+    return depth
+
+
+def queue_metrics(cloudwatch: Any, queue_names: list[str], window: Window) -> Series:
+    """Every (queue, metric) series of `METRICS` in `window`, from one GetMetricData request per 500
+    queries (a query per queue and metric)."""
     queries, keys = [], {}
     for q_index, queue in enumerate(queue_names):
-        for m_index, metric in enumerate(METRICS):
-            for s_index, stat in enumerate(STATS):
-                query_id = f"q{q_index}m{m_index}s{s_index}"
-                keys[query_id] = (queue, metric, stat)
-                queries.append({"Id": query_id, "ReturnData": True, "MetricStat": {
-                    "Metric": {"Namespace": "AWS/SQS", "MetricName": metric,
-                               "Dimensions": [{"Name": "QueueName", "Value": queue}]},
-                    "Period": PERIOD, "Stat": stat}})
-    series: dict[tuple[str, str, str], dict[datetime, float]] = {key: {} for key in keys.values()}
-    for offset in range(0, len(queries), 500):
+        for m_index, (metric, stat) in enumerate(METRICS.items()):
+            query_id = f"q{q_index}m{m_index}"
+            keys[query_id] = (queue, metric)
+            queries.append({"Id": query_id, "ReturnData": True, "MetricStat": {
+                "Metric": {"Namespace": "AWS/SQS", "MetricName": metric,
+                           "Dimensions": [{"Name": "QueueName", "Value": queue}]},
+                "Period": PERIOD, "Stat": stat}})
+    series: Series = {key: {} for key in keys.values()}
+    for offset in range(0, len(queries), MAX_QUERIES):
         for page in cloudwatch.get_paginator("get_metric_data").paginate(
-                MetricDataQueries=queries[offset:offset + 500], StartTime=start, EndTime=end):
+                MetricDataQueries=queries[offset:offset + MAX_QUERIES], StartTime=window.start, EndTime=window.end):
             for result in page["MetricDataResults"]:
-                series[keys[result["Id"]]].update(zip(result["Timestamps"], result["Values"], strict=True))
+                series[keys[result["Id"]]].update(
+                    (_bucket(t), v) for t, v in zip(result["Timestamps"], result["Values"], strict=True))
     return series
 
 
-def table(series: dict[tuple[str, str, str], dict[datetime, float]], *, end: datetime | None = None,
-          hours: int = 1) -> str:
-    end = _bucket(end or datetime.now(UTC))
-    buckets = [end - timedelta(seconds=PERIOD * i) for i in range(hours * 3600 // PERIOD, 0, -1)]
-    header = f"{'queue':<28} {'metric':<38} {'stat':<8} " + " ".join(f"{b:%H:%M}".rjust(7) for b in buckets)
-    lines = [header, "-" * len(header)]
-    for (queue, metric, stat), points in series.items():
-        by_bucket = {_bucket(t): v for t, v in points.items()}
-        cells = " ".join((f"{by_bucket[b]:7.1f}" if b in by_bucket else "      -") for b in buckets)
-        lines.append(f"{queue[-28:]:<28} {metric:<38} {stat:<8} {cells}")
+def report(depth: dict[str, dict[str, int]], series: Series, window: Window) -> str:
+    """The depth now, then a row per (queue, metric) with data: latest, min, max, sum and a sparkline
+    of the buckets; the metrics without any datapoint named on one line per queue."""
+    lines = depth_table(depth)
+    if not any(series.values()):
+        queues = ", ".join(dict.fromkeys(queue for queue, _ in series))
+        return "\n".join([*lines, "", *paragraph(f"no datapoints in {window.name} for: every metric of {queues}")])
+    first, last = window.buckets[0], window.buckets[-1]
+    lines.append("")
+    lines.append(shorten(f"{window.name} in 5-minute buckets, {first:%H:%M} to {last:%H:%M} UTC "
+                         f"({sparkline([None])} no datapoint)", WIDTH))
+    header = ("metric", "stat", "latest", "min", "max", "sum", f"{first:%H:%M}-{last:%H:%M}")
+    widths = (max(map(len, METRICS)), 4, 7, 7, 7, 8, SPARK_WIDTH)
+    for queue in dict.fromkeys(queue for queue, _ in series):
+        rows, empty = [], []
+        for metric, stat in METRICS.items():
+            points = series.get((queue, metric), {})
+            if points:
+                rows.append(_row(metric, stat, points, window))
+            else:
+                empty.append(metric)
+        lines.append(shorten(queue, WIDTH, middle=True))
+        if not rows:
+            lines.append(f"  no datapoints in {window.name} for any of its {len(empty)} metrics")
+            continue
+        lines += columns(header, rows, widths, right=range(2, 6), indent="  ")
+        if empty:
+            lines += paragraph(f"no datapoints in {window.name} for: {', '.join(empty)}", indent=2)
     return "\n".join(lines)
+
+
+def depth_table(depth: dict[str, dict[str, int]]) -> list[str]:
+    header = ("queue depth now", *(label.replace("_", " ") for label in DEPTH.values()))
+    rows = [(name, *(str(counts[label]) for label in DEPTH.values())) for name, counts in depth.items()]
+    widths = [*fitted_widths(header[:1], [row[:1] for row in rows], caps=(WIDTH - 33,)), 10, 10, 10]
+    rows = [(shorten(row[0], widths[0], middle=True), *row[1:]) for row in rows]
+    return columns(header, rows, widths, right=(1, 2, 3))
+
+
+def as_json(depth: dict[str, dict[str, int]], series: Series, window: Window) -> dict[str, Any]:
+    """The same data for `--json`: ISO 8601 times, every series (empty ones too)."""
+    return {"start": utc_iso(window.start), "end": utc_iso(window.end), "period_seconds": PERIOD, "depth": depth,
+            "series": [{"queue": queue, "metric": metric, "stat": METRICS[metric],
+                        "points": [{"timestamp": utc_iso(t), "value": v} for t, v in sorted(points.items())]}
+                       for (queue, metric), points in series.items()]}
+
+
+def queue_name(url: str) -> str:
+    return url.rsplit("/", 1)[-1]
+
+
+def _row(metric: str, stat: str, points: dict[datetime, float], window: Window) -> tuple[str, ...]:
+    values = [points[t] for t in sorted(points)]
+    total = number(sum(values)) if stat == "Sum" else "-"  # a sum of peaks or averages means nothing
+    return (metric, STAT_LABELS[stat], number(values[-1]), number(min(values)), number(max(values)), total,
+            sparkline(_spark_values(stat, points, window)))
+
+
+def _spark_values(stat: str, points: dict[datetime, float], window: Window) -> list[float | None]:
+    """`SPARK_WIDTH` values over the window: each bucket, or (over more hours) each run of buckets
+    combined by the metric's statistic."""
+    buckets = window.buckets
+    size = max(1, len(buckets) // SPARK_WIDTH)
+    values = []
+    for start in range(0, len(buckets), size):
+        group = [points[b] for b in buckets[start:start + size] if b in points]
+        if not group:
+            values.append(None)
+        elif stat == "Sum":
+            values.append(sum(group))
+        else:
+            values.append(max(group) if stat == "Maximum" else sum(group) / len(group))
+    return values
 
 
 def _bucket(timestamp: datetime) -> datetime:

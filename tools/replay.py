@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from handlers.errors import InvalidMessage
 from handlers.status import now
 from handlers.uploads import parse_message, rerun_message
+from tools.layout import paragraph
 from tools.status import failures_since
 
 
@@ -28,6 +29,18 @@ class ReplayResult:
     replayed: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # with the reason
     dry_run: bool = False
+
+    def summary(self) -> str:
+        """The counts, then each image (or DLQ message) on its own line(s), within 100 columns."""
+        verb = "would replay" if self.dry_run else "replayed"
+        lines = [f"{verb} {len(self.replayed)}, skipped {len(self.skipped)}"]
+        for label, names in ((verb, self.replayed), ("skipped", self.skipped)):
+            for name in names:
+                lines += paragraph(f"{label}: {name}", indent=2, hanging=4)
+        return "\n".join(lines)
+
+    def as_json(self) -> dict[str, Any]:
+        return {"dry_run": self.dry_run, "replayed": self.replayed, "skipped": self.skipped}
 
 
 def _reset_to_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> int | None:

@@ -7,8 +7,12 @@ from typing import Any
 
 from handlers.status import plain_item
 from handlers.uploads import parse_key
+from tools.layout import WIDTH, columns, fitted_widths, labelled, shorten
 
-__all__ = ["describe", "failures_since", "failures_table", "image_status", "plain_item"]
+__all__ = ["as_json", "describe", "failures_since", "failures_table", "image_status", "plain_item"]
+
+TIME_WIDTH = len("2026-11-28T10:00:00.000Z")
+MIN_REASON_WIDTH = 20  # the reason gets what the other columns leave, never less than this
 
 
 def image_status(dynamodb: Any, table: str, *, image_id: str | None = None, user_id: str | None = None,
@@ -34,24 +38,42 @@ def failures_since(dynamodb: Any, table: str, since: str) -> list[dict[str, Any]
 
 
 def describe(item: dict[str, Any] | None) -> str:
+    """One image's status item, a field per line; long values wrap under themselves within `WIDTH`."""
     if item is None:
         return "no status item: the upload was never started (rejected key, or still queued)"
-    lines = [f"image      {item['imageId']} (user {item['userId']})", f"status     {item.get('status')}"]
+    lines = [*labelled("image", f"{item['imageId']} (user {item['userId']})"),
+             *labelled("status", item.get("status"))]
     fields = ["uploadKey", "uploadVersion", "executionArn", "startedAt", "completedAt"]
     if item.get("status") == "queued":  # a replay or re-run waiting to start; the old failure is history
         fields += ["queuedAt", "queuedAttempt", "pendingSince", "replayCount"]
     else:
-        fields = ["reason", "error", *fields, "failedAt", "failedBy"]
+        fields = ["reason", "error", *fields, "failedAt", "failedBy", "replayCount", "originalMessage"]
     for field in fields:
         if item.get(field):
-            lines.append(f"{field:<10} {item[field]}")
+            lines += labelled(field, item[field])
     for variant in json.loads(item.get("variants", "[]")):
-        lines.append(f"variant    {variant['key']} ({variant['width']}x{variant['height']}, {variant['bytes']} B)")
+        lines += labelled("variant", f"{variant['key']} ({variant['width']}x{variant['height']}, "
+                                     f"{variant['bytes']} B)")
     return "\n".join(lines)
 
 
 def failures_table(items: list[dict[str, Any]]) -> str:
+    """failedAt, userId, imageId and reason per failure, within `WIDTH`: long ids lose their middle,
+    long reasons their end (`status --key` or `--json` shows them whole)."""
     if not items:
         return "no failures"
-    rows = [f"{i.get('failedAt', '?'):<25} {i['userId']:<20} {i['imageId']:<30} {i.get('reason', '')}" for i in items]
-    return "\n".join([f"{'failedAt':<25} {'userId':<20} {'imageId':<30} reason", *rows])
+    header = ("failedAt", "userId", "imageId", "reason")
+    ids = [(i.get("failedAt", "?"), i["userId"], i["imageId"]) for i in items]
+    widths = fitted_widths(header[:3], ids, caps=(TIME_WIDTH, 18, 26))
+    reason_width = max(MIN_REASON_WIDTH, WIDTH - sum(widths) - len(widths))
+    rows = [(shorten(failed_at, widths[0]), shorten(user, widths[1], middle=True),
+             shorten(image, widths[2], middle=True), shorten(item.get("reason", ""), reason_width))
+            for (failed_at, user, image), item in zip(ids, items, strict=True)]
+    return "\n".join(columns(header, rows, [*widths, reason_width]))
+
+
+def as_json(item: dict[str, Any]) -> dict[str, Any]:
+    """A status item for `--json`: as stored, with `variants` (stored as JSON text) as a list."""
+    if "variants" not in item:
+        return item
+    return {**item, "variants": json.loads(item["variants"])}

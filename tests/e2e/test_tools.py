@@ -1,13 +1,18 @@
-"""The operations tools against the local runner: look up, replay after a fix, redrive, metrics."""
+"""The operations tools against the local runner and a local stack: look up, replay after a fix,
+redrive, metrics; text within 100 columns, JSON for scripts, one-line errors."""
 
 from __future__ import annotations
 
 import argparse
 import json
-from datetime import UTC, datetime, timedelta
+import re
+from datetime import timedelta
+from urllib.request import Request, urlopen
 
 import boto3
 import pytest
+from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from components import Settings, read_stack_settings
 from local.faults import Faults
@@ -15,9 +20,14 @@ from local.runner import LocalRunner, Upload
 from local.samples import encode, photo, text_named_jpg
 from tools import __main__ as cli
 from tools import metrics, replay, status
+from tools.resources import LOCAL_OUTPUTS
 
 SETTINGS = Settings.from_dict(read_stack_settings("dev"))
 GOOD = encode(photo(320, 240), "JPEG", quality=80)
+LONG_USER = "user-" + "0123456789" * 3 + "-abcd"  # 40 characters
+LONG_ARN = ("arn:aws:states:eu-west-1:123456789012:execution:image-pipeline-workflow-3f9a2c1:"
+            + "5f0c2a9e-6d1b-4c3a-9e8f-1a2b3c4d5e6f-" * 2)  # about 150 characters
+LONG_REASON = "the JPEG stops after its first marker; " * 26  # about 1,000 characters
 
 
 @pytest.fixture
@@ -29,8 +39,12 @@ def runner():
 
 def args(runner, *argv: str) -> argparse.Namespace:
     p = runner.pipeline
-    parsed = cli.parse_args([*argv, "--table", p.table, "--queue-url", p.queue_url, "--dlq-url", p.dlq_url])
-    return parsed
+    return cli.parse_args([*argv, "--table", p.table, "--queue-url", p.queue_url, "--dlq-url", p.dlq_url])
+
+
+def assert_fits(text: str) -> None:
+    too_wide = [line for line in text.splitlines() if len(line) > 100]
+    assert not too_wide, f"{len(too_wide)} line(s) wider than 100 columns: {too_wide[:2]}"
 
 
 def test_status_and_failures_since_after_an_outage(runner):
@@ -38,16 +52,49 @@ def test_status_and_failures_since_after_an_outage(runner):
     item = status.image_status(boto3.client("dynamodb"), runner.pipeline.table, key="uploads/alice/a.jpg")
     assert item["status"] == "failed" and item["error"] == "DeadLettered"
     text = cli.run(args(runner, "status", "--key", "uploads/alice/a.jpg"))
-    assert "status     failed" in text and "processing could not be started" in text
+    assert re.search(r"^status +failed$", text, re.MULTILINE) and "processing could not be started" in text
     listing = cli.run(args(runner, "status", "--failed-since", "2000-01-01T00:00:00Z"))
     assert "alice" in listing and listing.count("\n") == 1
     assert cli.run(args(runner, "status", "--failed-since", "2999-01-01T00:00:00Z")) == "no failures"
+
+
+def test_status_json_is_the_item_and_the_list_of_failures(runner):
+    runner.run([Upload("a.jpg", "uploads/alice/a.jpg", GOOD)])
+    item = json.loads(cli.run(args(runner, "status", "--key", "uploads/alice/a.jpg", "--json")))
+    assert (item["imageId"], item["userId"], item["status"], item["error"]) == ("a", "alice", "failed", "DeadLettered")
+    failures = json.loads(cli.run(args(runner, "status", "--failed-since", "1d", "--json")))
+    assert [(f["userId"], f["imageId"]) for f in failures] == [("alice", "a")]
+    assert json.loads(cli.run(args(runner, "status", "--key", "uploads/nobody/x.jpg", "--json"))) is None
+
+
+def test_long_ids_arns_and_reasons_stay_within_100_columns(runner):
+    dynamodb, table = boto3.client("dynamodb"), runner.pipeline.table
+    message = json.dumps({"bucket": "images-input", "key": f"uploads/{LONG_USER}/img-1.jpg", "imageId": "img-1",
+                          "userId": LONG_USER, "sequencer": "00" * 20})
+    for image_id in ("img-1", "img-2-" + "x" * 40):
+        dynamodb.put_item(TableName=table, Item={
+            "imageId": {"S": image_id}, "userId": {"S": LONG_USER}, "status": {"S": "failed"},
+            "failedAt": {"S": "2026-11-28T10:00:00.000Z"}, "reason": {"S": LONG_REASON}, "error": {"S": "InvalidImage"},
+            "executionArn": {"S": LONG_ARN}, "uploadKey": {"S": f"uploads/{LONG_USER}/{image_id}.jpg"},
+            "originalMessage": {"S": message}})
+    described = cli.run(args(runner, "status", "--key", f"uploads/{LONG_USER}/img-1.jpg"))
+    assert_fits(described)
+    assert "".join(line[16:] for line in described.splitlines() if line[:16].strip() in ("executionArn", "")
+                   ).count(LONG_ARN) == 1  # wrapped, not cut: the hanging lines put it back together
+    listing = cli.run(args(runner, "status", "--failed-since", "2026-01-01"))
+    assert_fits(listing)
+    assert len(listing.splitlines()) == 3 and "…" in listing
+    assert_fits(cli.run(args(runner, "replay", "--dry-run")))
+    assert_fits(cli.run(args(runner, "replay", "--dlq", "--native", "--dry-run", "--dlq-arn", LONG_ARN,
+                             "--queue-arn", LONG_ARN)))
 
 
 def test_replay_after_the_fix_completes_the_images_and_never_touches_completed_ones(runner):
     runner.run([Upload("a.jpg", "uploads/alice/a.jpg", GOOD), Upload("b.jpg", "uploads/bob/b.jpg", GOOD)])
     dry = cli.run(args(runner, "replay", "--dry-run"))
     assert dry.startswith("would replay 2, skipped 0")
+    assert json.loads(cli.run(args(runner, "replay", "--dry-run", "--json"))) == {
+        "dry_run": True, "replayed": ["alice/a", "bob/b"], "skipped": []}
     runner.faults.throttle = 0.0  # the fix
     result = replay.replay_failed(boto3.client("dynamodb"), boto3.client("sqs"), table=runner.pipeline.table,
                                   queue_url=runner.pipeline.queue_url, rate=1000)
@@ -76,7 +123,7 @@ def test_redrive_moves_dlq_messages_back_and_resets_their_status(runner):
     runner.faults.throttle = 0.0
     sqs, dynamodb, p = boto3.client("sqs"), boto3.client("dynamodb"), runner.pipeline
     boto3.client("s3").put_object(Bucket=p.input_bucket, Key="uploads/dave/d.jpg", Body=GOOD)
-    runner.pump_s3_events()  # enqueued; now pretend it was dead-lettered while the processor was off
+    runner.delivery.pump_s3_events()  # enqueued; now pretend it was dead-lettered while the processor was off
     [message] = sqs.receive_message(QueueUrl=p.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=0)["Messages"]
     sqs.delete_message(QueueUrl=p.queue_url, ReceiptHandle=message["ReceiptHandle"])
     sqs.send_message(QueueUrl=p.dlq_url, MessageBody=message["Body"])
@@ -90,22 +137,32 @@ def test_redrive_moves_dlq_messages_back_and_resets_their_status(runner):
     assert status.image_status(dynamodb, p.table, key="uploads/dave/d.jpg")["status"] == "completed"
 
 
-def test_metrics_prints_the_last_hour_per_five_minutes(runner):
-    cloudwatch, p = boto3.client("cloudwatch"), runner.pipeline
-    queue = p.queue_url.rsplit("/", 1)[-1]
-    end = datetime.now(UTC).replace(second=0, microsecond=0)
-    end -= timedelta(minutes=end.minute % 5)
-    for minutes_ago, value in ((12, 40.0), (7, 10.0)):
+def test_metrics_show_the_depth_now_and_a_row_per_metric_with_data(runner):
+    cloudwatch, sqs, p = boto3.client("cloudwatch"), boto3.client("sqs"), runner.pipeline
+    queue = metrics.queue_name(p.queue_url)
+    window = metrics.Window.until()
+    for minutes_ago, value in ((12, 40.0), (7, 10.0)):  # the buckets of 15 and 10 minutes ago
         cloudwatch.put_metric_data(Namespace="AWS/SQS", MetricData=[{
             "MetricName": "NumberOfMessagesSent", "Dimensions": [{"Name": "QueueName", "Value": queue}],
-            "Timestamp": end - timedelta(minutes=minutes_ago), "Value": value}])
-    series = metrics.queue_metrics(cloudwatch, [queue], end=end)
-    assert len(series) == len(metrics.METRICS) * len(metrics.STATS)
-    assert sorted(series[queue, "NumberOfMessagesSent", "Sum"].values()) == [10.0, 40.0]
-    text = metrics.table(series, end=end)
-    sent_sum = next(line for line in text.splitlines() if "NumberOfMessagesSent" in line and " Sum " in line)
-    assert sent_sum.split()[-3:] == ["40.0", "10.0", "-"]  # 15 and 10 minutes ago; nothing in the last 5
-    assert cli.run(args(runner, "metrics")).count("\n") == 2 * len(metrics.METRICS) * len(metrics.STATS) + 1
+            "Timestamp": window.end - timedelta(minutes=minutes_ago), "Value": value}])
+    for body in ("one", "two"):
+        sqs.send_message(QueueUrl=p.dlq_url, MessageBody=body)
+    series = metrics.queue_metrics(cloudwatch, [queue], window)
+    assert len(series) == len(metrics.METRICS)
+    assert sorted(series[queue, "NumberOfMessagesSent"].values()) == [10.0, 40.0]
+    text = cli.run(args(runner, "metrics"))
+    assert_fits(text)
+    depth = next(line for line in text.splitlines() if line.startswith(metrics.queue_name(p.dlq_url)))
+    assert depth.split()[1:] == ["2", "0", "0"]  # visible, in flight, delayed
+    sent = next(line for line in text.splitlines() if "NumberOfMessagesSent" in line)
+    assert sent.split() == ["NumberOfMessagesSent", "sum", "10", "10", "40", "50", "·········█▃·"]
+    assert len([line for line in text.splitlines() if line.startswith("  no datapoints")]) == 2  # one per queue
+    data = json.loads(cli.run(args(runner, "metrics", "--json")))
+    assert data["depth"][metrics.queue_name(p.dlq_url)] == {"visible": 2, "in_flight": 0, "delayed": 0}
+    [sent_series] = [s for s in data["series"] if (s["queue"], s["metric"]) == (queue, "NumberOfMessagesSent")]
+    assert [point["value"] for point in sent_series["points"]] == [40.0, 10.0]
+    assert sent_series["points"][0]["timestamp"] == (window.end - timedelta(minutes=15)).isoformat(
+        timespec="milliseconds").replace("+00:00", "Z")
 
 
 def test_missing_resources_are_named():
@@ -121,6 +178,7 @@ def test_resource_names_can_come_from_saved_stack_outputs(tmp_path, runner):
                                    "dead_letter_queue_url": p.dlq_url}))
     parsed = cli.parse_args(["status", "--outputs", str(outputs), "--failed-since", "2999-01-01"])
     assert cli.run(parsed) == "no failures"
+    assert cli.run(parsed, session=boto3.session.Session()) == "no failures"  # a session of the caller's
 
 
 def test_native_redrive_asks_sqs_to_move_the_dlq_at_the_given_rate():
@@ -135,34 +193,86 @@ def test_native_redrive_asks_sqs_to_move_the_dlq_at_the_given_rate():
     assert calls == [{"SourceArn": "arn:dlq", "DestinationArn": "arn:q", "MaxNumberOfMessagesPerSecond": 10}]
 
 
-@pytest.mark.parametrize("argv", [["status", "--failed-since", "yesterday"], ["replay", "--rate", "0"],
-                                  ["replay", "--failed-since", "1"]])
-def test_bad_arguments_are_refused_before_anything_changes(argv, capsys):
-    with pytest.raises(SystemExit) as exit_code:
-        cli.parse_args(argv)
-    assert exit_code.value.code == 2
-    assert "error:" in capsys.readouterr().err
+def test_an_aws_error_the_user_caused_is_one_line_naming_the_fix(capsys):
+    with mock_aws():
+        assert cli.main(["status", "--table", "no-such-table", "--key", "uploads/a/b.jpg"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: GetItem failed: ResourceNotFoundException") and "--stack, --local" in err
+        assert err.count("\n") == 1 and "Traceback" not in err
+        url = boto3.client("sqs").create_queue(QueueName="q")["QueueUrl"]
+        assert cli.main(["metrics", "--queue-url", url, "--dlq-url", url + "-gone"]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("error: GetQueueAttributes failed: AWS.SimpleQueueService.NonExistentQueue")
+        assert err.count("\n") == 1
 
 
-def test_times_with_an_offset_are_compared_in_utc_and_durations_count_back_from_now():
-    assert cli.timestamp("2026-11-28T10:00:00+14:00") == "2026-11-27T20:00:00.000Z"
-    assert cli.timestamp("2026-11-28") == "2026-11-28T00:00:00.000Z"
-    two_hours_ago = datetime.now(UTC) - timedelta(hours=2)
-    assert abs(datetime.fromisoformat(cli.timestamp("2h").replace("Z", "+00:00")) - two_hours_ago).total_seconds() < 5
-    assert cli.timestamp("1d") < cli.timestamp("30m")
+# The local stack: `python -m local serve` answers at an endpoint and writes LOCAL_OUTPUTS; here a moto
+# server plays its part. No AWS credentials are configured: the tools must not need any.
 
-
-def test_a_missing_region_is_one_line_saying_how_to_set_it(monkeypatch, capsys):
-    for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+@pytest.fixture
+def local_stack(tmp_path, monkeypatch):
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    urlopen(Request(f"{endpoint}/moto-api/reset", method="POST")).close()  # moto's state outlives a server
+    aws = boto3.session.Session(aws_access_key_id="local", aws_secret_access_key="local", region_name="eu-west-1")
+    dynamodb, sqs = (aws.client(name, endpoint_url=endpoint) for name in ("dynamodb", "sqs"))
+    dynamodb.create_table(TableName="images-status", BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
+                                     {"AttributeName": "userId", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"}
+                                                for name in ("imageId", "userId")])
+    dynamodb.put_item(TableName="images-status", Item={
+        "imageId": {"S": "a"}, "userId": {"S": "alice"}, "status": {"S": "failed"}, "reason": {"S": "corrupt"},
+        "failedAt": {"S": "2026-11-28T10:00:00.000Z"}, "originalMessage": {"S": json.dumps({
+            "bucket": "images-input", "key": "uploads/alice/a.jpg", "imageId": "a", "userId": "alice"})}})
+    queue, dlq = (sqs.create_queue(QueueName=name)["QueueUrl"] for name in ("images-uploads", "images-uploads-dlq"))
+    sqs.send_message(QueueUrl=dlq, MessageBody="dead")
+    outputs = {"table_name": "images-status", "queue_url": queue, "dead_letter_queue_url": dlq,
+               "endpoint_url": endpoint, "region": "eu-west-1"}
+    monkeypatch.chdir(tmp_path)
+    LOCAL_OUTPUTS.parent.mkdir(parents=True)
+    LOCAL_OUTPUTS.write_text(json.dumps(outputs))
+    for variable in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_SECURITY_TOKEN",
+                     "AWS_DEFAULT_REGION", "AWS_REGION", "AWS_PROFILE"):
         monkeypatch.delenv(variable, raising=False)
-    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    assert cli.main(["status", "--table", "t", "--key", "uploads/a/b.jpg"]) == 2
-    assert capsys.readouterr().err.startswith("error: no AWS region: set AWS_REGION")
+    for variable in ("AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE"):
+        monkeypatch.setenv(variable, str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    yield outputs
+    server.stop()
 
 
-def test_a_key_that_is_not_an_upload_key_is_one_line_not_a_traceback(capsys):
-    assert cli.main(["status", "--key", "photo.jpg", "--table", "t"]) == 2
-    assert capsys.readouterr().err.startswith("error: key 'photo.jpg' is not uploads/{userId}/{imageId}.{ext}")
+def test_local_reaches_the_local_stack_without_aws_credentials(local_stack, capsys):
+    assert cli.main(["status", "--local", "--key", "uploads/alice/a.jpg"]) == 0
+    assert re.search(r"^reason +corrupt$", capsys.readouterr().out, re.MULTILINE)
+    assert cli.main(["metrics", "--local"]) == 0
+    out = capsys.readouterr().out
+    assert_fits(out)
+    assert re.search(r"^images-uploads-dlq +1 +0 +0$", out, re.MULTILINE)
+    assert "no datapoints in the last hour for: every metric of images-uploads, images-uploads-dlq" in out
+    assert cli.main(["replay", "--local", "--dry-run", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["replayed"] == ["alice/a"]
+
+
+def test_an_explicit_endpoint_url_wins_over_the_outputs_and_aws_endpoint_url_still_works(local_stack, monkeypatch,
+                                                                                         capsys):
+    endpoint = local_stack["endpoint_url"]
+    LOCAL_OUTPUTS.write_text(json.dumps({**local_stack, "endpoint_url": "http://127.0.0.1:9"}))  # nothing there
+    assert cli.main(["status", "--local", "--endpoint-url", endpoint, "--failed-since", "2000-01-01", "--json"]) == 0
+    assert [item["imageId"] for item in json.loads(capsys.readouterr().out)] == ["a"]
+    LOCAL_OUTPUTS.write_text(json.dumps({k: v for k, v in local_stack.items() if k != "endpoint_url"}))
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    assert cli.main(["status", "--local", "--key", "uploads/alice/a.jpg", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["reason"] == "corrupt"
+
+
+def test_a_local_stack_that_is_not_running_is_one_line(local_stack, capsys):
+    LOCAL_OUTPUTS.write_text(json.dumps({**local_stack, "endpoint_url": "http://127.0.0.1:9"}))
+    assert cli.main(["status", "--local", "--key", "uploads/alice/a.jpg"]) == 2
+    err = capsys.readouterr().err
+    assert err == "error: nothing answers at http://127.0.0.1:9: is `python -m local serve` running?\n"
 
 
 def test_smoke_passes_against_the_local_pipeline_and_cleans_up():

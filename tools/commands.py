@@ -1,0 +1,96 @@
+"""What each subcommand does, given its parsed arguments: find the resources, call AWS, render.
+
+`run` returns the text to print: human-readable within 100 columns, or JSON with `--json`.
+Tests pass their own boto3 `session`; by default it is boto3's default credential chain.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+from components import Settings, read_stack_settings
+from tools import metrics, replay, resources, smoke, status
+from tools.aws import Clients, connect
+from tools.layout import paragraph
+
+
+def run(args: argparse.Namespace, session: Any = None) -> str:
+    found = resources.resolve(args)
+    clients = connect(found, session)
+    commands = {"status": _status, "replay": _replay, "metrics": _metrics}
+    text, data = commands[args.command](args, found, clients)
+    return json.dumps(data, indent=2, default=str) if args.json else text
+
+
+def _status(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
+    found.need("table")
+    dynamodb = clients.client("dynamodb")
+    if args.failed_since:
+        failures = status.failures_since(dynamodb, found.table, args.failed_since)
+        return status.failures_table(failures), [status.as_json(item) for item in failures]
+    if not (args.key or (args.image_id and args.user_id)):
+        raise resources.ResourceError("status needs --key, or --image-id and --user-id, or --failed-since")
+    item = status.image_status(dynamodb, found.table, image_id=args.image_id, user_id=args.user_id, key=args.key)
+    return status.describe(item), status.as_json(item) if item else None
+
+
+def _replay(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
+    dynamodb, sqs = clients.client("dynamodb"), clients.client("sqs")
+    if args.dlq and args.native:
+        found.need("dlq_arn", "queue_arn")
+        if args.rate != int(args.rate) or not 1 <= args.rate <= 500:  # StartMessageMoveTask's range
+            raise resources.ResourceError("--rate with --native is a whole number of messages per second, 1 to 500: "
+                                          "e.g. --rate 5")
+        handle = None
+        if not args.dry_run:
+            handle = replay.native_redrive(sqs, dlq_arn=found.dlq_arn, queue_arn=found.queue_arn, rate=int(args.rate))
+        said = (f"would start a message move task at {int(args.rate)}/s" if args.dry_run
+                else f"message move task started at {int(args.rate)}/s: {handle}")
+        lines = [*paragraph(said), *paragraph(f"from {found.dlq_arn}", indent=2),
+                 *paragraph(f"to   {found.queue_arn}", indent=2)]
+        return "\n".join(lines), {"dry_run": args.dry_run, "task_handle": handle, "source_arn": found.dlq_arn,
+                                  "destination_arn": found.queue_arn, "rate": int(args.rate)}
+    if args.dlq:
+        found.need("table", "queue_url", "dlq_url")
+        result = replay.redrive_dlq(dynamodb, sqs, table=found.table, queue_url=found.queue_url,
+                                    dlq_url=found.dlq_url, rate=args.rate, dry_run=args.dry_run)
+    else:
+        found.need("table", "queue_url")
+        result = replay.replay_failed(dynamodb, sqs, table=found.table, queue_url=found.queue_url,
+                                      since=args.failed_since, rate=args.rate, dry_run=args.dry_run,
+                                      limit=args.limit)
+    return result.summary(), result.as_json()
+
+
+def _metrics(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
+    found.need("queue_url", "dlq_url")
+    urls = [found.queue_url, found.dlq_url]
+    window = metrics.Window.until(hours=args.hours)
+    depth = metrics.queue_depth(clients.client("sqs"), urls)
+    series = metrics.queue_metrics(clients.client("cloudwatch"), [metrics.queue_name(u) for u in urls], window)
+    return metrics.report(depth, series, window), metrics.as_json(depth, series, window)
+
+
+def run_smoke(args: argparse.Namespace, session: Any = None) -> smoke.SmokeResult:
+    found = resources.resolve(args)
+    found.need("input_bucket", "output_bucket", "table")
+    if args.sizes:
+        try:
+            sizes = [int(size) for size in args.sizes.split(",")]
+        except ValueError:
+            raise resources.ResourceError(f"--sizes {args.sizes!r} is not a list of pixel sizes, e.g. "
+                                          "1280,640,160") from None
+    else:
+        stack = args.stack.rsplit("/", 1)[-1] if args.stack else None  # `org/dev` reads Pulumi.dev.yaml
+        try:
+            sizes = Settings.from_dict(read_stack_settings(stack) if stack else {}).workflow.variant_sizes
+        except FileNotFoundError:
+            raise resources.ResourceError(f"no Pulumi.{stack}.yaml here to read the variant sizes from: run from "
+                                          "the project folder, or pass --sizes 1280,640,160") from None
+    return smoke.smoke(connect(found, session), input_bucket=found.input_bucket, output_bucket=found.output_bucket,
+                       table=found.table, topic_arn=found.topic_arn, sizes=sizes, timeout=args.timeout,
+                       keep=args.keep, on_progress=lambda done, total: print(
+                           f"\r  {done}/{total} terminal", end="", file=sys.stderr, flush=True))
