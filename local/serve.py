@@ -20,6 +20,7 @@ import argparse
 import json
 import logging
 import signal
+import socket
 import sys
 import threading
 import time
@@ -87,12 +88,9 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-        try:  # bind first: a taken port fails here, in the caller's thread, before anything starts
-            self._server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
-                                       threaded=True, request_handler=MotoRequestHandler)
-        except OSError as error:
-            raise PortInUse(f"port {self.port} on {self.host} is in use ({error.strerror}): another "
-                            "`python -m local serve` or LocalStack? Stop it, or pass --port N") from None
+        self._check_port()  # werkzeug would print its own advice and exit the process
+        self._server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
+                                   threaded=True, request_handler=MotoRequestHandler)
         self.port = self._server.server_port  # --port 0 picks a free one
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request would drown the view
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -106,6 +104,15 @@ class LocalServer:
         self._start(self._server.serve_forever, "endpoint")
         self._start(self._deliver, "delivery")
         return self
+
+    def _check_port(self) -> None:
+        with socket.socket() as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
+            try:
+                probe.bind((self.host, self.port))
+            except OSError as error:
+                raise PortInUse(f"port {self.port} on {self.host} is in use ({error.strerror}): another "
+                                "`python -m local serve` or LocalStack? Stop it, or pass --port N") from None
 
     def _prepare(self) -> None:
         from local.inprocess import functions_log
@@ -160,7 +167,7 @@ class LocalServer:
     def _deliver(self) -> None:
         period = 60 * self.settings.workflow.reconcile_every_minutes
         next_reconcile = self.clock.now() + period
-        next_view = 0.0
+        next_view = self.clock.now() + 1.0  # after the banner
         while not self._stop.is_set():
             try:
                 moved = self.delivery.step()
@@ -186,6 +193,8 @@ class LocalServer:
                  for item in page["Items"]]
         self.view.update(items, uploads=self.delivery.counts.uploads_seen, running=self.delivery.running_executions(),
                          dead_lettered=self.delivery.counts.dead_letters_settled, alerts=self._new_alerts())
+        e.read_alerts()  # the batch report's raw inbox: drained so a long session does not accumulate it
+        e.alerts.clear()
 
     def _new_alerts(self) -> list[dict[str, Any]]:
         sqs, found = self.emulator.sqs, []

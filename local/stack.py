@@ -5,7 +5,7 @@
 | buckets, queues + redrive to the DLQ, table, topic | moto | created with the stack's settings |
 | state machine | moto's ASL interpreter runs the real definition | `build_definition` from `components/` |
 | Lambda functions | moto stores them | `InProcessLambdas` runs the real handlers |
-| S3 -> handler, SQS -> Lambda pollers | not emulated usefully by moto | `local.runner` |
+| S3 -> handler, SQS -> Lambda pollers | not emulated usefully by moto | `local.delivery` |
 
 Call inside an active `mock_aws(config=MOTO_CONFIG)`.
 """
