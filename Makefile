@@ -3,17 +3,25 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Only what `python -m local` and `python -m tools` need (no Pulumi, no linters): `make demo` and
+# `make serve` install this much; the full install (`make test`) covers it too.
+LOCAL_STAMP := $(VENV)/.local-installed
 
-.PHONY: test lint install demo bench soak clean
+.PHONY: test lint install demo serve bench soak clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 # Reinstall whenever a requirements or constraints file changes.
-$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt constraints.txt
+$(STAMP): $(BIN)/python requirements.txt requirements-dev.txt requirements-local.txt constraints.txt
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -c constraints.txt
-	touch $(STAMP)
+	touch $(STAMP) $(LOCAL_STAMP)
+
+$(LOCAL_STAMP): $(BIN)/python requirements-local.txt constraints.txt
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-local.txt -c constraints.txt
+	touch $(LOCAL_STAMP)
 
 # The States Language validator (npm), when npm is present; its test is skipped, saying why, when not.
 ASL := tests/asl/node_modules/.installed
@@ -29,8 +37,12 @@ lint: $(STAMP)
 	$(BIN)/actionlint
 
 # The whole pipeline on moto with a generated sample set: no AWS account, no Docker.
-demo: $(STAMP)
+demo: $(LOCAL_STAMP)
 	$(BIN)/python -m local --out out/demo
+
+# The local stack as an AWS endpoint on 127.0.0.1:4566 until Ctrl-C (see "Use the local stack").
+serve: $(LOCAL_STAMP)
+	$(BIN)/python -m local serve
 
 test: $(STAMP) $(ASL) lint
 	$(BIN)/python -m pytest

@@ -1,13 +1,43 @@
-"""The README documents every setting with its current default."""
+"""The docs document every setting with its current default, and their links lead somewhere."""
 
 from __future__ import annotations
+
+import re
+
+import pytest
 
 from components.docs import settings_table
 from tests.conftest import ROOT
 
+SETTINGS_PAGE = ROOT / "docs" / "settings.md"
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
-def test_readme_settings_table_matches_the_settings():
-    readme = (ROOT / "README.md").read_text()
-    start = readme.index("\n", readme.index("<!-- settings-table:start")) + 1
-    end = readme.index("<!-- settings-table:end -->")
-    assert readme[start:end] == settings_table(), "run `python -m components.docs` and paste into README.md"
+
+def anchors(page) -> set[str]:
+    """GitHub's heading ids: lower case, punctuation but `-` and `_` dropped, spaces as `-`."""
+    text = re.sub(r"```.*?```", "", page.read_text(), flags=re.S)
+    headings = re.findall(r"^#{1,6} +(.+?) *$", text, flags=re.M)
+    return {re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-") for heading in headings}
+
+
+def test_settings_page_table_matches_the_settings():
+    page = SETTINGS_PAGE.read_text()
+    start = page.index("\n", page.index("<!-- settings-table:start")) + 1
+    end = page.index("<!-- settings-table:end -->")
+    assert page[start:end] == settings_table(), "run `python -m components.docs` and paste into docs/settings.md"
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_relative_links_lead_to_a_file_and_heading_that_exist(page):
+    broken = []
+    for target in LINK.findall(page.read_text()):
+        if re.match(r"[a-z]+:", target):
+            continue  # https:, mailto:
+        path, _, anchor = target.partition("#")
+        linked = (page.parent / path).resolve() if path else page
+        if not linked.exists():
+            broken.append(f"{target}: no file {linked.relative_to(ROOT)}")
+        elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
+            broken.append(f"{target}: no heading #{anchor} in {linked.relative_to(ROOT)}")
+    assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)

@@ -1,0 +1,218 @@
+"""`python -m local serve` end to end, exactly as the README says: a subprocess on a free port, uploads over
+HTTP with boto3 and the AWS CLI, the tools with `--local`, Ctrl-C, and a restart with `--state`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from boto3.s3.transfer import TransferConfig
+from PIL import Image
+
+from local.samples import encode, jpeg_with_exif, photo, png_with_alpha, text_named_jpg
+
+REPO = Path(__file__).resolve().parents[2]
+CLEAN_ENV = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")} | {"PYTHONPATH": str(REPO)}
+DUMMIES = {"AWS_REGION": "eu-west-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+
+
+@dataclass
+class Served:
+    process: subprocess.Popen[str]
+    cwd: Path
+    lines: list[str] = field(default_factory=list)
+
+    @property
+    def outputs_file(self) -> Path:
+        return self.cwd / "out" / "serve" / "stack-outputs.json"
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return json.loads(self.outputs_file.read_text())
+
+    def client(self, service: str) -> Any:
+        return boto3.client(service, endpoint_url=self.outputs["endpoint_url"], region_name="eu-west-1",
+                            aws_access_key_id="local", aws_secret_access_key="local")
+
+    def tool(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """`python -m tools ...` from the user's folder, with no AWS settings at all in the environment."""
+        return subprocess.run([sys.executable, "-m", "tools", *args], cwd=self.cwd, env=CLEAN_ENV,
+                              capture_output=True, text=True, timeout=120)
+
+    def status(self, key: str) -> dict[str, Any] | None:
+        result = self.tool("status", "--local", "--key", key, "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def wait_for(self, key: str, predicate: Any, timeout: float = 120) -> dict[str, Any]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            item = self.status(key)
+            if item and predicate(item):
+                return item
+            time.sleep(0.5)
+        raise AssertionError(f"{key} never got there; last status {item}; serve said:\n" + "\n".join(self.lines))
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGINT)  # Ctrl-C
+        return self.process.wait(timeout=60)
+
+
+@contextlib.contextmanager
+def serving(cwd: Path, *extra: str) -> Iterator[Served]:
+    process = subprocess.Popen([sys.executable, "-m", "local", "serve", "--port", "0", *extra], cwd=cwd,
+                               env=CLEAN_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    served = Served(process, cwd)
+    reader = threading.Thread(target=lambda: served.lines.extend(line.rstrip() for line in process.stdout),
+                              daemon=True)
+    reader.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not served.outputs_file.exists():
+            assert process.poll() is None, "serve exited:\n" + "\n".join(served.lines)
+            assert time.monotonic() < deadline, "serve did not start:\n" + "\n".join(served.lines)
+            time.sleep(0.2)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+        reader.join(timeout=10)
+
+
+def aws_cli() -> str | None:
+    """The AWS CLI if one runs here (a pyenv shim may exist without it)."""
+    found = shutil.which("aws")
+    if found and subprocess.run([found, "--version"], capture_output=True, timeout=60).returncode == 0:
+        return found
+    return None
+
+
+def refuses_connections(endpoint: str) -> bool:
+    host, port = endpoint.removeprefix("http://").split(":")
+    with socket.socket() as probe:
+        return probe.connect_ex((host, int(port))) != 0
+
+
+def big_photo() -> bytes:
+    """A 24-megapixel camera JPEG with EXIF (rotated), over the 5 MiB multipart threshold used below."""
+    data = jpeg_with_exif(width=6000, height=4000)
+    if len(data) < 6 * 1024 * 1024:
+        data = encode(photo(6000, 4000), "JPEG", quality=100, subsampling=0)
+    return data
+
+
+def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_replay_them(tmp_path):
+    photo_file = tmp_path / "photo.jpg"
+    photo_file.write_bytes(big_photo())
+    with serving(tmp_path) as served:
+        endpoint = served.outputs["endpoint_url"]
+        assert served.outputs["input_bucket_name"] == "local-input" and served.outputs["region"] == "eu-west-1"
+        s3 = served.client("s3")
+        # boto3's managed transfer: a multipart upload, as SDKs and the CLI do for big files.
+        s3.upload_file(str(photo_file), "local-input", "uploads/me/photo.jpg",
+                       Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
+        s3.put_object(Bucket="local-input", Key="uploads/me/logo.png", Body=png_with_alpha())
+        s3.put_object(Bucket="local-input", Key="uploads/me/notes.jpg", Body=text_named_jpg())
+        cli_path = aws_cli()
+        if cli_path:
+            cli = subprocess.run([cli_path, "s3", "cp", str(photo_file), "s3://local-input/uploads/you/photo.jpg"],
+                                 env=CLEAN_ENV | DUMMIES | {"AWS_ENDPOINT_URL": endpoint},
+                                 capture_output=True, text=True, timeout=120)
+            assert cli.returncode == 0, cli.stderr
+
+        photo_item = served.wait_for("uploads/me/photo.jpg", lambda i: i["status"] in ("completed", "failed"))
+        assert photo_item["status"] == "completed", photo_item
+        logo = served.wait_for("uploads/me/logo.png", lambda i: i["status"] in ("completed", "failed"))
+        assert logo["status"] == "completed", logo
+        notes = served.wait_for("uploads/me/notes.jpg", lambda i: i["status"] in ("completed", "failed"))
+        assert notes["status"] == "failed" and notes["error"] == "InvalidImage", notes
+        if cli_path:
+            assert served.wait_for("uploads/you/photo.jpg", lambda i: i["status"] == "completed")
+
+        # The variants are in the output bucket, readable by any client; never upscaled.
+        for variant in photo_item["variants"]:
+            body = s3.get_object(Bucket="local-output", Key=variant["key"])["Body"].read()
+            with Image.open(io.BytesIO(body)) as image:
+                assert image.size == (variant["width"], variant["height"])
+                assert max(image.size) <= 4000
+
+        human = served.tool("status", "--local", "--key", "uploads/me/photo.jpg")
+        assert human.returncode == 0 and "completed" in human.stdout
+        assert all(len(line) <= 100 for line in human.stdout.splitlines())
+        failures = served.tool("status", "--local", "--failed-since", "1h", "--json")
+        assert [f["imageId"] for f in json.loads(failures.stdout)] == ["notes"], failures.stderr
+        replay = served.tool("replay", "--local", "--failed-since", "1h")
+        assert replay.returncode == 0 and "replayed 1" in replay.stdout, replay.stdout + replay.stderr
+        again = served.wait_for("uploads/me/notes.jpg", lambda i: i["status"] == "failed" and i.get("replayCount"))
+        assert int(again["replayCount"]) == 1 and again["error"] == "InvalidImage"
+        metrics = served.tool("metrics", "--local")
+        assert metrics.returncode == 0, metrics.stderr
+        assert all(len(line) <= 100 for line in metrics.stdout.splitlines())
+
+        assert served.stop() == 0
+        log = "\n".join(served.lines)
+        assert "completed       uploads/me/photo.jpg  3 variants" in log
+        assert "failed          uploads/me/notes.jpg" in log and "stopped" in log
+        assert "Traceback" not in log
+        assert not served.outputs_file.exists()
+        assert refuses_connections(endpoint)
+
+    # With serve stopped the tools say so in one line.
+    gone = served.tool("status", "--local", "--key", "uploads/me/photo.jpg")
+    assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "python -m local serve" in gone.stderr
+
+
+def test_state_keeps_uploads_variants_and_statuses_across_a_restart(tmp_path):
+    state = tmp_path / "state"
+    with serving(tmp_path, "--state", str(state)) as served:
+        served.client("s3").put_object(Bucket="local-input", Key="uploads/me/a.jpg",
+                                       Body=encode(photo(1600, 1200), "JPEG"))
+        first = served.wait_for("uploads/me/a.jpg", lambda i: i["status"] == "completed")
+        assert served.stop() == 0
+    assert "saved 4 objects and 1 status items" in "\n".join(served.lines)  # the upload and its 3 variants
+
+    with serving(tmp_path, "--state", str(state)) as served:
+        assert served.status("uploads/me/a.jpg") == first
+        variant = first["variants"][0]["key"]
+        assert served.client("s3").head_object(Bucket="local-output", Key=variant)["ContentLength"] > 0
+        time.sleep(2)  # a restored upload is not processed again
+        assert served.status("uploads/me/a.jpg") == first
+        assert served.stop() == 0
+    assert "restored" in "\n".join(served.lines)
+
+
+def test_a_taken_port_is_one_line_naming_the_way_out(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run([sys.executable, "-m", "local", "serve", "--port", str(port)], cwd=tmp_path,
+                                env=CLEAN_ENV, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: port {port} on 127.0.0.1 is in use (Address already in use): another `python -m local serve` "
+        "or LocalStack? Stop it, or pass --port N")
+    assert "Traceback" not in result.stderr
+
+
+@pytest.fixture(autouse=True)
+def _no_leftover_serve() -> Iterator[None]:
+    yield
+    leftovers = subprocess.run(["pgrep", "-f", "-m", "local serve --port 0"], capture_output=True, text=True)
+    assert not leftovers.stdout.strip(), f"serve processes left running: {leftovers.stdout}"
