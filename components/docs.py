@@ -1,4 +1,4 @@
-"""The README's settings table, generated from `Settings` so the two never disagree.
+"""The settings table of docs/settings.md, generated from `Settings` so the two never disagree.
 
     python -m components.docs
 """
