@@ -40,11 +40,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+class InputError(ValueError):
+    """An input path that names nothing to upload."""
+
+
 def image_files(paths: list[Path]) -> list[Path]:
     """The files named, and every file under the folders named (sorted; hidden files skipped)."""
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise SystemExit(f"error: no such file or folder: {', '.join(missing)}")
+        raise InputError(f"no such file or folder: {', '.join(missing)}")
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
@@ -53,7 +57,7 @@ def image_files(paths: list[Path]) -> list[Path]:
         else:
             files.append(path)
     if not files:
-        raise SystemExit(f"error: no files in {', '.join(map(str, paths))}")
+        raise InputError(f"no files in {', '.join(map(str, paths))}")
     return files
 
 
@@ -140,9 +144,9 @@ def keep_inputs(uploads: list[Upload], out: Path) -> Path:
 
 def main(argv: list[str]) -> int:
     if argv[:1] == ["serve"]:
-        from local import serve
+        from local import serve_command
 
-        return serve.main(argv[1:])
+        return serve_command.main(argv[1:])
     args = parse_args(argv)
     settings = load_stack(args.stack)
     try:
@@ -152,7 +156,11 @@ def main(argv: list[str]) -> int:
         return 2
     if settings is None:
         return 2
-    uploads = uploads_from(args.images, args.user)
+    try:
+        uploads = uploads_from(args.images, args.user)
+    except InputError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     workers = args.workers or (min(2, os.cpu_count() or 1) if len(uploads) >= 40 else 1)
     print(f"image-pipeline, locally: {len(uploads)} image(s), stack {args.stack}, {workers} worker(s)"
           f"{', faults ' + args.faults if args.faults else ''}{', IAM enforced' if args.iam_enforce else ''}",

@@ -53,15 +53,17 @@ class DeliveryCounts:
 
 
 class Delivery:
-    def __init__(self, emulator: Emulator, clock: Clock, *, max_running_executions: int = 24) -> None:
+    def __init__(self, emulator: Emulator, clock: Clock, *, max_running_executions: int = 24,
+                 sequencer: Sequencer | None = None) -> None:
         self.emulator = emulator
         self.clock = clock
         # Not an AWS limit: it bounds moto's execution threads so one process stays responsive.
         self.max_running_executions = max_running_executions
         self.counts = DeliveryCounts()
         self.reconciler_runs: list[dict[str, int]] = []
+        self.rejected: list[str] = []  # why each rejected upload key was rejected, in order
         self._delayed: list[tuple[float, str, str]] = []  # (visible again at, queue url, receipt handle)
-        self._sequencer = Sequencer()
+        self._sequencer = sequencer or Sequencer()
 
     @property
     def faults(self) -> Any:
@@ -79,8 +81,9 @@ class Delivery:
         messages = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=0).get("Messages", [])
         for message in messages:
             event = stamp_s3_event(json.loads(message["Body"]), self._sequencer)
-            self.counts.uploads_seen += sum(str(r.get("eventName", "")).startswith("ObjectCreated")
-                                            for r in event.get("Records", []))
+            created = [r for r in event.get("Records", []) if str(r.get("eventName", "")).startswith("ObjectCreated")]
+            self.counts.uploads_seen += len(created)
+            self.rejected += s3_event_handler.parse_records(created)[1]  # the handler logs them; the view shows them
             identity = "|".join(r["s3"]["object"]["key"] for r in event.get("Records", [])) or "test-event"
             for _ in range(2 if self.faults.hit("duplicate", f"s3:{identity}") else 1):
                 self._async_invoke(event)

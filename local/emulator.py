@@ -124,6 +124,15 @@ class Emulator:
         while messages := self.sqs.receive_message(QueueUrl=self.alerts_url, MaxNumberOfMessages=10,
                                                    WaitTimeSeconds=0).get("Messages", []):
             for message in messages:
-                self.alerts.append(json.loads(message["Body"]))
+                self.alerts.append(as_json(message["Body"]))
                 self.sqs.delete_message(QueueUrl=self.alerts_url, ReceiptHandle=message["ReceiptHandle"])
         return list(self.alerts)
+
+
+def as_json(body: str) -> dict[str, Any]:
+    """An alert's JSON, or `{"message": body}` for what someone else published to the topic."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return {"message": body}
+    return parsed if isinstance(parsed, dict) else {"message": parsed}

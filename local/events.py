@@ -12,6 +12,7 @@ from __future__ import annotations
 import itertools
 import json
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,10 +25,22 @@ ENDED = ("FAILED", "TIMED_OUT", "ABORTED")
 
 @dataclass
 class Sequencer:
-    """S3's per-key sequencer, emulated with one increasing counter (increasing per key too)."""
+    """S3's per-key sequencer, emulated with one increasing counter (increasing per key too).
 
-    _counter: itertools.count = field(default_factory=lambda: itertools.count(0x5F0000000000))
+    `start`: a fixed value keeps seeded batch runs repeatable; `serve` starts from the clock
+    (`from_clock`) so uploads after a `--state` restart still order after those before it.
+    """
+
+    start: int = 0x5F0000000000
+    _counter: itertools.count = field(init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self._counter = itertools.count(self.start)
+
+    @classmethod
+    def from_clock(cls) -> Sequencer:
+        return cls(start=time.time_ns() // 1000)  # microseconds: above every earlier start
 
     def next(self) -> str:
         with self._lock:

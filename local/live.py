@@ -6,7 +6,8 @@ and a totals line whenever the totals move:
     12:01:05 completed       uploads/me/photo.jpg  3 variants
     12:01:09 failed          uploads/me/notes.jpg  InvalidImage: not an image: the bytes are text
     12:01:09 ALERT           image-pipeline: 1 image dead-lettered
-    12:01:09 uploads 2 · running 0 · completed 1 · failed 1 · dead-lettered 0 · alerts 1
+    12:01:09 rejected        key 'uploads/me/a/b.jpg' is not uploads/{userId}/{imageId}.{ext}
+    12:01:09 uploads 3 · running 0 · completed 1 · failed 1 · rejected 1 · dead-lettered 0 · alerts 1
 """
 
 from __future__ import annotations
@@ -29,12 +30,14 @@ class Totals:
     running: int = 0
     completed: int = 0
     failed: int = 0
+    rejected: int = 0
     dead_lettered: int = 0
     alerts: int = 0
 
     def line(self) -> str:
         return (f"uploads {self.uploads} · running {self.running} · completed {self.completed} · "
-                f"failed {self.failed} · dead-lettered {self.dead_lettered} · alerts {self.alerts}")
+                f"failed {self.failed} · rejected {self.rejected} · dead-lettered {self.dead_lettered} · "
+                f"alerts {self.alerts}")
 
 
 @dataclass
@@ -48,8 +51,9 @@ class LiveView:
     _shown: str = ""
 
     def update(self, items: list[dict[str, Any]], *, uploads: int, running: int, dead_lettered: int,
-               alerts: list[dict[str, Any]]) -> Totals:
-        """`items` as DynamoDB returns them; `alerts` as SNS envelopes (with `Subject`)."""
+               alerts: list[dict[str, Any]], rejected: list[str] | None = None) -> Totals:
+        """`items` as DynamoDB returns them; `alerts` as SNS envelopes (with `Subject`); `rejected`: the
+        reasons of upload keys rejected since the last update (they never get a status item)."""
         stamp = f"{self.clock():%H:%M:%S}"
         plain = [plain_item(raw) for raw in items]
         for item in plain:
@@ -58,11 +62,14 @@ class LiveView:
             if item.get("status") in TERMINAL and self._seen.get(image) != version:
                 self.emit(f"{stamp} {item['status']:<15} {describe(item)}")
             self._seen[image] = version
+        for reason in rejected or []:
+            self.emit(f"{stamp} {'rejected':<15} {' '.join(reason.split())[:160]}")
         for envelope in alerts:
             self.emit(f"{stamp} {'ALERT':<15} {envelope.get('Subject') or '(no subject)'}")
         statuses = Counter(str(item.get("status")) for item in plain)
         self._totals = Totals(uploads=uploads, running=running, completed=statuses["completed"],
-                              failed=statuses["failed"], dead_lettered=dead_lettered,
+                              failed=statuses["failed"], rejected=self._totals.rejected + len(rejected or []),
+                              dead_lettered=dead_lettered,
                               alerts=self._totals.alerts + len(alerts))
         line = self._totals.line()
         if line != self._shown:

@@ -16,12 +16,9 @@ logs to `<out>/functions.log`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
-import signal
 import socket
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -36,16 +33,18 @@ from local import snapshot
 from local.clock import RealClock
 from local.delivery import Delivery
 from local.emulator import Emulator
+from local.events import Sequencer
 from local.live import LiveView
 from local.stack import REGION, subscribe_inbox
 
 OUTPUTS_FILE = "stack-outputs.json"
-ENV_HINT = ("export AWS_ENDPOINT_URL={endpoint} AWS_REGION=" + REGION +
+ENV_HINT = ("export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=" + REGION + " AWS_REGION=" + REGION +
             " AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
 
 
-class PortInUse(OSError):
-    """The port is taken: the message says by what, probably, and what to pass instead."""
+class CannotStart(OSError):
+    """Something stops serve from starting (a taken port, a running stack, a bad --state): the message
+    says what, and what to do instead."""
 
 
 def stack_outputs(emulator: Emulator, endpoint: str) -> dict[str, Any]:
@@ -70,7 +69,7 @@ class LocalServer:
         self.emit = emit
         self.emulator = Emulator(settings, retry_scale=1.0, quiet=False)
         self.clock = RealClock(poll_seconds)
-        self.delivery = Delivery(self.emulator, self.clock)
+        self.delivery = Delivery(self.emulator, self.clock, sequencer=Sequencer.from_clock())
         self.view = LiveView(emit=self._emit_line)
         self.errors: list[str] = []
         self._stop = threading.Event()
@@ -88,6 +87,8 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
+        self._check_state_dir()
+        self._check_outputs_owner()
         self._check_port()  # werkzeug would print its own advice and exit the process
         self._server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
                                    threaded=True, request_handler=MotoRequestHandler)
@@ -105,13 +106,24 @@ class LocalServer:
         self._start(self._deliver, "delivery")
         return self
 
+    def _check_state_dir(self) -> None:
+        if self.state_dir is not None and self.state_dir.exists() and not self.state_dir.is_dir():
+            raise CannotStart(f"--state {self.state_dir} is a file: give a folder (it is created if missing)")
+
+    def _check_outputs_owner(self) -> None:
+        """Refuse to take over the outputs file of a local stack that is still running."""
+        running = _answering_endpoint(self.outputs_path)
+        if running:
+            raise CannotStart(f"a local stack is already running at {running} (its outputs are in "
+                              f"{self.outputs_path}): use that one, stop it, or pass --out DIR to run another")
+
     def _check_port(self) -> None:
         with socket.socket() as probe:
             probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
             try:
                 probe.bind((self.host, self.port))
             except OSError as error:
-                raise PortInUse(f"port {self.port} on {self.host} is in use ({error.strerror}): another "
+                raise CannotStart(f"port {self.port} on {self.host} is in use ({error.strerror}): another "
                                 "`python -m local serve` or LocalStack? Stop it, or pass --port N") from None
 
     def _prepare(self) -> None:
@@ -122,9 +134,15 @@ class LocalServer:
         if self.state_dir is not None:
             restored = snapshot.load(self.state_dir, self.emulator.s3, self.emulator.dynamodb, self.emulator.pipeline)
             self.emulator.sqs.purge_queue(QueueUrl=self.emulator.events_url)  # restored uploads are not new
+            unfinished = snapshot.unreflected_uploads(self.emulator.s3, self.emulator.dynamodb,
+                                                      self.emulator.pipeline)
+            for key in unfinished:  # announced again as a new upload of the same object: none is lost
+                self.emulator.s3.copy_object(Bucket=self.emulator.pipeline.input_bucket, Key=key,
+                                             CopySource={"Bucket": self.emulator.pipeline.input_bucket, "Key": key},
+                                             MetadataDirective="REPLACE")
             if restored["objects"] or restored["items"]:
                 self.emit(f"restored {restored['objects']} objects and {restored['items']} status items "
-                          f"from {self.state_dir}")
+                          f"from {self.state_dir}; {len(unfinished)} unfinished upload(s) announced again")
         self._alerts_url = subscribe_inbox(self.emulator.sqs, self._sns(), self.emulator.pipeline.topic_arn,
                                            "local-alerts-live", raw=False)
         self.outputs_path.write_text(json.dumps(stack_outputs(self.emulator, self.endpoint), indent=2) + "\n")
@@ -153,8 +171,13 @@ class LocalServer:
         finally:
             self._close()
 
+    def forget_outputs(self) -> None:
+        """Remove the outputs file if it is ours: the tools then say no local stack is running."""
+        if _outputs_endpoint(self.outputs_path) == self.endpoint:
+            self.outputs_path.unlink(missing_ok=True)
+
     def _close(self) -> None:
-        self.outputs_path.unlink(missing_ok=True)  # the tools then say no local stack is running
+        self.forget_outputs()
         if hasattr(self, "_functions_log"):
             self._functions_log.__exit__(None, None, None)
         self.emulator.__exit__(None, None, None)
@@ -191,8 +214,10 @@ class LocalServer:
         e = self.emulator
         items = [item for page in e.dynamodb.get_paginator("scan").paginate(TableName=e.pipeline.table)
                  for item in page["Items"]]
+        rejected, self.delivery.rejected = self.delivery.rejected, []
         self.view.update(items, uploads=self.delivery.counts.uploads_seen, running=self.delivery.running_executions(),
-                         dead_lettered=self.delivery.counts.dead_letters_settled, alerts=self._new_alerts())
+                         dead_lettered=self.delivery.counts.dead_letters_settled, alerts=self._new_alerts(),
+                         rejected=rejected)
         e.read_alerts()  # the batch report's raw inbox: drained so a long session does not accumulate it
         e.alerts.clear()
 
@@ -225,44 +250,20 @@ class LocalServer:
             ""])
 
 
-def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local serve", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
-    parser.add_argument("--port", type=int, default=4566, help="the endpoint's port on 127.0.0.1 (default: 4566; "
-                                                                "0 picks a free one)")
-    parser.add_argument("--state", type=Path, help="keep the buckets and the status table in DIR across restarts")
-    parser.add_argument("--out", type=Path, default=Path("out/serve"),
-                        help="where the stack outputs and the functions' log go (default: out/serve)")
-    return parser.parse_args(argv)
-
-
-def say(line: str) -> None:
-    print(line, flush=True)
-
-
-def main(argv: list[str]) -> int:
-    from local.settings import load_stack
-
-    args = parse_args(argv)
-    settings = load_stack(args.stack)
-    if settings is None:
-        return 2
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    server = LocalServer(settings, port=args.port, out_dir=args.out, state_dir=args.state, emit=say)
+def _outputs_endpoint(path: Path) -> str | None:
     try:
-        server.__enter__()
-    except PortInUse as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    try:
-        say(server.banner(args.stack))
-        while not stop.wait(0.5):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        say("stopping...")
-        server.__exit__(None, None, None)
-    say("stopped")
-    return 0
+        endpoint = json.loads(path.read_text()).get("endpoint_url")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return endpoint if isinstance(endpoint, str) else None
+
+
+def _answering_endpoint(path: Path) -> str | None:
+    """The endpoint named in the outputs file at `path` if something answers there."""
+    endpoint = _outputs_endpoint(path)
+    if not endpoint or not endpoint.startswith("http://"):
+        return None
+    host, _, port = endpoint.removeprefix("http://").partition(":")
+    with socket.socket() as probe:
+        probe.settimeout(1)
+        return endpoint if port.isdigit() and probe.connect_ex((host, int(port))) == 0 else None

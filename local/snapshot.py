@@ -6,9 +6,11 @@ what a user would miss (uploads, variants, statuses) when it stops and loads it 
     DIR/s3/<bucket>/<key>      every object of the input and output buckets
     DIR/status.json            every status item, in DynamoDB's JSON
 
-Queues, executions and alerts start empty: in-flight messages of a stopped emulator are gone,
-as they would be if a real queue's retention had passed. Loading writes objects before the
-bucket notifications are read, so restored uploads are not processed again.
+Queues, executions and alerts start empty: in-flight messages of a stopped emulator are gone.
+So that no upload is lost with them, `serve` announces again (as a new upload of the same
+object) every restored upload whose image's status does not reflect it: no status item, an
+unfinished one (`processing`, `queued`), or one recording other content under the same key.
+Everything else is not processed again.
 """
 
 from __future__ import annotations
@@ -18,7 +20,13 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from components.environment import UPLOAD_PREFIX
+from handlers.errors import InvalidUploadKey
+from handlers.status import plain_item
+from handlers.uploads import parse_key
 from local.stack import LocalPipeline
+
+TERMINAL = ("completed", "failed")
 
 
 def save(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> dict[str, int]:
@@ -54,3 +62,23 @@ def load(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> di
     for item in items:
         dynamodb.put_item(TableName=pipeline.table, Item=item)
     return {"objects": objects, "items": len(items)}
+
+
+def unreflected_uploads(s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> list[str]:
+    """Upload keys in the input bucket whose image's status does not record them as finished."""
+    items = {(i["userId"], i["imageId"]): i for i in (
+        plain_item(raw) for page in dynamodb.get_paginator("scan").paginate(TableName=pipeline.table)
+        for raw in page["Items"])}
+    keys = []
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.input_bucket, Prefix=UPLOAD_PREFIX):
+        for entry in page.get("Contents", []):
+            try:
+                upload = parse_key(entry["Key"])
+            except InvalidUploadKey:
+                continue  # rejected when it was uploaded; rejected again would change nothing
+            item = items.get((upload.user_id, upload.image_id))
+            same_key = item is not None and item.get("uploadKey") == entry["Key"]
+            if item is None or item.get("status") not in TERMINAL or (
+                    same_key and item.get("uploadVersion") != entry["ETag"].strip('"')):
+                keys.append(entry["Key"])
+    return keys

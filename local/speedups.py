@@ -7,6 +7,8 @@ What each patch fixes (measured with moto 5.2.5, see design notes):
 - conditional writes in moto's DynamoDB are not atomic across threads (two "winners" were
   seen under races): every DynamoDB backend call is serialized, as the real service is atomic;
 - moto keeps every execution's worker threads in a module-level list: cleared on exit;
+- moto announces a completed multipart upload twice (an `ObjectCreated:Put` from the object it
+  writes, then `ObjectCreated:CompleteMultipartUpload`); S3 announces it once: the first is dropped;
 - moto writes `$$.State.EnteredTime` as `2026-11-28T11:24:38.647426+00:00`; AWS writes
   `2026-11-28T11:24:38.647Z`, the format every other stored time uses: written as AWS does.
 None of this changes the definitions or handlers that get deployed.
@@ -24,6 +26,8 @@ from typing import Any
 from unittest import mock
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.s3 import notifications as s3_notifications
+from moto.s3.models import S3Backend
 from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
@@ -57,6 +61,7 @@ class MotoSpeedups:
         self._clients: dict[tuple[str, str], Any] = {}
         self._client_lock = threading.Lock()
         self._dynamodb_lock = threading.RLock()
+        self._completing = threading.local()  # set while a multipart upload completes in this thread
 
     def _client_for(self, region: str, service: str, state_credentials: Any = None) -> Any:
         with self._client_lock:
@@ -78,6 +83,24 @@ class MotoSpeedups:
                 return method(*args, **kwargs)
         return wrapper
 
+    def _once_per_multipart_upload(self) -> tuple[Any, Any]:
+        send_event, complete = s3_notifications.send_event, S3Backend.complete_multipart_upload
+        completing = self._completing
+
+        def send_once(account_id: str, event_name: Any, bucket: Any, key: Any) -> None:
+            put = s3_notifications.S3NotificationEvent.OBJECT_CREATED_PUT_EVENT
+            if not (getattr(completing, "active", False) and event_name == put):
+                send_event(account_id, event_name, bucket, key)
+
+        @functools.wraps(complete)
+        def complete_once(*args: Any, **kwargs: Any) -> Any:
+            completing.active = True
+            try:
+                return complete(*args, **kwargs)
+            finally:
+                completing.active = False
+        return send_once, complete_once
+
     def __enter__(self) -> MotoSpeedups:
         asl_parse = functools.lru_cache(maxsize=32)(AmazonStateLanguageParser.parse)
         intrinsic_parse = functools.lru_cache(maxsize=1024)(IntrinsicParser.parse)
@@ -87,6 +110,9 @@ class MotoSpeedups:
             mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
             mock.patch.object(state_module, "datetime", AWS_ENTERED_TIME),
         ]
+        send_once, complete_once = self._once_per_multipart_upload()
+        patches += [mock.patch.object(s3_notifications, "send_event", send_once),
+                    mock.patch.object(S3Backend, "complete_multipart_upload", complete_once)]
         # Every module that imported `boto_client_for` by name gets the caching version.
         for name, module in list(sys.modules.items()):
             if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):

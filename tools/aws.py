@@ -11,12 +11,14 @@ import os
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
+from urllib.parse import urlsplit
 
 import boto3
 from botocore.config import Config
 
 from tools.resources import Resources
 
+LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")
 DUMMY_CREDENTIALS = {"aws_access_key_id": "local", "aws_secret_access_key": "local"}
 # A local endpoint either answers at once or is not running: say so in seconds, not after a minute
 # of retries (botocore's defaults are made for AWS's own endpoints).
@@ -51,5 +53,15 @@ class Clients:
 
 
 def connect(found: Resources, session: Any = None) -> Clients:
-    """Clients for the resources `found`, from `session` (default: boto3's default credential chain)."""
-    return Clients(session or boto3.session.Session(), endpoint_url=found.endpoint_url, region=found.region)
+    """Clients for the resources `found`, from `session` (default: boto3's default credential chain).
+
+    A local endpoint (the local stack's emulator) needs no profile: a profile set for AWS work, even
+    one that does not exist here, is not read for it.
+    """
+    if session is None:
+        local = bool(found.endpoint_url) and (urlsplit(found.endpoint_url).hostname or "") in LOCAL_HOSTS
+        if local:
+            for variable in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE"):  # this process talks to the emulator only
+                os.environ.pop(variable, None)
+        session = boto3.session.Session(**DUMMY_CREDENTIALS) if local else boto3.session.Session()
+    return Clients(session, endpoint_url=found.endpoint_url, region=found.region)

@@ -28,19 +28,30 @@ def run(args: argparse.Namespace, session: Any = None) -> str:
 def _status(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
     found.need("table")
     dynamodb = clients.client("dynamodb")
+    if args.failed_since and (args.key or args.image_id or args.user_id):
+        raise resources.ResourceError("status takes --key (or --image-id and --user-id) for one image, or "
+                                      "--failed-since for the failures: not both")
     if args.failed_since:
         failures = status.failures_since(dynamodb, found.table, args.failed_since)
         return status.failures_table(failures), [status.as_json(item) for item in failures]
     if not (args.key or (args.image_id and args.user_id)):
         raise resources.ResourceError("status needs --key, or --image-id and --user-id, or --failed-since")
     item = status.image_status(dynamodb, found.table, image_id=args.image_id, user_id=args.user_id, key=args.key)
-    return status.describe(item), status.as_json(item) if item else None
+    text = status.describe(item)
+    if item and args.key and item.get("uploadKey") and item["uploadKey"] != args.key:
+        text += "\n" + "\n".join(paragraph(
+            f"note: this image's newest upload is {item['uploadKey']}, not {args.key}: one image, one status "
+            "(uploads/{userId}/{imageId}.* share it; the newest upload wins)"))
+    return text, status.as_json(item) if item else None
 
 
 def _replay(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
     dynamodb, sqs = clients.client("dynamodb"), clients.client("sqs")
     if args.dlq and args.native:
         found.need("dlq_arn", "queue_arn")
+        if args.outputs == resources.LOCAL_OUTPUTS:
+            raise resources.ResourceError("--native uses SQS StartMessageMoveTask, which the local stack (moto) "
+                                          "does not implement: use --dlq without --native")
         if args.rate != int(args.rate) or not 1 <= args.rate <= 500:  # StartMessageMoveTask's range
             raise resources.ResourceError("--rate with --native is a whole number of messages per second, 1 to 500: "
                                           "e.g. --rate 5")
@@ -71,7 +82,11 @@ def _metrics(args: argparse.Namespace, found: resources.Resources, clients: Clie
     window = metrics.Window.until(hours=args.hours)
     depth = metrics.queue_depth(clients.client("sqs"), urls)
     series = metrics.queue_metrics(clients.client("cloudwatch"), [metrics.queue_name(u) for u in urls], window)
-    return metrics.report(depth, series, window), metrics.as_json(depth, series, window)
+    text = metrics.report(depth, series, window)
+    if args.outputs == resources.LOCAL_OUTPUTS and not any(series.values()):
+        text += "\n" + "\n".join(paragraph("(the local stack publishes no CloudWatch metrics: the depths above "
+                                           "are what it can show)"))
+    return text, metrics.as_json(depth, series, window)
 
 
 def run_smoke(args: argparse.Namespace, session: Any = None) -> smoke.SmokeResult:

@@ -69,7 +69,8 @@ def _client_error(error: ClientError) -> str:
 
 def _botocore_error(error: BotoCoreError) -> str:
     if isinstance(error, NoRegionError):
-        return "no AWS region: set AWS_REGION (or a profile's region), e.g. `export AWS_REGION=eu-west-1`"
+        return ("no AWS region: set AWS_DEFAULT_REGION (or a profile's region), e.g. "
+                "`export AWS_DEFAULT_REGION=eu-west-1`; for the local stack pass --local")
     if isinstance(error, NoCredentialsError | PartialCredentialsError):
         return "no AWS credentials: `aws configure`, `aws sso login`, or set AWS_PROFILE; for the local stack pass " \
                "--local"
@@ -88,5 +89,5 @@ def _unreachable(url: str) -> str:
     parts = urlsplit(url)
     endpoint = f"{parts.scheme}://{parts.netloc}" if parts.netloc else url
     if parts.hostname and parts.hostname.endswith(".amazonaws.com"):
-        return f"cannot reach {endpoint}: check the network (a proxy, a VPN) and the region (AWS_REGION)"
+        return f"cannot reach {endpoint}: check the network (a proxy, a VPN) and the region (AWS_DEFAULT_REGION)"
     return f"nothing answers at {endpoint}: is `python -m local serve` running?"

@@ -73,7 +73,9 @@ def load_outputs(path: Path) -> dict[str, Any]:
                             f"or save `pulumi stack output --json > {path}`") from None
     except OSError as error:
         raise ResourceError(f"cannot read the stack outputs at {path}: {error.strerror}") from None
-    return _outputs_object(text, str(path), f"save them again with `pulumi stack output --json > {path}`")
+    fix = (f"save them again with `pulumi stack output --json > {path}`" if path != LOCAL_OUTPUTS else
+           "restart the local stack (`python -m local serve`), which writes it again")
+    return _outputs_object(text, str(path), fix)
 
 
 def stack_outputs(stack: str) -> dict[str, Any]:

@@ -33,13 +33,12 @@ def test_a_folder_is_taken_recursively_without_hidden_files(tmp_path):
     assert sorted(u.key for u in uploads) == ["uploads/me/beach.jpg", "uploads/me/sunset.png"]
 
 
-def test_a_missing_path_is_one_line(tmp_path):
-    try:
-        uploads_from([tmp_path / "nope"], "me")
-    except SystemExit as exit_:
-        assert str(exit_.code) == f"error: no such file or folder: {tmp_path / 'nope'}"
-    else:
-        raise AssertionError("a missing path must stop the run")
+def test_a_missing_path_or_an_empty_folder_is_one_line_and_exit_code_2(tmp_path, capsys):
+    assert main([str(tmp_path / "nope"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: no such file or folder: {tmp_path / 'nope'}"
+    (tmp_path / "empty").mkdir()
+    assert main([str(tmp_path / "empty"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == f"error: no files in {tmp_path / 'empty'}"
 
 
 def test_the_sample_run_keeps_its_inputs_next_to_the_outputs_and_shows_the_stacks_warnings(tmp_path, capsys):

@@ -50,8 +50,10 @@ class Served:
                             aws_access_key_id="local", aws_secret_access_key="local")
 
     def tool(self, *args: str) -> subprocess.CompletedProcess[str]:
-        """`python -m tools ...` from the user's folder, with no AWS settings at all in the environment."""
-        return subprocess.run([sys.executable, "-m", "tools", *args], cwd=self.cwd, env=CLEAN_ENV,
+        """`python -m tools ...` from the user's folder, with no AWS credentials or region in the environment."""
+        # AWS_PROFILE names a profile for AWS work that does not exist here: --local never reads it.
+        return subprocess.run([sys.executable, "-m", "tools", *args], cwd=self.cwd,
+                              env=CLEAN_ENV | {"AWS_PROFILE": "work-sso"},
                               capture_output=True, text=True, timeout=120)
 
     def status(self, key: str) -> dict[str, Any] | None:
@@ -75,8 +77,10 @@ class Served:
 
 @contextlib.contextmanager
 def serving(cwd: Path, *extra: str) -> Iterator[Served]:
+    # Started from the shell where the README's exports point clients at the endpoint: serve's own must not follow.
+    env = CLEAN_ENV | DUMMIES | {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_PROFILE": "nobody"}
     process = subprocess.Popen([sys.executable, "-m", "local", "serve", "--port", "0", *extra], cwd=cwd,
-                               env=CLEAN_ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     served = Served(process, cwd)
     reader = threading.Thread(target=lambda: served.lines.extend(line.rstrip() for line in process.stdout),
                               daemon=True)
@@ -129,6 +133,8 @@ def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_re
                        Config=TransferConfig(multipart_threshold=5 * 1024 * 1024, multipart_chunksize=5 * 1024 * 1024))
         s3.put_object(Bucket="local-input", Key="uploads/me/logo.png", Body=png_with_alpha())
         s3.put_object(Bucket="local-input", Key="uploads/me/notes.jpg", Body=text_named_jpg())
+        s3.put_object(Bucket="local-input", Key="uploads/me/album/beach.jpg", Body=text_named_jpg())  # rejected key
+        served.client("sns").publish(TopicArn=served.outputs["topic_arn"], Message="hello, not JSON")
         cli_path = aws_cli()
         if cli_path:
             cli = subprocess.run([cli_path, "s3", "cp", str(photo_file), "s3://local-input/uploads/you/photo.jpg"],
@@ -144,6 +150,12 @@ def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_re
         assert notes["status"] == "failed" and notes["error"] == "InvalidImage", notes
         if cli_path:
             assert served.wait_for("uploads/you/photo.jpg", lambda i: i["status"] == "completed")
+
+        # A multipart upload is one upload: one execution, as S3 sends one event.
+        executions = served.client("stepfunctions").list_executions(
+            stateMachineArn=served.outputs["state_machine_arn"])["executions"]
+        photos = 2 if cli_path else 1  # uploads/me/photo.jpg, and uploads/you/photo.jpg from the AWS CLI
+        assert [e["status"] for e in executions if e["name"].startswith("photo-")] == ["SUCCEEDED"] * photos
 
         # The variants are in the output bucket, readable by any client; never upscaled.
         for variant in photo_item["variants"]:
@@ -164,12 +176,30 @@ def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_re
         metrics = served.tool("metrics", "--local")
         assert metrics.returncode == 0, metrics.stderr
         assert all(len(line) <= 100 for line in metrics.stdout.splitlines())
+        native = served.tool("replay", "--local", "--dlq", "--native")
+        assert native.returncode == 2 and "does not implement: use --dlq without --native" in native.stderr
+        both = served.tool("status", "--local", "--key", "uploads/me/notes.jpg", "--failed-since", "1h")
+        assert both.returncode == 2 and "not both" in both.stderr
+
+        # One image, one status: asking for an older key of the image says which upload it reflects.
+        s3.put_object(Bucket="local-input", Key="uploads/me/logo.jpg", Body=encode(photo(400, 300), "JPEG"))
+        served.wait_for("uploads/me/logo.jpg", lambda i: i["uploadKey"] == "uploads/me/logo.jpg"
+                        and i["status"] == "completed")
+        older = served.tool("status", "--local", "--key", "uploads/me/logo.png")
+        assert "note: this image's newest upload is uploads/me/logo.jpg, not uploads/me/logo.png" in older.stdout
+
+        # A second serve in the same folder does not take over the running one's outputs.
+        second = subprocess.run([sys.executable, "-m", "local", "serve", "--port", "0"], cwd=tmp_path, env=CLEAN_ENV,
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and f"a local stack is already running at {endpoint}" in second.stderr
+        assert served.outputs["endpoint_url"] == endpoint
 
         assert served.stop() == 0
         log = "\n".join(served.lines)
         assert "completed       uploads/me/photo.jpg  3 variants" in log
         assert "failed          uploads/me/notes.jpg" in log and "stopped" in log
-        assert "Traceback" not in log
+        assert "rejected        key 'uploads/me/album/beach.jpg' is not uploads/{userId}/{imageId}.{ext}" in log
+        assert "Traceback" not in log and "delivery loop:" not in log
         assert not served.outputs_file.exists()
         assert refuses_connections(endpoint)
 
@@ -178,7 +208,7 @@ def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_re
     assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "python -m local serve" in gone.stderr
 
 
-def test_state_keeps_uploads_variants_and_statuses_across_a_restart(tmp_path):
+def test_state_keeps_uploads_variants_and_statuses_across_a_restart_and_loses_no_upload(tmp_path):
     state = tmp_path / "state"
     with serving(tmp_path, "--state", str(state)) as served:
         served.client("s3").put_object(Bucket="local-input", Key="uploads/me/a.jpg",
@@ -186,15 +216,39 @@ def test_state_keeps_uploads_variants_and_statuses_across_a_restart(tmp_path):
         first = served.wait_for("uploads/me/a.jpg", lambda i: i["status"] == "completed")
         assert served.stop() == 0
     assert "saved 4 objects and 1 status items" in "\n".join(served.lines)  # the upload and its 3 variants
+    # An upload S3 had accepted when serve stopped, before its event was delivered: saved, never processed.
+    late = state / "s3" / "local-input" / "uploads" / "me" / "late.jpg"
+    late.write_bytes(encode(photo(640, 480), "JPEG"))
 
     with serving(tmp_path, "--state", str(state)) as served:
         assert served.status("uploads/me/a.jpg") == first
         variant = first["variants"][0]["key"]
         assert served.client("s3").head_object(Bucket="local-output", Key=variant)["ContentLength"] > 0
-        time.sleep(2)  # a restored upload is not processed again
-        assert served.status("uploads/me/a.jpg") == first
+        assert served.wait_for("uploads/me/late.jpg", lambda i: i["status"] == "completed")
+        assert served.status("uploads/me/a.jpg") == first  # a finished upload is not processed again
+        # Uploads after the restart still order after those before it (S3's sequencer keeps growing).
+        served.client("s3").put_object(Bucket="local-input", Key="uploads/me/a.jpg",
+                                       Body=encode(photo(300, 200), "JPEG"))
+        newer = served.wait_for("uploads/me/a.jpg", lambda i: i.get("startedAt", "") > first["startedAt"]
+                                and i["status"] in ("completed", "failed"))
+        assert newer["status"] == "completed" and newer["variants"][0]["width"] == 300
         assert served.stop() == 0
-    assert "restored" in "\n".join(served.lines)
+    assert "restored 5 objects and 1 status items" in "\n".join(served.lines)  # 4 saved + the late upload
+    assert "1 unfinished upload(s) announced again" in "\n".join(served.lines)
+
+
+@pytest.mark.parametrize(("arguments", "said"), [
+    (["--state", "{file}"], "error: --state {file} is a file: give a folder (it is created if missing)"),
+    (["--port", "99999"], "error: argument --port: '99999' is not a port (0 to 65535; 0 picks a free one)"),
+    (["--stack", "qa"], "error: no stack 'qa': there is no Pulumi.qa.yaml in"),
+])
+def test_start_up_mistakes_are_one_line(tmp_path, arguments, said):
+    (tmp_path / "file").write_text("")
+    arguments = [a.format(file=tmp_path / "file") for a in arguments]
+    result = subprocess.run([sys.executable, "-m", "local", "serve", "--port", "0", *arguments], cwd=tmp_path,
+                            env=CLEAN_ENV, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert said.format(file=tmp_path / "file") in result.stderr.strip().splitlines()[-1]
 
 
 def test_a_taken_port_is_one_line_naming_the_way_out(tmp_path):

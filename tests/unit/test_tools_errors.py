@@ -75,7 +75,9 @@ def test_stack_outputs_that_are_not_an_object_of_names_are_one_line(content, sai
     LOCAL_OUTPUTS.parent.mkdir(parents=True)
     LOCAL_OUTPUTS.write_text(content)
     message = fails_in_one_line(["status", "--local", *KEY], capsys)
-    assert message.startswith(said) and message.endswith("`pulumi stack output --json > out/serve/stack-outputs.json`")
+    # The local stack's file is rewritten by restarting it, not by Pulumi.
+    assert message.startswith(said) and message.endswith(
+        "restart the local stack (`python -m local serve`), which writes it again")
 
 
 def test_an_endpoint_nobody_answers_at_asks_whether_the_local_stack_runs(tmp_path, capsys):
@@ -93,7 +95,8 @@ def test_a_missing_region_is_one_line_saying_how_to_set_it(monkeypatch, capsys):
     for variable in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(variable, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    assert fails_in_one_line(["status", "--table", "t", *KEY], capsys).startswith("no AWS region: set AWS_REGION")
+    said = fails_in_one_line(["status", "--table", "t", *KEY], capsys)
+    assert said.startswith("no AWS region: set AWS_DEFAULT_REGION")
 
 
 def test_a_key_that_is_not_an_upload_key_is_one_line_not_a_traceback(capsys):
@@ -122,7 +125,7 @@ def test_aws_error_codes_a_user_causes_say_what_to_do(code, hint):
 def test_botocore_errors_are_explained_on_one_line():
     assert errors.explain(EndpointConnectionError(endpoint_url="https://sqs.eu-west-1.amazonaws.com/")) == (
         "cannot reach https://sqs.eu-west-1.amazonaws.com: check the network (a proxy, a VPN) and the region "
-        "(AWS_REGION)")
+        "(AWS_DEFAULT_REGION)")
     assert errors.explain(ProfileNotFound(profile="ops")).endswith("`aws configure list-profiles` lists them; "
                                                                    "set AWS_PROFILE to one")
     assert "\n" not in errors.explain(ParamValidationError(report="line one\nline two"))

@@ -1,0 +1,76 @@
+"""`python -m local serve`: the command line of `local.serve` (arguments, signals, the banner).
+
+    python -m local serve [--stack dev] [--port 4566] [--state DIR] [--out out/serve]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from local.serve import CannotStart, LocalServer
+from local.settings import load_stack
+
+
+def port_number(value: str) -> int:
+    if not value.isdigit() or int(value) > 65535:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0 to 65535; 0 picks a free one)")
+    return int(value)
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m local serve",
+                                     description="the whole pipeline as a local AWS endpoint, until Ctrl-C")
+    parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
+    parser.add_argument("--port", type=port_number, default=4566,
+                        help="the endpoint's port on 127.0.0.1 (default: 4566; 0 picks a free one)")
+    parser.add_argument("--state", type=Path, help="keep the buckets and the status table in DIR across restarts")
+    parser.add_argument("--out", type=Path, default=Path("out/serve"),
+                        help="where the stack outputs and the functions' log go (default: out/serve)")
+    return parser.parse_args(argv)
+
+
+def say(line: str) -> None:
+    print(line, flush=True)
+
+
+def main(argv: list[str]) -> int:
+    args = parse_args(argv)
+    settings = load_stack(args.stack)
+    if settings is None:
+        return 2
+    stop = threading.Event()
+    signals = {"count": 0}
+
+    def on_signal(*_: object) -> None:
+        # Set explicitly: a process started in the background inherits SIGINT ignored. A second
+        # Ctrl-C while stopping says what is happening; a third quits without saving.
+        signals["count"] += 1
+        stop.set()
+        if signals["count"] == 2:
+            say("still stopping (saving --state and closing the endpoint); Ctrl-C again quits without saving")
+        elif signals["count"] >= 3:
+            server.forget_outputs()
+            os._exit(130)
+
+    server = LocalServer(settings, port=args.port, out_dir=args.out, state_dir=args.state, emit=say)
+    for number in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(number, on_signal)
+    try:
+        server.__enter__()
+    except CannotStart as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    try:
+        say(server.banner(args.stack))
+        while not stop.wait(0.5):
+            pass
+    finally:
+        say("stopping...")
+        server.__exit__(None, None, None)
+    say("stopped")
+    return 0
