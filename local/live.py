@@ -50,6 +50,11 @@ class LiveView:
     _totals: Totals = field(default_factory=Totals)
     _shown: str = ""
 
+    def prime(self, items: list[dict[str, Any]]) -> None:
+        """Take `items` (DynamoDB's) as already shown: outcomes restored from `--state` are not news."""
+        for item in map(plain_item, items):
+            self._seen[(item["userId"], item["imageId"])] = _version(item)
+
     def update(self, items: list[dict[str, Any]], *, uploads: int, running: int, dead_lettered: int,
                alerts: list[dict[str, Any]], rejected: list[str] | None = None) -> Totals:
         """`items` as DynamoDB returns them; `alerts` as SNS envelopes (with `Subject`); `rejected`: the
@@ -58,14 +63,15 @@ class LiveView:
         plain = [plain_item(raw) for raw in items]
         for item in plain:
             image = (item["userId"], item["imageId"])
-            version = f"{item.get('status')}|{item.get('updatedAt') or item.get('completedAt') or item.get('failedAt')}"
+            version = _version(item)
             if item.get("status") in TERMINAL and self._seen.get(image) != version:
                 self.emit(f"{stamp} {item['status']:<15} {describe(item)}")
             self._seen[image] = version
         for reason in rejected or []:
             self.emit(f"{stamp} {'rejected':<15} {' '.join(reason.split())[:160]}")
         for envelope in alerts:
-            self.emit(f"{stamp} {'ALERT':<15} {envelope.get('Subject') or '(no subject)'}")
+            said = envelope.get("Subject") or " ".join(str(envelope.get("Message", "")).split())[:80]
+            self.emit(f"{stamp} {'ALERT':<15} {said or '(no subject)'}")
         statuses = Counter(str(item.get("status")) for item in plain)
         self._totals = Totals(uploads=uploads, running=running, completed=statuses["completed"],
                               failed=statuses["failed"], rejected=self._totals.rejected + len(rejected or []),
@@ -86,3 +92,7 @@ def describe(item: dict[str, Any]) -> str:
         return f"{key}  {len(variants)} variant{'s' if len(variants) != 1 else ''}"
     reason = " ".join(str(item.get("reason") or item.get("error") or "?").split())
     return f"{key}  {reason[:160]}"
+
+
+def _version(item: dict[str, Any]) -> str:
+    return f"{item.get('status')}|{item.get('updatedAt') or item.get('completedAt') or item.get('failedAt')}"

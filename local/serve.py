@@ -107,8 +107,19 @@ class LocalServer:
         return self
 
     def _check_state_dir(self) -> None:
-        if self.state_dir is not None and self.state_dir.exists() and not self.state_dir.is_dir():
-            raise CannotStart(f"--state {self.state_dir} is a file: give a folder (it is created if missing)")
+        for flag, folder in (("--state", self.state_dir), ("--out", self.out_dir)):
+            if folder is None:
+                continue
+            if folder.exists() and not folder.is_dir():
+                raise CannotStart(f"{flag} {folder} is a file: give a folder (it is created if missing)")
+            try:
+                folder.mkdir(parents=True, exist_ok=True)
+                probe = folder / ".writable"
+                probe.write_text("")
+                probe.unlink()
+            except OSError as error:
+                raise CannotStart(f"{flag} {folder}: cannot write there ({error.strerror}): give a folder you "
+                                  "can write to") from None
 
     def _check_outputs_owner(self) -> None:
         """Refuse to take over the outputs file of a local stack that is still running."""
@@ -132,10 +143,11 @@ class LocalServer:
         self._functions_log = functions_log(self._log_file)
         self._functions_log.__enter__()
         if self.state_dir is not None:
-            restored = snapshot.load(self.state_dir, self.emulator.s3, self.emulator.dynamodb, self.emulator.pipeline)
-            self.emulator.sqs.purge_queue(QueueUrl=self.emulator.events_url)  # restored uploads are not new
-            unfinished = snapshot.unreflected_uploads(self.emulator.s3, self.emulator.dynamodb,
-                                                      self.emulator.pipeline)
+            e = self.emulator
+            restored = snapshot.load(self.state_dir, e.s3, e.dynamodb, e.pipeline)
+            e.sqs.purge_queue(QueueUrl=e.events_url)  # restored uploads are not new
+            self.view.prime(self._status_items())  # restored outcomes are not news either
+            unfinished = snapshot.unreflected_uploads(restored["manifest"], e.dynamodb, e.pipeline)
             for key in unfinished:  # announced again as a new upload of the same object: none is lost
                 self.emulator.s3.copy_object(Bucket=self.emulator.pipeline.input_bucket, Key=key,
                                              CopySource={"Bucket": self.emulator.pipeline.input_bucket, "Key": key},
@@ -210,10 +222,14 @@ class LocalServer:
             if not moved:
                 self.clock.idle()
 
+    def _status_items(self) -> list[dict[str, Any]]:
+        e = self.emulator
+        return [item for page in e.dynamodb.get_paginator("scan").paginate(TableName=e.pipeline.table)
+                for item in page["Items"]]
+
     def refresh_view(self) -> None:
         e = self.emulator
-        items = [item for page in e.dynamodb.get_paginator("scan").paginate(TableName=e.pipeline.table)
-                 for item in page["Items"]]
+        items = self._status_items()
         rejected, self.delivery.rejected = self.delivery.rejected, []
         self.view.update(items, uploads=self.delivery.counts.uploads_seen, running=self.delivery.running_executions(),
                          dead_lettered=self.delivery.counts.dead_letters_settled, alerts=self._new_alerts(),

@@ -3,22 +3,28 @@
 moto's server keeps everything in memory and has no persistence of its own, so `serve` saves
 what a user would miss (uploads, variants, statuses) when it stops and loads it when it starts:
 
-    DIR/s3/<bucket>/<key>      every object of the input and output buckets
-    DIR/status.json            every status item, in DynamoDB's JSON
+    DIR/snapshot/manifest.json   every object: bucket, key, ETag, time, content type, metadata
+    DIR/snapshot/objects/<n>     the objects' bytes (numbered: keys never become paths)
+    DIR/snapshot/status.json     every status item, in DynamoDB's JSON
+
+A save is written beside the last one and swapped in only when complete, so a save that is
+interrupted (a third Ctrl-C, a full disk) leaves the previous snapshot as it was. Objects come
+back with their ETag and time, so the status items' upload versions still name them.
 
 Queues, executions and alerts start empty: in-flight messages of a stopped emulator are gone.
 So that no upload is lost with them, `serve` announces again (as a new upload of the same
-object) every restored upload whose image's status does not reflect it: no status item, an
-unfinished one (`processing`, `queued`), or one recording other content under the same key.
-Everything else is not processed again.
+object) each image's newest upload if the image's status does not record it as finished.
 """
 
 from __future__ import annotations
 
 import json
 import shutil
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+from moto.s3.models import s3_backends
 
 from components.environment import UPLOAD_PREFIX
 from handlers.errors import InvalidUploadKey
@@ -26,59 +32,77 @@ from handlers.status import plain_item
 from handlers.uploads import parse_key
 from local.stack import LocalPipeline
 
+ACCOUNT = "123456789012"
 TERMINAL = ("completed", "failed")
+KEPT_HEADERS = ("ContentType", "CacheControl", "ContentEncoding", "ContentDisposition", "Metadata")
 
 
 def save(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> dict[str, int]:
-    """Write the buckets and the status table under `directory` (replacing what was there)."""
-    objects = 0
-    s3_dir = directory / "s3"
-    shutil.rmtree(s3_dir, ignore_errors=True)
+    """Write the buckets and the status table to `directory/snapshot`, replacing the last save at the end."""
+    new, current, old = directory / "snapshot.new", directory / "snapshot", directory / "snapshot.old"
+    shutil.rmtree(new, ignore_errors=True)
+    (new / "objects").mkdir(parents=True)
+    manifest = []
     for bucket in (pipeline.input_bucket, pipeline.output_bucket):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for entry in page.get("Contents", []):
-                target = s3_dir / bucket / entry["Key"]
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(s3.get_object(Bucket=bucket, Key=entry["Key"])["Body"].read())
-                objects += 1
+                got = s3.get_object(Bucket=bucket, Key=entry["Key"])
+                (new / "objects" / str(len(manifest))).write_bytes(got["Body"].read())
+                manifest.append({"bucket": bucket, "key": entry["Key"], "etag": entry["ETag"].strip('"'),
+                                 "lastModified": entry["LastModified"].isoformat(),
+                                 **{h: got[h] for h in KEPT_HEADERS if got.get(h)}})
     items = [item for page in dynamodb.get_paginator("scan").paginate(TableName=pipeline.table)
              for item in page["Items"]]
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "status.json").write_text(json.dumps(items))
-    return {"objects": objects, "items": len(items)}
+    (new / "manifest.json").write_text(json.dumps(manifest))
+    (new / "status.json").write_text(json.dumps(items))
+    shutil.rmtree(old, ignore_errors=True)
+    if current.exists():
+        current.rename(old)
+    new.rename(current)
+    shutil.rmtree(old, ignore_errors=True)
+    return {"objects": len(manifest), "items": len(items)}
 
 
-def load(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> dict[str, int]:
-    """Put back what `save` wrote; nothing if `directory` holds no snapshot."""
-    objects = 0
-    for bucket in (pipeline.input_bucket, pipeline.output_bucket):
-        root = directory / "s3" / bucket
-        for path in sorted(root.rglob("*")) if root.is_dir() else []:
-            if path.is_file():
-                s3.put_object(Bucket=bucket, Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
-                objects += 1
-    status_file = directory / "status.json"
-    items = json.loads(status_file.read_text()) if status_file.is_file() else []
+def load(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> dict[str, Any]:
+    """Put back what `save` wrote (the previous save if the last swap was cut short); nothing if none."""
+    snapshot = next((d for d in (directory / "snapshot", directory / "snapshot.old")
+                     if (d / "manifest.json").is_file()), None)
+    if snapshot is None:
+        return {"objects": 0, "items": 0, "manifest": []}
+    manifest = json.loads((snapshot / "manifest.json").read_text())
+    buckets = s3_backends[ACCOUNT]["aws"].buckets
+    for number, entry in enumerate(manifest):
+        s3.put_object(Bucket=entry["bucket"], Key=entry["key"], Body=(snapshot / "objects" / str(number)).read_bytes(),
+                      **{h: entry[h] for h in KEPT_HEADERS if h in entry})
+        restored = buckets[entry["bucket"]].keys[entry["key"]]
+        restored._etag = entry["etag"]  # a multipart ETag (md5-N) is not what the bytes alone give
+        restored.last_modified = datetime.fromisoformat(entry["lastModified"]).replace(tzinfo=None)
+    items = json.loads((snapshot / "status.json").read_text())
     for item in items:
         dynamodb.put_item(TableName=pipeline.table, Item=item)
-    return {"objects": objects, "items": len(items)}
+    return {"objects": len(manifest), "items": len(items), "manifest": manifest}
 
 
-def unreflected_uploads(s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> list[str]:
-    """Upload keys in the input bucket whose image's status does not record them as finished."""
+def unreflected_uploads(manifest: list[dict[str, Any]], dynamodb: Any, pipeline: LocalPipeline) -> list[str]:
+    """Per image, its newest restored upload if the image's status does not record it as finished."""
     items = {(i["userId"], i["imageId"]): i for i in (
         plain_item(raw) for page in dynamodb.get_paginator("scan").paginate(TableName=pipeline.table)
         for raw in page["Items"])}
+    newest: dict[tuple[str, str], dict[str, Any]] = {}
+    for entry in manifest:
+        if entry["bucket"] != pipeline.input_bucket or not entry["key"].startswith(UPLOAD_PREFIX):
+            continue
+        try:
+            upload = parse_key(entry["key"])
+        except InvalidUploadKey:
+            continue  # rejected when it was uploaded; rejected again would change nothing
+        image = (upload.user_id, upload.image_id)
+        if image not in newest or entry["lastModified"] > newest[image]["lastModified"]:
+            newest[image] = entry
     keys = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=pipeline.input_bucket, Prefix=UPLOAD_PREFIX):
-        for entry in page.get("Contents", []):
-            try:
-                upload = parse_key(entry["Key"])
-            except InvalidUploadKey:
-                continue  # rejected when it was uploaded; rejected again would change nothing
-            item = items.get((upload.user_id, upload.image_id))
-            same_key = item is not None and item.get("uploadKey") == entry["Key"]
-            if item is None or item.get("status") not in TERMINAL or (
-                    same_key and item.get("uploadVersion") != entry["ETag"].strip('"')):
-                keys.append(entry["Key"])
+    for image, entry in newest.items():
+        item = items.get(image)
+        if item is None or item.get("status") not in TERMINAL or item.get("uploadKey") != entry["key"] or \
+                item.get("uploadVersion") != entry["etag"]:
+            keys.append(entry["key"])
     return keys

@@ -217,8 +217,12 @@ def test_state_keeps_uploads_variants_and_statuses_across_a_restart_and_loses_no
         assert served.stop() == 0
     assert "saved 4 objects and 1 status items" in "\n".join(served.lines)  # the upload and its 3 variants
     # An upload S3 had accepted when serve stopped, before its event was delivered: saved, never processed.
-    late = state / "s3" / "local-input" / "uploads" / "me" / "late.jpg"
-    late.write_bytes(encode(photo(640, 480), "JPEG"))
+    manifest_file = state / "snapshot" / "manifest.json"
+    manifest = json.loads(manifest_file.read_text())
+    (state / "snapshot" / "objects" / str(len(manifest))).write_bytes(encode(photo(640, 480), "JPEG"))
+    manifest.append({"bucket": "local-input", "key": "uploads/me/late.jpg", "etag": "not-yet-processed",
+                     "lastModified": "2026-11-28T12:00:00+00:00"})
+    manifest_file.write_text(json.dumps(manifest))
 
     with serving(tmp_path, "--state", str(state)) as served:
         assert served.status("uploads/me/a.jpg") == first

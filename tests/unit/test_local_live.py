@@ -49,3 +49,13 @@ def test_the_virtual_clock_jumps_and_the_real_one_only_reports_moments_past():
     assert virtual.jump_to(10.0) and virtual.now() == 360.0  # never backwards
     real = RealClock(poll_seconds=0)
     assert real.jump_to(real.now() - 1) and not real.jump_to(real.now() + 3600)
+
+
+def test_outcomes_restored_from_state_are_not_shown_again():
+    live, lines = view()
+    restored = [item("a", "completed", "t1", variants="[]"), item("b", "failed", "t1", reason="bad")]
+    live.prime(restored)
+    live.update(restored, uploads=0, running=0, dead_lettered=0, alerts=[{"Message": "hello,\n not JSON"}])
+    assert lines == ["12:01:05 ALERT           hello, not JSON",
+                     "12:01:05 uploads 0 · running 0 · completed 1 · failed 1 · rejected 0 · dead-lettered 0 · "
+                     "alerts 1"]

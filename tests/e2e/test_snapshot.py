@@ -1,0 +1,109 @@
+"""`serve --state`: what a save keeps, that an interrupted save keeps the last one, and which uploads
+are announced again after a restart."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from boto3.s3.transfer import TransferConfig
+
+from components import Settings, read_stack_settings
+from local import snapshot
+from local.emulator import Emulator
+from local.samples import encode, photo
+
+SETTINGS = Settings.from_dict(read_stack_settings("dev"))
+MIB = 1024 * 1024
+
+
+def status_item(image: str, key: str, etag: str, status: str = "completed") -> dict:
+    return {"imageId": {"S": image}, "userId": {"S": "me"}, "status": {"S": status},
+            "uploadKey": {"S": key}, "uploadVersion": {"S": etag}}
+
+
+def test_a_save_keeps_etags_times_headers_and_odd_keys_inside_its_folder(tmp_path: Path):
+    state = tmp_path / "state"
+    with Emulator(SETTINGS) as emulator:
+        p, s3 = emulator.pipeline, emulator.s3
+        big = bytes(range(256)) * (6 * MIB // 256)
+        s3.upload_fileobj(io.BytesIO(big), p.input_bucket, "uploads/me/big.jpg",
+                          Config=TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB))
+        s3.put_object(Bucket=p.output_bucket, Key="variants/me/big/t/160.jpg", Body=b"jpeg",
+                      ContentType="image/jpeg", CacheControl="public, max-age=31536000, immutable")
+        s3.put_object(Bucket=p.input_bucket, Key="uploads/me/", Body=b"")  # the console's "Create folder"
+        s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"under the folder marker")
+        s3.put_object(Bucket=p.input_bucket, Key="../../escaped.txt", Body=b"stays inside")
+        before = {o["Key"]: (o["ETag"], o["LastModified"]) for o in
+                  s3.list_objects_v2(Bucket=p.input_bucket)["Contents"]}
+        assert before["uploads/me/big.jpg"][0].endswith('-2"')
+        assert snapshot.save(state, s3, emulator.dynamodb, p) == {"objects": 5, "items": 0}
+    assert not (tmp_path / "escaped.txt").exists() and not any(tmp_path.parent.glob("escaped.txt"))
+
+    with Emulator(SETTINGS) as emulator:
+        p, s3 = emulator.pipeline, emulator.s3
+        assert snapshot.load(state, s3, emulator.dynamodb, p)["objects"] == 5
+        after = {o["Key"]: (o["ETag"], o["LastModified"]) for o in
+                 s3.list_objects_v2(Bucket=p.input_bucket)["Contents"]}
+        assert after == before  # the multipart ETag (md5-2) and every time, as they were
+        variant = s3.head_object(Bucket=p.output_bucket, Key="variants/me/big/t/160.jpg")
+        assert variant["ContentType"] == "image/jpeg"
+        assert variant["CacheControl"] == "public, max-age=31536000, immutable"
+        assert s3.get_object(Bucket=p.input_bucket, Key="../../escaped.txt")["Body"].read() == b"stays inside"
+
+
+def test_an_interrupted_save_leaves_the_last_snapshot_whole(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    state = tmp_path / "state"
+    with Emulator(SETTINGS) as emulator:
+        p, s3 = emulator.pipeline, emulator.s3
+        s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"first")
+        snapshot.save(state, s3, emulator.dynamodb, p)
+        s3.put_object(Bucket=p.input_bucket, Key="uploads/me/b.jpg", Body=b"second")
+
+        def interrupted(**_: object) -> None:
+            raise KeyboardInterrupt  # the third Ctrl-C, mid-save
+
+        monkeypatch.setattr(s3, "get_object", interrupted)
+        with pytest.raises(KeyboardInterrupt):
+            snapshot.save(state, s3, emulator.dynamodb, p)
+    with Emulator(SETTINGS) as emulator:
+        loaded = snapshot.load(state, emulator.s3, emulator.dynamodb, emulator.pipeline)
+        assert [e["key"] for e in loaded["manifest"]] == ["uploads/me/a.jpg"]
+
+
+def test_each_images_newest_restored_upload_is_announced_again_unless_its_status_records_it(tmp_path: Path):
+    pipeline = type("P", (), {"input_bucket": "in", "table": "t"})()
+    manifest = [
+        {"bucket": "in", "key": "uploads/me/done.jpg", "etag": "e1", "lastModified": "2026-11-28T10:00:00+00:00"},
+        {"bucket": "in", "key": "uploads/me/pic.jpg", "etag": "e2", "lastModified": "2026-11-28T10:00:00+00:00"},
+        {"bucket": "in", "key": "uploads/me/pic.png", "etag": "e3", "lastModified": "2026-11-28T10:00:05+00:00"},
+        {"bucket": "in", "key": "uploads/me/late.jpg", "etag": "e4", "lastModified": "2026-11-28T10:00:09+00:00"},
+        {"bucket": "in", "key": "uploads/me/busy.jpg", "etag": "e5", "lastModified": "2026-11-28T10:00:00+00:00"},
+        {"bucket": "in", "key": "uploads/me/edited.jpg", "etag": "e7", "lastModified": "2026-11-28T10:00:00+00:00"},
+        {"bucket": "in", "key": "uploads/me/a/b.jpg", "etag": "e6", "lastModified": "2026-11-28T10:00:00+00:00"},
+    ]
+    items = [status_item("done", "uploads/me/done.jpg", "e1"), status_item("pic", "uploads/me/pic.jpg", "e2"),
+             status_item("busy", "uploads/me/busy.jpg", "e5", status="processing"),
+             status_item("edited", "uploads/me/edited.jpg", "older-content")]
+
+    class Table:
+        def get_paginator(self, _: str) -> object:
+            return type("Pages", (), {"paginate": lambda self, **_: [{"Items": items}]})()
+
+    assert snapshot.unreflected_uploads(manifest, Table(), pipeline) == [
+        "uploads/me/pic.png",   # newer than the pic.jpg its status records
+        "uploads/me/late.jpg",  # accepted, never processed
+        "uploads/me/busy.jpg",  # its execution is gone with the old emulator
+        "uploads/me/edited.jpg",  # other content under the recorded key
+    ]
+
+
+def test_the_manifest_is_json_a_person_can_read(tmp_path: Path):
+    with Emulator(SETTINGS) as emulator:
+        p = emulator.pipeline
+        emulator.s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=encode(photo(64, 48), "JPEG"))
+        snapshot.save(tmp_path, emulator.s3, emulator.dynamodb, p)
+    [entry] = json.loads((tmp_path / "snapshot" / "manifest.json").read_text())
+    assert {"bucket", "key", "etag", "lastModified"} <= set(entry) and entry["key"] == "uploads/me/a.jpg"
