@@ -30,6 +30,7 @@ from typing import TypeVar
 
 from PIL import Image
 
+from handlers import colour
 from handlers import exif as exif_fields
 from handlers.errors import InvalidImage
 
@@ -258,10 +259,15 @@ def _icc_for(icc: bytes | None, mode: str) -> bytes | None:
 
 def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality: int = 85,
                   keep_gps: bool = False, limits: Limits = Limits()) -> list[Variant]:
-    """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`."""
+    """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`.
+
+    Pixels with an ICC profile are converted to sRGB first and the variants tagged sRGB
+    (`handlers.colour`); pixels without one are left as they are.
+    """
     ordered = sorted(set(sizes), reverse=True)
     image, exif, icc = _decode(data, ordered[0], limits)
     exif_out = exif_fields.upright_copy(exif) if keep_gps else None  # pixels are already upright
+    image, in_srgb = colour.to_srgb(image, icc)  # before resizing: resampling mixes colours
     current = _normalize(image)
     variants: list[Variant] = []
     for size in ordered:  # cascade: each size is resized from the previous, larger one
@@ -273,7 +279,7 @@ def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality:
             pixels = _for_format(current, pillow_format)
             options: dict[str, object] = {"quality": quality}
             # Baseline JPEG: progressive encoding costs ~6x the encode time for little gain at these sizes.
-            if profile := _icc_for(icc, pixels.mode):
+            if profile := colour.SRGB_ICC if in_srgb else _icc_for(icc, pixels.mode):
                 options["icc_profile"] = profile
             if exif_out:
                 options["exif"] = exif_out

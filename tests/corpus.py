@@ -21,6 +21,8 @@ from io import BytesIO
 
 from PIL import Image, ImageChops, ImageCms, ImageDraw, ImageFilter
 
+from tests import icc
+
 # EXIF/TIFF field types (TIFF 6.0, section 2) and their struct codes.
 BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED, SLONG, SRATIONAL, FLOAT, DOUBLE = 1, 2, 3, 4, 5, 7, 9, 10, 11, 12
 _CODES = {BYTE: "B", SHORT: "H", LONG: "I", RATIONAL: "II", SLONG: "i", SRATIONAL: "ii", FLOAT: "f", DOUBLE: "d"}
@@ -29,6 +31,7 @@ MAKE, MODEL, ORIENTATION, DATETIME, EXIF_IFD, GPS_IFD, DATETIME_ORIGINAL = (
 Entry = tuple[int, int, object]
 NAMES = (  # corpus() in order; every item is over 64 KiB, so each has a partial-read path
     "photo-1mp.jpg", "photo-6mp.jpg", "phone-12mp-portrait.jpg", "progressive.jpg", "srgb-icc.jpg", "cmyk-icc.jpg",
+    "display-p3.jpg", "adobe-rgb.jpg",
     "photo-2mp.png", "screenshot.png", "exif-after-idat.png", "scan-16bit.png", "animated-220.gif",
     "animated-160.webp", "make-float-le.jpg", "make-rational-be.jpg", "long-text-negative-orientation.jpg",
     "photo.webp")  # (tag, field type, bytes for BYTE/ASCII/UNDEFINED, else a sequence of values)
@@ -204,6 +207,9 @@ def colour_managed_jpegs() -> dict[str, bytes]:
         "srgb-icc.jpg": encode(photo(1024, 768, 5), "JPEG", quality=90, icc_profile=srgb_icc_profile()),
         "cmyk-icc.jpg": encode(photo(800, 600, 7).convert("CMYK"), "JPEG", quality=90,
                                icc_profile=cmyk_icc_profile()),
+        # What phones and cameras write: wide-gamut pixels tagged with their profile (see tests/icc.py).
+        "display-p3.jpg": _photo_jpeg(2000, 1500, 13, icc_profile=icc.profile("display-p3")),
+        "adobe-rgb.jpg": _photo_jpeg(1600, 1200, 14, icc_profile=icc.profile("adobe-rgb")),
     }
 
 

@@ -11,7 +11,7 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from handlers import imaging
+from handlers import colour, imaging
 from handlers.errors import InvalidImage
 from tests import corpus, images
 
@@ -349,12 +349,12 @@ def test_a_whole_gif_cut_inside_a_frame_header_counts_the_frames_before_it():
     assert imaging.make_variants(cut, [160], ["jpeg"])[0].width == 160
 
 
-def test_an_icc_profile_is_kept_only_where_it_describes_the_saved_pixels():
+def test_pixels_with_a_profile_come_out_tagged_srgb_and_an_unreadable_profile_is_dropped():
     jpegs = corpus.colour_managed_jpegs()
-    srgb = Image.open(BytesIO(jpegs["srgb-icc.jpg"])).info["icc_profile"]
-    for variant in imaging.make_variants(jpegs["srgb-icc.jpg"], [160], FORMATS):
-        assert decoded(variant).info.get("icc_profile") == srgb
-    for variant in imaging.make_variants(jpegs["cmyk-icc.jpg"], [160], FORMATS):  # RGB pixels, CMYK profile
+    for name in ("srgb-icc.jpg", "display-p3.jpg", "adobe-rgb.jpg"):
+        for variant in imaging.make_variants(jpegs[name], [160], FORMATS):
+            assert decoded(variant).info.get("icc_profile") == colour.SRGB_ICC, name
+    for variant in imaging.make_variants(jpegs["cmyk-icc.jpg"], [160], FORMATS):  # an empty CMYK profile
         assert decoded(variant).mode == "RGB" and not decoded(variant).info.get("icc_profile")
 
 
