@@ -135,8 +135,14 @@ class WorkflowSettings:
     execution_timeout_seconds: int = setting(900, "Whole-execution timeout (s); EXPRESS: <= 300.",
                                              minimum=1, maximum=31_536_000)
     variant_sizes: list[int] = setting([1280, 640, 160], "Long edges of the variants (px).")
-    variant_formats: list[str] = setting(["jpeg"], "Variant formats: jpeg and/or webp.")
-    jpeg_quality: int = setting(85, "JPEG/WebP quality of variants.", minimum=1, maximum=95)
+    variant_formats: list[str] = setting(["jpeg"], "Variant formats: jpeg, webp and/or avif.")
+    jpeg_quality: int = setting(85, "JPEG quality of variants.", minimum=1, maximum=95)
+    webp_quality: int | None = setting(None, "WebP quality of variants; default: jpeg_quality.",
+                                       minimum=1, maximum=100)
+    avif_quality: int = setting(60, "AVIF quality of variants (60 looks like JPEG 85 at about half the bytes).",
+                                minimum=1, maximum=100)
+    avif_speed: int = setting(6, "AVIF encoder speed, 0 (smallest, slowest) to 10 (fastest).",
+                              minimum=0, maximum=10)
     max_image_bytes: int = setting(52_428_800, "Largest accepted upload (bytes).",
                                    minimum=1, maximum=5_368_709_120)
     max_pixels: int = setting(50_000_000, "Largest accepted width x height (decompression bombs).",

@@ -46,6 +46,9 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
             "VARIANT_SIZES": ",".join(map(str, wf.variant_sizes)),
             "VARIANT_FORMATS": ",".join(wf.variant_formats),
             "JPEG_QUALITY": str(wf.jpeg_quality),
+            "WEBP_QUALITY": str(wf.webp_quality or wf.jpeg_quality),
+            "AVIF_QUALITY": str(wf.avif_quality),
+            "AVIF_SPEED": str(wf.avif_speed),
             "CACHE_CONTROL": settings.storage.variants_cache_control},
         "metadata": image_limits,
     }

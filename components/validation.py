@@ -174,9 +174,9 @@ def _rule_problems(s: Settings) -> list[str]:
     problems += [f"workflow.variant_sizes: {size} is outside 16 to 10,000 px"
                  for size in wf.variant_sizes if not 16 <= size <= 10_000]
     if not wf.variant_formats:
-        problems.append("workflow.variant_formats: list at least one of jpeg, webp")
-    problems += [f"workflow.variant_formats: {fmt!r} is not one of jpeg, webp"
-                 for fmt in wf.variant_formats if fmt not in ("jpeg", "webp")]
+        problems.append("workflow.variant_formats: list at least one of jpeg, webp, avif")
+    problems += [f"workflow.variant_formats: {fmt!r} is not one of jpeg, webp, avif"
+                 for fmt in wf.variant_formats if fmt not in ("jpeg", "webp", "avif")]
     problems += [f"workflow.allowed_formats: {fmt!r} is not one of {', '.join(IMAGE_FORMATS)}"
                  for fmt in wf.allowed_formats if fmt not in IMAGE_FORMATS]
     problems += [f"alarms.email_subscriptions: {address!r} is not an email address"

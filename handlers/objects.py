@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
@@ -34,6 +34,8 @@ class StepSettings:
     variant_formats: list[str]
     quality: int
     cache_control: str
+    qualities: dict[str, int] = field(default_factory=dict)  # per variant format; `quality` where absent
+    avif_speed: int = 6
 
     @classmethod
     def from_env(cls) -> StepSettings:
@@ -47,6 +49,10 @@ class StepSettings:
             variant_sizes=[int(s) for s in env.get("VARIANT_SIZES", "1280,640,160").split(",")],
             variant_formats=env.get("VARIANT_FORMATS", "jpeg").split(","),
             quality=int(env.get("JPEG_QUALITY", 85)),
+            qualities={"jpeg": int(env.get("JPEG_QUALITY", 85)),
+                       "webp": int(env.get("WEBP_QUALITY", env.get("JPEG_QUALITY", 85))),
+                       "avif": int(env.get("AVIF_QUALITY", 60))},
+            avif_speed=int(env.get("AVIF_SPEED", 6)),
             cache_control=env.get("CACHE_CONTROL", "public, max-age=31536000, immutable"),
         )
 

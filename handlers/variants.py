@@ -31,7 +31,8 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
     data = objects.read(s3, upload["bucketName"], upload["s3Key"], upload)
     imaging.check_size(len(data), settings.limits)
     variants = imaging.make_variants(data, settings.variant_sizes, settings.variant_formats,
-                                     quality=settings.quality, keep_gps=settings.keep_gps, limits=settings.limits)
+                                     quality=settings.qualities or settings.quality, avif_speed=settings.avif_speed,
+                                     keep_gps=settings.keep_gps, limits=settings.limits)
     stored = []
     for variant in variants:
         key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant.size,

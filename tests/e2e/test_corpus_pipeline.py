@@ -14,7 +14,10 @@ from local.runner import LocalRunner, Upload
 from tests.corpus import corpus
 from tools.status import plain_item
 
-SETTINGS = Settings.from_dict(read_stack_settings("staging"))  # jpeg and webp variants
+STAGING = read_stack_settings("staging")  # jpeg and webp variants; here AVIF too
+SETTINGS = Settings.from_dict(STAGING | {"workflow": STAGING.get("workflow", {}) | {
+    "variant_formats": ["jpeg", "webp", "avif"]}})
+TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 
 
 def test_every_corpus_image_completes_through_the_whole_pipeline():
@@ -30,9 +33,11 @@ def test_every_corpus_image_completes_through_the_whole_pipeline():
             item = items[name.rsplit(".", 1)[0]]
             assert item["status"] == "completed", (name, item.get("reason"))
             variants = json.loads(item["variants"])
-            assert {v["format"] for v in variants} == {"jpeg", "webp"}, name
-            smallest = min(variants, key=lambda v: v["size"])
-            body = s3.get_object(Bucket=runner.pipeline.output_bucket, Key=smallest["key"])["Body"].read()
-            with Image.open(BytesIO(body)) as decoded:
-                assert decoded.size == (smallest["width"], smallest["height"]), name
+            assert {v["format"] for v in variants} == {"jpeg", "webp", "avif"}, name
+            for smallest in (v for v in variants if v["size"] == min(SETTINGS.workflow.variant_sizes)):
+                got = s3.get_object(Bucket=runner.pipeline.output_bucket, Key=smallest["key"])
+                assert got["ContentType"] == TYPES[smallest["format"]], name
+                with Image.open(BytesIO(got["Body"].read())) as decoded:
+                    assert decoded.size == (smallest["width"], smallest["height"]), name
+                    assert decoded.format == smallest["format"].upper(), name
         assert runner.enforcer.denied == []

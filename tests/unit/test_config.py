@@ -118,7 +118,8 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
 @pytest.mark.parametrize(("raw", "message"), [
     ({"workflow": {"type": "EXPRESS"}},
      "workflow.execution_timeout_seconds: 900 is above 300, the longest an EXPRESS execution may run"),
-    ({"workflow": {"variant_formats": ["png"]}}, "workflow.variant_formats: 'png' is not one of jpeg, webp"),
+    ({"workflow": {"variant_formats": ["png"]}}, "workflow.variant_formats: 'png' is not one of jpeg, webp, avif"),
+    ({"workflow": {"avif_speed": 11}}, "workflow.avif_speed: 11 is above the maximum 10 (AWS range 0 to 10)"),
     ({"workflow": {"stale_after_seconds": 600}},
      "workflow.stale_after_seconds: 600 is below the execution timeout (900) + 60; the reconciler would judge "
      "images whose execution may still record them. Leave it unset for timeout + 300"),
