@@ -22,7 +22,7 @@ from typing import Any
 # CloudWatch Logs accepts only these retention values (PutRetentionPolicy).
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
                       1827, 2192, 2557, 2922, 3288, 3653)
-IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP")
+IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "HEIF")  # HEIF: HEIC from phones, and .heif
 
 
 def setting(default: Any, doc: str, *, minimum: int | None = None, maximum: int | None = None,

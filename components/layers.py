@@ -1,9 +1,12 @@
-"""Lambda layers: Powertools from AWS's public layer, Pillow built from PyPI wheels.
+"""Lambda layers: Powertools from AWS's public layer, Pillow (and pi-heif) built from PyPI wheels.
 
 Pillow is compiled code, so the layer must match the function's architecture and Python:
 `pip install --platform manylinux... --only-binary=:all:` fetches the right wheels on any
 machine, with no Docker. Builds are cached under `build/layers/` (one folder per Pillow
 version, runtime and architecture) and reused by every later `pulumi preview/up`.
+
+pi-heif decodes HEIC/HEIF (libheif with libde265; decode only, no GPL encoder: BSD-3-Clause,
+its bundled libraries LGPL-3.0, loaded dynamically, as the LGPL allows).
 
 Example:
     >>> powertools_layer_arn("eu-west-1", "arm64", "python3.12", 27)
@@ -20,6 +23,7 @@ import tempfile
 from pathlib import Path
 
 POWERTOOLS_ACCOUNT = "017000801446"
+PI_HEIF = "pi-heif==1.4.0"  # the HEIC decoder the handlers register with Pillow
 CACHE_DIR = Path(os.environ.get("IMAGE_PIPELINE_LAYER_CACHE", Path(__file__).parent.parent / "build" / "layers"))
 # manylinux tags Pillow publishes; Lambda's Amazon Linux 2023 satisfies glibc 2.28 and older.
 PLATFORMS = {
@@ -45,7 +49,7 @@ def build_pillow_layer(version: str, architecture: str, runtime: str,
 
     Returns the folder to archive; Lambda unpacks `python/` onto `sys.path`.
     """
-    target = cache_dir / f"pillow-{version}-{runtime}-{architecture}"
+    target = cache_dir / f"pillow-{version}-{PI_HEIF.replace('==', '-')}-{runtime}-{architecture}"
     if (target / "python" / "PIL").is_dir():
         return target
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -54,7 +58,7 @@ def build_pillow_layer(version: str, architecture: str, runtime: str,
                "--only-binary=:all:", "--implementation", "cp",
                "--python-version", runtime.removeprefix("python"),
                *[arg for platform in PLATFORMS[architecture] for arg in ("--platform", platform)],
-               "--target", str(staging / "python"), f"pillow=={version}"]
+               "--target", str(staging / "python"), f"pillow=={version}", PI_HEIF]
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 from typing import TypeVar
 
+from pi_heif import register_heif_opener
 from PIL import Image
 
 from handlers import colour
@@ -40,6 +41,9 @@ from handlers.errors import InvalidImage
 # Pillow's is switched off once, here, at import. (GIF frames can extend the canvas: Pillow grows
 # `size` while opening, before our check, so that is covered too.)
 Image.MAX_IMAGE_PIXELS = None
+# HEIC/HEIF through libheif. The decoder applies the container's rotation and mirroring and sets
+# the EXIF orientation to 1, so HEIF pixels come out upright and are never rotated twice.
+register_heif_opener()
 logger = logging.getLogger("handlers.imaging")
 T = TypeVar("T")
 
@@ -49,7 +53,9 @@ MAGIC = (
     (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"),
 )
-PILLOW_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WEBP"}
+PILLOW_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WEBP", "HEIF": "HEIF"}
+# ISO BMFF `ftyp` major brands of HEIF stills and sequences (HEVC-coded and generic).
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 SAVE_FORMATS = {"jpeg": ("JPEG", "image/jpeg", "jpg"), "webp": ("WEBP", "image/webp", "webp"),
                 "avif": ("AVIF", "image/avif", "avif")}
 MAX_TEXT = exif_fields.MAX_TEXT
@@ -70,7 +76,7 @@ class Limits:
 
     max_bytes: int = 52_428_800
     max_pixels: int = 50_000_000
-    allowed_formats: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP")
+    allowed_formats: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "HEIF")
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ def detect_format(head: bytes) -> str | None:
     """The real format from magic bytes; extension and Content-Type are never trusted."""
     if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
         return "WEBP"
+    if head[4:8] == b"ftyp" and head[8:12] in HEIF_BRANDS:
+        return "HEIF"
     return next((name for magic, name in MAGIC if head.startswith(magic)), None)
 
 
@@ -127,7 +135,7 @@ def _open(data: bytes, limits: Limits, complete: bool = True) -> tuple[Image.Ima
     if not complete and (fmt is None or fmt not in limits.allowed_formats):
         raise NeedWholeFile("the first bytes are not an accepted image")  # only the whole file is rejected
     if fmt is None:
-        raise InvalidImage(f"the file is not a JPEG, PNG, GIF or WebP image (it starts with {data[:8]!r})")
+        raise InvalidImage(f"the file is not a JPEG, PNG, GIF, WebP or HEIC image (it starts with {data[:8]!r})")
     if fmt not in limits.allowed_formats:
         raise InvalidImage(f"{fmt} images are not accepted (allowed: {', '.join(limits.allowed_formats)})")
     image = _guard(fmt, complete, "header", lambda: Image.open(BytesIO(data), formats=[PILLOW_FORMATS[fmt]]))
@@ -169,6 +177,8 @@ def inspect(data: bytes, limits: Limits = Limits(), *, complete: bool = True) ->
     whole file's, or `NeedWholeFile` (always for GIF and WebP, whose frames run to the end).
     Decoding, which sees damaged pixel data, happens in `make_variants`.
     """
+    if not complete and detect_format(data[:16]) == "HEIF":
+        raise NeedWholeFile("libheif reads HEIF from the whole file")
     image, fmt = _open(data, limits, complete)
     with image:
         width, height, mode = image.width, image.height, image.mode
@@ -302,6 +312,8 @@ def extract_metadata(data: bytes, *, keep_gps: bool = False, limits: Limits = Li
     Nothing is decoded. `complete=False`: see `inspect`; a PNG whose eXIf chunk is not in the
     first bytes, and any WebP, need the whole file.
     """
+    if not complete and detect_format(data[:16]) == "HEIF":
+        raise NeedWholeFile("libheif reads HEIF from the whole file")
     image, fmt = _open(data, limits, complete)
     with image:
         info, (width, height), mode = dict(image.info), image.size, image.mode

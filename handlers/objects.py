@@ -43,7 +43,7 @@ class StepSettings:
         return cls(
             limits=Limits(max_bytes=int(env.get("MAX_IMAGE_BYTES", 52_428_800)),
                           max_pixels=int(env.get("MAX_PIXELS", 50_000_000)),
-                          allowed_formats=tuple(env.get("ALLOWED_FORMATS", "JPEG,PNG,GIF,WEBP").split(","))),
+                          allowed_formats=tuple(env.get("ALLOWED_FORMATS", "JPEG,PNG,GIF,WEBP,HEIF").split(","))),
             keep_gps=env.get("KEEP_GPS", "false") == "true",
             output_bucket=env.get("OUTPUT_BUCKET", ""),
             variant_sizes=[int(s) for s in env.get("VARIANT_SIZES", "1280,640,160").split(",")],

@@ -20,7 +20,7 @@ from urllib.parse import unquote_plus
 from handlers.errors import InvalidMessage, InvalidUploadKey
 
 CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
-                 "webp": "image/webp"}
+                 "webp": "image/webp", "heic": "image/heic", "heif": "image/heif"}
 KEY_PATTERN = re.compile(r"^uploads/(?P<user>[^/]+)/(?P<image>[^/]+)\.(?P<ext>[A-Za-z0-9]+)$")
 MAX_ID_LENGTH = 256
 REQUIRED_FIELDS = ("imageId", "userId", "s3Key", "bucketName")

@@ -34,7 +34,7 @@ NAMES = (  # corpus() in order; every item is over 64 KiB, so each has a partial
     "display-p3.jpg", "adobe-rgb.jpg",
     "photo-2mp.png", "screenshot.png", "exif-after-idat.png", "scan-16bit.png", "animated-220.gif",
     "animated-160.webp", "make-float-le.jpg", "make-rational-be.jpg", "long-text-negative-orientation.jpg",
-    "photo.webp")  # (tag, field type, bytes for BYTE/ASCII/UNDEFINED, else a sequence of values)
+    "photo.webp", "phone-12mp.heic")  # (tag, field type, bytes for BYTE/ASCII/UNDEFINED, else a sequence of values)
 
 
 # -- pixels ------------------------------------------------------------------------------------------
@@ -280,10 +280,27 @@ def webps() -> dict[str, bytes]:
                                  exif=camera_exif(1, endian=">"))}
 
 
+def heic(image: Image.Image, quality: int = 80, exif: bytes | None = None) -> bytes:
+    """HEIC as a phone writes it (HEVC in HEIF), with pillow-heif, a test-only encoder (x265's fastest preset)."""
+    import pillow_heif
+
+    buffer = BytesIO()
+    options: dict[str, object] = {"exif": exif} if exif else {}
+    pillow_heif.from_pillow(image).save(buffer, format="HEIF", quality=quality, enc_params={"preset": "ultrafast"},
+                                        **options)
+    return buffer.getvalue()
+
+
+@cache
+def heics() -> dict[str, bytes]:
+    """An iPhone-sized photo: 4032x3024 HEIC with the camera's EXIF."""
+    return {"phone-12mp.heic": heic(photo(4032, 3024, 22), exif=camera_exif(1)[6:])}
+
+
 @cache
 def corpus() -> dict[str, bytes]:
     """Every item, name -> bytes (the extension names the real format)."""
-    return (photo_jpegs() | colour_managed_jpegs() | pngs() | animations() | odd_exif_jpegs() | webps())
+    return (photo_jpegs() | colour_managed_jpegs() | pngs() | animations() | odd_exif_jpegs() | webps() | heics())
 
 
 @cache

@@ -99,7 +99,7 @@ def test_bad_inputs_fail_with_their_reason_and_good_ones_complete(faulty_run):
         if upload.file.startswith("broken-"):
             assert outcome.reason == "the JPEG image data is truncated", outcome
         if upload.file.startswith("text-"):
-            assert outcome.reason.startswith("the file is not a JPEG, PNG, GIF or WebP image"), outcome
+            assert outcome.reason.startswith("the file is not a JPEG, PNG, GIF, WebP or HEIC image"), outcome
         if upload.file.startswith("bomb-"):
             assert "decompression-bomb guard" in outcome.reason, outcome
         if upload.file.startswith("escape-"):

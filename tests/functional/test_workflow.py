@@ -77,7 +77,7 @@ def test_every_kind_of_image_ends_completed(workflow, data, key, size):
 
 @pytest.mark.parametrize(("data", "error", "reason"), [
     (images.text_named_jpg(), "InvalidImage",
-     "the file is not a JPEG, PNG, GIF or WebP image (it starts with b'hello, t')"),
+     "the file is not a JPEG, PNG, GIF, WebP or HEIC image (it starts with b'hello, t')"),
     (b"", "InvalidImage", "the file is empty (0 bytes)"),
     (images.truncated_jpeg(), "InvalidImage", "the JPEG image data is truncated"),
     (images.png_header(30_000, 30_000), "InvalidImage",

@@ -125,7 +125,7 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
      "images whose execution may still record them. Leave it unset for timeout + 300"),
     ({"workflow": {"variant_sizes": [640, 640]}}, "workflow.variant_sizes: [640, 640] has duplicates"),
     ({"workflow": {"allowed_formats": ["TIFF"]}},
-     "workflow.allowed_formats: 'TIFF' is not one of JPEG, PNG, GIF, WEBP"),
+     "workflow.allowed_formats: 'TIFF' is not one of JPEG, PNG, GIF, WEBP, HEIF"),
     ({"functions": {"orchestrator": {"batch_size": 100}}},
      "functions.orchestrator.batch_size: 100 needs batching_window_seconds >= 1 (AWS allows at most 10 "
      "without a window)"),

@@ -54,7 +54,7 @@ def test_format_comes_from_magic_bytes_not_the_name():
 
 @pytest.mark.parametrize(("data", "reason"), [
     (b"", "the file is empty (0 bytes)"),
-    (images.text_named_jpg(), "the file is not a JPEG, PNG, GIF or WebP image (it starts with b'hello, t')"),
+    (images.text_named_jpg(), "the file is not a JPEG, PNG, GIF, WebP or HEIC image (it starts with b'hello, t')"),
     (images.png_header(30_000, 30_000),
      "the image is 30000x30000 = 900,000,000 pixels; the limit is 50,000,000 (decompression-bomb guard)"),
     (images.png_header(100_000, 100_000),

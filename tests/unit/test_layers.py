@@ -22,6 +22,16 @@ def test_pillow_layer_holds_native_code_for_the_target_architecture(architecture
     folder = layers.build_pillow_layer("13.0.0", architecture, "python3.12")
     [extension] = (folder / "python" / "PIL").glob("_imaging.cpython-312-*.so")
     assert elf_machine(extension) == ELF_MACHINE[architecture]
+    # The HEIC decoder, with libheif and its HEVC decoder bundled for the same machine.
+    [heif] = (folder / "python").glob("_pi_heif.cpython-312-*.so")
+    assert elf_machine(heif) == ELF_MACHINE[architecture]
+    bundled = [p.name for p in (folder / "python" / "pi_heif.libs").iterdir()]
+    assert any(name.startswith("libheif") for name in bundled) and any("de265" in name for name in bundled)
+    assert all(elf_machine(p) == ELF_MACHINE[architecture] for p in (folder / "python" / "pi_heif.libs").iterdir())
+    # AVIF output and colour management (LittleCMS) are compiled into Pillow's wheel.
+    for module in ("_avif", "_imagingcms"):
+        [native] = (folder / "python" / "PIL").glob(f"{module}.cpython-312-*.so")
+        assert elf_machine(native) == ELF_MACHINE[architecture]
     assert not list(folder.rglob("__pycache__"))
 
 
