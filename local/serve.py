@@ -148,10 +148,8 @@ class LocalServer:
             e.sqs.purge_queue(QueueUrl=e.events_url)  # restored uploads are not new
             self.view.prime(self._status_items())  # restored outcomes are not news either
             unfinished = snapshot.unreflected_uploads(restored["manifest"], e.dynamodb, e.pipeline)
-            for key in unfinished:  # announced again as a new upload of the same object: none is lost
-                self.emulator.s3.copy_object(Bucket=self.emulator.pipeline.input_bucket, Key=key,
-                                             CopySource={"Bucket": self.emulator.pipeline.input_bucket, "Key": key},
-                                             MetadataDirective="REPLACE")
+            for entry in unfinished:  # S3's event for it, sent again: none is lost, the object is untouched
+                e.sqs.send_message(QueueUrl=e.events_url, MessageBody=json.dumps(snapshot.s3_event(entry)))
             if restored["objects"] or restored["items"]:
                 self.emit(f"restored {restored['objects']} objects and {restored['items']} status items "
                           f"from {self.state_dir}; {len(unfinished)} unfinished upload(s) announced again")
@@ -180,6 +178,9 @@ class LocalServer:
                 saved = snapshot.save(self.state_dir, self.emulator.s3, self.emulator.dynamodb,
                                       self.emulator.pipeline)
                 self.emit(f"saved {saved['objects']} objects and {saved['items']} status items to {self.state_dir}")
+        except OSError as error:  # a full disk, a folder made read-only meanwhile: the last save is intact
+            self.emit(f"could not save to {self.state_dir} ({error.strerror or error}): this session is not "
+                      "saved; the previous snapshot there is unchanged")
         finally:
             self._close()
 

@@ -54,6 +54,7 @@ def main(argv: list[str]) -> int:
         if signals["count"] == 2:
             say("still stopping (saving --state and closing the endpoint); Ctrl-C again quits without saving")
         elif signals["count"] >= 3:
+            say("quitting without saving; the previous --state snapshot is unchanged")
             server.forget_outputs()
             os._exit(130)
 

@@ -7,34 +7,42 @@ what a user would miss (uploads, variants, statuses) when it stops and loads it 
     DIR/snapshot/objects/<n>     the objects' bytes (numbered: keys never become paths)
     DIR/snapshot/status.json     every status item, in DynamoDB's JSON
 
-A save is written beside the last one and swapped in only when complete, so a save that is
-interrupted (a third Ctrl-C, a full disk) leaves the previous snapshot as it was. Objects come
-back with their ETag and time, so the status items' upload versions still name them.
+A save is written beside the last one (`snapshot.new`, marked complete last) and swapped in
+only when whole, so a save that is interrupted (a third Ctrl-C, a full disk) leaves the previous
+snapshot as it was; `load` takes the first whole snapshot it finds. Objects come back with
+their ETag, time (to the microsecond), headers and tags, so status items still name them.
 
 Queues, executions and alerts start empty: in-flight messages of a stopped emulator are gone.
-So that no upload is lost with them, `serve` announces again (as a new upload of the same
-object) each image's newest upload if the image's status does not record it as finished.
+So that no upload is lost with them, `serve` announces again (an S3 event, as S3 would send;
+the object is not touched) each image's newest upload when the image's status does not
+record it: no status item, an unfinished one, or an upload newer than the one recorded.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus, urlencode
 
 from moto.s3.models import s3_backends
 
 from components.environment import UPLOAD_PREFIX
 from handlers.errors import InvalidUploadKey
 from handlers.status import plain_item
-from handlers.uploads import parse_key
-from local.stack import LocalPipeline
+from handlers.uploads import parse_key, utc_iso
+from local.stack import REGION, LocalPipeline
+
+logger = logging.getLogger("local.snapshot")
 
 ACCOUNT = "123456789012"
 TERMINAL = ("completed", "failed")
-KEPT_HEADERS = ("ContentType", "CacheControl", "ContentEncoding", "ContentDisposition", "Metadata")
+KEPT_HEADERS = ("ContentType", "CacheControl", "ContentEncoding", "ContentDisposition", "ContentLanguage",
+                "Metadata", "StorageClass", "WebsiteRedirectLocation")
+COMPLETE = "complete"  # written last: a snapshot folder without it is not whole
 
 
 def save(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> dict[str, int]:
@@ -43,48 +51,79 @@ def save(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> di
     shutil.rmtree(new, ignore_errors=True)
     (new / "objects").mkdir(parents=True)
     manifest = []
+    keys = s3_backends[ACCOUNT]["aws"].buckets
     for bucket in (pipeline.input_bucket, pipeline.output_bucket):
         for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
             for entry in page.get("Contents", []):
                 got = s3.get_object(Bucket=bucket, Key=entry["Key"])
                 (new / "objects" / str(len(manifest))).write_bytes(got["Body"].read())
+                tags = s3.get_object_tagging(Bucket=bucket, Key=entry["Key"])["TagSet"]
+                modified = keys[bucket].keys[entry["Key"]].last_modified  # the listing rounds to seconds
                 manifest.append({"bucket": bucket, "key": entry["Key"], "etag": entry["ETag"].strip('"'),
-                                 "lastModified": entry["LastModified"].isoformat(),
-                                 **{h: got[h] for h in KEPT_HEADERS if got.get(h)}})
+                                 "size": entry["Size"], "lastModified": utc_iso(modified.replace(tzinfo=UTC)),
+                                 **{h: _json_safe(got[h]) for h in (*KEPT_HEADERS, "Expires") if got.get(h)},
+                                 **({"Tagging": urlencode({t["Key"]: t["Value"] for t in tags})} if tags else {})})
     items = [item for page in dynamodb.get_paginator("scan").paginate(TableName=pipeline.table)
              for item in page["Items"]]
     (new / "manifest.json").write_text(json.dumps(manifest))
     (new / "status.json").write_text(json.dumps(items))
-    shutil.rmtree(old, ignore_errors=True)
-    if current.exists():
+    (new / COMPLETE).write_text("")
+    if current.exists():  # whole, so the older one beside it is stale
+        shutil.rmtree(old, ignore_errors=True)
         current.rename(old)
-    new.rename(current)
+    new.rename(current)  # until here a whole snapshot (current, or old) was always on disk
     shutil.rmtree(old, ignore_errors=True)
     return {"objects": len(manifest), "items": len(items)}
 
 
+def _json_safe(value: Any) -> Any:
+    return utc_iso(value) if isinstance(value, datetime) else value
+
+
 def load(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> dict[str, Any]:
-    """Put back what `save` wrote (the previous save if the last swap was cut short); nothing if none."""
-    snapshot = next((d for d in (directory / "snapshot", directory / "snapshot.old")
-                     if (d / "manifest.json").is_file()), None)
-    if snapshot is None:
-        return {"objects": 0, "items": 0, "manifest": []}
-    manifest = json.loads((snapshot / "manifest.json").read_text())
-    buckets = s3_backends[ACCOUNT]["aws"].buckets
-    for number, entry in enumerate(manifest):
-        s3.put_object(Bucket=entry["bucket"], Key=entry["key"], Body=(snapshot / "objects" / str(number)).read_bytes(),
-                      **{h: entry[h] for h in KEPT_HEADERS if h in entry})
-        restored = buckets[entry["bucket"]].keys[entry["key"]]
-        restored._etag = entry["etag"]  # a multipart ETag (md5-N) is not what the bytes alone give
-        restored.last_modified = datetime.fromisoformat(entry["lastModified"]).replace(tzinfo=None)
-    items = json.loads((snapshot / "status.json").read_text())
-    for item in items:
-        dynamodb.put_item(TableName=pipeline.table, Item=item)
-    return {"objects": len(manifest), "items": len(items), "manifest": manifest}
+    """Put back the newest whole snapshot under `directory` (a damaged one is skipped); nothing if none."""
+    for snapshot in (directory / "snapshot", directory / "snapshot.new", directory / "snapshot.old"):
+        if not (snapshot / COMPLETE).is_file():
+            continue
+        try:
+            manifest = json.loads((snapshot / "manifest.json").read_text())
+            items = json.loads((snapshot / "status.json").read_text())
+            bodies = [(snapshot / "objects" / str(number)).read_bytes() for number in range(len(manifest))]
+        except (OSError, ValueError) as error:
+            logger.warning("skipping the damaged snapshot %s: %s", snapshot, error)
+            continue
+        buckets = s3_backends[ACCOUNT]["aws"].buckets
+        for entry, body in zip(manifest, bodies, strict=True):
+            headers = {h: entry[h] for h in (*KEPT_HEADERS, "Tagging") if h in entry}
+            if "Expires" in entry:
+                headers["Expires"] = datetime.fromisoformat(entry["Expires"].replace("Z", "+00:00"))
+            s3.put_object(Bucket=entry["bucket"], Key=entry["key"], Body=body, **headers)
+            restored = buckets[entry["bucket"]].keys[entry["key"]]
+            restored._etag = entry["etag"]  # a multipart ETag (md5-N) is not what the bytes alone give
+            restored.last_modified = _moment(entry["lastModified"]).replace(tzinfo=None)
+        for item in items:
+            dynamodb.put_item(TableName=pipeline.table, Item=item)
+        return {"objects": len(manifest), "items": len(items), "manifest": manifest, "from": snapshot}
+    return {"objects": 0, "items": 0, "manifest": [], "from": None}
 
 
-def unreflected_uploads(manifest: list[dict[str, Any]], dynamodb: Any, pipeline: LocalPipeline) -> list[str]:
-    """Per image, its newest restored upload if the image's status does not record it as finished."""
+def _moment(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def s3_event(entry: dict[str, Any]) -> dict[str, Any]:
+    """The ObjectCreated event S3 sent for `entry`'s upload, sent again (the delivery loop adds the sequencer)."""
+    return {"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION, "eventTime": utc_iso(datetime.now(UTC)),
+        "eventName": "ObjectCreated:Put",
+        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": entry["bucket"], "arn": f"arn:aws:s3:::{entry['bucket']}"},
+               "object": {"key": quote_plus(entry["key"]), "size": entry.get("size", 0), "eTag": entry["etag"]}}}]}
+
+
+def unreflected_uploads(manifest: list[dict[str, Any]], dynamodb: Any,
+                        pipeline: LocalPipeline) -> list[dict[str, Any]]:
+    """Per image, its newest restored upload if the image's status does not record it as finished:
+    no item, an unfinished item, or an upload newer than the item's (by time, to the millisecond)."""
     items = {(i["userId"], i["imageId"]): i for i in (
         plain_item(raw) for page in dynamodb.get_paginator("scan").paginate(TableName=pipeline.table)
         for raw in page["Items"])}
@@ -97,12 +136,20 @@ def unreflected_uploads(manifest: list[dict[str, Any]], dynamodb: Any, pipeline:
         except InvalidUploadKey:
             continue  # rejected when it was uploaded; rejected again would change nothing
         image = (upload.user_id, upload.image_id)
-        if image not in newest or entry["lastModified"] > newest[image]["lastModified"]:
+        if image not in newest or _moment(entry["lastModified"]) > _moment(newest[image]["lastModified"]):
             newest[image] = entry
-    keys = []
+    unfinished = []
     for image, entry in newest.items():
         item = items.get(image)
-        if item is None or item.get("status") not in TERMINAL or item.get("uploadKey") != entry["key"] or \
-                item.get("uploadVersion") != entry["etag"]:
-            keys.append(entry["key"])
-    return keys
+        if item is None or item.get("status") not in TERMINAL or _newer(entry, item):
+            unfinished.append(entry)
+    return unfinished
+
+
+def _newer(entry: dict[str, Any], item: dict[str, Any]) -> bool:
+    """Whether `entry` was uploaded after the upload `item` records (its event time), or, for items
+    without an order, is other content under the recorded key."""
+    recorded = str(item.get("uploadOrder", "")).split("|")[0]
+    if recorded:
+        return _moment(entry["lastModified"]) > _moment(recorded)
+    return item.get("uploadKey") == entry["key"] and item.get("uploadVersion") != entry["etag"]

@@ -208,6 +208,10 @@ def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_re
     assert gone.returncode == 2 and gone.stderr.count("\n") == 1 and "python -m local serve" in gone.stderr
 
 
+def late_size(state: Path, number: int) -> int:
+    return (state / "snapshot" / "objects" / str(number)).stat().st_size
+
+
 def test_state_keeps_uploads_variants_and_statuses_across_a_restart_and_loses_no_upload(tmp_path):
     state = tmp_path / "state"
     with serving(tmp_path, "--state", str(state)) as served:
@@ -221,7 +225,8 @@ def test_state_keeps_uploads_variants_and_statuses_across_a_restart_and_loses_no
     manifest = json.loads(manifest_file.read_text())
     (state / "snapshot" / "objects" / str(len(manifest))).write_bytes(encode(photo(640, 480), "JPEG"))
     manifest.append({"bucket": "local-input", "key": "uploads/me/late.jpg", "etag": "not-yet-processed",
-                     "lastModified": "2026-11-28T12:00:00+00:00"})
+                     "size": late_size(state, len(manifest)), "lastModified": "2026-11-28T12:00:00.000Z",
+                     "ContentType": "image/jpeg", "Metadata": {"camera": "phone"}})
     manifest_file.write_text(json.dumps(manifest))
 
     with serving(tmp_path, "--state", str(state)) as served:
@@ -229,6 +234,10 @@ def test_state_keeps_uploads_variants_and_statuses_across_a_restart_and_loses_no
         variant = first["variants"][0]["key"]
         assert served.client("s3").head_object(Bucket="local-output", Key=variant)["ContentLength"] > 0
         assert served.wait_for("uploads/me/late.jpg", lambda i: i["status"] == "completed")
+        # Announced again by its S3 event: the object itself is as it was uploaded.
+        late = served.client("s3").head_object(Bucket="local-input", Key="uploads/me/late.jpg")
+        assert (late["ETag"], late["ContentType"], late["Metadata"]) == (
+            '"not-yet-processed"', "image/jpeg", {"camera": "phone"})
         assert served.status("uploads/me/a.jpg") == first  # a finished upload is not processed again
         # Uploads after the restart still order after those before it (S3's sequencer keeps growing).
         served.client("s3").put_object(Bucket="local-input", Key="uploads/me/a.jpg",

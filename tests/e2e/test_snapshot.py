@@ -32,7 +32,8 @@ def test_a_save_keeps_etags_times_headers_and_odd_keys_inside_its_folder(tmp_pat
         s3.upload_fileobj(io.BytesIO(big), p.input_bucket, "uploads/me/big.jpg",
                           Config=TransferConfig(multipart_threshold=5 * MIB, multipart_chunksize=5 * MIB))
         s3.put_object(Bucket=p.output_bucket, Key="variants/me/big/t/160.jpg", Body=b"jpeg",
-                      ContentType="image/jpeg", CacheControl="public, max-age=31536000, immutable")
+                      ContentType="image/jpeg", CacheControl="public, max-age=31536000, immutable",
+                      ContentLanguage="de", Metadata={"who": "me"}, Tagging="team=images&tier=thumb")
         s3.put_object(Bucket=p.input_bucket, Key="uploads/me/", Body=b"")  # the console's "Create folder"
         s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"under the folder marker")
         s3.put_object(Bucket=p.input_bucket, Key="../../escaped.txt", Body=b"stays inside")
@@ -51,6 +52,9 @@ def test_a_save_keeps_etags_times_headers_and_odd_keys_inside_its_folder(tmp_pat
         variant = s3.head_object(Bucket=p.output_bucket, Key="variants/me/big/t/160.jpg")
         assert variant["ContentType"] == "image/jpeg"
         assert variant["CacheControl"] == "public, max-age=31536000, immutable"
+        assert (variant["ContentLanguage"], variant["Metadata"]) == ("de", {"who": "me"})
+        tags = s3.get_object_tagging(Bucket=p.output_bucket, Key="variants/me/big/t/160.jpg")["TagSet"]
+        assert {t["Key"]: t["Value"] for t in tags} == {"team": "images", "tier": "thumb"}
         assert s3.get_object(Bucket=p.input_bucket, Key="../../escaped.txt")["Body"].read() == b"stays inside"
 
 
@@ -75,28 +79,42 @@ def test_an_interrupted_save_leaves_the_last_snapshot_whole(tmp_path: Path, monk
 
 def test_each_images_newest_restored_upload_is_announced_again_unless_its_status_records_it(tmp_path: Path):
     pipeline = type("P", (), {"input_bucket": "in", "table": "t"})()
+
+    def entry(key: str, at: str) -> dict:
+        return {"bucket": "in", "key": f"uploads/me/{key}", "etag": f"etag-{key}", "lastModified": at}
+
     manifest = [
-        {"bucket": "in", "key": "uploads/me/done.jpg", "etag": "e1", "lastModified": "2026-11-28T10:00:00+00:00"},
-        {"bucket": "in", "key": "uploads/me/pic.jpg", "etag": "e2", "lastModified": "2026-11-28T10:00:00+00:00"},
-        {"bucket": "in", "key": "uploads/me/pic.png", "etag": "e3", "lastModified": "2026-11-28T10:00:05+00:00"},
-        {"bucket": "in", "key": "uploads/me/late.jpg", "etag": "e4", "lastModified": "2026-11-28T10:00:09+00:00"},
-        {"bucket": "in", "key": "uploads/me/busy.jpg", "etag": "e5", "lastModified": "2026-11-28T10:00:00+00:00"},
-        {"bucket": "in", "key": "uploads/me/edited.jpg", "etag": "e7", "lastModified": "2026-11-28T10:00:00+00:00"},
-        {"bucket": "in", "key": "uploads/me/a/b.jpg", "etag": "e6", "lastModified": "2026-11-28T10:00:00+00:00"},
+        entry("done.jpg", "2026-11-28T10:00:00.100Z"),
+        entry("pic.jpg", "2026-11-28T10:00:00.100Z"), entry("pic.png", "2026-11-28T10:00:05.000Z"),
+        entry("late.jpg", "2026-11-28T10:00:09.000Z"),
+        entry("busy.jpg", "2026-11-28T10:00:00.000Z"),
+        entry("edited.jpg", "2026-11-28T10:00:00.000Z"),
+        # Two extensions within one second: the status records the newer one, to the millisecond.
+        entry("tie.jpg", "2026-11-28T10:00:00.200Z"), entry("tie.png", "2026-11-28T10:00:00.600Z"),
+        # The recorded upload's object was deleted: the older one left is not news.
+        entry("gone.jpg", "2026-11-28T10:00:00.000Z"),
+        entry("a/b.jpg", "2026-11-28T10:00:00.000Z"),  # a rejected key
     ]
-    items = [status_item("done", "uploads/me/done.jpg", "e1"), status_item("pic", "uploads/me/pic.jpg", "e2"),
-             status_item("busy", "uploads/me/busy.jpg", "e5", status="processing"),
-             status_item("edited", "uploads/me/edited.jpg", "older-content")]
+
+    def recorded(image: str, key: str, at: str, status: str = "completed") -> dict:
+        return status_item(image, f"uploads/me/{key}", f"etag-{key}", status) | {"uploadOrder": {"S": f"{at}|00"}}
+
+    items = [recorded("done", "done.jpg", "2026-11-28T10:00:00.150Z"),
+             recorded("pic", "pic.jpg", "2026-11-28T10:00:00.150Z"),
+             recorded("busy", "busy.jpg", "2026-11-28T10:00:00.050Z", status="processing"),
+             recorded("edited", "edited.jpg", "2026-11-28T09:00:00.000Z"),  # the key's content changed later
+             recorded("tie", "tie.png", "2026-11-28T10:00:00.650Z"),
+             recorded("gone", "gone.png", "2026-11-28T10:00:01.000Z")]
 
     class Table:
         def get_paginator(self, _: str) -> object:
             return type("Pages", (), {"paginate": lambda self, **_: [{"Items": items}]})()
 
-    assert snapshot.unreflected_uploads(manifest, Table(), pipeline) == [
-        "uploads/me/pic.png",   # newer than the pic.jpg its status records
-        "uploads/me/late.jpg",  # accepted, never processed
-        "uploads/me/busy.jpg",  # its execution is gone with the old emulator
-        "uploads/me/edited.jpg",  # other content under the recorded key
+    assert [e["key"] for e in snapshot.unreflected_uploads(manifest, Table(), pipeline)] == [
+        "uploads/me/pic.png",     # newer than the pic.jpg its status records
+        "uploads/me/late.jpg",    # accepted, never processed
+        "uploads/me/busy.jpg",    # its execution is gone with the old emulator
+        "uploads/me/edited.jpg",  # other content under the recorded key, after the recorded upload
     ]
 
 
@@ -107,3 +125,20 @@ def test_the_manifest_is_json_a_person_can_read(tmp_path: Path):
         snapshot.save(tmp_path, emulator.s3, emulator.dynamodb, p)
     [entry] = json.loads((tmp_path / "snapshot" / "manifest.json").read_text())
     assert {"bucket", "key", "etag", "lastModified"} <= set(entry) and entry["key"] == "uploads/me/a.jpg"
+
+
+def test_a_damaged_snapshot_is_skipped_for_the_next_whole_one(tmp_path: Path):
+    import shutil
+
+    with Emulator(SETTINGS) as emulator:
+        p = emulator.pipeline
+        emulator.s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"kept")
+        snapshot.save(tmp_path, emulator.s3, emulator.dynamodb, p)
+    # A swap cut short and a damaged folder: `snapshot` lost an object file, `snapshot.new` is whole.
+    shutil.copytree(tmp_path / "snapshot", tmp_path / "snapshot.new")
+    (tmp_path / "snapshot" / "objects" / "0").unlink()
+    with Emulator(SETTINGS) as emulator:
+        loaded = snapshot.load(tmp_path, emulator.s3, emulator.dynamodb, emulator.pipeline)
+        assert loaded["from"] == tmp_path / "snapshot.new"
+        assert emulator.s3.get_object(Bucket=emulator.pipeline.input_bucket,
+                                      Key="uploads/me/a.jpg")["Body"].read() == b"kept"
