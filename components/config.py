@@ -136,6 +136,10 @@ class WorkflowSettings:
                                              minimum=1, maximum=31_536_000)
     variant_sizes: list[int] = setting([1280, 640, 160], "Long edges of the variants (px).")
     variant_formats: list[str] = setting(["jpeg"], "Variant formats: jpeg, webp and/or avif.")
+    square_sizes: list[int] = setting([], "Square variants (px), e.g. [256] for avatars; none by default.")
+    square_crop: str = setting("attention", "Which square: center, entropy (most detail) or attention "
+                               "(edges, colour, skin, as libvips' smartcrop).",
+                               choices=("center", "entropy", "attention"))
     jpeg_quality: int = setting(85, "JPEG quality of variants.", minimum=1, maximum=95)
     webp_quality: int | None = setting(None, "WebP quality of variants; default: jpeg_quality.",
                                        minimum=1, maximum=100)

@@ -49,6 +49,8 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
             "WEBP_QUALITY": str(wf.webp_quality or wf.jpeg_quality),
             "AVIF_QUALITY": str(wf.avif_quality),
             "AVIF_SPEED": str(wf.avif_speed),
+            "SQUARE_SIZES": ",".join(map(str, wf.square_sizes)),
+            "SQUARE_CROP": wf.square_crop,
             "CACHE_CONTROL": settings.storage.variants_cache_control},
         "metadata": image_limits,
     }

@@ -173,6 +173,10 @@ def _rule_problems(s: Settings) -> list[str]:
         problems.append(f"workflow.variant_sizes: {wf.variant_sizes} has duplicates")
     problems += [f"workflow.variant_sizes: {size} is outside 16 to 10,000 px"
                  for size in wf.variant_sizes if not 16 <= size <= 10_000]
+    if len(set(wf.square_sizes)) != len(wf.square_sizes):
+        problems.append(f"workflow.square_sizes: {wf.square_sizes} has duplicates")
+    problems += [f"workflow.square_sizes: {size} is outside 16 to 4,096 px"
+                 for size in wf.square_sizes if not 16 <= size <= 4_096]
     if not wf.variant_formats:
         problems.append("workflow.variant_formats: list at least one of jpeg, webp, avif")
     problems += [f"workflow.variant_formats: {fmt!r} is not one of jpeg, webp, avif"

@@ -31,7 +31,7 @@ from typing import TypeVar
 from pi_heif import register_heif_opener
 from PIL import Image
 
-from handlers import colour
+from handlers import colour, crops
 from handlers import exif as exif_fields
 from handlers.errors import InvalidImage
 
@@ -97,6 +97,7 @@ class Variant:
     width: int
     height: int
     data: bytes = field(repr=False)
+    shape: str = "fit"  # "fit": the long edge is `size`; "square": `size` x `size` (smaller if the image is)
 
 
 def detect_format(head: bytes) -> str | None:
@@ -210,13 +211,17 @@ def _raw_exif(info: dict[str, object], fmt: str, data: bytes, complete: bool) ->
     return exif_fields.raw_exif(info)
 
 
-def _decode(data: bytes, largest: int, limits: Limits) -> tuple[Image.Image, bytes | None, bytes | None]:
-    """Decode once (the first frame), oriented upright; returns (image, exif, icc_profile)."""
+def _decode(data: bytes, largest: int, limits: Limits,
+            shortest: int = 0) -> tuple[Image.Image, bytes | None, bytes | None]:
+    """Decode once (the first frame), oriented upright; returns (image, exif, icc_profile).
+
+    A JPEG is decoded only as large as the largest variant (long edge `largest`, short edge
+    `shortest` for square variants) needs."""
     image, fmt = _open(data, limits)
     info = dict(image.info)
     icc = info.get("icc_profile")
     if fmt == "JPEG":
-        scale = max(image.size) / largest
+        scale = min(max(image.size) / largest, min(image.size) / shortest if shortest else float("inf"))
         if scale >= 2:
             # DCT-domain downscale: decodes 1/2, 1/4 or 1/8 of the pixels, never below the target.
             # At least 1 px each way: a 16000x4 banner would ask for 0 and Pillow divides by it.
@@ -269,40 +274,50 @@ def _icc_for(icc: bytes | None, mode: str) -> bytes | None:
 
 
 def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality: int | dict[str, int] = 85,
-                  avif_speed: int = 6, keep_gps: bool = False, limits: Limits = Limits()) -> list[Variant]:
+                  avif_speed: int = 6, square_sizes: list[int] | tuple[int, ...] = (), crop: str = "attention",
+                  keep_gps: bool = False, limits: Limits = Limits()) -> list[Variant]:
     """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`.
 
     Pixels with an ICC profile are converted to sRGB first and the variants tagged sRGB
     (`handlers.colour`); pixels without one are left as they are. `quality` is one number for
-    every format, or one per format (`{"jpeg": 85, "webp": 85, "avif": 60}`).
+    every format, or one per format (`{"jpeg": 85, "webp": 85, "avif": 60}`). `square_sizes`
+    adds square variants, cropped where `crop` says (`handlers.crops`).
     """
     ordered = sorted(set(sizes), reverse=True)
-    image, exif, icc = _decode(data, ordered[0], limits)
-    exif_out = exif_fields.upright_copy(exif) if keep_gps else None  # pixels are already upright
+    squares = sorted(set(square_sizes), reverse=True)
+    image, exif, icc = _decode(data, ordered[0], limits, squares[0] if squares else 0)
     image, in_srgb = colour.to_srgb(image, icc)  # before resizing: resampling mixes colours
     current = _normalize(image)
+    exif_out = exif_fields.upright_copy(exif) if keep_gps else None  # pixels are already upright
+
+    def encode(pixels: Image.Image, size: int, fmt: str, shape: str) -> Variant:
+        pillow_format, content_type, extension = SAVE_FORMATS[fmt]
+        ready = _for_format(pixels, pillow_format)
+        options: dict[str, object] = {"quality": quality.get(fmt, 85) if isinstance(quality, dict) else quality}
+        if pillow_format == "AVIF":
+            options["speed"] = avif_speed
+        # Baseline JPEG: progressive encoding costs ~6x the encode time for little gain at these sizes.
+        if profile := colour.SRGB_ICC if in_srgb else _icc_for(icc, ready.mode):
+            options["icc_profile"] = profile
+        if exif_out:
+            options["exif"] = exif_out
+        buffer = BytesIO()
+        ready.save(buffer, pillow_format, **options)
+        return Variant(size=size, format=fmt, content_type=content_type, extension=extension, width=pixels.width,
+                       height=pixels.height, data=buffer.getvalue(), shape=shape)
+
     variants: list[Variant] = []
+    square = current.crop(crops.square_box(current, crop)) if squares else None
+    for size in squares:  # never upscaled: a smaller image gives a smaller square
+        if square is not None and square.width > size:
+            square = square.resize((size, size), RESAMPLE, reducing_gap=3.0)
+        variants += [encode(square, size, fmt, "square") for fmt in formats] if square is not None else []
     for size in ordered:  # cascade: each size is resized from the previous, larger one
         target = _fit(*image.size, size)
         if current.size != target:
             current = current.resize(target, RESAMPLE, reducing_gap=3.0)
-        for fmt in formats:
-            pillow_format, content_type, extension = SAVE_FORMATS[fmt]
-            pixels = _for_format(current, pillow_format)
-            options: dict[str, object] = {
-                "quality": quality.get(fmt, 85) if isinstance(quality, dict) else quality}
-            if pillow_format == "AVIF":
-                options["speed"] = avif_speed
-            # Baseline JPEG: progressive encoding costs ~6x the encode time for little gain at these sizes.
-            if profile := colour.SRGB_ICC if in_srgb else _icc_for(icc, pixels.mode):
-                options["icc_profile"] = profile
-            if exif_out:
-                options["exif"] = exif_out
-            buffer = BytesIO()
-            pixels.save(buffer, pillow_format, **options)
-            variants.append(Variant(size=size, format=fmt, content_type=content_type, extension=extension,
-                                    width=current.width, height=current.height, data=buffer.getvalue()))
-    return sorted(variants, key=lambda v: (-v.size, v.format))
+        variants += [encode(current, size, fmt, "fit") for fmt in formats]
+    return sorted(variants, key=lambda v: (v.shape, -v.size, v.format))
 
 
 def extract_metadata(data: bytes, *, keep_gps: bool = False, limits: Limits = Limits(),

@@ -36,6 +36,8 @@ class StepSettings:
     cache_control: str
     qualities: dict[str, int] = field(default_factory=dict)  # per variant format; `quality` where absent
     avif_speed: int = 6
+    square_sizes: list[int] = field(default_factory=list)
+    square_crop: str = "attention"
 
     @classmethod
     def from_env(cls) -> StepSettings:
@@ -53,6 +55,8 @@ class StepSettings:
                        "webp": int(env.get("WEBP_QUALITY", env.get("JPEG_QUALITY", 85))),
                        "avif": int(env.get("AVIF_QUALITY", 60))},
             avif_speed=int(env.get("AVIF_SPEED", 6)),
+            square_sizes=[int(s) for s in env.get("SQUARE_SIZES", "").split(",") if s],
+            square_crop=env.get("SQUARE_CROP", "attention"),
             cache_control=env.get("CACHE_CONTROL", "public, max-age=31536000, immutable"),
         )
 

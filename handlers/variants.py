@@ -22,9 +22,12 @@ metrics = Metrics(namespace="ImagePipeline")
 clients.warm("s3")
 
 
-def variant_key(user_id: str, image_id: str, upload_token: str, size: int, extension: str) -> str:
-    """Variants live under their upload's token, so two uploads of one image never mix."""
-    return f"variants/{user_id}/{image_id}/{upload_token}/{size}.{extension}"
+def variant_key(user_id: str, image_id: str, upload_token: str, size: int, extension: str,
+                shape: str = "fit") -> str:
+    """Variants live under their upload's token, so two uploads of one image never mix; square ones
+    are `square-{size}.{ext}`."""
+    name = f"square-{size}" if shape == "square" else str(size)
+    return f"variants/{user_id}/{image_id}/{upload_token}/{name}.{extension}"
 
 
 def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> list[dict[str, Any]]:
@@ -32,15 +35,16 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
     imaging.check_size(len(data), settings.limits)
     variants = imaging.make_variants(data, settings.variant_sizes, settings.variant_formats,
                                      quality=settings.qualities or settings.quality, avif_speed=settings.avif_speed,
+                                     square_sizes=settings.square_sizes, crop=settings.square_crop,
                                      keep_gps=settings.keep_gps, limits=settings.limits)
     stored = []
     for variant in variants:
         key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant.size,
-                          variant.extension)
+                          variant.extension, variant.shape)
         objects.write(s3, settings.output_bucket, key, variant.data, content_type=variant.content_type,
                       cache_control=settings.cache_control)
-        stored.append({"size": variant.size, "format": variant.format, "key": key, "width": variant.width,
-                       "height": variant.height, "bytes": len(variant.data)})
+        stored.append({"size": variant.size, "shape": variant.shape, "format": variant.format, "key": key,
+                       "width": variant.width, "height": variant.height, "bytes": len(variant.data)})
     return stored
 
 

@@ -16,7 +16,7 @@ from tools.status import plain_item
 
 STAGING = read_stack_settings("staging")  # jpeg and webp variants; here AVIF too
 SETTINGS = Settings.from_dict(STAGING | {"workflow": STAGING.get("workflow", {}) | {
-    "variant_formats": ["jpeg", "webp", "avif"]}})
+    "variant_formats": ["jpeg", "webp", "avif"], "square_sizes": [256]}})
 TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 
 
@@ -34,7 +34,10 @@ def test_every_corpus_image_completes_through_the_whole_pipeline():
             assert item["status"] == "completed", (name, item.get("reason"))
             variants = json.loads(item["variants"])
             assert {v["format"] for v in variants} == {"jpeg", "webp", "avif"}, name
-            for smallest in (v for v in variants if v["size"] == min(SETTINGS.workflow.variant_sizes)):
+            squares = [v for v in variants if v.get("shape") == "square"]
+            assert len(squares) == 3 and all(v["width"] == v["height"] <= 256 for v in squares), name
+            for smallest in (v for v in variants if v["size"] == min(SETTINGS.workflow.variant_sizes) or
+                             v.get("shape") == "square"):
                 got = s3.get_object(Bucket=runner.pipeline.output_bucket, Key=smallest["key"])
                 assert got["ContentType"] == TYPES[smallest["format"]], name
                 with Image.open(BytesIO(got["Body"].read())) as decoded:
