@@ -137,6 +137,13 @@ class WorkflowSettings:
     variant_sizes: list[int] = setting([1280, 640, 160], "Long edges of the variants (px).")
     variant_formats: list[str] = setting(["jpeg"], "Variant formats: jpeg, webp and/or avif.")
     square_sizes: list[int] = setting([], "Square variants (px), e.g. [256] for avatars; none by default.")
+    animation: str = setting("first_frame", "Animated GIF/WebP: first_frame, or animated_webp (WebP variants keep "
+                             "the frames and timing).", choices=("first_frame", "animated_webp"))
+    max_animation_frames: int = setting(300, "Animations with more frames get their first frame only.",
+                                        minimum=2, maximum=10_000)
+    max_animation_pixels: int = setting(30_000_000, "Frames x pixels of the largest animated variant allowed "
+                                        "(bounds memory and time); above, the first frame.",
+                                        minimum=1_000, maximum=500_000_000)
     square_crop: str = setting("attention", "Which square: center, entropy (most detail) or attention "
                                "(edges, colour, skin, as libvips' smartcrop).",
                                choices=("center", "entropy", "attention"))

@@ -51,6 +51,9 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
             "AVIF_SPEED": str(wf.avif_speed),
             "SQUARE_SIZES": ",".join(map(str, wf.square_sizes)),
             "SQUARE_CROP": wf.square_crop,
+            "ANIMATION": wf.animation,
+            "MAX_ANIMATION_FRAMES": str(wf.max_animation_frames),
+            "MAX_ANIMATION_PIXELS": str(wf.max_animation_pixels),
             "CACHE_CONTROL": settings.storage.variants_cache_control},
         "metadata": image_limits,
     }

@@ -21,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import struct
 from collections.abc import Callable
@@ -31,7 +32,7 @@ from typing import TypeVar
 from pi_heif import register_heif_opener
 from PIL import Image
 
-from handlers import colour, crops
+from handlers import animation, colour, crops
 from handlers import exif as exif_fields
 from handlers.errors import InvalidImage
 
@@ -61,6 +62,7 @@ SAVE_FORMATS = {"jpeg": ("JPEG", "image/jpeg", "jpg"), "webp": ("WEBP", "image/w
 MAX_TEXT = exif_fields.MAX_TEXT
 # Antialiased bicubic: at these downscale ratios indistinguishable from Lanczos, ~30 % faster.
 RESAMPLE = Image.Resampling.BICUBIC
+DEFAULT_BUDGET = animation.Budget()
 
 
 class NeedWholeFile(Exception):
@@ -98,6 +100,8 @@ class Variant:
     height: int
     data: bytes = field(repr=False)
     shape: str = "fit"  # "fit": the long edge is `size`; "square": `size` x `size` (smaller if the image is)
+    frames: int = 1
+    note: str | None = None  # why an animated upload's variant has its first frame only
 
 
 def detect_format(head: bytes) -> str | None:
@@ -275,13 +279,15 @@ def _icc_for(icc: bytes | None, mode: str) -> bytes | None:
 
 def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality: int | dict[str, int] = 85,
                   avif_speed: int = 6, square_sizes: list[int] | tuple[int, ...] = (), crop: str = "attention",
+                  animate: str = "first_frame", budget: animation.Budget = DEFAULT_BUDGET,
                   keep_gps: bool = False, limits: Limits = Limits()) -> list[Variant]:
     """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`.
 
     Pixels with an ICC profile are converted to sRGB first and the variants tagged sRGB
     (`handlers.colour`); pixels without one are left as they are. `quality` is one number for
     every format, or one per format (`{"jpeg": 85, "webp": 85, "avif": 60}`). `square_sizes`
-    adds square variants, cropped where `crop` says (`handlers.crops`).
+    adds square variants, cropped where `crop` says (`handlers.crops`). `animate="animated_webp"`
+    makes the WebP variants of an animated upload animated, within `budget` (`handlers.animation`).
     """
     ordered = sorted(set(sizes), reverse=True)
     squares = sorted(set(square_sizes), reverse=True)
@@ -317,7 +323,32 @@ def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality:
         if current.size != target:
             current = current.resize(target, RESAMPLE, reducing_gap=3.0)
         variants += [encode(current, size, fmt, "fit") for fmt in formats]
+    if animate == "animated_webp" and "webp" in formats:
+        variants = _animate(data, variants, ordered, image.size, quality, budget, limits)
     return sorted(variants, key=lambda v: (v.shape, -v.size, v.format))
+
+
+def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple[int, int],
+             quality: int | dict[str, int], budget: animation.Budget, limits: Limits) -> list[Variant]:
+    """The fitted WebP variants of an animated upload replaced by animated ones, or noted why not."""
+    image, fmt = _open(data, limits)
+    with image:
+        frames = _frames(image, fmt, True)
+        if frames < 2:
+            return variants
+        largest = _fit(*size, sizes[0])
+        refusal = budget.refusal(frames=frames, width=largest[0], height=largest[1])
+        stills = [v for v in variants if v.format == "webp" and v.shape == "fit"]
+        if refusal:
+            noted = {id(v): dataclasses.replace(v, note=refusal) for v in stills}
+            return [noted.get(id(v), v) for v in variants]
+        made = animation.animated_webps(
+            image, [(s, _fit(*size, s)) for s in sizes],
+            quality=quality.get("webp", 85) if isinstance(quality, dict) else quality,
+            prepare=lambda frame: _normalize(frame.convert("RGBA")))
+    animated = [Variant(size=a.size, format="webp", content_type="image/webp", extension="webp", width=a.width,
+                        height=a.height, data=a.data, frames=a.frames) for a in made]
+    return [v for v in variants if v not in stills] + animated
 
 
 def extract_metadata(data: bytes, *, keep_gps: bool = False, limits: Limits = Limits(),

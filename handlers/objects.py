@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
+from handlers.animation import Budget
 from handlers.errors import InvalidImage, TransientError, UploadSuperseded
 from handlers.imaging import Limits
 
@@ -38,6 +39,8 @@ class StepSettings:
     avif_speed: int = 6
     square_sizes: list[int] = field(default_factory=list)
     square_crop: str = "attention"
+    animation: str = "first_frame"
+    animation_budget: Budget = field(default_factory=Budget)
 
     @classmethod
     def from_env(cls) -> StepSettings:
@@ -57,6 +60,9 @@ class StepSettings:
             avif_speed=int(env.get("AVIF_SPEED", 6)),
             square_sizes=[int(s) for s in env.get("SQUARE_SIZES", "").split(",") if s],
             square_crop=env.get("SQUARE_CROP", "attention"),
+            animation=env.get("ANIMATION", "first_frame"),
+            animation_budget=Budget(max_frames=int(env.get("MAX_ANIMATION_FRAMES", 300)),
+                                    max_pixels=int(env.get("MAX_ANIMATION_PIXELS", 30_000_000))),
             cache_control=env.get("CACHE_CONTROL", "public, max-age=31536000, immutable"),
         )
 

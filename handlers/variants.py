@@ -36,6 +36,7 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
     variants = imaging.make_variants(data, settings.variant_sizes, settings.variant_formats,
                                      quality=settings.qualities or settings.quality, avif_speed=settings.avif_speed,
                                      square_sizes=settings.square_sizes, crop=settings.square_crop,
+                                     animate=settings.animation, budget=settings.animation_budget,
                                      keep_gps=settings.keep_gps, limits=settings.limits)
     stored = []
     for variant in variants:
@@ -44,7 +45,8 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
         objects.write(s3, settings.output_bucket, key, variant.data, content_type=variant.content_type,
                       cache_control=settings.cache_control)
         stored.append({"size": variant.size, "shape": variant.shape, "format": variant.format, "key": key,
-                       "width": variant.width, "height": variant.height, "bytes": len(variant.data)})
+                       "width": variant.width, "height": variant.height, "bytes": len(variant.data),
+                       "frames": variant.frames, **({"note": variant.note} if variant.note else {})})
     return stored
 
 

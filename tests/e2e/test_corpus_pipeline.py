@@ -16,7 +16,8 @@ from tools.status import plain_item
 
 STAGING = read_stack_settings("staging")  # jpeg and webp variants; here AVIF too
 SETTINGS = Settings.from_dict(STAGING | {"workflow": STAGING.get("workflow", {}) | {
-    "variant_formats": ["jpeg", "webp", "avif"], "square_sizes": [256]}})
+    "variant_formats": ["jpeg", "webp", "avif"], "square_sizes": [256], "animation": "animated_webp"}})
+ANIMATED = {"animated-220.gif": 220, "animated-160.webp": 160}
 TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}
 
 
@@ -34,6 +35,8 @@ def test_every_corpus_image_completes_through_the_whole_pipeline():
             assert item["status"] == "completed", (name, item.get("reason"))
             variants = json.loads(item["variants"])
             assert {v["format"] for v in variants} == {"jpeg", "webp", "avif"}, name
+            animated = {v["frames"] for v in variants if v["format"] == "webp" and v["shape"] == "fit"}
+            assert animated == {ANIMATED.get(name, 1)}, name  # WebP keeps an animation's frames, the rest do not
             squares = [v for v in variants if v.get("shape") == "square"]
             assert len(squares) == 3 and all(v["width"] == v["height"] <= 256 for v in squares), name
             for smallest in (v for v in variants if v["size"] == min(SETTINGS.workflow.variant_sizes) or

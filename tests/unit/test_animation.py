@@ -1,0 +1,83 @@
+"""Animated uploads: WebP variants keep frames and timing within the budget; over it, the first frame and why."""
+
+from __future__ import annotations
+
+from io import BytesIO
+
+import pytest
+from PIL import Image, ImageSequence
+
+from components import ConfigError, Settings
+from components.environment import function_environment
+from handlers import animation, imaging
+from handlers.objects import StepSettings
+from tests import corpus
+
+
+def frame_durations(image: Image.Image) -> list[int | None]:
+    """Each frame's duration (ms); WebP reports it once the frame is loaded."""
+    found = []
+    for frame in ImageSequence.Iterator(image):
+        frame.load()
+        found.append(frame.info.get("duration"))
+    return found
+
+
+def frames_and_durations(data: bytes) -> tuple[int, list[int | None], tuple[int, int]]:
+    with Image.open(BytesIO(data)) as image:
+        return getattr(image, "n_frames", 1), frame_durations(image), image.size
+
+
+@pytest.mark.parametrize(("name", "frames", "duration"), [("animated-220.gif", 220, 40), ("animated-160.webp", 160,
+                                                                                           None)])
+def test_webp_variants_keep_every_frame_and_its_timing(name, frames, duration):
+    upload = corpus.animations()[name]
+    with Image.open(BytesIO(upload)) as source:
+        expected = frame_durations(source)
+    variants = imaging.make_variants(upload, [1280, 160], ["jpeg", "webp"], animate="animated_webp")
+    for variant in variants:
+        count, timing, size = frames_and_durations(variant.data)
+        assert size == (variant.width, variant.height)
+        if variant.format == "webp":
+            assert (variant.frames, count, variant.note) == (frames, frames, None)
+            assert timing == expected and (duration is None or set(timing) == {duration})
+        else:
+            assert (variant.frames, count) == (1, 1)  # JPEG has no animation
+
+
+def test_first_frame_stays_the_default():
+    upload = corpus.animations()["animated-220.gif"]
+    for variant in imaging.make_variants(upload, [160], ["webp"]):
+        assert (variant.frames, frames_and_durations(variant.data)[0]) == (1, 1)
+
+
+@pytest.mark.parametrize(("budget", "said"), [
+    (animation.Budget(max_frames=100), "the animation has 220 frames; animated variants allow 100"),
+    (animation.Budget(max_pixels=1_000_000), "the animation is 220 frames x 160x100 = 3,520,000 pixels; "
+                                             "animated variants allow 1,000,000"),
+])
+def test_over_the_budget_the_first_frame_is_used_and_the_reason_recorded(budget, said):
+    upload = corpus.animations()["animated-220.gif"]
+    [variant] = imaging.make_variants(upload, [160], ["webp"], animate="animated_webp", budget=budget)
+    assert variant.frames == 1 and frames_and_durations(variant.data)[0] == 1
+    assert variant.note == f"{said}: the first frame is used"
+
+
+def test_a_still_image_is_not_touched_by_the_animation_setting():
+    upload = corpus.small_corpus()["small.jpg"]
+    [variant] = imaging.make_variants(upload, [160], ["webp"], animate="animated_webp")
+    assert variant.frames == 1 and variant.note is None
+
+
+def test_animation_settings_are_validated_and_reach_the_variants_function():
+    with pytest.raises(ConfigError, match=r"workflow\.animation"):
+        Settings.from_dict({"workflow": {"animation": "gif"}})
+    settings = Settings.from_dict({"workflow": {"animation": "animated_webp", "max_animation_frames": 50,
+                                                "max_animation_pixels": 2_000_000}})
+    env = function_environment(settings, queue_url="q", dlq_url="d", table_name="t", topic_arn="a",
+                               state_machine_arn="s", output_bucket="o")["variants"]
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in env.items():
+            patch.setenv(name, value)
+        step = StepSettings.from_env()
+    assert (step.animation, step.animation_budget) == ("animated_webp", animation.Budget(50, 2_000_000))
