@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each against its baseline measured in the same run.
 
-    python -m bench [queue] [imaging] [pipeline]
+    python -m bench [queue] [imaging] [formats] [pipeline]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-SUITES = ("queue", "imaging", "pipeline")
+SUITES = ("queue", "imaging", "formats", "pipeline")
 
 
 def main(argv: list[str]) -> int:
@@ -20,6 +20,8 @@ def main(argv: list[str]) -> int:
             from bench import queue_handlers as module
         elif suite == "imaging":
             from bench import imaging as module  # type: ignore[no-redef]
+        elif suite == "formats":
+            from bench import formats as module  # type: ignore[no-redef]
         elif suite == "pipeline":
             from bench import pipeline as module  # type: ignore[no-redef]
         else:
