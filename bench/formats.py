@@ -85,7 +85,9 @@ def worker(method: str, path: str) -> None:
     try:
         METHODS[method](data)  # warm-up
     except Exception as error:  # pyvips-binary may lack a codec: say so instead of a number
-        print(json.dumps({"error": f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"}))
+        said = " ".join(str(error).split())
+        reason = "its libheif has no HEVC decoder (libde265)" if "HEVC" in said else said[:100]
+        print(json.dumps({"error": reason}))
         return
     times = []
     for _ in range(RUNS):
