@@ -8,7 +8,7 @@ import pytest
 
 from components.workflow_definition import build_definition
 from handlers.errors import TransientError
-from tests import images
+from tests import corpus, images
 
 
 def test_the_definition_is_structurally_complete():
@@ -67,6 +67,9 @@ def test_a_photo_ends_completed_with_every_variant_and_its_metadata(workflow):
     (images.animated_gif(), "uploads/u/animated.gif", (400, 300)),
     (images.webp(), "uploads/u/photo.webp", (1000, 800)),
     (images.long_thin_png(), "uploads/u/banner.png", (16_000, 4)),
+    (corpus.heics()["phone-12mp.heic"], "uploads/u/IMG_0001.HEIC", (4032, 3024)),
+    (corpus.colour_managed_jpegs()["display-p3.jpg"], "uploads/u/p3.jpg", (2000, 1500)),
+    (corpus.colour_managed_jpegs()["adobe-rgb.jpg"], "uploads/u/adobe.jpg", (1600, 1200)),
 ])
 def test_every_kind_of_image_ends_completed(workflow, data, key, size):
     execution, item = workflow.run(data, key)
