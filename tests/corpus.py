@@ -34,7 +34,8 @@ NAMES = (  # corpus() in order; every item is over 64 KiB, so each has a partial
     "display-p3.jpg", "adobe-rgb.jpg",
     "photo-2mp.png", "screenshot.png", "exif-after-idat.png", "scan-16bit.png", "animated-220.gif",
     "animated-160.webp", "make-float-le.jpg", "make-rational-be.jpg", "long-text-negative-orientation.jpg",
-    "photo.webp", "phone-12mp.heic")  # (tag, field type, bytes for BYTE/ASCII/UNDEFINED, else a sequence of values)
+    "photo.webp", "phone-12mp.heic", "off-centre-portrait.jpg")
+# (tag, field type, bytes for BYTE/ASCII/UNDEFINED, else a sequence of values)
 
 
 # -- pixels ------------------------------------------------------------------------------------------
@@ -297,10 +298,38 @@ def heics() -> dict[str, bytes]:
     return {"phone-12mp.heic": heic(photo(4032, 3024, 22), exif=camera_exif(1)[6:])}
 
 
+def off_centre_portrait(size: tuple[int, int] = (3000, 2000), subject: tuple[int, int] = (2450, 900),
+                        radius: int = 380) -> Image.Image:
+    """A studio portrait framed off-centre: a flat graded backdrop, a detailed skin-toned face, a scarf."""
+    backdrop = Image.linear_gradient("L").resize(size).point(lambda v: 90 + v // 16)
+    image = Image.merge("RGB", (backdrop, backdrop, backdrop.point(lambda v: v + 20)))
+    draw = ImageDraw.Draw(image)
+    x, y = subject
+    draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=(224, 172, 140))
+    rng = random.Random(7)
+    for _ in range(radius * 3):  # hair, eyes, freckles: the detail that draws the eye
+        px, py = x + rng.randint(-radius // 2, radius // 2), y + rng.randint(-radius // 2, radius // 2)
+        draw.ellipse((px, py, px + 4, py + 4), fill=(rng.randint(0, 90), rng.randint(0, 60), rng.randint(0, 40)))
+    draw.rectangle((x - radius, y + radius, x + radius, min(size[1], y + radius + 160)), fill=(200, 20, 60))
+    return image
+
+
+def skin_share(image: Image.Image) -> float:
+    """The share of pixels with the portrait's skin tone."""
+    pixels = list(image.convert("RGB").resize((64, 64)).getdata())
+    return sum(1 for r, g, b in pixels if abs(r - 224) < 30 and abs(g - 172) < 30 and abs(b - 140) < 30) / len(pixels)
+
+
+@cache
+def portraits() -> dict[str, bytes]:
+    return {"off-centre-portrait.jpg": encode(off_centre_portrait(), "JPEG", quality=90)}
+
+
 @cache
 def corpus() -> dict[str, bytes]:
     """Every item, name -> bytes (the extension names the real format)."""
-    return (photo_jpegs() | colour_managed_jpegs() | pngs() | animations() | odd_exif_jpegs() | webps() | heics())
+    return (photo_jpegs() | colour_managed_jpegs() | pngs() | animations() | odd_exif_jpegs() | webps() | heics()
+            | portraits())
 
 
 @cache

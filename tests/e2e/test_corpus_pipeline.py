@@ -11,6 +11,7 @@ from PIL import Image
 from components import Settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
+from tests import corpus as corpus_module
 from tests.corpus import corpus
 from tools.status import plain_item
 
@@ -39,6 +40,11 @@ def test_every_corpus_image_completes_through_the_whole_pipeline():
             assert animated == {ANIMATED.get(name, 1)}, name  # WebP keeps an animation's frames, the rest do not
             squares = [v for v in variants if v.get("shape") == "square"]
             assert len(squares) == 3 and all(v["width"] == v["height"] <= 256 for v in squares), name
+            if name == "off-centre-portrait.jpg":  # the attention crop keeps the face: most of it is in the square
+                square = next(v for v in squares if v["format"] == "jpeg")
+                body = s3.get_object(Bucket=runner.pipeline.output_bucket, Key=square["key"])["Body"].read()
+                whole = corpus_module.skin_share(corpus_module.off_centre_portrait())
+                assert corpus_module.skin_share(Image.open(BytesIO(body))) > whole * 1.4, name
             for smallest in (v for v in variants if v["size"] == min(SETTINGS.workflow.variant_sizes) or
                              v.get("shape") == "square"):
                 got = s3.get_object(Bucket=runner.pipeline.output_bucket, Key=smallest["key"])

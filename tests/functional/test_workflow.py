@@ -70,6 +70,7 @@ def test_a_photo_ends_completed_with_every_variant_and_its_metadata(workflow):
     (corpus.heics()["phone-12mp.heic"], "uploads/u/IMG_0001.HEIC", (4032, 3024)),
     (corpus.colour_managed_jpegs()["display-p3.jpg"], "uploads/u/p3.jpg", (2000, 1500)),
     (corpus.colour_managed_jpegs()["adobe-rgb.jpg"], "uploads/u/adobe.jpg", (1600, 1200)),
+    (corpus.portraits()["off-centre-portrait.jpg"], "uploads/u/portrait.jpg", (3000, 2000)),
 ])
 def test_every_kind_of_image_ends_completed(workflow, data, key, size):
     execution, item = workflow.run(data, key)
