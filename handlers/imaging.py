@@ -25,15 +25,16 @@ import dataclasses
 import logging
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from io import BytesIO
 from typing import TypeVar
 
 from pi_heif import register_heif_opener
 from PIL import Image
 
-from handlers import animation, colour, crops
+from handlers import animation, colour, crops, encoding
 from handlers import exif as exif_fields
+from handlers.encoding import Variant
 from handlers.errors import InvalidImage
 
 # Pillow's decompression-bomb guard (`Image.MAX_IMAGE_PIXELS`, ~89.5 MP) would reject images that
@@ -57,8 +58,6 @@ MAGIC = (
 PILLOW_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WEBP", "HEIF": "HEIF"}
 # ISO BMFF `ftyp` major brands of HEIF stills and sequences (HEVC-coded and generic).
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
-SAVE_FORMATS = {"jpeg": ("JPEG", "image/jpeg", "jpg"), "webp": ("WEBP", "image/webp", "webp"),
-                "avif": ("AVIF", "image/avif", "avif")}
 MAX_TEXT = exif_fields.MAX_TEXT
 # Antialiased bicubic: at these downscale ratios indistinguishable from Lanczos, ~30 % faster.
 RESAMPLE = Image.Resampling.BICUBIC
@@ -88,20 +87,6 @@ class ImageInfo:
     height: int
     mode: str
     frames: int
-
-
-@dataclass(frozen=True)
-class Variant:
-    size: int
-    format: str
-    content_type: str
-    extension: str
-    width: int
-    height: int
-    data: bytes = field(repr=False)
-    shape: str = "fit"  # "fit": the long edge is `size`; "square": `size` x `size` (smaller if the image is)
-    frames: int = 1
-    note: str | None = None  # why an animated upload's variant has its first frame only
 
 
 def detect_format(head: bytes) -> str | None:
@@ -253,28 +238,10 @@ def _normalize(image: Image.Image) -> Image.Image:
     return image
 
 
-def _for_format(image: Image.Image, pillow_format: str) -> Image.Image:
-    """JPEG has no alpha: composite over white. WebP and AVIF keep alpha but take no grey modes here."""
-    if pillow_format == "JPEG" and image.mode in ("RGBA", "LA"):
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    if pillow_format in ("WEBP", "AVIF") and image.mode in ("L", "LA"):
-        return image.convert("RGBA" if image.mode == "LA" else "RGB")
-    return image
-
-
 def _fit(width: int, height: int, long_edge: int) -> tuple[int, int]:
     """Dimensions with the long edge at `long_edge`, never upscaled, never below 1 px."""
     scale = min(1.0, long_edge / max(width, height))
     return max(1, round(width * scale)), max(1, round(height * scale))
-
-
-def _icc_for(icc: bytes | None, mode: str) -> bytes | None:
-    """The source's ICC profile when it describes the pixels saved (a CMYK profile on RGB pixels does not)."""
-    space = icc[16:20] if icc else None  # ICC.1 header: the data colour space signature
-    return icc if space == {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY"}.get(mode) else None
 
 
 def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality: int | dict[str, int] = 85,
@@ -297,20 +264,9 @@ def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality:
     exif_out = exif_fields.upright_copy(exif) if keep_gps else None  # pixels are already upright
 
     def encode(pixels: Image.Image, size: int, fmt: str, shape: str) -> Variant:
-        pillow_format, content_type, extension = SAVE_FORMATS[fmt]
-        ready = _for_format(pixels, pillow_format)
-        options: dict[str, object] = {"quality": quality.get(fmt, 85) if isinstance(quality, dict) else quality}
-        if pillow_format == "AVIF":
-            options["speed"] = avif_speed
-        # Baseline JPEG: progressive encoding costs ~6x the encode time for little gain at these sizes.
-        if profile := colour.SRGB_ICC if in_srgb else _icc_for(icc, ready.mode):
-            options["icc_profile"] = profile
-        if exif_out:
-            options["exif"] = exif_out
-        buffer = BytesIO()
-        ready.save(buffer, pillow_format, **options)
-        return Variant(size=size, format=fmt, content_type=content_type, extension=extension, width=pixels.width,
-                       height=pixels.height, data=buffer.getvalue(), shape=shape)
+        return encoding.encode(pixels, size=size, fmt=fmt, shape=shape, avif_speed=avif_speed, exif=exif_out,
+                               quality=quality.get(fmt, 85) if isinstance(quality, dict) else quality,
+                               in_srgb=in_srgb, source_icc=icc)
 
     variants: list[Variant] = []
     square = current.crop(crops.square_box(current, crop)) if squares else None

@@ -8,10 +8,9 @@ import pytest
 from PIL import Image, ImageSequence
 
 from components import ConfigError, Settings
-from components.environment import function_environment
 from handlers import animation, imaging
-from handlers.objects import StepSettings
 from tests import corpus
+from tests.steps import variants_step_settings
 
 
 def frame_durations(image: Image.Image) -> list[int | None]:
@@ -74,10 +73,5 @@ def test_animation_settings_are_validated_and_reach_the_variants_function():
         Settings.from_dict({"workflow": {"animation": "gif"}})
     settings = Settings.from_dict({"workflow": {"animation": "animated_webp", "max_animation_frames": 50,
                                                 "max_animation_pixels": 2_000_000}})
-    env = function_environment(settings, queue_url="q", dlq_url="d", table_name="t", topic_arn="a",
-                               state_machine_arn="s", output_bucket="o")["variants"]
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        step = StepSettings.from_env()
+    step = variants_step_settings(settings)
     assert (step.animation, step.animation_budget) == ("animated_webp", animation.Budget(50, 2_000_000))

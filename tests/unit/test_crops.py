@@ -9,11 +9,10 @@ import pytest
 from PIL import Image, ImageDraw
 
 from components import ConfigError, Settings
-from components.environment import function_environment
 from handlers import crops, imaging
-from handlers.objects import StepSettings
 from handlers.variants import variant_key
 from local.samples import encode
+from tests.steps import variants_step_settings
 
 
 def portrait_off_centre(size: tuple[int, int], subject: tuple[int, int], radius: int = 180) -> Image.Image:
@@ -71,11 +70,6 @@ def test_square_settings_are_validated_and_reach_the_variants_function():
     with pytest.raises(ConfigError, match=r"workflow\.square_crop"):
         Settings.from_dict({"workflow": {"square_crop": "faces"}})
     settings = Settings.from_dict({"workflow": {"square_sizes": [256, 96], "square_crop": "entropy"}})
-    env = function_environment(settings, queue_url="q", dlq_url="d", table_name="t", topic_arn="a",
-                               state_machine_arn="s", output_bucket="o")["variants"]
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        step = StepSettings.from_env()
+    step = variants_step_settings(settings)
     assert (step.square_sizes, step.square_crop) == ([256, 96], "entropy")
     assert Settings().workflow.square_sizes == []  # none unless asked for

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from io import BytesIO
 
-import pytest
 from PIL import Image
 
 from components import Settings
-from components.environment import function_environment
 from handlers import colour, imaging
-from handlers.objects import StepSettings
 from local.samples import encode, jpeg_with_exif, photo
 from tests import icc
+from tests.steps import variants_step_settings
 
 FORMATS = ["jpeg", "webp", "avif"]
 TYPES = {"jpeg": ("image/jpeg", "jpg"), "webp": ("image/webp", "webp"), "avif": ("image/avif", "avif")}
@@ -57,11 +55,6 @@ def test_each_format_has_its_own_quality_and_avif_its_speed():
 def test_the_stack_settings_reach_the_variants_function():
     settings = Settings.from_dict({"workflow": {"variant_formats": ["jpeg", "avif"], "jpeg_quality": 80,
                                                 "avif_quality": 55, "avif_speed": 8}})
-    env = function_environment(settings, queue_url="q", dlq_url="d", table_name="t", topic_arn="a",
-                               state_machine_arn="s", output_bucket="o")["variants"]
-    with pytest.MonkeyPatch.context() as patch:
-        for name, value in env.items():
-            patch.setenv(name, value)
-        step = StepSettings.from_env()
+    step = variants_step_settings(settings)
     assert step.variant_formats == ["jpeg", "avif"]
     assert (step.qualities, step.avif_speed) == ({"jpeg": 80, "webp": 80, "avif": 55}, 8)
