@@ -41,6 +41,10 @@ class Budget:
         return None
 
 
+class AnimationRefused(Exception):
+    """The animation cannot be kept faithfully: the message says why; the first frame is used."""
+
+
 @dataclass(frozen=True)
 class Animated:
     size: int
@@ -51,7 +55,7 @@ class Animated:
 
 
 def animated_webps(image: Image.Image, targets: list[tuple[int, tuple[int, int]]], *, quality: int,
-                   prepare: Callable[[Image.Image], Image.Image]) -> list[Animated]:
+                   prepare: Callable[[Image.Image], Image.Image], icc_profile: bytes | None = None) -> list[Animated]:
     """One animated WebP per (size, (width, height)) in `targets`, largest first, from the opened
     `image`: every frame through `prepare` (upright, colour, mode), resized once to the largest
     target and from there to each smaller one."""
@@ -62,13 +66,18 @@ def animated_webps(image: Image.Image, targets: list[tuple[int, tuple[int, int]]
         durations.append(int(frame.info.get("duration") or 100))
         frames.append(prepare(frame.copy()).resize(largest, Image.Resampling.BICUBIC, reducing_gap=3.0))
     loop = int(image.info.get("loop", 0))
+    transparent = any("A" in f.mode and f.getchannel("A").getextrema()[0] < 255 for f in frames)
     made = []
     for size, target in targets:
         if frames[0].size != target:
             frames = [frame.resize(target, Image.Resampling.BICUBIC, reducing_gap=3.0) for frame in frames]
         buffer = BytesIO()
         frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=durations, loop=loop,
-                       quality=quality, method=2)  # method 2: a fifth of the default's time, a few % larger
+                       quality=quality, method=2,  # method 2: a fifth of the default's time, a few % larger
+                       **({"icc_profile": icc_profile} if icc_profile else {}))
+        if transparent and "A" not in Image.open(BytesIO(buffer.getvalue())).mode:
+            # Seen with Pillow 13: some transparent frames come out opaque. Better a faithful still.
+            raise AnimationRefused("the animated WebP encoder lost the transparency: the first frame is used")
         made.append(Animated(size=size, width=target[0], height=target[1], frames=len(frames),
                              data=buffer.getvalue()))
     return made

@@ -26,8 +26,20 @@ SRGB = ImageCms.createProfile("sRGB")
 SRGB_ICC = ImageCms.ImageCmsProfile(SRGB).tobytes()
 """The profile the variants are tagged with (LittleCMS's sRGB, 588 bytes)."""
 
-# The ICC header's data colour space, and the Pillow modes such a profile describes.
-MODES = {b"RGB ": ("RGB", "RGBA"), b"CMYK": ("CMYK",)}
+# The ICC header's data colour space, and the Pillow modes such a profile describes. Grey pixels
+# with a grey profile become sRGB RGB too, so every format shows them alike.
+MODES = {b"RGB ": ("RGB", "RGBA"), b"CMYK": ("CMYK",), b"GRAY": ("L", "LA")}
+
+
+def readable(icc: bytes | None) -> bool:
+    """Whether LittleCMS can read `icc` (an unreadable profile is never passed on to the variants)."""
+    if not icc:
+        return False
+    try:
+        ImageCms.ImageCmsProfile(BytesIO(icc))
+    except (OSError, ImageCms.PyCMSError):
+        return False
+    return True
 
 
 def to_srgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:
@@ -39,8 +51,8 @@ def to_srgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:
     except (OSError, ImageCms.PyCMSError) as error:
         logger.warning("ICC profile not readable, colours left as they are: %s", error)
         return image, False
-    alpha = image.getchannel("A") if image.mode == "RGBA" else None
-    pixels = image.convert("RGB") if alpha is not None else image
+    alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
+    pixels = image.convert("L" if image.mode == "LA" else "RGB") if alpha is not None else image
     try:
         # Relative colorimetric with black-point compensation: in-gamut colours stay exact, the
         # rest clip to the nearest sRGB colour, as libvips and browsers do for photos.

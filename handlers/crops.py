@@ -29,6 +29,8 @@ STEPS = 32  # candidate positions along the long side
 
 def square_box(image: Image.Image, mode: str) -> tuple[int, int, int, int]:
     """The (left, top, right, bottom) of the square to keep, in `image`'s pixels."""
+    if mode not in CROP_MODES:
+        raise ValueError(f"crop mode {mode!r} is not one of {', '.join(CROP_MODES)}")
     width, height = image.size
     side = min(width, height)
     travel = max(width, height) - side

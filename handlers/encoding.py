@@ -58,6 +58,7 @@ def encode(pixels: Image.Image, *, size: int, fmt: str, shape: str, quality: int
     else with the source's profile where it describes the saved pixels; `exif` embedded if given."""
     pillow_format, content_type, extension = SAVE_FORMATS[fmt]
     ready = for_format(pixels, pillow_format)
+    ready.info = {}  # savers fall back to info: a JPEG comment or the source's profile would leak through
     options: dict[str, object] = {"quality": quality}
     if pillow_format == "AVIF":
         options["speed"] = avif_speed

@@ -114,7 +114,7 @@ def _guard(fmt: str, complete: bool, what: str, call: Callable[[], T]) -> T:
     except Exception as error:  # Pillow raises anything on corrupt data (IndexError, struct.error)
         if not complete:
             raise NeedWholeFile(f"the partial {fmt} {what} cannot be read") from error
-        detail = exif_fields.describe(error)
+        detail = " ".join(exif_fields.describe(error).split())
         if what == "image data" and "truncated" in detail.lower():
             raise InvalidImage(f"the {fmt} image data is truncated") from None
         raise InvalidImage(f"the {fmt} {what} is corrupt ({detail})") from None
@@ -143,6 +143,8 @@ def _open(data: bytes, limits: Limits, complete: bool = True) -> tuple[Image.Ima
 
 def _frames(image: Image.Image, fmt: str, complete: bool) -> int:
     """The frame count; GIF and WebP count frames through the whole file, so partial data cannot say."""
+    if fmt == "HEIF":
+        return 1  # the images of a HEIF (bursts, depth maps) are not frames of an animation
     if fmt in ("GIF", "WEBP") and not complete:
         raise NeedWholeFile(f"the {fmt} frame count needs the whole file")
     try:
@@ -216,7 +218,8 @@ def _decode(data: bytes, largest: int, limits: Limits,
             # At least 1 px each way: a 16000x4 banner would ask for 0 and Pillow divides by it.
             image.draft(image.mode if image.mode in ("RGB", "L") else None,
                         (max(1, int(image.width / scale)), max(1, int(image.height / scale))))
-    _guard(fmt, True, "image data", lambda: (image.seek(0), image.load()))  # animated images: the first frame
+    # Animated images: the first frame. A HEIF opens on its primary image, which need not be the first.
+    _guard(fmt, True, "image data", lambda: (fmt == "HEIF" or image.seek(0), image.load()))
     raw = _raw_exif(info, fmt, data, True)
     method = exif_fields.TRANSPOSE.get(exif_fields.orientation(exif_fields.load(raw), info))
     if method is not None:
@@ -259,7 +262,11 @@ def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality:
     ordered = sorted(set(sizes), reverse=True)
     squares = sorted(set(square_sizes), reverse=True)
     image, exif, icc = _decode(data, ordered[0], limits, squares[0] if squares else 0)
+    if image.mode != "CMYK":  # palette and 16-bit pixels first; CMYK goes through its profile
+        image = _normalize(image)
     image, in_srgb = colour.to_srgb(image, icc)  # before resizing: resampling mixes colours
+    if icc and not in_srgb and not colour.readable(icc):
+        icc = None  # never passed on
     current = _normalize(image)
     exif_out = exif_fields.upright_copy(exif) if keep_gps else None  # pixels are already upright
 
@@ -298,10 +305,16 @@ def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple
         if refusal:
             noted = {id(v): dataclasses.replace(v, note=refusal) for v in stills}
             return [noted.get(id(v), v) for v in variants]
-        made = animation.animated_webps(
-            image, [(s, _fit(*size, s)) for s in sizes],
-            quality=quality.get("webp", 85) if isinstance(quality, dict) else quality,
-            prepare=lambda frame: _normalize(frame.convert("RGBA")))
+        icc = image.info.get("icc_profile") if colour.readable(image.info.get("icc_profile")) else None
+        try:
+            made = animation.animated_webps(
+                image, [(s, _fit(*size, s)) for s in sizes],
+                quality=quality.get("webp", 85) if isinstance(quality, dict) else quality,
+                prepare=lambda frame: colour.to_srgb(_normalize(frame.convert("RGBA")), icc)[0],
+                icc_profile=colour.SRGB_ICC if icc else None)
+        except animation.AnimationRefused as refused:
+            noted = {id(v): dataclasses.replace(v, note=str(refused)) for v in stills}
+            return [noted.get(id(v), v) for v in variants]
     animated = [Variant(size=a.size, format="webp", content_type="image/webp", extension="webp", width=a.width,
                         height=a.height, data=a.data, frames=a.frames) for a in made]
     return [v for v in variants if v not in stills] + animated

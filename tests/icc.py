@@ -125,3 +125,23 @@ def profile(space: str) -> bytes:
     header[36:40] = b"acsp"
     header[68:80] = b"".join(_s15(c) for c in D50_XYZ)
     return bytes(header) + struct.pack(">I", len(tags)) + b"".join(table) + body
+
+
+def gray_profile(gamma: float = 1.0) -> bytes:
+    """An ICC v2 grey display profile (gamma `gamma`), like Photoshop's "Gray Gamma" profiles."""
+    curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
+    tags = [(b"desc", _tag_text(f"image-pipeline test gray {gamma}")), (b"wtpt", _tag_xyz(D50_XYZ)),
+            (b"kTRC", curve), (b"cprt", b"text" + bytes(4) + b"public domain\0")]
+    table, body = [], b""
+    offset = 128 + 4 + 12 * len(tags)
+    for signature, data in tags:
+        table.append(struct.pack(">4sII", signature, offset + len(body), len(data)))
+        body += data + bytes(-len(data) % 4)
+    header = bytearray(128)
+    struct.pack_into(">I", header, 0, offset + len(body))
+    header[4:8], header[8:12], header[12:16], header[16:20], header[20:24] = (
+        b"none", b"\x02\x10\x00\x00", b"mntr", b"GRAY", b"XYZ ")
+    header[24:36] = struct.pack(">6H", 2025, 1, 1, 0, 0, 0)
+    header[36:40] = b"acsp"
+    header[68:80] = b"".join(_s15(c) for c in D50_XYZ)
+    return bytes(header) + struct.pack(">I", len(tags)) + b"".join(table) + body

@@ -75,3 +75,20 @@ def test_animation_settings_are_validated_and_reach_the_variants_function():
                                                 "max_animation_pixels": 2_000_000}})
     step = variants_step_settings(settings)
     assert (step.animation, step.animation_budget) == ("animated_webp", animation.Budget(50, 2_000_000))
+
+
+def test_a_transparent_animation_keeps_its_transparency_or_falls_back_to_a_faithful_still():
+    frames = []
+    for x in (0, 30):
+        frame = Image.new("RGBA", (60, 40), (0, 0, 0, 0))
+        frame.paste((255, 0, 0, 255), (x, 0, x + 30, 40))
+        frames.append(frame.convert("P", palette=Image.Palette.ADAPTIVE))
+    buffer = BytesIO()
+    frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0, transparency=0,
+                   disposal=2)
+    [variant] = imaging.make_variants(buffer.getvalue(), [60], ["webp"], animate="animated_webp")
+    with Image.open(BytesIO(variant.data)) as decoded:
+        assert "A" in decoded.mode  # never transparent pixels turned opaque black
+        assert decoded.convert("RGBA").getpixel((45, 20))[3] == 0
+    assert variant.frames == 2 or variant.note == ("the animated WebP encoder lost the transparency: "
+                                                   "the first frame is used")

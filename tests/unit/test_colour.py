@@ -77,3 +77,25 @@ def test_a_profile_that_cannot_be_read_leaves_the_colours_and_completes(profile)
     assert same is image and not changed
     upload = encode(swatches(COLOURS), "JPEG", quality=95, icc_profile=profile)
     assert imaging.make_variants(upload, [160], ["jpeg"])[0].width == 160
+
+
+def test_grey_pixels_with_a_grey_profile_look_alike_in_every_format():
+    """Linear grey 64 is much lighter in sRGB; every format must show the converted value, tagged sRGB."""
+    grey = Image.new("L", (300, 200), 64)
+    upload = encode(grey, "PNG", icc_profile=icc.gray_profile(1.0))
+    expected = round(icc.srgb_encode(64 / 255) * 255)  # 137
+    for variant in imaging.make_variants(upload, [160], ["jpeg", "webp", "avif"], quality=95):
+        with Image.open(BytesIO(variant.data)) as decoded:
+            assert decoded.info.get("icc_profile") == colour.SRGB_ICC, variant.format
+            assert abs(decoded.convert("L").getpixel((80, 50)) - expected) <= 3, variant.format
+
+
+@pytest.mark.parametrize("fmt", ["jpeg", "webp", "avif"])
+def test_no_source_metadata_leaks_through_the_savers(fmt):
+    """Pillow's savers fall back to the image's info: a JPEG comment, or a profile the code chose not to tag."""
+    upload = encode(swatches(COLOURS), "JPEG", quality=90, comment=b"owner: alice@example.com, home 51.5N")
+    unreadable = encode(swatches(COLOURS), "PNG", icc_profile=colour.SRGB_ICC[:100])
+    for data in (upload, unreadable):
+        [variant] = imaging.make_variants(data, [160], [fmt])
+        with Image.open(BytesIO(variant.data)) as decoded:
+            assert "comment" not in decoded.info and "icc_profile" not in decoded.info

@@ -78,3 +78,18 @@ def test_heif_can_be_switched_off_like_any_format(phone_photo):
 def test_the_pixel_limit_holds_for_heic(phone_photo):
     with pytest.raises(InvalidImage, match="4032x3024 = 12,192,768 pixels; the limit is 12,000,000"):
         imaging.make_variants(phone_photo, [160], ["jpeg"], limits=imaging.Limits(max_pixels=12_000_000))
+
+
+def test_a_heif_with_several_images_gives_its_primary_image_not_an_animation():
+    import pillow_heif
+
+    container = pillow_heif.from_pillow(Image.new("RGB", (400, 300), "red"))
+    container.add_from_pillow(Image.new("RGB", (400, 300), (0, 128, 0)))
+    container.add_from_pillow(Image.new("RGB", (100, 500), "blue"))
+    buffer = BytesIO()
+    container.save(buffer, format="HEIF", quality=80, enc_params={"preset": "ultrafast"}, primary_index=1)
+    assert imaging.inspect(buffer.getvalue()).frames == 1
+    for variant in imaging.make_variants(buffer.getvalue(), [320], ["jpeg", "webp"], animate="animated_webp"):
+        assert variant.frames == 1 and (variant.width, variant.height) == (320, 240)
+        red, green, _ = Image.open(BytesIO(variant.data)).convert("RGB").getpixel((10, 10))
+        assert green > 100 and red < 40, variant.format  # the primary (green) image, not the first (red)
