@@ -110,17 +110,20 @@ def profile(space: str) -> bytes:
             (b"bXYZ", _tag_xyz(tuple(columns[i][2] for i in range(3)))),
             (b"rTRC", curve), (b"gTRC", curve), (b"bTRC", curve),
             (b"cprt", b"text" + bytes(4) + b"public domain\0")]
+    return _assemble(tags, b"RGB ")
+
+
+def _assemble(tags: list[tuple[bytes, bytes]], space: bytes) -> bytes:
+    """Header, tag table and tag data of an ICC v2 display profile for `space` ("RGB " or "GRAY")."""
     table, body = [], b""
     offset = 128 + 4 + 12 * len(tags)
     for signature, data in tags:
-        padded = data + bytes(-len(data) % 4)
         table.append(struct.pack(">4sII", signature, offset + len(body), len(data)))
-        body += padded
-    size = offset + len(body)
+        body += data + bytes(-len(data) % 4)
     header = bytearray(128)
-    struct.pack_into(">I", header, 0, size)
+    struct.pack_into(">I", header, 0, offset + len(body))
     header[4:8], header[8:12], header[12:16], header[16:20], header[20:24] = (
-        b"none", b"\x02\x10\x00\x00", b"mntr", b"RGB ", b"XYZ ")
+        b"none", b"\x02\x10\x00\x00", b"mntr", space, b"XYZ ")
     header[24:36] = struct.pack(">6H", 2025, 1, 1, 0, 0, 0)
     header[36:40] = b"acsp"
     header[68:80] = b"".join(_s15(c) for c in D50_XYZ)
@@ -132,16 +135,4 @@ def gray_profile(gamma: float = 1.0) -> bytes:
     curve = b"curv" + bytes(4) + struct.pack(">IH", 1, round(gamma * 256)) + bytes(2)
     tags = [(b"desc", _tag_text(f"image-pipeline test gray {gamma}")), (b"wtpt", _tag_xyz(D50_XYZ)),
             (b"kTRC", curve), (b"cprt", b"text" + bytes(4) + b"public domain\0")]
-    table, body = [], b""
-    offset = 128 + 4 + 12 * len(tags)
-    for signature, data in tags:
-        table.append(struct.pack(">4sII", signature, offset + len(body), len(data)))
-        body += data + bytes(-len(data) % 4)
-    header = bytearray(128)
-    struct.pack_into(">I", header, 0, offset + len(body))
-    header[4:8], header[8:12], header[12:16], header[16:20], header[20:24] = (
-        b"none", b"\x02\x10\x00\x00", b"mntr", b"GRAY", b"XYZ ")
-    header[24:36] = struct.pack(">6H", 2025, 1, 1, 0, 0, 0)
-    header[36:40] = b"acsp"
-    header[68:80] = b"".join(_s15(c) for c in D50_XYZ)
-    return bytes(header) + struct.pack(">I", len(tags)) + b"".join(table) + body
+    return _assemble(tags, b"GRAY")
