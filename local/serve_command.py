@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 
 from local.serve import CannotStart, LocalServer
@@ -44,11 +45,16 @@ def main(argv: list[str]) -> int:
     if settings is None:
         return 2
     stop = threading.Event()
-    signals = {"count": 0}
+    signals = {"count": 0, "last": -1.0}
 
     def on_signal(*_: object) -> None:
         # Set explicitly: a process started in the background inherits SIGINT ignored. A second
-        # Ctrl-C while stopping says what is happening; a third quits without saving.
+        # Ctrl-C while stopping says what is happening; a third quits without saving. Signals within
+        # half a second count once: wrappers (make, timeout, a shell) pass one Ctrl-C on as several.
+        now = time.monotonic()
+        if now - signals["last"] < 0.5:
+            return
+        signals["last"] = now
         signals["count"] += 1
         stop.set()
         if signals["count"] == 2:

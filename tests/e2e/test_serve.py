@@ -283,3 +283,14 @@ def _no_leftover_serve() -> Iterator[None]:
     yield
     leftovers = subprocess.run(["pgrep", "-f", "-m", "local serve --port 0"], capture_output=True, text=True)
     assert not leftovers.stdout.strip(), f"serve processes left running: {leftovers.stdout}"
+
+
+def test_one_ctrl_c_passed_on_several_times_by_wrappers_still_saves(tmp_path):
+    """`make serve` or `timeout` can deliver one Ctrl-C as several signals: that is one stop, with its save."""
+    with serving(tmp_path, "--state", str(tmp_path / "state")) as served:
+        for _ in range(3):
+            served.process.send_signal(signal.SIGINT)
+            time.sleep(0.05)
+        assert served.process.wait(timeout=60) == 0
+    log = "\n".join(served.lines)
+    assert "saved 0 objects and 0 status items" in log and "quitting without saving" not in log
