@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from io import BytesIO
 
 import boto3
+from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
@@ -123,8 +124,13 @@ class ImageLifecycle(RuleBasedStateMachine):
     @rule()
     def replay_failures(self) -> None:
         self.runner.settle()
-        replay.replay_failed(boto3.client("dynamodb"), boto3.client("sqs"), table=self.runner.pipeline.table,
-                             queue_url=self.runner.pipeline.queue_url, rate=1000)
+        for _ in range(10):  # as an operator would: a throttled replay says so, and is run again later
+            try:
+                replay.replay_failed(boto3.client("dynamodb"), boto3.client("sqs"), table=self.runner.pipeline.table,
+                                     queue_url=self.runner.pipeline.queue_url, rate=1000)
+                return
+            except ClientError as error:
+                assert error.response["Error"]["Code"] == "ProvisionedThroughputExceededException", error
 
     # -- what must hold ----------------------------------------------------------------------
 
