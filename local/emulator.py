@@ -88,10 +88,10 @@ class Emulator:
         clients._cache["stepfunctions"] = ThrottlingStepFunctions(clients.get("stepfunctions"), self.faults)
         stack.enter_context(dynamodb_write_faults(self.faults))
         clients.get("s3").meta.events.register("before-parameter-build.s3.PutObject", self._count_variant_write)
-        self.s3, self.sqs = boto3.client("s3"), boto3.client("sqs")
+        self.s3, self.sqs, self.sns = boto3.client("s3"), boto3.client("sqs"), boto3.client("sns")
         self.sfn, self.dynamodb = boto3.client("stepfunctions"), boto3.client("dynamodb")
         self.events_url = self._notifications()
-        self.alerts_url = subscribe_inbox(self.sqs, boto3.client("sns"), self.pipeline.topic_arn,
+        self.alerts_url = subscribe_inbox(self.sqs, self.sns, self.pipeline.topic_arn,
                                           "local-alerts-inbox")  # stands in for the on-call mailbox
         self.execution_events = ExecutionEvents(self.sfn, self.sqs, self.pipeline.state_machine_arn,
                                                 self.pipeline.dlq_url, self.faults)
@@ -121,12 +121,18 @@ class Emulator:
 
     def read_alerts(self) -> list[dict[str, Any]]:
         """Every alert published so far (the inbox is drained into memory)."""
-        while messages := self.sqs.receive_message(QueueUrl=self.alerts_url, MaxNumberOfMessages=10,
+        self.alerts += self.drain(self.alerts_url)
+        return list(self.alerts)
+
+    def drain(self, inbox_url: str) -> list[dict[str, Any]]:
+        """Every message waiting in an inbox queue, as JSON (`as_json`), deleted from it."""
+        found = []
+        while messages := self.sqs.receive_message(QueueUrl=inbox_url, MaxNumberOfMessages=10,
                                                    WaitTimeSeconds=0).get("Messages", []):
             for message in messages:
-                self.alerts.append(as_json(message["Body"]))
-                self.sqs.delete_message(QueueUrl=self.alerts_url, ReceiptHandle=message["ReceiptHandle"])
-        return list(self.alerts)
+                found.append(as_json(message["Body"]))
+                self.sqs.delete_message(QueueUrl=inbox_url, ReceiptHandle=message["ReceiptHandle"])
+        return found
 
 
 def as_json(body: str) -> dict[str, Any]:

@@ -70,7 +70,7 @@ class LocalServer:
         self.emulator = Emulator(settings, retry_scale=1.0, quiet=False)
         self.clock = RealClock(poll_seconds)
         self.delivery = Delivery(self.emulator, self.clock, sequencer=Sequencer.from_clock())
-        self.view = LiveView(emit=self._emit_line)
+        self.view = LiveView(emit=emit)
         self.errors: list[str] = []
         self._stop = threading.Event()
         self._server: BaseWSGIServer | None = None
@@ -153,14 +153,9 @@ class LocalServer:
             if restored["objects"] or restored["items"]:
                 self.emit(f"restored {restored['objects']} objects and {restored['items']} status items "
                           f"from {self.state_dir}; {len(unfinished)} unfinished upload(s) announced again")
-        self._alerts_url = subscribe_inbox(self.emulator.sqs, self._sns(), self.emulator.pipeline.topic_arn,
+        self._alerts_url = subscribe_inbox(self.emulator.sqs, self.emulator.sns, self.emulator.pipeline.topic_arn,
                                            "local-alerts-live", raw=False)
         self.outputs_path.write_text(json.dumps(stack_outputs(self.emulator, self.endpoint), indent=2) + "\n")
-
-    def _sns(self) -> Any:
-        import boto3
-
-        return boto3.client("sns")
 
     def _start(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=f"serve-{name}", daemon=True)
@@ -233,22 +228,9 @@ class LocalServer:
         items = self._status_items()
         rejected, self.delivery.rejected = self.delivery.rejected, []
         self.view.update(items, uploads=self.delivery.counts.uploads_seen, running=self.delivery.running_executions(),
-                         dead_lettered=self.delivery.counts.dead_letters_settled, alerts=self._new_alerts(),
-                         rejected=rejected)
-        e.read_alerts()  # the batch report's raw inbox: drained so a long session does not accumulate it
-        e.alerts.clear()
-
-    def _new_alerts(self) -> list[dict[str, Any]]:
-        sqs, found = self.emulator.sqs, []
-        while messages := sqs.receive_message(QueueUrl=self._alerts_url, MaxNumberOfMessages=10,
-                                              WaitTimeSeconds=0).get("Messages", []):
-            for message in messages:
-                found.append(json.loads(message["Body"]))
-                sqs.delete_message(QueueUrl=self._alerts_url, ReceiptHandle=message["ReceiptHandle"])
-        return found
-
-    def _emit_line(self, line: str) -> None:
-        self.emit(line)
+                         dead_lettered=self.delivery.counts.dead_letters_settled,
+                         alerts=e.drain(self._alerts_url), rejected=rejected)
+        e.drain(e.alerts_url)  # the batch report's raw inbox: emptied so a long session does not accumulate it
 
     def banner(self, stack: str) -> str:
         p = self.emulator.pipeline
