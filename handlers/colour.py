@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import functools
 import logging
 from io import BytesIO
 
@@ -36,33 +37,38 @@ def readable(icc: bytes | None) -> bool:
     if not icc:
         return False
     try:
-        ImageCms.ImageCmsProfile(BytesIO(icc))
+        _profile(bytes(icc))
     except (OSError, ImageCms.PyCMSError):
         return False
     return True
+
+
+@functools.lru_cache(maxsize=16)
+def _profile(icc: bytes) -> ImageCms.ImageCmsProfile:
+    return ImageCms.ImageCmsProfile(BytesIO(icc))
+
+
+@functools.lru_cache(maxsize=16)
+def _transform(icc: bytes, mode: str) -> ImageCms.ImageCmsTransform:
+    """`mode` pixels described by `icc` -> sRGB RGB, built once per profile and mode (an animation's
+    frames share it). Relative colorimetric with black-point compensation: in-gamut colours stay
+    exact, the rest clip to the nearest sRGB colour, as libvips and browsers do for photos."""
+    return ImageCms.buildTransform(_profile(icc), SRGB, mode, "RGB",
+                                   renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
+                                   flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
 
 
 def to_srgb(image: Image.Image, icc: bytes | None) -> tuple[Image.Image, bool]:
     """`image` in sRGB and True, or `image` itself and False when there is nothing to convert."""
     if not icc or image.mode not in MODES.get(bytes(icc[16:20]), ()):
         return image, False
-    try:
-        source = ImageCms.ImageCmsProfile(BytesIO(icc))
-    except (OSError, ImageCms.PyCMSError) as error:
-        logger.warning("ICC profile not readable, colours left as they are: %s", error)
-        return image, False
     alpha = image.getchannel("A") if image.mode in ("RGBA", "LA") else None
     pixels = image.convert("L" if image.mode == "LA" else "RGB") if alpha is not None else image
     try:
-        # Relative colorimetric with black-point compensation: in-gamut colours stay exact, the
-        # rest clip to the nearest sRGB colour, as libvips and browsers do for photos.
-        converted = ImageCms.profileToProfile(pixels, source, SRGB, outputMode="RGB",
-                                              renderingIntent=ImageCms.Intent.RELATIVE_COLORIMETRIC,
-                                              flags=ImageCms.Flags.BLACKPOINTCOMPENSATION)
-    except ImageCms.PyCMSError as error:
-        logger.warning("ICC conversion failed, colours left as they are: %s", error)
+        converted = _transform(bytes(icc), pixels.mode).apply(pixels)
+    except (OSError, ImageCms.PyCMSError) as error:
+        logger.warning("ICC profile not usable, colours left as they are: %s", error)
         return image, False
-    assert converted is not None  # not in place
     if alpha is not None:
         converted.putalpha(alpha)
     return converted, True
