@@ -291,6 +291,12 @@ def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality:
     return sorted(variants, key=lambda v: (v.shape, -v.size, v.format))
 
 
+def _noted(variants: list[Variant], stills: list[Variant], note: str) -> list[Variant]:
+    """`variants` with `note` on the still ones that stand in for an animation."""
+    noted = {id(v): dataclasses.replace(v, note=note) for v in stills}
+    return [noted.get(id(v), v) for v in variants]
+
+
 def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple[int, int],
              quality: int | dict[str, int], budget: animation.Budget, limits: Limits) -> list[Variant]:
     """The fitted WebP variants of an animated upload replaced by animated ones, or noted why not."""
@@ -303,8 +309,7 @@ def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple
         refusal = budget.refusal(frames=frames, width=largest[0], height=largest[1])
         stills = [v for v in variants if v.format == "webp" and v.shape == "fit"]
         if refusal:
-            noted = {id(v): dataclasses.replace(v, note=refusal) for v in stills}
-            return [noted.get(id(v), v) for v in variants]
+            return _noted(variants, stills, refusal)
         icc = image.info.get("icc_profile") if colour.readable(image.info.get("icc_profile")) else None
         try:
             made = animation.animated_webps(
@@ -313,8 +318,7 @@ def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple
                 prepare=lambda frame: colour.to_srgb(_normalize(frame.convert("RGBA")), icc)[0],
                 icc_profile=colour.SRGB_ICC if icc else None)
         except animation.AnimationRefused as refused:
-            noted = {id(v): dataclasses.replace(v, note=str(refused)) for v in stills}
-            return [noted.get(id(v), v) for v in variants]
+            return _noted(variants, stills, str(refused))
     animated = [Variant(size=a.size, format="webp", content_type="image/webp", extension="webp", width=a.width,
                         height=a.height, data=a.data, frames=a.frames) for a in made]
     return [v for v in variants if v not in stills] + animated
