@@ -119,11 +119,13 @@ class FunctionsSettings:
     variants: FunctionSettings = _function(memory_size=2_048, timeout=120)
     metadata: FunctionSettings = _function(memory_size=512)
     reconciler: FunctionSettings = _function(timeout=120)
+    quarantine: FunctionSettings = _function()
 
     def roles(self) -> dict[str, FunctionSettings]:
-        """Each function's settings, by function name."""
+        """Each function's settings, by function name (`quarantine` is created only with moderation)."""
         return {name: getattr(self, name) for name in ("s3_event_handler", "orchestrator", "dlq_processor",
-                                                       "validate", "variants", "metadata", "reconciler")}
+                                                       "validate", "variants", "metadata", "reconciler",
+                                                       "quarantine")}
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,12 @@ class WorkflowSettings:
         minimum=60, maximum=31_536_000)
     repair_attempts: int = setting(2, "Re-runs of an upload whose execution failed transiently.",
                                    minimum=0, maximum=10)
+    duplicates: str = setting("flag", "Same user, same content: off; flag (record duplicateOf and nearDuplicateOf); "
+                              "reuse (flag, and copy an exact duplicate's variants instead of resizing).",
+                              choices=("off", "flag", "reuse"))
+    near_duplicate_distance: int = setting(
+        4, "Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (0-7; "
+        "above 3, each lookup also probes the 16 one-bit neighbours of each band).", minimum=0, maximum=7)
 
     @property
     def stale_after(self) -> int:
@@ -225,6 +233,20 @@ class EncryptionSettings:
 
 
 @dataclass(frozen=True)
+class ModerationSettings:
+    """Optional content moderation: Amazon Rekognition DetectModerationLabels on the smallest JPEG variant.
+
+    A flagged image ends `rejected`: its variants move to `quarantine/` in the output bucket and an
+    alert is sent. About $1 per 1,000 images (Rekognition's first price tier).
+    """
+
+    enabled: bool = setting(False, "Moderate every image (needs jpeg among workflow.variant_formats).")
+    min_confidence: int = setting(80, "Lowest confidence (%) at which a label counts.", minimum=0, maximum=100)
+    labels: list[str] = setting([], "Labels that reject an image, at any level of Rekognition's taxonomy "
+                                "(e.g. Explicit Nudity, Violence); empty: any moderation label.")
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything one `ImagePipeline` needs; the stack's `image-pipeline:pipeline` object."""
 
@@ -237,6 +259,8 @@ class Settings:
     alarms: AlarmSettings = field(default_factory=AlarmSettings, metadata={"doc": "Alarms."})
     encryption: EncryptionSettings = field(default_factory=EncryptionSettings,
                                            metadata={"doc": "Encryption at rest."})
+    moderation: ModerationSettings = field(default_factory=ModerationSettings,
+                                           metadata={"doc": "Content moderation (off by default)."})
     tags: dict[str, str] = setting({}, "Tags added to every taggable resource.")
 
     @property
@@ -248,6 +272,11 @@ class Settings:
         """(function, queue key, its settings, the queue it consumes) for each queue-fed function."""
         return [("orchestrator", "queue", self.functions.orchestrator, self.queue),
                 ("dlq_processor", "dead_letter_queue", self.functions.dlq_processor, self.dlq)]
+
+    def created_functions(self) -> dict[str, FunctionSettings]:
+        """The functions this stack creates: every one, `quarantine` only with moderation enabled."""
+        return {name: fn for name, fn in self.functions.roles().items()
+                if name != "quarantine" or self.moderation.enabled}
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any] | None) -> Settings:

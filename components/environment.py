@@ -16,7 +16,7 @@ from components.config import Settings
 # logged reason and a metric.
 UPLOAD_PREFIX = "uploads/"
 FUNCTION_NAMES = ("s3_event_handler", "orchestrator", "dlq_processor", "validate", "variants", "metadata",
-                  "reconciler")
+                  "reconciler", "quarantine")  # quarantine: only with moderation (`Settings.created_functions`)
 
 
 def handler_path(function: str) -> str:
@@ -54,6 +54,10 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
             "ANIMATION": wf.animation,
             "MAX_ANIMATION_FRAMES": str(wf.max_animation_frames),
             "MAX_ANIMATION_PIXELS": str(wf.max_animation_pixels),
-            "CACHE_CONTROL": settings.storage.variants_cache_control},
+            "CACHE_CONTROL": settings.storage.variants_cache_control,
+            "DYNAMODB_TABLE": table_name,
+            "DUPLICATES": wf.duplicates,
+            "NEAR_DUPLICATE_DISTANCE": str(wf.near_duplicate_distance)},
         "metadata": image_limits,
+        "quarantine": {"OUTPUT_BUCKET": output_bucket},
     }

@@ -32,6 +32,7 @@ from components.storage import Storage, secure_bucket, status_table
 from components.workflow import Workflow, events_to_queue_statement, workflow
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
+QUARANTINE_PREFIX = "quarantine/"  # flagged images' variants (`handlers.quarantine`)
 # Functions created after the state machine, which they name.
 AFTER_WORKFLOW = (*QUEUE_FUNCTIONS, "reconciler")
 
@@ -72,9 +73,10 @@ class ImagePipeline(pulumi.ComponentResource):
                                    kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
         # Step functions first: the state machine names them, and the orchestrator names it.
         self._code = handler_code()  # one archive of handlers/ for every function
-        self.functions = self._functions(policies.STEP_FUNCTIONS)
+        self.functions = self._functions(self._step_functions())
         self.workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
                                  step_functions=self.functions, arns=self._arns(with_state_machine=False),
+                                 output_bucket=self.storage.output_bucket.bucket.bucket, topic=self.alerts.topic,
                                  dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
         self.functions = self._functions(AFTER_WORKFLOW) | self.functions
         self.permissions = self._permissions()
@@ -88,9 +90,14 @@ class ImagePipeline(pulumi.ComponentResource):
         key, storage, tags = self.keys.data_key_arn, self.settings.storage, self.tags
         return Storage(
             input_bucket=secure_bucket(f"{self._name}-input", storage, key, tags, self),
-            output_bucket=secure_bucket(f"{self._name}-output", storage, key, tags, self),
+            output_bucket=secure_bucket(f"{self._name}-output", storage, key, tags, self,
+                                        account_id=self.account_id, private_prefix=QUARANTINE_PREFIX),
             table=status_table(f"{self._name}-status", storage, key, tags, self),
         )
+
+    def _step_functions(self) -> tuple[str, ...]:
+        """The functions the workflow invokes: quarantine too when it moderates."""
+        return (*policies.STEP_FUNCTIONS, *(("quarantine",) if self.settings.moderation.enabled else ()))
 
     def _functions(self, names: tuple[str, ...]) -> dict[str, PipelineFunction]:
         fs, wf = self.settings.functions, self.settings.workflow
@@ -99,7 +106,7 @@ class ImagePipeline(pulumi.ComponentResource):
         def layers(name: str, architecture: str) -> list[pulumi.Input[str]]:
             arns: list[pulumi.Input[str]] = [powertools_layer_arn(
                 self.region, architecture, fs.runtime, fs.powertools_layer_version)]
-            if name in policies.STEP_FUNCTIONS:
+            if name in self._step_functions():
                 if architecture not in pillow_layers:
                     pillow_layers[architecture] = self._pillow_layer(architecture)
                 arns.append(pillow_layers[architecture].arn)
@@ -137,11 +144,12 @@ class ImagePipeline(pulumi.ComponentResource):
             "alerts_key": self.keys.alerts_key_arn,
             "state_machine": self.workflow.state_machine.arn if with_state_machine else "",
             "kms_key": self.keys.data_key_arn or "",
-            "step_functions": {n: self.functions[n].function.arn for n in policies.STEP_FUNCTIONS},
+            "step_functions": {n: self.functions[n].function.arn for n in self._step_functions()},
             "log_groups": {n: fn.log_group.arn for n, fn in self.functions.items()},
         }
         return pulumi.Output.all(**named).apply(lambda a: policies.PipelineArns(
             account_id=self.account_id, tracing=self.settings.workflow.tracing,
+            moderation=self.settings.moderation.enabled,
             **(a | {"kms_key": a["kms_key"] or None})))
 
     def _permissions(self) -> Permissions:

@@ -41,6 +41,8 @@ class PipelineArns:
     alerts_key: str | None = None
     """Customer key of the alerts topic."""
     tracing: bool = False
+    moderation: bool = False
+    """The workflow moderates images (Rekognition, the quarantine function, alerts)."""
 
 
 def document(*statements: Document) -> Document:
@@ -87,8 +89,14 @@ def queue_policy(queue_arn: str, producer_role_arns: list[str],
     return document(*statements)
 
 
-def bucket_policy(bucket_arn: str) -> Document:
-    return document(deny_insecure_transport("s3", [bucket_arn, f"{bucket_arn}/*"]))
+def bucket_policy(bucket_arn: str, account_id: str | None = None, private_prefix: str | None = None) -> Document:
+    """TLS only; with `private_prefix`, objects under it are readable by this account's principals alone,
+    whatever else the policy may grant later (a CDN's service principal, a public prefix)."""
+    private = {"Sid": "DenyQuarantineOutsideAccount", "Effect": "Deny", "Principal": "*",
+               "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket_arn}/{private_prefix}*",
+               "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalAccount": account_id}}}
+    return document(deny_insecure_transport("s3", [bucket_arn, f"{bucket_arn}/*"]),
+                    private if private_prefix and account_id else {})
 
 
 def topic_policy(topic_arn: str, account_id: str) -> Document:
@@ -174,6 +182,13 @@ def execution_arns(state_machine_arn: str) -> list[str]:
     return [state_machine_arn.replace(":stateMachine:", f":{kind}:", 1) + ":*" for kind in ("execution", "express")]
 
 
+def _fingerprint_index(arns: PipelineArns) -> Document:
+    """The content claims and hash bands (`handlers.duplicates`): only items whose key says so."""
+    return {**allow("KeepFingerprintIndex", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+                                              "dynamodb:Query"], [arns.table]),
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sha256:*", "phash*"]}}}
+
+
 def function_policies(arns: PipelineArns) -> dict[str, Document]:
     """Each Lambda function's inline role policy, keyed by function name."""
     variants = f"{arns.output_bucket}/variants/*"
@@ -213,22 +228,46 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
             _kms(arns, data_key, [arns.kms_key, arns.alerts_key]),
         ],
         "validate": [*_read_uploads(arns), _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
-        "variants": [*_read_uploads(arns), allow("WriteVariants", ["s3:PutObject"], [variants]),
+        "variants": [*_read_uploads(arns),
+                     # GetObject: `duplicates: reuse` copies an exact duplicate's variants.
+                     allow("WriteVariants", ["s3:PutObject", "s3:GetObject"], [variants]),
+                     allow("ReadImages", ["dynamodb:GetItem"], [arns.table]),
+                     _fingerprint_index(arns),
                      _kms(arns, data_key, [arns.kms_key])],
+        "quarantine": [allow("MoveVariants", ["s3:GetObject", "s3:DeleteObject"], [variants]),
+                       allow("WriteQuarantine", ["s3:PutObject"], [f"{arns.output_bucket}/quarantine/*"]),
+                       _kms(arns, data_key, [arns.kms_key])],
         "metadata": [*_read_uploads(arns), _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
     }
+    if not arns.moderation:
+        del specific["quarantine"]
     return {name: document(*statements, _logs(arns, name), _tracing(arns))
             for name, statements in specific.items()}
 
 
+def _moderation(arns: PipelineArns) -> list[Document]:
+    if not arns.moderation:
+        return []
+    return [
+        # DetectModerationLabels names no resource unless it uses a custom adapter: AWS requires "*".
+        allow("ModerateImages", ["rekognition:DetectModerationLabels"], ["*"]),
+        # Rekognition reads the S3 object with the caller's credentials.
+        allow("ReadVariantsForModeration", ["s3:GetObject"], [f"{arns.output_bucket}/variants/*"]),
+        allow("AlertRejectedImages", ["sns:Publish"], [arns.topic]),
+    ]
+
+
 def state_machine_policy(arns: PipelineArns) -> Document:
     """The workflow's role: invoke its three step functions, write the status table, log."""
-    functions = [arns.step_functions[name] for name in STEP_FUNCTIONS]
+    invoked = (*STEP_FUNCTIONS, *(("quarantine",) if arns.moderation else ()))
+    functions = [arns.step_functions[name] for name in invoked]
     return document(
         allow("InvokeStepFunctions", ["lambda:InvokeFunction"],
               functions + [f"{arn}:*" for arn in functions]),
         allow("RecordStatus", ["dynamodb:UpdateItem"], [arns.table]),
-        _kms(arns, ["kms:GenerateDataKey", "kms:Decrypt"], [arns.kms_key]),
+        *_moderation(arns),
+        _kms(arns, ["kms:GenerateDataKey", "kms:Decrypt"],
+             [arns.kms_key, arns.alerts_key if arns.moderation else None]),
         # CloudWatch Logs vended delivery has no resource-level permissions: AWS requires "*".
         allow("DeliverExecutionLogs",
               ["logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",

@@ -30,7 +30,9 @@ class Storage:
 
 
 def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input[str] | None,
-                  tags: dict[str, str], parent: pulumi.Resource) -> SecureBucket:
+                  tags: dict[str, str], parent: pulumi.Resource, *, account_id: str | None = None,
+                  private_prefix: str | None = None) -> SecureBucket:
+    """With `private_prefix` (and `account_id`), only this account reads objects under the prefix."""
     data_opts = pulumi.ResourceOptions(parent=parent, protect=settings.protect,
                                        retain_on_delete=settings.protect)
     bucket = aws.s3.Bucket(name, force_destroy=not settings.protect, tags=tags, opts=data_opts)
@@ -55,7 +57,7 @@ def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Inpu
         opts=child)
     policy = aws.s3.BucketPolicy(
         f"{name}-policy", bucket=bucket.id,
-        policy=bucket.arn.apply(lambda arn: json.dumps(policies.bucket_policy(arn))),
+        policy=bucket.arn.apply(lambda arn: json.dumps(policies.bucket_policy(arn, account_id, private_prefix))),
         # S3 rejects a policy while the public access block is being changed.
         opts=pulumi.ResourceOptions(parent=bucket, depends_on=[access_block]))
     return SecureBucket(bucket=bucket, policy=policy)

@@ -193,6 +193,7 @@ def _rule_problems(s: Settings) -> list[str]:
         problems.append(f"encryption.kms_key_arn: {enc.kms_key_arn!r} is not a KMS key ARN "
                         "(arn:aws:kms:<region>:<account>:key/<id>; an alias ARN will not do: IAM grants name keys)")
     problems += _alarm_problems(s)
+    problems += _moderation_problems(s)
     if not 1 <= len(s.storage.variants_cache_control) <= 256:
         problems.append("storage.variants_cache_control: 1 to 256 characters (it travels in the variants "
                         "function's environment, which Lambda limits to 4 KB)")
@@ -207,6 +208,22 @@ def _rule_problems(s: Settings) -> list[str]:
     return problems
 
 
+def _moderation_problems(s: Settings) -> list[str]:
+    m = s.moderation
+    problems = [f"moderation.labels: {label!r} is not a label name (1 to 100 letters, digits, spaces and & / ( ) . -)"
+                for label in m.labels if not LABEL.match(label)]
+    if len(set(m.labels)) != len(m.labels):
+        problems.append(f"moderation.labels: {m.labels} has duplicates")
+    if len(m.labels) > 50:
+        problems.append(f"moderation.labels: {len(m.labels)} labels; at most 50")
+    if m.enabled and "jpeg" not in s.workflow.variant_formats:
+        problems.append("moderation.enabled: Rekognition reads JPEG and PNG only; add jpeg to "
+                        "workflow.variant_formats (its smallest JPEG variant is what gets moderated)")
+    return problems
+
+
+# Rekognition's label names (e.g. "Drugs & Tobacco"); no quote or brace can break the definition's intrinsics.
+LABEL = re.compile(r"^(?=.*\S)[A-Za-z0-9 &/().-]{1,100}$")
 UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
 
 
@@ -231,7 +248,7 @@ def pitfall_warnings(s: Settings) -> list[str]:
             f"dead_letter_queue.max_receive_count: {s.dead_letter_queue.max_receive_count} is below "
             "5, the Lambda docs' minimum for queues that feed Lambda; throttled invocations may "
             "send healthy messages to the DLQ")
-    reserved = sum(fn.reserved_concurrency or 0 for fn in s.functions.roles().values())
+    reserved = sum(fn.reserved_concurrency or 0 for fn in s.created_functions().values())
     quota = s.functions.account_concurrency_quota
     if reserved and reserved + UNRESERVED_MINIMUM > quota:
         warnings.append(

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from components import policies
 from components.config import Settings
 from components.functions import PipelineFunction
-from components.workflow_definition import build_definition, unfinished_executions_pattern
+from components.workflow_definition import Moderation, build_definition, unfinished_executions_pattern
 
 
 @dataclass(frozen=True)
@@ -30,7 +30,8 @@ class Workflow:
 
 def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynamodb.Table,
              step_functions: dict[str, PipelineFunction], arns: pulumi.Output[policies.PipelineArns],
-             dead_letter_queue: aws.sqs.Queue, tags: dict[str, str],
+             output_bucket: pulumi.Output[str], topic: aws.sns.Topic, dead_letter_queue: aws.sqs.Queue,
+             tags: dict[str, str],
              parent: pulumi.Resource) -> Workflow:
     wf = settings.workflow
     opts = pulumi.ResourceOptions(parent=parent)
@@ -47,14 +48,19 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
         f"{name}-workflow-logs", name_prefix=f"/aws/vendedlogs/states/{name}-",
         retention_in_days=wf.log_retention_days, tags=tags, opts=opts)
 
-    timeouts = {step: fn_settings.timeout for step, fn_settings in
-                (("validate", settings.functions.validate), ("variants", settings.functions.variants),
-                 ("metadata", settings.functions.metadata))}
-    definition = pulumi.Output.all(
-        table.name, *(step_functions[step].function.arn for step in policies.STEP_FUNCTIONS)
-    ).apply(lambda args: json.dumps(build_definition(
-        table_name=args[0], function_arns=dict(zip(policies.STEP_FUNCTIONS, args[1:], strict=True)),
-        function_timeouts=timeouts, execution_timeout_seconds=wf.execution_timeout_seconds)))
+    steps = sorted(step_functions)  # validate, variants, metadata (+ quarantine with moderation)
+    timeouts = {step: getattr(settings.functions, step).timeout for step in steps}
+    moderation = settings.moderation
+
+    def build(table_name: str, bucket: str, topic_arn: str, *arns: str) -> str:
+        return json.dumps(build_definition(
+            table_name=table_name, function_arns=dict(zip(steps, arns, strict=True)), function_timeouts=timeouts,
+            execution_timeout_seconds=wf.execution_timeout_seconds,
+            moderation=Moderation(output_bucket=bucket, topic_arn=topic_arn, min_confidence=moderation.min_confidence,
+                                  labels=tuple(moderation.labels)) if moderation.enabled else None))
+
+    definition = pulumi.Output.all(table.name, output_bucket, topic.arn,
+                                   *(step_functions[step].function.arn for step in steps)).apply(lambda a: build(*a))
     state_machine = aws.sfn.StateMachine(
         f"{name}-workflow",
         type=wf.type,

@@ -28,6 +28,7 @@ Example:
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import Any
 
 State = dict[str, Any]
@@ -42,13 +43,20 @@ TRANSIENT_DYNAMODB_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException",
                              "DynamoDB.InternalServerErrorException"]
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
 SUPERSEDED_ERRORS = ["UploadSuperseded"]  # the step read a newer object than the execution's upload
-DEFAULT_TIMEOUTS = {"validate": 30, "variants": 120, "metadata": 30}
+DEFAULT_TIMEOUTS = {"validate": 30, "variants": 120, "metadata": 30, "quarantine": 30}
+# Rekognition's errors worth retrying, as the SDK integration names them.
+TRANSIENT_REKOGNITION_ERRORS = ["Rekognition.ThrottlingException", "Rekognition.ProvisionedThroughputExceededException",
+                                "Rekognition.InternalServerErrorException", "Rekognition.LimitExceededException"]
 # Fail states whose executions need nobody's help: the image's status is already right.
 SETTLED_ERRORS = ("ImageFailed", "StaleExecution")
 STATUS_NOT_RECORDED = "StatusNotRecorded"
 # Attributes of a previous upload's outcome, removed when a newer upload takes the image.
+# What the variants step learns of the upload's content (`handlers.variants.make_and_store`'s `record`).
+RECORD_ATTRIBUTES = ("sha256", "phash", "thumbhash", "averageColor", "variantRecipe", "duplicateOf",
+                     "nearDuplicateOf", "nearDuplicateDistance")
 OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "reason", "error", "failedAt",
-                      "completedAt", "failedBy", "deadLetterId", "queuedAt", "queuedAttempt", "repairCount")
+                      "completedAt", "failedBy", "deadLetterId", "queuedAt", "queuedAttempt", "repairCount",
+                      "rejectedAt", "moderationLabels", *RECORD_ATTRIBUTES)
 
 NOW = {"S.$": "$$.State.EnteredTime"}
 EXECUTION = {"S.$": "$$.Execution.Id"}
@@ -88,16 +96,21 @@ def _catch_status_write(on_condition_failed: str) -> list[State]:
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": STATUS_NOT_RECORDED}]
 
 
-def _update_item(table_name: str, values: dict[str, State], condition: str, remove: tuple[str, ...] = ()) -> State:
+def _update_item(table_name: str, values: dict[str, State | str], condition: str,
+                 remove: tuple[str, ...] = ()) -> State:
     """A DynamoDB UpdateItem task that SETs `values` and REMOVEs `remove` on the image's item.
 
-    DynamoDB rejects unused names and values, so only those the expressions mention are passed.
+    A value is a typed attribute value (`{"S.$": "$.x"}`), or a path to one the state already holds
+    (`"$.results.images.record.sha256"`, e.g. `{"NULL": true}`). DynamoDB rejects unused names and
+    values, so only those the expressions mention are passed.
     """
     expression = "SET " + ", ".join(f"#{attr} = :{attr}" for attr in values)
     if remove:
         expression += " REMOVE " + ", ".join(f"#{attr}" for attr in remove)
     both = f"{expression} {condition}"
-    available = {f":{attr}": value for attr, value in values.items()} | CONSTANTS
+    available: dict[str, tuple[str, Any]] = {
+        f":{attr}": ((f":{attr}.$", value) if isinstance(value, str) else (f":{attr}", value))
+        for attr, value in values.items()} | {name: (name, value) for name, value in CONSTANTS.items()}
     return {
         "Type": "Task",
         "Resource": "arn:aws:states:::dynamodb:updateItem",
@@ -107,7 +120,7 @@ def _update_item(table_name: str, values: dict[str, State], condition: str, remo
             "UpdateExpression": expression,
             "ConditionExpression": condition,
             "ExpressionAttributeNames": {f"#{n}": n for n in sorted(set(re.findall(r"#(\w+)", both)))},
-            "ExpressionAttributeValues": {v: available[v] for v in sorted(set(re.findall(r":\w+", both)))},
+            "ExpressionAttributeValues": dict(available[v] for v in sorted(set(re.findall(r":\w+", both)))),
         },
         "ResultPath": None,
         "Retry": _retry(TRANSIENT_DYNAMODB_ERRORS, attempts=6),
@@ -137,16 +150,27 @@ def _status_states(table_name: str) -> dict[str, State]:
         TAKES_IMAGE, remove=OUTCOME_ATTRIBUTES)
     mark_processing |= {"Catch": _catch_status_write("SkipDuplicate"), "Next": "Validate"}
 
+    outcome: dict[str, State | str] = {
+        "format": {"S.$": "$.image.format"},
+        "width": {"N.$": "States.Format('{}', $.image.width)"},
+        "height": {"N.$": "States.Format('{}', $.image.height)"},
+        "metadata": {"S.$": "States.JsonToString($.results.metadata)"},
+        **{attr: f"$.results.images.record.{attr}" for attr in RECORD_ATTRIBUTES}}
     record_completed = _update_item(
         table_name,
         {"status": {"S": "completed"}, "completedAt": NOW, "updatedAt": NOW,
-         "format": {"S.$": "$.image.format"},
-         "width": {"N.$": "States.Format('{}', $.image.width)"},
-         "height": {"N.$": "States.Format('{}', $.image.height)"},
-         "variants": {"S.$": "States.JsonToString($.results.variants)"},
-         "metadata": {"S.$": "States.JsonToString($.results.metadata)"}},
+         "variants": {"S.$": "States.JsonToString($.results.images.variants)"}, **outcome},
         OWNED, remove=("pending", "pendingSince"))
     record_completed |= {"Catch": _catch_status_write("Superseded"), "Next": "Done"}
+
+    record_rejected = _update_item(
+        table_name,
+        {"status": {"S": "rejected"}, "rejectedAt": NOW, "updatedAt": NOW,
+         "reason": {"S.$": "States.Format('moderation labels: {}', States.JsonToString($.moderation.names))"},
+         "moderationLabels": {"S.$": "States.JsonToString($.moderation.labels)"},
+         "variants": {"S.$": "States.JsonToString($.quarantined.variants)"}, **outcome},
+        OWNED, remove=("pending", "pendingSince"))
+    record_rejected |= {"Catch": _catch_status_write("Superseded"), "Next": "AlertRejected"}
 
     record_failed = _update_item(
         table_name,
@@ -155,13 +179,16 @@ def _status_states(table_name: str) -> dict[str, State]:
         # Only while this execution owns the image: never over `completed` or a newer upload.
         OWNED, remove=("pending", "pendingSince"))
     record_failed |= {"Catch": _catch_status_write("Superseded"), "Next": "Failed"}
-    return {"MarkProcessing": mark_processing, "RecordCompleted": record_completed, "RecordFailed": record_failed}
+    return {"MarkProcessing": mark_processing, "RecordCompleted": record_completed, "RecordFailed": record_failed,
+            "RecordRejected": record_rejected}
 
 
 def build_definition(*, table_name: str, function_arns: dict[str, str],
                      function_timeouts: dict[str, int] | None = None,
-                     execution_timeout_seconds: int = 900) -> State:
-    """The workflow definition as a dict; serialize once with `json.dumps`."""
+                     execution_timeout_seconds: int = 900, moderation: Moderation | None = None) -> State:
+    """The workflow definition as a dict; serialize once with `json.dumps`.
+
+    With `moderation`, `function_arns` also names the `quarantine` function."""
     timeouts = DEFAULT_TIMEOUTS | (function_timeouts or {})
     status = _status_states(table_name)
 
@@ -173,21 +200,23 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "$.image")
     validate |= {"Catch": _catch_step_errors(), "Next": "Process"}
 
-    def branch(name: str) -> State:
+    def branch(name: str, output: str) -> State:
         # The branch outputs the step's list/object itself, so the Parallel state picks results
         # with "$[0]" / "$[1]" (moto's JSONPath wraps "$[0].field" in a list; AWS does not).
-        task = _lambda_task(function_arns[name], timeouts[name], {"value.$": f"$.Payload.{name}"}, "$")
+        task = _lambda_task(function_arns[name], timeouts[name], {"value.$": output}, "$")
         return {"StartAt": name.capitalize(),
                 "States": {name.capitalize(): task | {"OutputPath": "$.value", "End": True}}}
 
     process = {
         "Type": "Parallel",
-        "Branches": [branch("variants"), branch("metadata")],
-        "ResultSelector": {"variants.$": "$[0]", "metadata.$": "$[1]"},
+        # images: {variants, record, moderationKey} (`handlers.variants`); metadata: the EXIF summary.
+        "Branches": [branch("variants", "$.Payload"), branch("metadata", "$.Payload.metadata")],
+        "ResultSelector": {"images.$": "$[0]", "metadata.$": "$[1]"},
         "ResultPath": "$.results",
         "Catch": _catch_step_errors(),
-        "Next": "RecordCompleted",
+        "Next": "Moderate" if moderation else "RecordCompleted",
     }
+    moderation_states = _moderation_states(moderation, function_arns, timeouts) if moderation else {}
 
     return {
         "Comment": "Validate an uploaded image, make its variants, extract its metadata, record the outcome.",
@@ -197,7 +226,9 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
             "MarkProcessing": status["MarkProcessing"],
             "Validate": validate,
             "Process": process,
+            **moderation_states,
             "RecordCompleted": status["RecordCompleted"],
+            **({"RecordRejected": status["RecordRejected"]} if moderation else {}),
             "Done": {"Type": "Succeed"},
             "SkipDuplicate": {"Type": "Succeed",
                               "Comment": "A newer upload, or another execution of this one, owns the image."},
@@ -223,6 +254,67 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
                                   "Cause": "The image's status could not be written; the DLQ processor or the "
                                            "reconciler re-runs or fails it."},
         },
+    }
+
+
+@dataclass(frozen=True)
+class Moderation:
+    """What the moderation states need: where the variants are, where alerts go, what counts."""
+
+    output_bucket: str
+    topic_arn: str
+    min_confidence: int = 80
+    labels: tuple[str, ...] = ()
+
+
+def _moderation_states(moderation: Moderation, function_arns: dict[str, str],
+                       timeouts: dict[str, int]) -> dict[str, State]:
+    """Moderate -> (flagged) Quarantine -> RecordRejected -> AlertRejected -> Rejected; else RecordCompleted.
+
+    A label flags the image when its name or its parent's is one of `labels` (any label when empty).
+    """
+    moderate = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::aws-sdk:rekognition:detectModerationLabels",
+        "Parameters": {"Image": {"S3Object": {"Bucket": moderation.output_bucket,
+                                              "Name.$": "$.results.images.moderationKey"}},
+                       "MinConfidence": moderation.min_confidence},
+        "ResultSelector": {"labels.$": "$.ModerationLabels", "names.$": "$.ModerationLabels[*].Name",
+                           "parents.$": "$.ModerationLabels[*].ParentName"},
+        "ResultPath": "$.moderation",
+        "Retry": _retry(TRANSIENT_REKOGNITION_ERRORS, attempts=6),
+        "Catch": _catch_step_errors(),
+        "Next": "Verdict" if moderation.labels else "Flagged",
+    }
+    if moderation.labels:
+        matches = {f"{kind}{index}.$": f"States.ArrayContains($.moderation.{kind}s, '{label}')"
+                   for index, label in enumerate(moderation.labels) for kind in ("name", "parent")}
+        verdict: State = {"Type": "Pass", "Parameters": matches, "ResultPath": "$.verdict", "Next": "Flagged"}
+        rule: State = {"Or": [{"Variable": f"$.verdict.{key.removesuffix('.$')}", "BooleanEquals": True}
+                              for key in matches]}
+    else:
+        rule = {"Variable": "$.moderation.labels[0]", "IsPresent": True}
+    quarantine = _lambda_task(function_arns["quarantine"], timeouts["quarantine"],
+                              {"variants.$": "$.Payload.variants"}, "$.quarantined")
+    alert = {
+        "Type": "Task",
+        "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": moderation.topic_arn, "Subject": "Image rejected by moderation",
+                       "Message": {"imageId.$": "$.imageId", "userId.$": "$.userId", "s3Key.$": "$.s3Key",
+                                   "labels.$": "$.moderation.names", "variants.$": "$.quarantined.variants"}},
+        "ResultPath": None,
+        "Retry": _retry(["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"]),
+        # The status is recorded: an alert that cannot be sent must not undo that.
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alertError", "Next": "Rejected"}],
+        "Next": "Rejected",
+    }
+    return {
+        "Moderate": moderate,
+        **({"Verdict": verdict} if moderation.labels else {}),
+        "Flagged": {"Type": "Choice", "Choices": [rule | {"Next": "Quarantine"}], "Default": "RecordCompleted"},
+        "Quarantine": quarantine | {"Catch": _catch_step_errors(), "Next": "RecordRejected"},
+        "AlertRejected": alert,
+        "Rejected": {"Type": "Succeed", "Comment": "Flagged by moderation: recorded `rejected`, variants quarantined."},
     }
 
 

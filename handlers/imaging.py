@@ -27,7 +27,7 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pi_heif import register_heif_opener
 from PIL import Image
@@ -247,11 +247,18 @@ def _fit(width: int, height: int, long_edge: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality: int | dict[str, int] = 85,
-                  avif_speed: int = 6, square_sizes: list[int] | tuple[int, ...] = (), crop: str = "attention",
-                  animate: str = "first_frame", budget: animation.Budget = DEFAULT_BUDGET,
-                  keep_gps: bool = False, limits: Limits = Limits()) -> list[Variant]:
-    """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`.
+def make_variants(data: bytes, sizes: list[int], formats: list[str], **options: Any) -> list[Variant]:
+    """Every size x format (see `make_variants_and_smallest`, which also returns the smallest pixels)."""
+    return make_variants_and_smallest(data, sizes, formats, **options)[0]
+
+
+def make_variants_and_smallest(
+        data: bytes, sizes: list[int], formats: list[str], *, quality: int | dict[str, int] = 85,
+        avif_speed: int = 6, square_sizes: list[int] | tuple[int, ...] = (), crop: str = "attention",
+        animate: str = "first_frame", budget: animation.Budget = DEFAULT_BUDGET,
+        keep_gps: bool = False, limits: Limits = Limits()) -> tuple[list[Variant], Image.Image]:
+    """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`. Also returns
+    the smallest fitted variant's pixels (sRGB, before encoding): placeholders and hashes come from them.
 
     Pixels with an ICC profile are converted to sRGB first and the variants tagged sRGB
     (`handlers.colour`); pixels without one are left as they are. `quality` is one number for
@@ -288,7 +295,7 @@ def make_variants(data: bytes, sizes: list[int], formats: list[str], *, quality:
         variants += [encode(current, size, fmt, "fit") for fmt in formats]
     if animate == "animated_webp" and "webp" in formats:
         variants = _animate(data, variants, ordered, image.size, quality, budget, limits)
-    return sorted(variants, key=lambda v: (v.shape, -v.size, v.format))
+    return sorted(variants, key=lambda v: (v.shape, -v.size, v.format)), current
 
 
 def _noted(variants: list[Variant], stills: list[Variant], note: str) -> list[Variant]:

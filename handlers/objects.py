@@ -9,6 +9,7 @@ read by id where the bucket is versioned). Settings come from the function's env
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,17 @@ class StepSettings:
     square_crop: str = "attention"
     animation: str = "first_frame"
     animation_budget: Budget = field(default_factory=Budget)
+    table: str = ""
+    duplicates: str = "flag"  # off | flag | reuse
+    near_duplicate_distance: int = 4
+
+    @property
+    def recipe(self) -> str:
+        """A short digest of everything that shapes the variants: two uploads of the same bytes made with
+        the same recipe have the same variants (what `duplicates: reuse` relies on)."""
+        shaping = (self.variant_sizes, self.variant_formats, self.qualities or self.quality, self.avif_speed,
+                   self.square_sizes, self.square_crop, self.animation, self.animation_budget, self.keep_gps)
+        return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
 
     @classmethod
     def from_env(cls) -> StepSettings:
@@ -64,6 +76,9 @@ class StepSettings:
             animation_budget=Budget(max_frames=int(env.get("MAX_ANIMATION_FRAMES", 300)),
                                     max_pixels=int(env.get("MAX_ANIMATION_PIXELS", 30_000_000))),
             cache_control=env.get("CACHE_CONTROL", "public, max-age=31536000, immutable"),
+            table=env.get("DYNAMODB_TABLE", ""),
+            duplicates=env.get("DUPLICATES", "flag"),
+            near_duplicate_distance=int(env.get("NEAR_DUPLICATE_DISTANCE", 4)),
         )
 
 
@@ -113,6 +128,26 @@ def read(s3: Any, bucket: str, key: str, upload: dict[str, Any] | None = None, *
 def write(s3: Any, bucket: str, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:
     try:
         s3.put_object(Bucket=bucket, Key=key, Body=data, ContentType=content_type, CacheControl=cache_control)
+    except ClientError as error:
+        raise _translate(error, bucket, key) from None
+
+
+def copy(s3: Any, bucket: str, source_key: str, key: str) -> bool:
+    """Server-side copy within `bucket` (metadata kept); False if the source no longer exists."""
+    try:
+        s3.copy_object(Bucket=bucket, Key=key, CopySource={"Bucket": bucket, "Key": source_key},
+                       MetadataDirective="COPY")
+        return True
+    except ClientError as error:
+        translated = _translate(error, bucket, source_key)
+        if isinstance(translated, InvalidImage):
+            return False
+        raise translated from None
+
+
+def delete(s3: Any, bucket: str, key: str) -> None:
+    try:
+        s3.delete_object(Bucket=bucket, Key=key)
     except ClientError as error:
         raise _translate(error, bucket, key) from None
 

@@ -1,6 +1,6 @@
 """Status writes outside the workflow: conditional, so only the newest upload's outcome stands.
 
-    (no item) -> processing -> completed | failed          (one upload, in the workflow)
+    (no item) -> processing -> completed | failed | rejected   (one upload, in the workflow)
     failed -> queued -> processing ...                     (a replay or a repair of that upload)
     any state -> processing                                (a newer upload of the image takes it)
 
@@ -28,7 +28,11 @@ NEWER_UPLOAD = ("attribute_not_exists(#uploadId) "
                 "OR (#uploadKey = :uploadKey AND #uploadSequencer < :uploadSequencer) "
                 "OR (#uploadKey <> :uploadKey AND #uploadOrder < :uploadOrder)")
 OWNED = "#status = :processing AND #executionArn = :executionArn"
-OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "completedAt", "executionArn")
+# A previous upload's outcome, removed when a dead letter fails a newer upload (the workflow's own list:
+# `components.workflow_definition.OUTCOME_ATTRIBUTES`; a test keeps these covering it).
+OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "completedAt", "executionArn",
+                      "rejectedAt", "moderationLabels", "sha256", "phash", "thumbhash", "averageColor",
+                      "variantRecipe", "duplicateOf", "nearDuplicateOf", "nearDuplicateDistance")
 
 
 def now() -> str:
@@ -36,8 +40,8 @@ def now() -> str:
 
 
 def plain_item(item: dict[str, Any]) -> dict[str, Any]:
-    """A DynamoDB item without type tags: {"status": {"S": "failed"}} -> {"status": "failed"}."""
-    return {key: next(iter(value.values())) for key, value in item.items()}
+    """A DynamoDB item without type tags: {"status": {"S": "failed"}} -> {"status": "failed"}; NULL -> None."""
+    return {key: None if "NULL" in value else next(iter(value.values())) for key, value in item.items()}
 
 
 def _key(image_id: str, user_id: str) -> dict[str, Any]:

@@ -4,22 +4,28 @@ The upload token (`handlers.uploads.upload_identity`) makes the keys content-add
 older execution can never overwrite the variants a newer upload's status item points to.
 
 Decodes the upload once (see `handlers.imaging`); animated images use their first frame.
+Fingerprints each upload (SHA-256 of its bytes; perceptual hash, ThumbHash and average colour
+from the smallest variant's pixels, `handlers.fingerprints`) and, unless `DUPLICATES=off`, looks
+for the same user's duplicates (`handlers.duplicates`); with `reuse`, an exact duplicate's
+variants are copied instead of made.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers import imaging, objects
+from handlers import duplicates, fingerprints, imaging, objects
 from handlers.clients import clients
 from handlers.errors import InvalidImage
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
-clients.warm("s3")
+clients.warm("s3", "dynamodb")
+MODERATION_MIN_SIDE = 80  # Rekognition's smallest image: 80 px each way
 
 
 def variant_key(user_id: str, image_id: str, upload_token: str, size: int, extension: str,
@@ -30,14 +36,47 @@ def variant_key(user_id: str, image_id: str, upload_token: str, size: int, exten
     return f"variants/{user_id}/{image_id}/{upload_token}/{name}.{extension}"
 
 
-def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> list[dict[str, Any]]:
+def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: Any,
+                   index: duplicates.Index | None = None) -> dict[str, Any]:
+    """The upload's variants, its fingerprint and duplicates: `{"variants", "record", "moderationKey"}`.
+
+    `record` holds the status item's new attributes, typed for DynamoDB (`{"NULL": true}` where there
+    is nothing to say), which the workflow's RecordCompleted writes as they are.
+    """
     data = objects.read(s3, upload["bucketName"], upload["s3Key"], upload)
     imaging.check_size(len(data), settings.limits)
-    variants = imaging.make_variants(data, settings.variant_sizes, settings.variant_formats,
-                                     quality=settings.qualities or settings.quality, avif_speed=settings.avif_speed,
-                                     square_sizes=settings.square_sizes, crop=settings.square_crop,
-                                     animate=settings.animation, budget=settings.animation_budget,
-                                     keep_gps=settings.keep_gps, limits=settings.limits)
+    sha256 = fingerprints.sha256_hex(data)
+    me = duplicates.Upload.from_event(upload)
+    looking = index is not None and settings.duplicates != "off"
+    original = index.claim(me, sha256) if looking and index is not None else None
+    stored, fingerprint = (_reuse(original, upload, settings, s3) if original and settings.duplicates == "reuse"
+                           else (None, None))
+    if stored is None or fingerprint is None:
+        stored, fingerprint = _make(data, upload, settings, s3)
+    near = (index.near(me, int(fingerprint.phash, 16), sha256, settings.near_duplicate_distance)
+            if looking and index is not None else None)
+    record = {"sha256": _s(fingerprint.sha256), "phash": _s(fingerprint.phash),
+              "thumbhash": _s(fingerprint.thumbhash), "averageColor": _s(fingerprint.average_colour),
+              "variantRecipe": _s(settings.recipe), "duplicateOf": _s(original.image_id if original else None),
+              "nearDuplicateOf": _s(near.image_id if near else None),
+              "nearDuplicateDistance": {"N": str(near.distance)} if near else {"NULL": True}}
+    result: dict[str, Any] = {"variants": stored, "record": record}
+    if key := moderation_key(stored):
+        result["moderationKey"] = key
+    return result
+
+
+def _s(value: str | None) -> dict[str, Any]:
+    return {"S": value} if value is not None else {"NULL": True}
+
+
+def _make(data: bytes, upload: dict[str, Any], settings: objects.StepSettings,
+          s3: Any) -> tuple[list[dict[str, Any]], fingerprints.Fingerprint]:
+    variants, smallest = imaging.make_variants_and_smallest(
+        data, settings.variant_sizes, settings.variant_formats, quality=settings.qualities or settings.quality,
+        avif_speed=settings.avif_speed, square_sizes=settings.square_sizes, crop=settings.square_crop,
+        animate=settings.animation, budget=settings.animation_budget, keep_gps=settings.keep_gps,
+        limits=settings.limits)
     stored = []
     for variant in variants:
         key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant.size,
@@ -47,18 +86,51 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
         stored.append({"size": variant.size, "shape": variant.shape, "format": variant.format, "key": key,
                        "width": variant.width, "height": variant.height, "bytes": len(variant.data),
                        "frames": variant.frames, **({"note": variant.note} if variant.note else {})})
-    return stored
+    return stored, fingerprints.fingerprint(data, smallest)
+
+
+def _reuse(original: duplicates.Original, upload: dict[str, Any], settings: objects.StepSettings,
+           s3: Any) -> tuple[list[dict[str, Any]] | None, fingerprints.Fingerprint | None]:
+    """Copies of an exact duplicate's variants, if it completed with this stack's recipe (else None)."""
+    item = original.item
+    if item.get("status") != "completed" or item.get("variantRecipe") != settings.recipe:
+        return None, None
+    stored = []
+    for variant in json.loads(item["variants"]):
+        extension = variant["key"].rsplit(".", 1)[-1]
+        key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant["size"],
+                          extension, variant["shape"])
+        if not objects.copy(s3, settings.output_bucket, variant["key"], key):
+            return None, None  # gone meanwhile: make them
+        stored.append(variant | {"key": key, "reusedFrom": original.image_id})
+    return stored, fingerprints.Fingerprint(sha256=item["sha256"], phash=item["phash"], thumbhash=item["thumbhash"],
+                                            average_colour=item["averageColor"])
+
+
+def moderation_key(stored: list[dict[str, Any]]) -> str | None:
+    """The variant Rekognition looks at: the smallest fitted JPEG at least 80 px each way (else the largest)."""
+    jpegs = sorted((v for v in stored if v["format"] == "jpeg" and v["shape"] == "fit"), key=lambda v: v["size"])
+    large_enough = [v for v in jpegs if min(v["width"], v["height"]) >= MODERATION_MIN_SIDE]
+    chosen = large_enough[:1] or jpegs[-1:]
+    return chosen[0]["key"] if chosen else None
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
+    settings = objects.StepSettings.from_env()
+    index = duplicates.Index(clients.get("dynamodb"), settings.table) if settings.table else None
     try:
-        stored = make_and_store(event, objects.StepSettings.from_env(), clients.get("s3"))
+        result = make_and_store(event, settings, clients.get("s3"), index)
     except InvalidImage as error:  # the user's file, not our error: counted apart so it does not page
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
         logger.warning("Image rejected", extra={"reason": str(error)})
         raise
-    metrics.add_metric(name="VariantsCreated", unit=MetricUnit.Count, value=len(stored))
-    return {"variants": stored}
+    reused = sum(1 for variant in result["variants"] if "reusedFrom" in variant)
+    metrics.add_metric(name="VariantsCreated", unit=MetricUnit.Count, value=len(result["variants"]) - reused)
+    if reused:
+        metrics.add_metric(name="VariantsReused", unit=MetricUnit.Count, value=reused)
+    if "S" in result["record"]["duplicateOf"]:
+        metrics.add_metric(name="DuplicateImages", unit=MetricUnit.Count, value=1)
+    return result

@@ -34,10 +34,11 @@ from components.environment import UPLOAD_PREFIX
 from handlers.clients import clients
 from local.events import ExecutionEvents
 from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults
-from local.iam import IamEnforcer
+from local.iam import Call, IamEnforcer
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, quiet_handlers
+from local.moderation import ModerationStandIn
 from local.speedups import MotoSpeedups
-from local.stack import LocalPipeline, deploy, queue_arn, subscribe_inbox
+from local.stack import REGION, LocalPipeline, deploy, queue_arn, subscribe_inbox
 
 
 class Emulator:
@@ -81,6 +82,9 @@ class Emulator:
         self.enforcer = IamEnforcer(self._policies(), enforce=True, workflow_clients=speedups.workflow_clients)
         if self.iam_enforce:
             stack.enter_context(self.enforcer)
+        self.moderation = stack.enter_context(ModerationStandIn(
+            self.pipeline.table, REGION, authorize=lambda bucket, key: self.enforcer.permitted(
+                Call("workflow", "s3:GetObject", f"arn:aws:s3:::{bucket}/{key}"))))
         self.lambdas = stack.enter_context(InProcessLambdas(
             retry_scale=self.retry_scale,
             around_invoke=lambda name: self.enforcer.acting_as(name.removeprefix("local-"))))
@@ -107,7 +111,9 @@ class Emulator:
             table=f"arn:aws:dynamodb:eu-west-1:123456789012:table/{p.table}", topic=p.topic_arn,
             input_bucket=f"arn:aws:s3:::{p.input_bucket}", output_bucket=f"arn:aws:s3:::{p.output_bucket}",
             state_machine=p.state_machine_arn,
-            step_functions={n: p.function_arns[n] for n in policies.STEP_FUNCTIONS})
+            step_functions={n: p.function_arns[n] for n in policies.STEP_FUNCTIONS}
+            | ({"quarantine": p.function_arns["quarantine"]} if "quarantine" in p.function_arns else {}),
+            moderation="quarantine" in p.function_arns)
         return policies.function_policies(arns) | {"workflow": policies.state_machine_policy(arns)}
 
     def _notifications(self) -> str:

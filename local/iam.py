@@ -36,6 +36,18 @@ class Call:
     resource: str
 
 
+def actions_and_resources(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every (IAM action, resource ARN) an API call is authorized against: one, but a CopyObject needs
+    s3:PutObject on the copy and s3:GetObject on its source."""
+    if service == "s3" and operation == "CopyObject":
+        source = params.get("CopySource")
+        bucket, key = ((source["Bucket"], source["Key"]) if isinstance(source, dict)
+                       else str(source).lstrip("/").split("/", 1))
+        return [("s3:PutObject", f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"),
+                ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")]
+    return [action_and_resource(service, operation, params)]
+
+
 def action_and_resource(service: str, operation: str, params: dict[str, Any]) -> tuple[str, str]:
     """The IAM action and resource ARN an API call is authorized against."""
     if service == "sqs":
@@ -104,16 +116,17 @@ class IamEnforcer:
             if principal is not None:
                 service = client.meta.service_model.endpoint_prefix
                 service = "sfn" if service == "states" else service
-                call = Call(principal, *action_and_resource(service, operation, params))
-                allowed = enforcer.permitted(call)
-                with enforcer._lock:
-                    enforcer.checked.append(call)
-                    if not allowed:
-                        enforcer.denied.append(call)
-                if not allowed and enforcer.enforce:
-                    raise ClientError({"Error": {"Code": "AccessDenied", "Message": (
-                        f"{principal} is not authorized to perform {call.action} on {call.resource}")},
-                        "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
+                for needed in actions_and_resources(service, operation, params):
+                    call = Call(principal, *needed)
+                    allowed = enforcer.permitted(call)
+                    with enforcer._lock:
+                        enforcer.checked.append(call)
+                        if not allowed:
+                            enforcer.denied.append(call)
+                    if not allowed and enforcer.enforce:
+                        raise ClientError({"Error": {"Code": "AccessDenied", "Message": (
+                            f"{principal} is not authorized to perform {call.action} on {call.resource}")},
+                            "ResponseMetadata": {"HTTPStatusCode": 403}}, operation)
             return real(client, operation, params)
 
         self._patch = mock.patch.object(botocore.client.BaseClient, "_make_api_call", checked_call)

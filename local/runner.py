@@ -34,6 +34,7 @@ class Upload:
     file: str
     key: str
     data: bytes
+    metadata: dict[str, str] | None = None  # S3 user metadata, e.g. the moderation stand-in's marker
 
 
 class LocalRunner:
@@ -67,7 +68,8 @@ class LocalRunner:
         return self.emulator.read_alerts()
 
     def upload(self, upload: Upload) -> None:
-        self.emulator.s3.put_object(Bucket=self.pipeline.input_bucket, Key=upload.key, Body=upload.data)
+        self.emulator.s3.put_object(Bucket=self.pipeline.input_bucket, Key=upload.key, Body=upload.data,
+                                    Metadata=upload.metadata or {})
 
     def step(self) -> bool:
         return self.delivery.step()

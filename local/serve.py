@@ -28,7 +28,6 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from components.config import Settings
-from components.environment import FUNCTION_NAMES
 from local import snapshot
 from local.clock import RealClock
 from local.delivery import Delivery
@@ -53,7 +52,7 @@ def stack_outputs(emulator: Emulator, endpoint: str) -> dict[str, Any]:
     return {"input_bucket_name": p.input_bucket, "output_bucket_name": p.output_bucket, "queue_url": p.queue_url,
             "queue_arn": p.queue_arn, "dead_letter_queue_url": p.dlq_url, "dead_letter_queue_arn": p.dlq_arn,
             "state_machine_arn": p.state_machine_arn, "table_name": p.table, "topic_arn": p.topic_arn,
-            "function_names": {fn: f"local-{fn}" for fn in FUNCTION_NAMES},
+            "function_names": {fn: f"local-{fn}" for fn in p.settings.created_functions()},
             "endpoint_url": endpoint, "region": REGION}
 
 
@@ -229,7 +228,7 @@ class LocalServer:
         rejected, self.delivery.rejected = self.delivery.rejected, []
         self.view.update(items, uploads=self.delivery.counts.uploads_seen, running=self.delivery.running_executions(),
                          dead_lettered=self.delivery.counts.dead_letters_settled,
-                         alerts=e.drain(self._alerts_url), rejected=rejected)
+                         alerts=e.drain(self._alerts_url), bad_keys=rejected)
         e.drain(e.alerts_url)  # the batch report's raw inbox: emptied so a long session does not accumulate it
 
     def banner(self, stack: str) -> str:

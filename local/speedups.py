@@ -32,6 +32,7 @@ from moto.stepfunctions.parser import utils as parser_utils
 from moto.stepfunctions.parser.asl.component.state import state as state_module
 from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils  # noqa: F401
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import (  # noqa: F401
+    state_task_service_aws_sdk,
     state_task_service_dynamodb,
     state_task_service_sns,
 )

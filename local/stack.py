@@ -22,7 +22,7 @@ import boto3
 
 from components.config import Settings
 from components.environment import FUNCTION_NAMES, function_environment, handler_path
-from components.workflow_definition import build_definition
+from components.workflow_definition import Moderation, build_definition
 
 REGION = "eu-west-1"
 
@@ -124,17 +124,21 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
                                                          "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline"}},
         )["FunctionArn"] for fn in names}
 
-    steps = create_functions(("validate", "variants", "metadata"), "")
+    moderation = settings.moderation
+    steps = create_functions(("validate", "variants", "metadata", *(("quarantine",) if moderation.enabled else ())), "")
     definition = build_definition(
         table_name=table, function_arns=steps,
         function_timeouts={step: getattr(settings.functions, step).timeout for step in steps},
-        execution_timeout_seconds=settings.workflow.execution_timeout_seconds)
+        execution_timeout_seconds=settings.workflow.execution_timeout_seconds,
+        moderation=Moderation(output_bucket=output_bucket, topic_arn=topic_arn,
+                              min_confidence=moderation.min_confidence,
+                              labels=tuple(moderation.labels)) if moderation.enabled else None)
     state_machine_arn = sfn.create_state_machine(
         name=f"{name}-workflow", definition=json.dumps(definition), roleArn=role,
         type=settings.workflow.type)["stateMachineArn"]
     functions = steps | create_functions(("s3_event_handler", "orchestrator", "dlq_processor", "reconciler"),
                                          state_machine_arn)
-    assert set(functions) == set(FUNCTION_NAMES)
+    assert set(functions) == set(settings.created_functions()) <= set(FUNCTION_NAMES)
     return LocalPipeline(settings=settings, input_bucket=input_bucket, output_bucket=output_bucket,
                          queue_url=queue_url, queue_arn=upload_queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn, table=table,
                          topic_arn=topic_arn, state_machine_arn=state_machine_arn, function_arns=functions,

@@ -13,6 +13,8 @@ __all__ = ["as_json", "describe", "failures_since", "failures_table", "image_sta
 
 TIME_WIDTH = len("2026-11-28T10:00:00.000Z")
 MIN_REASON_WIDTH = 20  # the reason gets what the other columns leave, never less than this
+# What the variants step learns of the content (see the README's status item table).
+CONTENT_FIELDS = ("sha256", "phash", "thumbhash", "averageColor", "duplicateOf")
 
 
 def image_status(dynamodb: Any, table: str, *, image_id: str | None = None, user_id: str | None = None,
@@ -47,13 +49,21 @@ def describe(item: dict[str, Any] | None) -> str:
     if item.get("status") == "queued":  # a replay or re-run waiting to start; the old failure is history
         fields += ["queuedAt", "queuedAttempt", "pendingSince", "replayCount"]
     else:
-        fields = ["reason", "error", *fields, "failedAt", "failedBy", "replayCount", "originalMessage"]
+        fields = ["reason", "error", *fields, "failedAt", "rejectedAt", "failedBy", "replayCount", "originalMessage",
+                  *CONTENT_FIELDS]
     for field in fields:
         if item.get(field):
             lines += labelled(field, item[field])
+    if item.get("nearDuplicateOf"):
+        distance = item.get("nearDuplicateDistance")
+        lines += labelled("nearDuplicateOf", f"{item['nearDuplicateOf']} ({distance} bits apart)")
+    for label in json.loads(item.get("moderationLabels") or "[]"):
+        lines += labelled("moderation", f"{label.get('Name')} ({label.get('Confidence', 0):.1f} %"
+                                        f"{', under ' + label['ParentName'] if label.get('ParentName') else ''})")
     for variant in json.loads(item.get("variants", "[]")):
+        reused = f", copied from {variant['reusedFrom']}" if variant.get("reusedFrom") else ""
         lines += labelled("variant", f"{variant['key']} ({variant['width']}x{variant['height']}, "
-                                     f"{variant['bytes']} B)")
+                                     f"{variant['bytes']} B{reused})")
     return "\n".join(lines)
 
 
@@ -73,7 +83,6 @@ def failures_table(items: list[dict[str, Any]]) -> str:
 
 
 def as_json(item: dict[str, Any]) -> dict[str, Any]:
-    """A status item for `--json`: as stored, with `variants` (stored as JSON text) as a list."""
-    if "variants" not in item:
-        return item
-    return {**item, "variants": json.loads(item["variants"])}
+    """A status item for `--json`: as stored, with `variants` and `moderationLabels` (JSON text) as lists."""
+    decoded = {name: json.loads(item[name]) for name in ("variants", "moderationLabels") if item.get(name)}
+    return {**item, **decoded}

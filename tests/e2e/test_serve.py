@@ -198,7 +198,7 @@ def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_re
         log = "\n".join(served.lines)
         assert "completed       uploads/me/photo.jpg  3 variants" in log
         assert "failed          uploads/me/notes.jpg" in log and "stopped" in log
-        assert "rejected        key 'uploads/me/album/beach.jpg' is not uploads/{userId}/{imageId}.{ext}" in log
+        assert "bad key         key 'uploads/me/album/beach.jpg' is not uploads/{userId}/{imageId}.{ext}" in log
         assert "Traceback" not in log and "delivery loop:" not in log
         assert not served.outputs_file.exists()
         assert refuses_connections(endpoint)

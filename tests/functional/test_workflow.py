@@ -2,24 +2,33 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import re
 
 import pytest
 
-from components.workflow_definition import build_definition
+from components.workflow_definition import Moderation, build_definition
+from handlers import status
 from handlers.errors import TransientError
 from tests import corpus, images
 
+MODERATION = Moderation(output_bucket="out", topic_arn="arn:aws:sns:eu-west-1:123456789012:alerts",
+                        labels=("Violence", "Drugs & Tobacco"))
 
-def test_the_definition_is_structurally_complete():
-    definition = build_definition(table_name="t", function_arns={"validate": "v", "variants": "r", "metadata": "m"})
+
+@pytest.mark.parametrize("moderation", [None, MODERATION, dataclasses.replace(MODERATION, labels=())])
+def test_the_definition_is_structurally_complete(moderation):
+    definition = build_definition(table_name="t", function_arns={"validate": "v", "variants": "r", "metadata": "m",
+                                                                 "quarantine": "q"}, moderation=moderation)
     states = definition["States"]
-
-    def targets(state):
-        yield state.get("Next")
-        yield state.get("Default")
-        for rule in state.get("Choices", []) + state.get("Catch", []):
-            yield rule["Next"]
+    reachable, frontier = set(), [definition["StartAt"]]
+    while frontier:
+        name = frontier.pop()
+        if name not in reachable:
+            reachable.add(name)
+            frontier += [t for t in targets(states[name]) if t]
+    assert reachable == set(states), f"unreachable: {set(states) - reachable}"
 
     for name, state in states.items():
         for target in filter(None, targets(state)):
@@ -33,6 +42,29 @@ def test_the_definition_is_structurally_complete():
                     assert "Lambda.TooManyRequestsException" in errors and "InvalidImage" not in errors
     assert {s["Type"] for s in states.values()} >= {"Task", "Parallel", "Choice", "Pass", "Succeed", "Fail"}
     assert definition["TimeoutSeconds"] == 900
+    assert ("Moderate" in states) == (moderation is not None)
+
+
+def targets(state):
+    yield state.get("Next")
+    yield state.get("Default")
+    for rule in state.get("Choices", []) + state.get("Catch", []):
+        yield rule["Next"]
+
+
+def test_every_attribute_an_upload_sets_is_cleared_by_a_newer_one():
+    """A newer upload's MarkProcessing, and a dead letter failing one, remove what an older outcome recorded."""
+    definition = build_definition(table_name="t", function_arns={"validate": "v", "variants": "r", "metadata": "m",
+                                                                 "quarantine": "q"}, moderation=MODERATION)
+    states = definition["States"]
+    outcome = set()
+    for name in ("RecordCompleted", "RecordRejected", "RecordFailed"):
+        expression = states[name]["Parameters"]["UpdateExpression"]
+        outcome |= set(re.findall(r"#(\w+) =", expression.split(" REMOVE ")[0]))
+    outcome -= {"status", "updatedAt"}
+    cleared = states["MarkProcessing"]["Parameters"]["UpdateExpression"].split(" REMOVE ")[1]
+    assert outcome <= set(re.findall(r"#(\w+)", cleared))
+    assert outcome - {"reason", "error", "failedAt", "failedBy"} <= set(status.OUTCOME_ATTRIBUTES)
 
 
 def test_a_photo_ends_completed_with_every_variant_and_its_metadata(workflow):

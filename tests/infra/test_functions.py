@@ -18,7 +18,10 @@ RESOURCELESS_ACTIONS = {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "xr
                         "xray:GetSamplingTargets", "logs:CreateLogDelivery",
                         "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
                         "logs:ListLogDeliveries", "logs:PutResourcePolicy", "logs:DescribeResourcePolicies",
-                        "logs:DescribeLogGroups"}
+                        "logs:DescribeLogGroups",
+                        # Its only resource type, a custom adapter (projectversion), is optional: without
+                        # one, IAM authorizes it against "*" (parliament's copy of the IAM reference).
+                        "rekognition:DetectModerationLabels"}
 
 
 def functions(graph, stack="dev"):
@@ -155,7 +158,14 @@ def test_each_role_names_only_its_own_resources(deploy):
                                                         ("states:ListExecutions", workflow), (
         "states:ListExecutions", workflow.replace(":stateMachine:", ":mapRun:") + "/*:*")}
     assert granted("validate") == granted("metadata") == uploads
-    assert granted("variants") == uploads | {("s3:PutObject", f"{buckets['output']}/variants/*")}
+    index = {(f"dynamodb:{action}", arn["status"]) for action in ("PutItem", "UpdateItem", "DeleteItem", "Query")}
+    assert granted("variants") == uploads | index | {
+        ("s3:PutObject", f"{buckets['output']}/variants/*"), ("s3:GetObject", f"{buckets['output']}/variants/*"),
+        ("dynamodb:GetItem", arn["status"])}
+    # The index actions reach only the claim and band items, never an image's status item.
+    [keeping] = [s for s in role_policy(graph, fns["variants"]).policy()["Statement"]
+                 if s["Sid"] == "KeepFingerprintIndex"]
+    assert keeping["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sha256:*", "phash*"]}}
 
 
 def test_log_statements_name_the_functions_own_log_group(deploy):

@@ -9,7 +9,7 @@ import runpy
 import pulumi
 import pytest
 
-from components import read_stack_settings
+from components import Settings, read_stack_settings
 from tests.conftest import ROOT
 from tests.infra.conftest import STACKS, run_under_mocks
 
@@ -39,7 +39,8 @@ def test_main_builds_each_stack_from_its_yaml(stack):
 
     assert set(exported) == EXPORTS
     assert len(graph.of_type("image-pipeline:index:ImagePipeline")) == 1
-    assert len(graph.of_type("aws:lambda/function:Function")) == 7
+    moderated = Settings.from_dict(read_stack_settings(stack)).moderation.enabled
+    assert len(graph.of_type("aws:lambda/function:Function")) == 7 + moderated  # + quarantine
     assert len(graph.of_type("aws:sfn/stateMachine:StateMachine")) == 1
 
 

@@ -30,9 +30,13 @@ def test_both_buckets_are_encrypted_private_owner_enforced_and_tls_only(deploy, 
         assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
         [policy] = bucket_children(graph, bucket, "aws:s3/bucketPolicy:BucketPolicy")
         arn = bucket.inputs["arn"]
+        quarantine = [{"Sid": "DenyQuarantineOutsideAccount", "Effect": "Deny", "Principal": "*",
+                       "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{arn}/quarantine/*",
+                       "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalAccount": "123456789012"}}}]
         assert policy.policy()["Statement"] == [{
             "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
-            "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}}]
+            "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+            *(quarantine if bucket.name.endswith("-output") else [])]
         assert graph.depends_on(policy, block), "policy must wait for the public access block"
 
 

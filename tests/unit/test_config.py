@@ -133,6 +133,16 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
      "alarms.email_subscriptions: 'oncall' is not an email address"),
     ({"encryption": {"kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/abc"}},
      "encryption.kms_key_arn: only used with encryption.mode 'kms'; set mode: kms or remove the key"),
+    ({"moderation": {"enabled": True}, "workflow": {"variant_formats": ["avif"]}},
+     "moderation.enabled: Rekognition reads JPEG and PNG only; add jpeg to workflow.variant_formats (its "
+     "smallest JPEG variant is what gets moderated)"),
+    ({"moderation": {"labels": ["Violence", "Violence"]}},
+     "moderation.labels: ['Violence', 'Violence'] has duplicates"),
+    ({"moderation": {"labels": ["it's bad"]}},
+     "moderation.labels: \"it's bad\" is not a label name (1 to 100 letters, digits, spaces and & / ( ) . -)"),
+    ({"workflow": {"duplicates": "merge"}}, "workflow.duplicates: 'merge' is not one of off, flag, reuse"),
+    ({"workflow": {"near_duplicate_distance": 8}},
+     "workflow.near_duplicate_distance: 8 is above the maximum 7 (AWS range 0 to 7)"),
 ])
 def test_cross_field_rules(raw, message):
     assert problems(raw) == [message]

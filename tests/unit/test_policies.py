@@ -11,19 +11,20 @@ from components import policies
 
 ACCOUNT = "123456789012"
 ARN = f"arn:aws:{{}}:eu-west-1:{ACCOUNT}"
-FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor", "reconciler", *policies.STEP_FUNCTIONS)
+FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor", "reconciler", "quarantine",
+             *policies.STEP_FUNCTIONS)
 
 
-def sample_arns(kms: bool = True, tracing: bool = True) -> policies.PipelineArns:
+def sample_arns(kms: bool = True, tracing: bool = True, moderation: bool = True) -> policies.PipelineArns:
     return policies.PipelineArns(
         account_id=ACCOUNT, upload_queue=f"{ARN.format('sqs')}:uploads", dead_letter_queue=f"{ARN.format('sqs')}:dlq",
         table=f"{ARN.format('dynamodb')}:table/status", topic=f"{ARN.format('sns')}:alerts",
         input_bucket="arn:aws:s3:::input", output_bucket="arn:aws:s3:::output",
         state_machine=f"{ARN.format('states')}:stateMachine:workflow",
-        step_functions={n: f"{ARN.format('lambda')}:function:{n}" for n in policies.STEP_FUNCTIONS},
+        step_functions={n: f"{ARN.format('lambda')}:function:{n}" for n in (*policies.STEP_FUNCTIONS, "quarantine")},
         log_groups={n: f"{ARN.format('logs')}:log-group:/aws/lambda/{n}" for n in FUNCTIONS},
         kms_key=f"{ARN.format('kms')}:key/data" if kms else None, alerts_key=f"{ARN.format('kms')}:key/alerts",
-        tracing=tracing)
+        tracing=tracing, moderation=moderation)
 
 
 def findings(document: dict) -> list[tuple[str, object]]:
@@ -34,7 +35,9 @@ def all_documents(arns: policies.PipelineArns) -> dict[str, dict]:
     role = f"arn:aws:iam::{ACCOUNT}:role/"
     return {**policies.function_policies(arns), "state_machine": policies.state_machine_policy(arns),
             "queue": policies.queue_policy(arns.upload_queue, [role + "producer"], [role + "consumer"]),
-            "bucket": policies.bucket_policy(arns.input_bucket), "topic": policies.topic_policy(arns.topic, ACCOUNT)}
+            "bucket": policies.bucket_policy(arns.input_bucket),
+            "output_bucket": policies.bucket_policy(arns.output_bucket, ACCOUNT, "quarantine/"),
+            "topic": policies.topic_policy(arns.topic, ACCOUNT)}
 
 
 @pytest.mark.parametrize("kms", [True, False])
@@ -64,6 +67,7 @@ def test_function_policies_name_only_the_resources_given():
     given = {arns.upload_queue, arns.dead_letter_queue, arns.table, arns.topic, arns.state_machine,
              arns.kms_key, arns.alerts_key, f"{arns.input_bucket}/uploads/*", f"{arns.output_bucket}/variants/*",
              arns.input_bucket, f"{arns.output_bucket}/dead-letters/*", f"{arns.table}/index/pending",
+             f"{arns.output_bucket}/quarantine/*",
              *policies.execution_arns(arns.state_machine),
              arns.state_machine.replace(":stateMachine:", ":mapRun:") + "/*:*",
              *(f"{group}:*" for group in arns.log_groups.values())}
@@ -86,3 +90,36 @@ def test_a_traced_workflow_may_read_xray_sampling_rules_and_write_traces():
                                 "xray:GetSamplingTargets"]
     untraced = policies.state_machine_policy(sample_arns(tracing=False))["Statement"]
     assert all(s["Sid"] != "WriteTraces" for s in untraced)
+
+
+def test_only_the_workflow_role_moderates_and_only_with_moderation_on():
+    moderated = sample_arns(moderation=True)
+    workflow = {s["Sid"]: s for s in policies.state_machine_policy(moderated)["Statement"]}
+    assert workflow["ModerateImages"]["Action"] == ["rekognition:DetectModerationLabels"]
+    # Rekognition reads the variant with the caller's credentials, and the alert is the workflow's own.
+    assert workflow["ReadVariantsForModeration"]["Resource"] == ["arn:aws:s3:::output/variants/*"]
+    assert workflow["AlertRejectedImages"]["Resource"] == [moderated.topic]
+    assert moderated.step_functions["quarantine"] in workflow["InvokeStepFunctions"]["Resource"]
+    assert moderated.alerts_key in workflow["UseEncryptionKey"]["Resource"]
+    for name, document in policies.function_policies(moderated).items():
+        assert all(not a.startswith("rekognition:") for s in document["Statement"] for a in s["Action"]), name
+    plain = sample_arns(moderation=False)
+    assert "quarantine" not in policies.function_policies(plain)
+    sids = {s["Sid"] for s in policies.state_machine_policy(plain)["Statement"]}
+    assert not sids & {"ModerateImages", "ReadVariantsForModeration", "AlertRejectedImages"}
+
+
+def test_the_quarantine_function_moves_variants_and_nothing_else():
+    statements = policies.function_policies(sample_arns(kms=False, tracing=False))["quarantine"]["Statement"]
+    granted = {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if ":log-group:" not in r}
+    assert granted == {("s3:GetObject", "arn:aws:s3:::output/variants/*"),
+                       ("s3:DeleteObject", "arn:aws:s3:::output/variants/*"),
+                       ("s3:PutObject", "arn:aws:s3:::output/quarantine/*")}
+
+
+def test_quarantined_objects_are_readable_by_this_account_alone():
+    [_, private] = policies.bucket_policy("arn:aws:s3:::output", ACCOUNT, "quarantine/")["Statement"]
+    assert (private["Effect"], private["Principal"]) == ("Deny", "*")
+    assert private["Resource"] == "arn:aws:s3:::output/quarantine/*"
+    # IfExists: a request with no principal account (anonymous, a service principal such as a CDN) is denied too.
+    assert private["Condition"] == {"StringNotEqualsIfExists": {"aws:PrincipalAccount": ACCOUNT}}

@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from components.workflow_definition import build_definition
+from components.workflow_definition import Moderation, build_definition
 from tests.conftest import ROOT
 
 VALIDATOR = ROOT / "tests" / "asl" / "node_modules" / ".bin" / "asl-validator"
@@ -25,13 +25,17 @@ def validate(definition: dict, tmp_path) -> subprocess.CompletedProcess:
     return subprocess.run([str(VALIDATOR), "--json-path", str(path)], capture_output=True, text=True, timeout=60)
 
 
-def definition() -> dict:
-    return build_definition(table_name="status", function_arns={step: ARN.format(step) for step in
-                                                                  ("validate", "variants", "metadata")})
+def definition(moderation: Moderation | None = None) -> dict:
+    return build_definition(table_name="status", moderation=moderation, function_arns={
+        step: ARN.format(step) for step in ("validate", "variants", "metadata", "quarantine")})
 
 
-def test_the_workflow_definition_is_valid_states_language(tmp_path):
-    result = validate(definition(), tmp_path)
+@pytest.mark.parametrize("moderation", [
+    None, Moderation("output", "arn:aws:sns:eu-west-1:123456789012:alerts"),
+    Moderation("output", "arn:aws:sns:eu-west-1:123456789012:alerts", 90, ("Explicit", "Drugs & Tobacco"))],
+    ids=["plain", "moderated", "moderated-by-label"])
+def test_the_workflow_definition_is_valid_states_language(tmp_path, moderation):
+    result = validate(definition(moderation), tmp_path)
     assert result.returncode == 0, result.stdout + result.stderr
 
 

@@ -1,0 +1,202 @@
+"""Which of a user's images has the same content, or nearly: index items in the status table.
+
+Two kinds of small items live in the status table beside the images, keyed so that no image
+item can ever collide with them (a real `userId` never contains "/"):
+
+| item | imageId | userId | what it says |
+|---|---|---|---|
+| content claim | `sha256:{hex}` | `{userId}/content` | the user's first image with these exact bytes |
+| hash band | `phash{i}:{16 bits hex}` | `{userId}/{imageId}` | an image whose perceptual hash has this band |
+
+Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, so of two
+simultaneous uploads of the same bytes exactly one becomes the original and the other records
+`duplicateOf` it. Near duplicates use multi-index hashing: a 64-bit hash in four 16-bit bands;
+two hashes within distance 3 share a band (pigeonhole), within 7 share a band up to one bit, so
+a lookup is 4 strongly consistent queries (68 with one-bit probes), never a scan. An image writes
+its band items before it looks, so of two near duplicates processed at once, at least the later
+one to look finds the other.
+
+Index items are never trusted alone: each names the upload it came from, and counts only while
+that image's status item still reflects that upload (stale ones are deleted when met).
+
+Example:
+    >>> content_key("user-1", "ab" * 32)["userId"]
+    {'S': 'user-1/content'}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from handlers import fingerprints
+from handlers.status import now
+
+BANDS = 4
+LIVE_STATUSES = ("queued", "processing", "completed")  # a failed or rejected image is no original
+KIND = {"S": "fingerprint"}
+
+
+@dataclass(frozen=True)
+class Upload:
+    """The image an execution is processing: who, which image, which upload of it."""
+
+    user_id: str
+    image_id: str
+    upload_id: str
+
+    @classmethod
+    def from_event(cls, event: dict[str, Any]) -> Upload:
+        return cls(user_id=event["userId"], image_id=event["imageId"], upload_id=event["upload"]["id"])
+
+
+@dataclass(frozen=True)
+class Original:
+    """The image an exact duplicate duplicates, with its status item (plain) when it has completed."""
+
+    image_id: str
+    item: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NearDuplicate:
+    image_id: str
+    distance: int
+
+
+def is_index_item(item: dict[str, Any]) -> bool:
+    """True for claim and band items (typed or plain): everything here, no image."""
+    user = item["userId"]
+    return "/" in (user["S"] if isinstance(user, dict) else user)
+
+
+def content_key(user_id: str, sha256: str) -> dict[str, Any]:
+    return {"imageId": {"S": f"sha256:{sha256}"}, "userId": {"S": f"{user_id}/content"}}
+
+
+def _band_key(index: int, band: str, user_id: str, image_id: str) -> dict[str, Any]:
+    return {"imageId": {"S": f"phash{index}:{band}"}, "userId": {"S": f"{user_id}/{image_id}"}}
+
+
+def _conditional(call: Any, **kwargs: Any) -> bool:
+    try:
+        call(**kwargs)
+        return True
+    except ClientError as error:
+        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            return False
+        raise
+
+
+class Index:
+    """The lookups of one table; `dynamodb` is a low-level client."""
+
+    def __init__(self, dynamodb: Any, table: str) -> None:
+        self.dynamodb, self.table = dynamodb, table
+        self._items: dict[str, dict[str, Any] | None] = {}
+
+    def image(self, user_id: str, image_id: str) -> dict[str, Any] | None:
+        """An image's status item (typed), read once per lookup and strongly consistent."""
+        if image_id not in self._items:
+            self._items[image_id] = self.dynamodb.get_item(
+                TableName=self.table, ConsistentRead=True,
+                Key={"imageId": {"S": image_id}, "userId": {"S": user_id}}).get("Item")
+        return self._items[image_id]
+
+    def reflects(self, user_id: str, image_id: str, upload_id: str) -> bool:
+        """Does the image still stand for that upload, and is it alive (not failed or rejected)?"""
+        item = self.image(user_id, image_id)
+        return (item is not None and item.get("uploadId", {}).get("S") == upload_id
+                and item.get("status", {}).get("S") in LIVE_STATUSES)
+
+    def claim(self, upload: Upload, sha256: str) -> Original | None:
+        """Claim these bytes for `upload`'s image; the image that holds them already, if another does."""
+        key = content_key(upload.user_id, sha256)
+        mine = {":image": {"S": upload.image_id}, ":upload": {"S": upload.upload_id}, ":now": {"S": now()}}
+        for _ in range(5):  # each turn either settles or lost a race that changed the claim
+            held = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            if held is None:
+                if _conditional(self.dynamodb.put_item, TableName=self.table, ConditionExpression=(
+                        "attribute_not_exists(imageId)"), Item=key | {
+                        "kind": KIND, "ownerImageId": mine[":image"], "ownerUploadId": mine[":upload"],
+                        "claimedAt": mine[":now"]}):
+                    return None
+                continue
+            owner, owner_upload = held["ownerImageId"]["S"], held["ownerUploadId"]["S"]
+            if owner != upload.image_id and self.reflects(upload.user_id, owner, owner_upload):
+                item = self.image(upload.user_id, owner) or {}
+                return Original(owner, {k: next(iter(v.values())) for k, v in item.items()})
+            if owner == upload.image_id and owner_upload == upload.upload_id:
+                return None  # a retry of this very step
+            # Ours from an older upload of this image, or a stale claim: take it over, if unchanged.
+            if _conditional(self.dynamodb.update_item, TableName=self.table, Key=key,
+                            UpdateExpression="SET ownerImageId = :image, ownerUploadId = :upload, claimedAt = :now",
+                            ConditionExpression="ownerImageId = :owner AND ownerUploadId = :ownerUpload",
+                            ExpressionAttributeValues=mine | {":owner": {"S": owner},
+                                                              ":ownerUpload": {"S": owner_upload}}):
+                return None
+            self._items.pop(owner, None)
+        raise RuntimeError(f"the content claim of {upload.image_id} kept changing under it")
+
+    def near(self, upload: Upload, phash: int, sha256: str, max_distance: int) -> NearDuplicate | None:
+        """Register `upload`'s hash bands, then find the closest other live image within `max_distance`."""
+        bands = fingerprints.bands(phash, BANDS)
+        hex_hash = format(phash, "016x")
+        for index, band in enumerate(bands):
+            self.dynamodb.put_item(TableName=self.table, Item=_band_key(index, band, upload.user_id, upload.image_id)
+                                   | {"kind": KIND, "ownerImageId": {"S": upload.image_id},
+                                      "ownerUploadId": {"S": upload.upload_id}, "phash": {"S": hex_hash},
+                                      "sha256": {"S": sha256}})
+        found: dict[str, int] = {}
+        radius = max_distance // BANDS  # some band is within this many bits (pigeonhole)
+        for index, band in enumerate(bands):
+            for probe in _probes(band, radius):
+                for entry in self._entries(index, probe, upload.user_id):
+                    owner, owner_upload = entry["ownerImageId"]["S"], entry["ownerUploadId"]["S"]
+                    if owner == upload.image_id:
+                        if owner_upload != upload.upload_id:
+                            self._forget(entry)  # an older upload of this image
+                        continue
+                    if entry.get("sha256", {}).get("S") == sha256 or owner in found:
+                        continue  # an exact duplicate is `duplicateOf`, not a near one
+                    distance = fingerprints.hamming(phash, int(entry["phash"]["S"], 16))
+                    if distance > max_distance:
+                        continue
+                    if self.reflects(upload.user_id, owner, owner_upload):
+                        found[owner] = distance
+                    else:
+                        self._forget(entry)
+        if not found:
+            return None
+        closest = min(found, key=lambda image: (found[image], image))
+        return NearDuplicate(closest, found[closest])
+
+    def _entries(self, index: int, band: str, user_id: str) -> Iterator[dict[str, Any]]:
+        kwargs: dict[str, Any] = {
+            "TableName": self.table, "ConsistentRead": True,
+            "KeyConditionExpression": "imageId = :band AND begins_with(userId, :user)",
+            "ExpressionAttributeValues": {":band": {"S": f"phash{index}:{band}"}, ":user": {"S": f"{user_id}/"}}}
+        while True:
+            page = self.dynamodb.query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def _forget(self, entry: dict[str, Any]) -> None:
+        """Delete a band item that no longer stands for its image's upload (unless it was renewed meanwhile)."""
+        _conditional(self.dynamodb.delete_item, TableName=self.table,
+                     Key={"imageId": entry["imageId"], "userId": entry["userId"]},
+                     ConditionExpression="ownerUploadId = :upload",
+                     ExpressionAttributeValues={":upload": entry["ownerUploadId"]})
+
+
+def _probes(band: str, radius: int) -> list[str]:
+    """The band itself, and with `radius` 1 its 16 one-bit neighbours."""
+    value = int(band, 16)
+    width = len(band)
+    flips = [value ^ (1 << bit) for bit in range(width * 4)] if radius >= 1 else []
+    return [band, *(format(flip, f"0{width}x") for flip in flips)]
