@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each against its baseline measured in the same run.
 
-    python -m bench [queue] [imaging] [formats] [pipeline]
+    python -m bench [queue] [imaging] [formats] [content] [pipeline]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-SUITES = ("queue", "imaging", "formats", "pipeline")
+SUITES = ("queue", "imaging", "formats", "content", "pipeline")
 
 
 def main(argv: list[str]) -> int:
@@ -22,6 +22,8 @@ def main(argv: list[str]) -> int:
             from bench import imaging as module  # type: ignore[no-redef]
         elif suite == "formats":
             from bench import formats as module  # type: ignore[no-redef]
+        elif suite == "content":
+            from bench import content as module  # type: ignore[no-redef]
         elif suite == "pipeline":
             from bench import pipeline as module  # type: ignore[no-redef]
         else:

@@ -177,8 +177,8 @@ class WorkflowSettings:
                               "reuse (flag, and copy an exact duplicate's variants instead of resizing).",
                               choices=("off", "flag", "reuse"))
     near_duplicate_distance: int = setting(
-        4, "Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (0-7; "
-        "above 3, each lookup also probes the 16 one-bit neighbours of each band).", minimum=0, maximum=7)
+        4, "Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (re-encoded or "
+        "resized copies measure 0 to 2, unrelated photos 16 or more).", minimum=0, maximum=7)
 
     @property
     def stale_after(self) -> int:

@@ -6,15 +6,16 @@ item can ever collide with them (a real `userId` never contains "/"):
 | item | imageId | userId | what it says |
 |---|---|---|---|
 | content claim | `sha256:{hex}` | `{userId}/content` | the user's first image with these exact bytes |
-| hash band | `phash{i}:{16 bits hex}` | `{userId}/{imageId}` | an image whose perceptual hash has this band |
+| hash band | `phash{i}:{8 bits hex}` | `{userId}/{imageId}` | an image whose perceptual hash has this band |
 
 Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, so of two
 simultaneous uploads of the same bytes exactly one becomes the original and the other records
-`duplicateOf` it. Near duplicates use multi-index hashing: a 64-bit hash in four 16-bit bands;
-two hashes within distance 3 share a band (pigeonhole), within 7 share a band up to one bit, so
-a lookup is 4 strongly consistent queries (68 with one-bit probes), never a scan. An image writes
-its band items before it looks, so of two near duplicates processed at once, at least the later
-one to look finds the other.
+`duplicateOf` it. Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands;
+two hashes at most 7 bits apart agree on at least one band (pigeonhole), so a lookup is 8 strongly
+consistent queries, never a scan (each returns the user's images sharing that band: about 1 in
+256 of them by chance, dropped by their distance before any further read). An image writes its
+band items before it looks, so of two near duplicates processed at once, at least the later one
+to look finds the other.
 
 Index items are never trusted alone: each names the upload it came from, and counts only while
 that image's status item still reflects that upload (stale ones are deleted when met).
@@ -35,7 +36,7 @@ from botocore.exceptions import ClientError
 from handlers import fingerprints
 from handlers.status import now
 
-BANDS = 4
+BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
 LIVE_STATUSES = ("queued", "processing", "completed")  # a failed or rejected image is no original
 KIND = {"S": "fingerprint"}
 
@@ -75,6 +76,12 @@ def is_index_item(item: dict[str, Any]) -> bool:
 
 def content_key(user_id: str, sha256: str) -> dict[str, Any]:
     return {"imageId": {"S": f"sha256:{sha256}"}, "userId": {"S": f"{user_id}/content"}}
+
+
+def index_keys(user_id: str, image_id: str, sha256: str, phash: str) -> list[dict[str, Any]]:
+    """The keys of every index item an image's fingerprint may have written (to clean up after it)."""
+    return [content_key(user_id, sha256), *(_band_key(index, band, user_id, image_id)
+                                            for index, band in enumerate(fingerprints.bands(int(phash, 16), BANDS)))]
 
 
 def _band_key(index: int, band: str, user_id: str, image_id: str) -> dict[str, Any]:
@@ -151,24 +158,22 @@ class Index:
                                       "ownerUploadId": {"S": upload.upload_id}, "phash": {"S": hex_hash},
                                       "sha256": {"S": sha256}})
         found: dict[str, int] = {}
-        radius = max_distance // BANDS  # some band is within this many bits (pigeonhole)
         for index, band in enumerate(bands):
-            for probe in _probes(band, radius):
-                for entry in self._entries(index, probe, upload.user_id):
-                    owner, owner_upload = entry["ownerImageId"]["S"], entry["ownerUploadId"]["S"]
-                    if owner == upload.image_id:
-                        if owner_upload != upload.upload_id:
-                            self._forget(entry)  # an older upload of this image
-                        continue
-                    if entry.get("sha256", {}).get("S") == sha256 or owner in found:
-                        continue  # an exact duplicate is `duplicateOf`, not a near one
-                    distance = fingerprints.hamming(phash, int(entry["phash"]["S"], 16))
-                    if distance > max_distance:
-                        continue
-                    if self.reflects(upload.user_id, owner, owner_upload):
-                        found[owner] = distance
-                    else:
-                        self._forget(entry)
+            for entry in self._entries(index, band, upload.user_id):
+                owner, owner_upload = entry["ownerImageId"]["S"], entry["ownerUploadId"]["S"]
+                if owner == upload.image_id:
+                    if owner_upload != upload.upload_id:
+                        self._forget(entry)  # an older upload of this image
+                    continue
+                if entry.get("sha256", {}).get("S") == sha256 or owner in found:
+                    continue  # an exact duplicate is `duplicateOf`, not a near one
+                distance = fingerprints.hamming(phash, int(entry["phash"]["S"], 16))
+                if distance > max_distance:
+                    continue
+                if self.reflects(upload.user_id, owner, owner_upload):
+                    found[owner] = distance
+                else:
+                    self._forget(entry)
         if not found:
             return None
         closest = min(found, key=lambda image: (found[image], image))
@@ -193,10 +198,3 @@ class Index:
                      ConditionExpression="ownerUploadId = :upload",
                      ExpressionAttributeValues={":upload": entry["ownerUploadId"]})
 
-
-def _probes(band: str, radius: int) -> list[str]:
-    """The band itself, and with `radius` 1 its 16 one-bit neighbours."""
-    value = int(band, 16)
-    width = len(band)
-    flips = [value ^ (1 << bit) for bit in range(width * 4)] if radius >= 1 else []
-    return [band, *(format(flip, f"0{width}x") for flip in flips)]

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from local import moderation
 from local.faults import Faults, FaultSpecError
 from local.report import Report
 from local.runner import Upload
@@ -165,6 +166,8 @@ def main(argv: list[str]) -> int:
     print(f"image-pipeline, locally: {len(uploads)} image(s), stack {args.stack}, {workers} worker(s)"
           f"{', faults ' + args.faults if args.faults else ''}{', IAM enforced' if args.iam_enforce else ''}",
           file=sys.stderr)
+    if settings.moderation.enabled:
+        print(moderation.NOTICE, file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     inputs = keep_inputs(uploads, args.out) if not args.images else None
     started = time.perf_counter()

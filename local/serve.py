@@ -28,7 +28,7 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from components.config import Settings
-from local import snapshot
+from local import moderation, snapshot
 from local.clock import RealClock
 from local.delivery import Delivery
 from local.emulator import Emulator
@@ -240,6 +240,7 @@ class LocalServer:
             f"image-pipeline, locally: stack {stack} on {self.endpoint} (Ctrl-C stops it)",
             *rows,
             f"stack outputs in {self.outputs_path}; the functions' logs in {self.out_dir / 'functions.log'}",
+            *([moderation.NOTICE] if p.settings.moderation.enabled else []),
             "",
             "In another shell:",
             f"  {ENV_HINT.format(endpoint=self.endpoint)}",

@@ -31,6 +31,7 @@ from urllib.parse import quote_plus, urlencode
 from moto.s3.models import s3_backends
 
 from components.environment import UPLOAD_PREFIX
+from handlers.duplicates import is_index_item
 from handlers.errors import InvalidUploadKey
 from handlers.status import plain_item
 from handlers.uploads import parse_key, utc_iso
@@ -73,7 +74,7 @@ def save(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> di
         current.rename(old)
     new.rename(current)  # until here a whole snapshot (current, or old) was always on disk
     shutil.rmtree(old, ignore_errors=True)
-    return {"objects": len(manifest), "items": len(items)}
+    return {"objects": len(manifest), "items": sum(not is_index_item(item) for item in items)}
 
 
 def _json_safe(value: Any) -> Any:
@@ -103,7 +104,8 @@ def load(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> di
             restored.last_modified = _moment(entry["lastModified"]).replace(tzinfo=None)
         for item in items:
             dynamodb.put_item(TableName=pipeline.table, Item=item)
-        return {"objects": len(manifest), "items": len(items), "manifest": manifest, "from": snapshot}
+        return {"objects": len(manifest), "items": sum(not is_index_item(item) for item in items), "manifest": manifest,
+                "from": snapshot}
     return {"objects": 0, "items": 0, "manifest": [], "from": None}
 
 

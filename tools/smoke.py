@@ -19,6 +19,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw
 
+from handlers.duplicates import index_keys
 from tools.status import plain_item
 
 FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
@@ -182,11 +183,16 @@ def _delete_prefix(s3: Any, bucket: str, prefix: str) -> None:
 
 
 def clean_up(session: Any, run: str, keys: list[str], input_bucket: str, output_bucket: str, table: str) -> None:
-    """Uploads (all versions), variants and status items of this run. Uploads still queued when the run
+    """Uploads (all versions), variants, status items and their duplicates' index items of this run. Uploads still queued when the run
     stopped early may be processed later and leave `smoke-...` items: run it again, or delete them."""
     s3, dynamodb = session.client("s3"), session.client("dynamodb")
     _delete_prefix(s3, input_bucket, f"uploads/{run}/")
     _delete_prefix(s3, output_bucket, f"variants/{run}/")
     for key in keys:
         image_id = key.rsplit("/", 1)[1].rsplit(".", 1)[0]
-        dynamodb.delete_item(TableName=table, Key={"imageId": {"S": image_id}, "userId": {"S": run}})
+        image_key = {"imageId": {"S": image_id}, "userId": {"S": run}}
+        item = dynamodb.get_item(TableName=table, Key=image_key, ConsistentRead=True).get("Item") or {}
+        if "sha256" in item and "phash" in item:  # its duplicates' claim and hash bands
+            for index_key in index_keys(run, image_id, item["sha256"]["S"], item["phash"]["S"]):
+                dynamodb.delete_item(TableName=table, Key=index_key)
+        dynamodb.delete_item(TableName=table, Key=image_key)

@@ -58,6 +58,26 @@ def test_an_image_s_long_fields_wrap_under_themselves_within_100_columns():
     assert any(line.startswith("variant ") for line in lines)
 
 
+def test_an_image_shows_its_placeholder_hashes_duplicates_and_moderation_labels():
+    completed = {"imageId": "copy", "userId": "u", "status": "completed", "sha256": "ab" * 32,
+                 "phash": "c3a1f00f0ff01e2d", "thumbhash": "3OcRJYB4d3h/iIeHeEh3eIhw+j3A", "averageColor": "#8a6f4c",
+                 "duplicateOf": "original", "nearDuplicateOf": "resized", "nearDuplicateDistance": "2",
+                 "variants": json.dumps([{"key": "variants/u/copy/t/160.jpg", "width": 160, "height": 120,
+                                          "bytes": 4000, "size": 160, "reusedFrom": "original"}])}
+    lines = status.describe(completed).splitlines()
+    assert_fits("\n".join(lines))
+    assert "".join(field(lines, "sha256")) == "ab" * 32
+    assert field(lines, "averageColor") == ["#8a6f4c"] and field(lines, "duplicateOf") == ["original"]
+    assert field(lines, "nearDuplicateOf") == ["resized (2 bits apart)"]
+    assert field(lines, "variant") == ["variants/u/copy/t/160.jpg (160x120, 4000 B, copied from original)"]
+    rejected = {"imageId": "bad", "userId": "u", "status": "rejected", "rejectedAt": "2026-11-28T10:00:00.000Z",
+                "reason": 'moderation labels: ["Violence"]', "duplicateOf": None,
+                "moderationLabels": json.dumps([{"Name": "Violence", "ParentName": "", "Confidence": 99.1}])}
+    lines = status.describe(rejected).splitlines()
+    assert field(lines, "moderation") == ["Violence (99.1 %)"] and "duplicateOf" not in "\n".join(lines)
+    assert status.as_json(rejected)["moderationLabels"][0]["Name"] == "Violence"
+
+
 def test_the_failures_table_fits_aligned_ids_shortened_in_the_middle_and_reasons_at_the_end():
     items = [ITEM, {**ITEM, "userId": "alice", "imageId": "a", "reason": "short"}]
     header, *rows = status.failures_table(items).splitlines()
