@@ -183,8 +183,9 @@ def _delete_prefix(s3: Any, bucket: str, prefix: str) -> None:
 
 
 def clean_up(session: Any, run: str, keys: list[str], input_bucket: str, output_bucket: str, table: str) -> None:
-    """Uploads (all versions), variants, status items and their duplicates' index items of this run. Uploads still queued when the run
-    stopped early may be processed later and leave `smoke-...` items: run it again, or delete them."""
+    """Uploads (all versions), variants, status items and their duplicates' index items of this run. Uploads
+    still queued when the run stopped early may be processed later and leave `smoke-...` items: run it
+    again, or delete them."""
     s3, dynamodb = session.client("s3"), session.client("dynamodb")
     _delete_prefix(s3, input_bucket, f"uploads/{run}/")
     _delete_prefix(s3, output_bucket, f"variants/{run}/")
