@@ -44,9 +44,10 @@ class Fingerprint:
 PLACEHOLDER_SIDE = 48
 
 
-def fingerprint(data: bytes, smallest: Image.Image) -> Fingerprint:
-    """`data`'s SHA-256; the rest from `smallest`, the smallest fitted variant's decoded pixels."""
-    return Fingerprint(sha256_hex(data), format(perceptual_hash(smallest), "016x"),
+def fingerprint(data: bytes, smallest: Image.Image, *, sha256: str | None = None) -> Fingerprint:
+    """`data`'s SHA-256 (or `sha256`, when it was hashed while downloading); the rest from `smallest`, the
+    smallest fitted variant's decoded pixels."""
+    return Fingerprint(sha256 or sha256_hex(data), format(perceptual_hash(smallest), "016x"),
                        base64.b64encode(thumbhash(smallest, PLACEHOLDER_SIDE)).decode("ascii"),
                        average_colour(smallest))
 

@@ -25,6 +25,7 @@ TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTi
                    "ThrottlingException", "RequestLimitExceeded", "503", "500"}
 T = TypeVar("T")
 HEAD_BYTES = 64 * 1024  # JPEG/PNG/GIF/WebP headers, and EXIF (at most 64 KiB), live here
+READ_CHUNK = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,20 @@ def read(s3: Any, bucket: str, key: str, upload: dict[str, Any] | None = None, *
         return s3.get_object(**kwargs)["Body"].read()
     except ClientError as error:
         raise _translate(error, bucket, key) from None
+
+
+def read_hashed(s3: Any, bucket: str, key: str, upload: dict[str, Any] | None = None) -> tuple[bytes, str]:
+    """The announced upload's bytes and their SHA-256, hashed chunk by chunk as they arrive (the kernel
+    keeps receiving while a chunk is hashed, so the hash costs no time of its own on a real network)."""
+    digest, chunks = hashlib.sha256(), []
+    try:
+        body = s3.get_object(Bucket=bucket, Key=key, **_exact(upload))["Body"]
+        for chunk in body.iter_chunks(READ_CHUNK):
+            digest.update(chunk)
+            chunks.append(chunk)
+    except ClientError as error:
+        raise _translate(error, bucket, key) from None
+    return b"".join(chunks), digest.hexdigest()
 
 
 def write(s3: Any, bucket: str, key: str, data: bytes, *, content_type: str, cache_control: str) -> None:

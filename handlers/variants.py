@@ -43,16 +43,15 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
     `record` holds the status item's new attributes, typed for DynamoDB (`{"NULL": true}` where there
     is nothing to say), which the workflow's RecordCompleted writes as they are.
     """
-    data = objects.read(s3, upload["bucketName"], upload["s3Key"], upload)
+    data, sha256 = objects.read_hashed(s3, upload["bucketName"], upload["s3Key"], upload)
     imaging.check_size(len(data), settings.limits)
-    sha256 = fingerprints.sha256_hex(data)
     me = duplicates.Upload.from_event(upload)
     looking = index is not None and settings.duplicates != "off"
     original = index.claim(me, sha256) if looking and index is not None else None
     stored, fingerprint = (_reuse(original, upload, settings, s3) if original and settings.duplicates == "reuse"
                            else (None, None))
     if stored is None or fingerprint is None:
-        stored, fingerprint = _make(data, upload, settings, s3)
+        stored, fingerprint = _make(data, sha256, upload, settings, s3)
     near = (index.near(me, int(fingerprint.phash, 16), sha256, settings.near_duplicate_distance)
             if looking and index is not None else None)
     record = {"sha256": _s(fingerprint.sha256), "phash": _s(fingerprint.phash),
@@ -70,7 +69,7 @@ def _s(value: str | None) -> dict[str, Any]:
     return {"S": value} if value is not None else {"NULL": True}
 
 
-def _make(data: bytes, upload: dict[str, Any], settings: objects.StepSettings,
+def _make(data: bytes, sha256: str, upload: dict[str, Any], settings: objects.StepSettings,
           s3: Any) -> tuple[list[dict[str, Any]], fingerprints.Fingerprint]:
     variants, smallest = imaging.make_variants_and_smallest(
         data, settings.variant_sizes, settings.variant_formats, quality=settings.qualities or settings.quality,
@@ -86,7 +85,7 @@ def _make(data: bytes, upload: dict[str, Any], settings: objects.StepSettings,
         stored.append({"size": variant.size, "shape": variant.shape, "format": variant.format, "key": key,
                        "width": variant.width, "height": variant.height, "bytes": len(variant.data),
                        "frames": variant.frames, **({"note": variant.note} if variant.note else {})})
-    return stored, fingerprints.fingerprint(data, smallest)
+    return stored, fingerprints.fingerprint(data, smallest, sha256=sha256)
 
 
 def _reuse(original: duplicates.Original, upload: dict[str, Any], settings: objects.StepSettings,
