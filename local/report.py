@@ -129,7 +129,7 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
         try:
             key = parse_key(upload.key)
         except InvalidUploadKey as error:
-            outcomes.append(Outcome(upload.file, upload.key, None, "failed", f"rejected at upload: {error}",
+            outcomes.append(Outcome(upload.file, upload.key, None, "failed", f"refused at upload (bad key): {error}",
                                     "InvalidUploadKey"))
             continue
         item = items.get((key.image_id, key.user_id))

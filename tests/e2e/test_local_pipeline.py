@@ -103,7 +103,7 @@ def test_bad_inputs_fail_with_their_reason_and_good_ones_complete(faulty_run):
         if upload.file.startswith("bomb-"):
             assert "decompression-bomb guard" in outcome.reason, outcome
         if upload.file.startswith("escape-"):
-            assert outcome.status == "failed" and outcome.reason.startswith("rejected at upload"), outcome
+            assert outcome.status == "failed" and outcome.reason.startswith("refused at upload (bad key)"), outcome
         if upload.file.startswith(("photo-", "reupload-", "overwrite-")):
             assert outcome.status == "completed", (image, outcome)
             assert len(outcome.variants) == 3
