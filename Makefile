@@ -51,7 +51,8 @@ test: $(STAMP) $(ASL) lint
 # uploads with every fault; prints how many sequences it explored and the fault figures.
 soak: $(STAMP)
 	HYPOTHESIS_PROFILE=soak $(BIN)/python -m pytest -q -s -p no:cacheprovider \
-		tests/e2e/test_lifecycle_model.py tests/unit/test_imaging_properties.py \
+		tests/e2e/test_lifecycle_model.py tests/unit/test_imaging_properties.py tests/unit/test_fingerprints.py \
+		tests/functional/test_duplicates_model.py \
 		tests/e2e/test_local_pipeline.py::test_a_thousand_uploads_with_every_fault_lose_nothing
 
 $(VENV)/.bench-installed: $(STAMP) requirements-bench.txt

@@ -184,8 +184,8 @@ def execution_arns(state_machine_arn: str) -> list[str]:
 
 def _fingerprint_index(arns: PipelineArns) -> Document:
     """The content claims and hash bands (`handlers.duplicates`): only items whose key says so."""
-    return {**allow("KeepFingerprintIndex", ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
-                                              "dynamodb:Query"], [arns.table]),
+    return {**allow("KeepFingerprintIndex", ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
+                    [arns.table]),
             "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sha256:*", "phash*"]}}}
 
 

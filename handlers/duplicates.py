@@ -5,12 +5,13 @@ item can ever collide with them (a real `userId` never contains "/"):
 
 | item | imageId | userId | what it says |
 |---|---|---|---|
-| content claim | `sha256:{hex}` | `{userId}/content` | the user's first image with these exact bytes |
+| content claim | `sha256:{hex}` | `{userId}/content` | the user's images with these exact bytes, in order |
 | hash band | `phash{i}:{8 bits hex}` | `{userId}/{imageId}` | an image whose perceptual hash has this band |
 
-Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, so of two
-simultaneous uploads of the same bytes exactly one becomes the original and the other records
-`duplicateOf` it. Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands;
+Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, then under a
+version number, so of simultaneous uploads of the same bytes exactly one becomes the original and
+the others record `duplicateOf` it; when the original stops holding the bytes, the next holder
+becomes the original. Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands;
 two hashes at most 7 bits apart agree on at least one band (pigeonhole), so a lookup is 8 strongly
 consistent queries, never a scan (each returns the user's images sharing that band: about 1 in
 256 of them by chance, dropped by their distance before any further read). An image writes its
@@ -27,6 +28,9 @@ Example:
 
 from __future__ import annotations
 
+import json
+import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -34,9 +38,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from handlers import fingerprints
+from handlers.errors import TransientError
 from handlers.status import now
 
 BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
+CLAIM_ATTEMPTS = 8
+MAX_HOLDERS = 200  # the first, and the newest others; keeps the claim item far below DynamoDB's 400 KB
 LIVE_STATUSES = ("queued", "processing", "completed")  # a failed or rejected image is no original
 KIND = {"S": "fingerprint"}
 
@@ -120,33 +127,46 @@ class Index:
                 and item.get("status", {}).get("S") in LIVE_STATUSES)
 
     def claim(self, upload: Upload, sha256: str) -> Original | None:
-        """Claim these bytes for `upload`'s image; the image that holds them already, if another does."""
+        """Claim these bytes for `upload`'s image; the image that holds them first, if another does.
+
+        The claim lists its holders in the order they came. The original is the first that still holds
+        the bytes: when it is re-uploaded with other content, fails or is rejected, the next holder
+        takes its place. A retry of this very step finds itself where it was and gives the same answer.
+        """
         key = content_key(upload.user_id, sha256)
-        mine = {":image": {"S": upload.image_id}, ":upload": {"S": upload.upload_id}, ":now": {"S": now()}}
-        for _ in range(5):  # each turn either settles or lost a race that changed the claim
+        me = [upload.image_id, upload.upload_id]
+        for attempt in range(CLAIM_ATTEMPTS):  # each turn settles, or lost a race that changed the claim
             held = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
-            if held is None:
-                if _conditional(self.dynamodb.put_item, TableName=self.table, ConditionExpression=(
-                        "attribute_not_exists(imageId)"), Item=key | {
-                        "kind": KIND, "ownerImageId": mine[":image"], "ownerUploadId": mine[":upload"],
-                        "claimedAt": mine[":now"]}):
+            holders = self._holders(upload, json.loads(held["holders"]["S"]) if held else [])
+            version = int(held["version"]["N"]) if held else 0
+            item = key | {"kind": KIND, "holders": {"S": json.dumps(holders)}, "version": {"N": str(version + 1)},
+                          "updatedAt": {"S": now()}}
+            condition = ("attribute_not_exists(imageId)" if held is None else "version = :version")
+            values = {":version": {"N": str(version)}} if held is not None else {}
+            if _conditional(self.dynamodb.put_item, TableName=self.table, Item=item, ConditionExpression=condition,
+                            **({"ExpressionAttributeValues": values} if values else {})):
+                first = holders[0]
+                if first == me:
                     return None
-                continue
-            owner, owner_upload = held["ownerImageId"]["S"], held["ownerUploadId"]["S"]
-            if owner != upload.image_id and self.reflects(upload.user_id, owner, owner_upload):
-                item = self.image(upload.user_id, owner) or {}
-                return Original(owner, {k: next(iter(v.values())) for k, v in item.items()})
-            if owner == upload.image_id and owner_upload == upload.upload_id:
-                return None  # a retry of this very step
-            # Ours from an older upload of this image, or a stale claim: take it over, if unchanged.
-            if _conditional(self.dynamodb.update_item, TableName=self.table, Key=key,
-                            UpdateExpression="SET ownerImageId = :image, ownerUploadId = :upload, claimedAt = :now",
-                            ConditionExpression="ownerImageId = :owner AND ownerUploadId = :ownerUpload",
-                            ExpressionAttributeValues=mine | {":owner": {"S": owner},
-                                                              ":ownerUpload": {"S": owner_upload}}):
-                return None
-            self._items.pop(owner, None)
-        raise RuntimeError(f"the content claim of {upload.image_id} kept changing under it")
+                found = self.image(upload.user_id, first[0]) or {}
+                return Original(first[0], {k: None if "NULL" in v else next(iter(v.values()))
+                                           for k, v in found.items()})
+            time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # jittered, so racers spread out
+            self._items.clear()
+        raise TransientError(f"the content claim of {upload.image_id} kept changing under it; retrying the step")
+
+    def _holders(self, upload: Upload, holders: list[list[str]]) -> list[list[str]]:
+        """`holders` without those that no longer hold the bytes up to the first that does, and with `upload`."""
+        me = [upload.image_id, upload.upload_id]
+        kept: list[list[str]] = []
+        for image, upload_id in holders:
+            if image == upload.image_id and upload_id != upload.upload_id:
+                continue  # an older upload of this image: this one replaces it
+            if kept or [image, upload_id] == me or self.reflects(upload.user_id, image, upload_id):
+                kept.append([image, upload_id])  # past the first live holder, the rest are checked when first
+        if me not in kept:
+            kept.append(me)
+        return kept[:1] + kept[1:][-(MAX_HOLDERS - 1):]
 
     def near(self, upload: Upload, phash: int, sha256: str, max_distance: int) -> NearDuplicate | None:
         """Register `upload`'s hash bands, then find the closest other live image within `max_distance`."""

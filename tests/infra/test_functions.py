@@ -158,7 +158,7 @@ def test_each_role_names_only_its_own_resources(deploy):
                                                         ("states:ListExecutions", workflow), (
         "states:ListExecutions", workflow.replace(":stateMachine:", ":mapRun:") + "/*:*")}
     assert granted("validate") == granted("metadata") == uploads
-    index = {(f"dynamodb:{action}", arn["status"]) for action in ("PutItem", "UpdateItem", "DeleteItem", "Query")}
+    index = {(f"dynamodb:{action}", arn["status"]) for action in ("PutItem", "DeleteItem", "Query")}
     assert granted("variants") == uploads | index | {
         ("s3:PutObject", f"{buckets['output']}/variants/*"), ("s3:GetObject", f"{buckets['output']}/variants/*"),
         ("dynamodb:GetItem", arn["status"])}
