@@ -57,7 +57,8 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
             "CACHE_CONTROL": settings.storage.variants_cache_control,
             "DYNAMODB_TABLE": table_name,
             "DUPLICATES": wf.duplicates,
-            "NEAR_DUPLICATE_DISTANCE": str(wf.near_duplicate_distance)},
+            "NEAR_DUPLICATE_DISTANCE": str(wf.near_duplicate_distance),
+            "MODERATION": str(settings.moderation.enabled).lower()},
         "metadata": image_limits,
         "quarantine": {"OUTPUT_BUCKET": output_bucket},
     }

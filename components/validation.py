@@ -219,6 +219,11 @@ def _moderation_problems(s: Settings) -> list[str]:
     if m.enabled and "jpeg" not in s.workflow.variant_formats:
         problems.append("moderation.enabled: Rekognition reads JPEG and PNG only; add jpeg to "
                         "workflow.variant_formats (its smallest JPEG variant is what gets moderated)")
+    if m.enabled and s.workflow.variant_sizes and max(s.workflow.variant_sizes) < 80:
+        problems.append(f"moderation.enabled: no variant size in workflow.variant_sizes {s.workflow.variant_sizes} "
+                        "reaches 80 px, Rekognition's smallest image: no image could be moderated")
+    problems += [f"moderation.labels: {label!r} has spaces at an end or doubled; Rekognition's names match exactly"
+                 for label in m.labels if LABEL.match(label) and " ".join(label.split()) != label]
     return problems
 
 
@@ -248,6 +253,9 @@ def pitfall_warnings(s: Settings) -> list[str]:
             f"dead_letter_queue.max_receive_count: {s.dead_letter_queue.max_receive_count} is below "
             "5, the Lambda docs' minimum for queues that feed Lambda; throttled invocations may "
             "send healthy messages to the DLQ")
+    warnings += [f"moderation.labels: {label!r} starts with a small letter; Rekognition's names are capitalised "
+                 "(e.g. 'Violence') and match exactly, so this label would never reject an image"
+                 for label in s.moderation.labels if label[:1].islower()]
     reserved = sum(fn.reserved_concurrency or 0 for fn in s.created_functions().values())
     quota = s.functions.account_concurrency_quota
     if reserved and reserved + UNRESERVED_MINIMUM > quota:

@@ -53,7 +53,7 @@ STATUS_NOT_RECORDED = "StatusNotRecorded"
 # Attributes of a previous upload's outcome, removed when a newer upload takes the image.
 # What the variants step learns of the upload's content (`handlers.variants.make_and_store`'s `record`).
 RECORD_ATTRIBUTES = ("sha256", "phash", "thumbhash", "averageColor", "variantRecipe", "duplicateOf",
-                     "nearDuplicateOf", "nearDuplicateDistance")
+                     "nearDuplicateOf", "nearDuplicateDistance", "moderationSkipped")
 OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "reason", "error", "failedAt",
                       "completedAt", "failedBy", "deadLetterId", "queuedAt", "queuedAttempt", "repairCount",
                       "rejectedAt", "moderationLabels", *RECORD_ATTRIBUTES)
@@ -214,7 +214,7 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "ResultSelector": {"images.$": "$[0]", "metadata.$": "$[1]"},
         "ResultPath": "$.results",
         "Catch": _catch_step_errors(),
-        "Next": "Moderate" if moderation else "RecordCompleted",
+        "Next": "ShouldModerate" if moderation else "RecordCompleted",
     }
     moderation_states = _moderation_states(moderation, function_arns, timeouts) if moderation else {}
 
@@ -271,7 +271,10 @@ def _moderation_states(moderation: Moderation, function_arns: dict[str, str],
                        timeouts: dict[str, int]) -> dict[str, State]:
     """Moderate -> (flagged) Quarantine -> RecordRejected -> AlertRejected -> Rejected; else RecordCompleted.
 
-    A label flags the image when its name or its parent's is one of `labels` (any label when empty).
+    A label flags the image when its name or its parent's is one of `labels` (any label when empty). An
+    image with no variant Rekognition accepts (under 80 px a side) is recorded `moderationSkipped`. When
+    Rekognition keeps throttling, the execution fails unrecorded (`TransientError`): the DLQ processor
+    re-runs the upload, as it does any transient failure.
     """
     moderate = {
         "Type": "Task",
@@ -283,7 +286,8 @@ def _moderation_states(moderation: Moderation, function_arns: dict[str, str],
                            "parents.$": "$.ModerationLabels[*].ParentName"},
         "ResultPath": "$.moderation",
         "Retry": _retry(TRANSIENT_REKOGNITION_ERRORS, attempts=6),
-        "Catch": _catch_step_errors(),
+        "Catch": [{"ErrorEquals": TRANSIENT_REKOGNITION_ERRORS, "ResultPath": "$.error",
+                   "Next": "ModerationUnavailable"}, *_catch_step_errors()],
         "Next": "Verdict" if moderation.labels else "Flagged",
     }
     if moderation.labels:
@@ -309,7 +313,11 @@ def _moderation_states(moderation: Moderation, function_arns: dict[str, str],
         "Next": "Rejected",
     }
     return {
+        "ShouldModerate": {"Type": "Choice", "Default": "RecordCompleted", "Choices": [
+            {"Variable": "$.results.images.moderationKey", "IsPresent": True, "Next": "Moderate"}]},
         "Moderate": moderate,
+        "ModerationUnavailable": {"Type": "Fail", "Error": "TransientError",
+                                  "Cause": "Rekognition kept throttling; the DLQ processor re-runs the upload."},
         **({"Verdict": verdict} if moderation.labels else {}),
         "Flagged": {"Type": "Choice", "Choices": [rule | {"Next": "Quarantine"}], "Default": "RecordCompleted"},
         "Quarantine": quarantine | {"Catch": _catch_step_errors(), "Next": "RecordRejected"},

@@ -6,7 +6,7 @@ item can ever collide with them (a real `userId` never contains "/"):
 | item | imageId | userId | what it says |
 |---|---|---|---|
 | content claim | `sha256:{hex}` | `{userId}/content` | the user's images with these exact bytes, in order |
-| hash band | `phash{i}:{8 bits hex}` | `{userId}/{imageId}` | an image whose perceptual hash has this band |
+| hash band | `phash{i}:{8 bits hex}:{userId}` | `{userId}/{imageId}` | an image whose perceptual hash has this band |
 
 Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, then under a
 version number, so of simultaneous uploads of the same bytes exactly one becomes the original and
@@ -43,9 +43,13 @@ from handlers.status import now
 
 BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
 CLAIM_ATTEMPTS = 8
+LOW_DETAIL_BITS = 8  # a photo's pHash has about 32 bits set (median threshold); a flat image's 0 or 1
+MAX_CANDIDATES = 1_000  # per band query: bounds a lookup's reads whatever the user's library
 MAX_HOLDERS = 200  # the first, and the newest others; keeps the claim item far below DynamoDB's 400 KB
 LIVE_STATUSES = ("queued", "processing", "completed")  # a failed or rejected image is no original
 KIND = {"S": "fingerprint"}
+TRANSIENT_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+                   "InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
 
 
 @dataclass(frozen=True)
@@ -92,17 +96,19 @@ def index_keys(user_id: str, image_id: str, sha256: str, phash: str) -> list[dic
 
 
 def _band_key(index: int, band: str, user_id: str, image_id: str) -> dict[str, Any]:
-    return {"imageId": {"S": f"phash{index}:{band}"}, "userId": {"S": f"{user_id}/{image_id}"}}
+    return {"imageId": {"S": _band_partition(index, band, user_id)}, "userId": {"S": f"{user_id}/{image_id}"}}
 
 
-def _conditional(call: Any, **kwargs: Any) -> bool:
-    try:
-        call(**kwargs)
-        return True
-    except ClientError as error:
-        if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
-            return False
-        raise
+def _band_partition(index: int, band: str, user_id: str) -> str:
+    """One partition per user and band value: users never share (or heat) each other's partitions."""
+    return f"phash{index}:{band}:{user_id}"
+
+
+def informative(phash: int) -> bool:
+    """False for the hash of a flat or nearly flat image (one colour, a plain gradient, a 1 px high banner):
+    its DCT is almost all zeros, so the hash is almost all 0 bits (or 1s) and would match every other
+    such image. Those get no near-duplicate lookup; their exact duplicates are still found."""
+    return LOW_DETAIL_BITS < phash.bit_count() < 64 - LOW_DETAIL_BITS
 
 
 class Index:
@@ -112,11 +118,32 @@ class Index:
         self.dynamodb, self.table = dynamodb, table
         self._items: dict[str, dict[str, Any] | None] = {}
 
+    def _call(self, call: Any, **kwargs: Any) -> Any:
+        """One DynamoDB call; throttling and service errors become `TransientError`, which the workflow retries
+        (a good image must never fail because the index was busy)."""
+        try:
+            return call(**kwargs)
+        except ClientError as error:
+            code = error.response["Error"]["Code"]
+            if code in TRANSIENT_CODES or error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) >= 500:
+                raise TransientError(f"DynamoDB {code} while looking for duplicates; retrying") from None
+            raise
+
+    def _conditional(self, call: Any, **kwargs: Any) -> bool:
+        """A conditional write: False when its condition refused it."""
+        try:
+            self._call(call, **kwargs)
+            return True
+        except ClientError as error:
+            if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+
     def image(self, user_id: str, image_id: str) -> dict[str, Any] | None:
         """An image's status item (typed), read once per lookup and strongly consistent."""
         if image_id not in self._items:
-            self._items[image_id] = self.dynamodb.get_item(
-                TableName=self.table, ConsistentRead=True,
+            self._items[image_id] = self._call(
+                self.dynamodb.get_item, TableName=self.table, ConsistentRead=True,
                 Key={"imageId": {"S": image_id}, "userId": {"S": user_id}}).get("Item")
         return self._items[image_id]
 
@@ -136,14 +163,14 @@ class Index:
         key = content_key(upload.user_id, sha256)
         me = [upload.image_id, upload.upload_id]
         for attempt in range(CLAIM_ATTEMPTS):  # each turn settles, or lost a race that changed the claim
-            held = self.dynamodb.get_item(TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            held = self._call(self.dynamodb.get_item, TableName=self.table, Key=key, ConsistentRead=True).get("Item")
             holders = self._holders(upload, json.loads(held["holders"]["S"]) if held else [])
             version = int(held["version"]["N"]) if held else 0
             item = key | {"kind": KIND, "holders": {"S": json.dumps(holders)}, "version": {"N": str(version + 1)},
                           "updatedAt": {"S": now()}}
             condition = ("attribute_not_exists(imageId)" if held is None else "version = :version")
             values = {":version": {"N": str(version)}} if held is not None else {}
-            if _conditional(self.dynamodb.put_item, TableName=self.table, Item=item, ConditionExpression=condition,
+            if self._conditional(self.dynamodb.put_item, TableName=self.table, Item=item, ConditionExpression=condition,
                             **({"ExpressionAttributeValues": values} if values else {})):
                 first = holders[0]
                 if first == me:
@@ -169,11 +196,15 @@ class Index:
         return kept[:1] + kept[1:][-(MAX_HOLDERS - 1):]
 
     def near(self, upload: Upload, phash: int, sha256: str, max_distance: int) -> NearDuplicate | None:
-        """Register `upload`'s hash bands, then find the closest other live image within `max_distance`."""
+        """Register `upload`'s hash bands, then find the closest other live image within `max_distance`
+        (nothing for a flat image's hash, see `informative`)."""
+        if not informative(phash):
+            return None
         bands = fingerprints.bands(phash, BANDS)
         hex_hash = format(phash, "016x")
         for index, band in enumerate(bands):
-            self.dynamodb.put_item(TableName=self.table, Item=_band_key(index, band, upload.user_id, upload.image_id)
+            self._call(self.dynamodb.put_item, TableName=self.table,
+                       Item=_band_key(index, band, upload.user_id, upload.image_id)
                                    | {"kind": KIND, "ownerImageId": {"S": upload.image_id},
                                       "ownerUploadId": {"S": upload.upload_id}, "phash": {"S": hex_hash},
                                       "sha256": {"S": sha256}})
@@ -203,9 +234,12 @@ class Index:
         kwargs: dict[str, Any] = {
             "TableName": self.table, "ConsistentRead": True,
             "KeyConditionExpression": "imageId = :band AND begins_with(userId, :user)",
-            "ExpressionAttributeValues": {":band": {"S": f"phash{index}:{band}"}, ":user": {"S": f"{user_id}/"}}}
-        while True:
-            page = self.dynamodb.query(**kwargs)
+            "ExpressionAttributeValues": {":band": {"S": _band_partition(index, band, user_id)},
+                                          ":user": {"S": f"{user_id}/"}}}
+        read = 0
+        while read < MAX_CANDIDATES:
+            page = self._call(self.dynamodb.query, **kwargs, Limit=MAX_CANDIDATES - read)
+            read += len(page.get("Items", []))
             yield from page.get("Items", [])
             if "LastEvaluatedKey" not in page:
                 return
@@ -213,7 +247,7 @@ class Index:
 
     def _forget(self, entry: dict[str, Any]) -> None:
         """Delete a band item that no longer stands for its image's upload (unless it was renewed meanwhile)."""
-        _conditional(self.dynamodb.delete_item, TableName=self.table,
+        self._conditional(self.dynamodb.delete_item, TableName=self.table,
                      Key={"imageId": entry["imageId"], "userId": entry["userId"]},
                      ConditionExpression="ownerUploadId = :upload",
                      ExpressionAttributeValues={":upload": entry["ownerUploadId"]})

@@ -46,13 +46,15 @@ class StepSettings:
     table: str = ""
     duplicates: str = "flag"  # off | flag | reuse
     near_duplicate_distance: int = 4
+    moderation: bool = False
 
     @property
     def recipe(self) -> str:
         """A short digest of everything that shapes the variants: two uploads of the same bytes made with
         the same recipe have the same variants (what `duplicates: reuse` relies on)."""
         shaping = (self.variant_sizes, self.variant_formats, self.qualities or self.quality, self.avif_speed,
-                   self.square_sizes, self.square_crop, self.animation, self.animation_budget, self.keep_gps)
+                   self.square_sizes, self.square_crop, self.animation, self.animation_budget, self.keep_gps,
+                   self.cache_control)
         return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
 
     @classmethod
@@ -80,6 +82,7 @@ class StepSettings:
             table=env.get("DYNAMODB_TABLE", ""),
             duplicates=env.get("DUPLICATES", "flag"),
             near_duplicate_distance=int(env.get("NEAR_DUPLICATE_DISTANCE", 4)),
+            moderation=env.get("MODERATION", "false") == "true",
         )
 
 

@@ -30,9 +30,9 @@ NEWER_UPLOAD = ("attribute_not_exists(#uploadId) "
 OWNED = "#status = :processing AND #executionArn = :executionArn"
 # A previous upload's outcome, removed when a dead letter fails a newer upload (the workflow's own list:
 # `components.workflow_definition.OUTCOME_ATTRIBUTES`; a test keeps these covering it).
-OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "completedAt", "executionArn",
+OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "completedAt", "executionArn", "startedAt",
                       "rejectedAt", "moderationLabels", "sha256", "phash", "thumbhash", "averageColor",
-                      "variantRecipe", "duplicateOf", "nearDuplicateOf", "nearDuplicateDistance")
+                      "variantRecipe", "duplicateOf", "nearDuplicateOf", "nearDuplicateDistance", "moderationSkipped")
 
 
 def now() -> str:

@@ -26,6 +26,7 @@ logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
 clients.warm("s3", "dynamodb")
 MODERATION_MIN_SIDE = 80  # Rekognition's smallest image: 80 px each way
+MODERATION_SKIPPED = "not moderated: no variant is 80 px on each side, Rekognition's smallest image"
 
 
 def variant_key(user_id: str, image_id: str, upload_token: str, size: int, extension: str,
@@ -59,9 +60,11 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
               "variantRecipe": _s(settings.recipe), "duplicateOf": _s(original.image_id if original else None),
               "nearDuplicateOf": _s(near.image_id if near else None),
               "nearDuplicateDistance": {"N": str(near.distance)} if near else {"NULL": True}}
+    key = moderation_key(stored) if settings.moderation else None
+    record["moderationSkipped"] = _s(MODERATION_SKIPPED if settings.moderation and key is None else None)
     result: dict[str, Any] = {"variants": stored, "record": record}
-    if key := moderation_key(stored):
-        result["moderationKey"] = key
+    if key is not None:
+        result["moderationKey"] = key  # the workflow moderates only an image that has one
     return result
 
 
@@ -107,11 +110,11 @@ def _reuse(original: duplicates.Original, upload: dict[str, Any], settings: obje
 
 
 def moderation_key(stored: list[dict[str, Any]]) -> str | None:
-    """The variant Rekognition looks at: the smallest fitted JPEG at least 80 px each way (else the largest)."""
+    """The variant Rekognition looks at: the smallest fitted JPEG at least 80 px each way; None when no
+    variant is that large (an icon, a 2000x40 banner), which Rekognition would refuse."""
     jpegs = sorted((v for v in stored if v["format"] == "jpeg" and v["shape"] == "fit"), key=lambda v: v["size"])
     large_enough = [v for v in jpegs if min(v["width"], v["height"]) >= MODERATION_MIN_SIDE]
-    chosen = large_enough[:1] or jpegs[-1:]
-    return chosen[0]["key"] if chosen else None
+    return large_enough[0]["key"] if large_enough else None
 
 
 @metrics.log_metrics

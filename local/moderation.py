@@ -51,12 +51,16 @@ class ModerationStandIn:
     def __init__(self, table: str, region: str, authorize: Callable[[str, str], bool] | None = None) -> None:
         self.table, self.region, self.authorize = table, region, authorize
         self.calls: list[tuple[str, str]] = []
+        self.throttle_next = 0  # tests: answer this many next calls with ThrottlingException, as a busy account does
         self._patches = contextlib.ExitStack()
 
     def detect(self, request: dict[str, Any]) -> dict[str, Any]:
         s3_object = request["Image"]["S3Object"]
         bucket, key = s3_object["Bucket"], s3_object["Name"]
         self.calls.append((bucket, key))
+        if self.throttle_next > 0:
+            self.throttle_next -= 1
+            raise _error("ThrottlingException", "Rate exceeded")
         if self.authorize is not None and not self.authorize(bucket, key):
             raise _error("AccessDeniedException", f"the workflow role may not read s3://{bucket}/{key}")
         s3 = boto3.client("s3", region_name=self.region)

@@ -173,3 +173,36 @@ def test_moderation_needs_a_jpeg_variant_and_says_so():
     with pytest.raises(Exception, match=r"moderation\.enabled: Rekognition reads JPEG and PNG only"):
         settings(moderation=MODERATED, workflow={"variant_formats": ["webp"]})
     assert dataclasses.asdict(Settings().moderation) == {"enabled": False, "min_confidence": 80, "labels": []}
+
+
+def test_an_image_too_small_for_rekognition_completes_unmoderated_and_says_why(moderating):
+    icon = encode(photo(48, 48, seed=3), "PNG")
+    banner = encode(photo(2000, 40, seed=4), "PNG")
+    moderating.run([Upload("icon.png", "uploads/u/icon.png", icon, {"moderation-labels": "Violence"}),
+                    Upload("banner.png", "uploads/u/banner.png", banner)])
+    for name in ("icon", "banner"):
+        item = status(moderating, name)
+        assert item["status"] == "completed", item.get("reason")
+        assert item["moderationSkipped"].startswith("not moderated: no variant is 80 px on each side")
+    assert moderating.emulator.moderation.calls == []
+    moderating.run([Upload("a.jpg", "uploads/u/a.jpg", PHOTO)])
+    assert status(moderating, "a")["moderationSkipped"] is None
+
+
+def test_rekognition_throttling_past_the_retries_re_runs_the_upload_and_it_completes(moderating):
+    moderating.emulator.moderation.throttle_next = 7  # the first attempt and its 6 retries
+    moderating.run([Upload("a.jpg", "uploads/u/a.jpg", PHOTO)])
+    item = status(moderating, "a")
+    assert item["status"] == "completed", item.get("reason")
+    assert len(moderating.emulator.moderation.calls) == 8
+    assert moderating.execution_events.sent == 1  # the unrecorded failure reached the DLQ processor
+
+
+def test_flat_images_are_never_near_duplicates_of_each_other(flagging):
+    flat = {"black": Image.new("RGB", (800, 600), "black"), "white": Image.new("RGB", (800, 600), "white"),
+            "gradient": Image.linear_gradient("L").resize((800, 600)).convert("RGB"),
+            "clear": Image.new("RGBA", (800, 600), (0, 0, 0, 0))}
+    flagging.run([Upload(f"{name}.png", f"uploads/u/{name}.png", encode(image, "PNG")) for name, image in flat.items()])
+    for name in flat:
+        item = status(flagging, name)
+        assert (item["status"], item["nearDuplicateOf"]) == ("completed", None), name

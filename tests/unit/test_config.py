@@ -141,6 +141,11 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
     ({"moderation": {"labels": ["it's bad"]}},
      "moderation.labels: \"it's bad\" is not a label name (1 to 100 letters, digits, spaces and & / ( ) . -)"),
     ({"workflow": {"duplicates": "merge"}}, "workflow.duplicates: 'merge' is not one of off, flag, reuse"),
+    ({"moderation": {"enabled": True}, "workflow": {"variant_sizes": [64, 32]}},
+     "moderation.enabled: no variant size in workflow.variant_sizes [64, 32] reaches 80 px, Rekognition's smallest "
+     "image: no image could be moderated"),
+    ({"moderation": {"labels": ["Weapon Violence "]}},
+     "moderation.labels: 'Weapon Violence ' has spaces at an end or doubled; Rekognition's names match exactly"),
     ({"workflow": {"near_duplicate_distance": 8}},
      "workflow.near_duplicate_distance: 8 is above the maximum 7 (AWS range 0 to 7)"),
 ])
@@ -158,6 +163,13 @@ def test_every_problem_is_listed_at_once():
         "dead_letter_queue.max_receive_count", "functions.orchestrator.timeout", "workflow.type",
         "queue.visibility_timeout_seconds"]  # 300 is below the (invalid) 901 s timeout too
     assert str(ConfigError(found)).startswith("7 problem(s) in config 'image-pipeline:pipeline':\n  - ")
+
+
+def test_a_label_rekognition_never_returns_is_a_warning():
+    warnings = Settings.from_dict({"moderation": {"labels": ["violence", "Violence"]}}).warnings()
+    assert [w for w in warnings if w.startswith("moderation.")] == [
+        "moderation.labels: 'violence' starts with a small letter; Rekognition's names are capitalised "
+        "(e.g. 'Violence') and match exactly, so this label would never reject an image"]
 
 
 def test_pitfalls_aws_accepts_are_warnings_naming_their_key():
