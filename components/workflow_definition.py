@@ -7,6 +7,7 @@
     the object changed under the steps (S3 412) or a newer upload took the image -> Superseded
     a status write that keeps failing -> StatusNotRecorded (the DLQ processor and the
       reconciler re-run or fail the image)
+    with moderation, Process -> ShouldModerate ... -> RecordRejected (`components.workflow_moderation`)
 
 The input is the queue message body plus the `upload` identity the orchestrator adds (see
 `handlers.uploads.execution_input`): an S3 pointer, never image bytes (Step Functions input
@@ -28,25 +29,18 @@ Example:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from typing import Any
 
-State = dict[str, Any]
+from components.states import State, catch_step_errors, lambda_task, retry
+from components.workflow_moderation import Moderation, moderation_states
 
-# Errors that are worth retrying: Lambda's service-side failures and throttling, and the
-# handlers' own TransientError (S3 throttling or 5xx while reading/writing objects).
-TRANSIENT_LAMBDA_ERRORS = ["Lambda.ServiceException", "Lambda.AWSLambdaException",
-                           "Lambda.SdkClientException", "Lambda.TooManyRequestsException",
-                           "TransientError"]
+__all__ = ["Moderation", "build_definition", "unfinished_executions_pattern"]
+
 TRANSIENT_DYNAMODB_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException",
                              "DynamoDB.ThrottlingException", "DynamoDB.RequestLimitExceeded",
                              "DynamoDB.InternalServerErrorException"]
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
-SUPERSEDED_ERRORS = ["UploadSuperseded"]  # the step read a newer object than the execution's upload
 DEFAULT_TIMEOUTS = {"validate": 30, "variants": 120, "metadata": 30, "quarantine": 30}
-# Rekognition's errors worth retrying, as the SDK integration names them.
-TRANSIENT_REKOGNITION_ERRORS = ["Rekognition.ThrottlingException", "Rekognition.ProvisionedThroughputExceededException",
-                                "Rekognition.InternalServerErrorException", "Rekognition.LimitExceededException"]
 # Fail states whose executions need nobody's help: the image's status is already right.
 SETTLED_ERRORS = ("ImageFailed", "StaleExecution")
 STATUS_NOT_RECORDED = "StatusNotRecorded"
@@ -81,16 +75,6 @@ CONSTANTS: dict[str, State] = {
 }
 
 
-def _retry(errors: list[str], attempts: int = 3) -> list[State]:
-    return [{"ErrorEquals": errors, "IntervalSeconds": 1, "MaxAttempts": attempts,
-             "BackoffRate": 2.0, "MaxDelaySeconds": 20, "JitterStrategy": "FULL"}]
-
-
-def _catch_step_errors() -> list[State]:
-    return [{"ErrorEquals": SUPERSEDED_ERRORS, "ResultPath": "$.error", "Next": "Superseded"},
-            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DescribeFailure"}]
-
-
 def _catch_status_write(on_condition_failed: str) -> list[State]:
     return [{"ErrorEquals": [CONDITION_FAILED], "ResultPath": None, "Next": on_condition_failed},
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": STATUS_NOT_RECORDED}]
@@ -123,20 +107,7 @@ def _update_item(table_name: str, values: dict[str, State | str], condition: str
             "ExpressionAttributeValues": dict(available[v] for v in sorted(set(re.findall(r":\w+", both)))),
         },
         "ResultPath": None,
-        "Retry": _retry(TRANSIENT_DYNAMODB_ERRORS, attempts=6),
-    }
-
-
-def _lambda_task(function_arn: str, timeout: int, result_selector: State, result_path: str) -> State:
-    return {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::lambda:invoke",
-        "Parameters": {"FunctionName": function_arn, "Payload.$": "$"},
-        # A little above the function's own timeout, so Lambda's error wins the race.
-        "TimeoutSeconds": timeout + 10,
-        "ResultSelector": result_selector,
-        "ResultPath": result_path,
-        "Retry": _retry(TRANSIENT_LAMBDA_ERRORS),
+        "Retry": retry(TRANSIENT_DYNAMODB_ERRORS, attempts=6),
     }
 
 
@@ -192,18 +163,18 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
     timeouts = DEFAULT_TIMEOUTS | (function_timeouts or {})
     status = _status_states(table_name)
 
-    validate = _lambda_task(
+    validate = lambda_task(
         function_arns["validate"], timeouts["validate"],
         {"format.$": "$.Payload.format", "width.$": "$.Payload.width",
          "height.$": "$.Payload.height", "mode.$": "$.Payload.mode",
          "frames.$": "$.Payload.frames", "bytes.$": "$.Payload.bytes"},
         "$.image")
-    validate |= {"Catch": _catch_step_errors(), "Next": "Process"}
+    validate |= {"Catch": catch_step_errors(), "Next": "Process"}
 
     def branch(name: str, output: str) -> State:
         # The branch outputs the step's list/object itself, so the Parallel state picks results
         # with "$[0]" / "$[1]" (moto's JSONPath wraps "$[0].field" in a list; AWS does not).
-        task = _lambda_task(function_arns[name], timeouts[name], {"value.$": output}, "$")
+        task = lambda_task(function_arns[name], timeouts[name], {"value.$": output}, "$")
         return {"StartAt": name.capitalize(),
                 "States": {name.capitalize(): task | {"OutputPath": "$.value", "End": True}}}
 
@@ -213,10 +184,10 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "Branches": [branch("variants", "$.Payload"), branch("metadata", "$.Payload.metadata")],
         "ResultSelector": {"images.$": "$[0]", "metadata.$": "$[1]"},
         "ResultPath": "$.results",
-        "Catch": _catch_step_errors(),
+        "Catch": catch_step_errors(),
         "Next": "ShouldModerate" if moderation else "RecordCompleted",
     }
-    moderation_states = _moderation_states(moderation, function_arns, timeouts) if moderation else {}
+    moderating = moderation_states(moderation, function_arns, timeouts) if moderation else {}
 
     return {
         "Comment": "Validate an uploaded image, make its variants, extract its metadata, record the outcome.",
@@ -226,7 +197,7 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
             "MarkProcessing": status["MarkProcessing"],
             "Validate": validate,
             "Process": process,
-            **moderation_states,
+            **moderating,
             "RecordCompleted": status["RecordCompleted"],
             **({"RecordRejected": status["RecordRejected"]} if moderation else {}),
             "Done": {"Type": "Succeed"},
@@ -254,75 +225,6 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
                                   "Cause": "The image's status could not be written; the DLQ processor or the "
                                            "reconciler re-runs or fails it."},
         },
-    }
-
-
-@dataclass(frozen=True)
-class Moderation:
-    """What the moderation states need: where the variants are, where alerts go, what counts."""
-
-    output_bucket: str
-    topic_arn: str
-    min_confidence: int = 80
-    labels: tuple[str, ...] = ()
-
-
-def _moderation_states(moderation: Moderation, function_arns: dict[str, str],
-                       timeouts: dict[str, int]) -> dict[str, State]:
-    """Moderate -> (flagged) Quarantine -> RecordRejected -> AlertRejected -> Rejected; else RecordCompleted.
-
-    A label flags the image when its name or its parent's is one of `labels` (any label when empty). An
-    image with no variant Rekognition accepts (under 80 px a side) is recorded `moderationSkipped`. When
-    Rekognition keeps throttling, the execution fails unrecorded (`TransientError`): the DLQ processor
-    re-runs the upload, as it does any transient failure.
-    """
-    moderate = {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::aws-sdk:rekognition:detectModerationLabels",
-        "Parameters": {"Image": {"S3Object": {"Bucket": moderation.output_bucket,
-                                              "Name.$": "$.results.images.moderationKey"}},
-                       "MinConfidence": moderation.min_confidence},
-        "ResultSelector": {"labels.$": "$.ModerationLabels", "names.$": "$.ModerationLabels[*].Name",
-                           "parents.$": "$.ModerationLabels[*].ParentName"},
-        "ResultPath": "$.moderation",
-        "Retry": _retry(TRANSIENT_REKOGNITION_ERRORS, attempts=6),
-        "Catch": [{"ErrorEquals": TRANSIENT_REKOGNITION_ERRORS, "ResultPath": "$.error",
-                   "Next": "ModerationUnavailable"}, *_catch_step_errors()],
-        "Next": "Verdict" if moderation.labels else "Flagged",
-    }
-    if moderation.labels:
-        matches = {f"{kind}{index}.$": f"States.ArrayContains($.moderation.{kind}s, '{label}')"
-                   for index, label in enumerate(moderation.labels) for kind in ("name", "parent")}
-        verdict: State = {"Type": "Pass", "Parameters": matches, "ResultPath": "$.verdict", "Next": "Flagged"}
-        rule: State = {"Or": [{"Variable": f"$.verdict.{key.removesuffix('.$')}", "BooleanEquals": True}
-                              for key in matches]}
-    else:
-        rule = {"Variable": "$.moderation.labels[0]", "IsPresent": True}
-    quarantine = _lambda_task(function_arns["quarantine"], timeouts["quarantine"],
-                              {"variants.$": "$.Payload.variants"}, "$.quarantined")
-    alert = {
-        "Type": "Task",
-        "Resource": "arn:aws:states:::sns:publish",
-        "Parameters": {"TopicArn": moderation.topic_arn, "Subject": "Image rejected by moderation",
-                       "Message": {"imageId.$": "$.imageId", "userId.$": "$.userId", "s3Key.$": "$.s3Key",
-                                   "labels.$": "$.moderation.names", "variants.$": "$.quarantined.variants"}},
-        "ResultPath": None,
-        "Retry": _retry(["SNS.ThrottledException", "SNS.InternalErrorException", "SNS.KMSThrottlingException"]),
-        # The status is recorded: an alert that cannot be sent must not undo that.
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.alertError", "Next": "Rejected"}],
-        "Next": "Rejected",
-    }
-    return {
-        "ShouldModerate": {"Type": "Choice", "Default": "RecordCompleted", "Choices": [
-            {"Variable": "$.results.images.moderationKey", "IsPresent": True, "Next": "Moderate"}]},
-        "Moderate": moderate,
-        "ModerationUnavailable": {"Type": "Fail", "Error": "TransientError",
-                                  "Cause": "Rekognition kept throttling; the DLQ processor re-runs the upload."},
-        **({"Verdict": verdict} if moderation.labels else {}),
-        "Flagged": {"Type": "Choice", "Choices": [rule | {"Next": "Quarantine"}], "Default": "RecordCompleted"},
-        "Quarantine": quarantine | {"Catch": _catch_step_errors(), "Next": "RecordRejected"},
-        "AlertRejected": alert,
-        "Rejected": {"Type": "Succeed", "Comment": "Flagged by moderation: recorded `rejected`, variants quarantined."},
     }
 
 
