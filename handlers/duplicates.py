@@ -45,6 +45,7 @@ BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
 CLAIM_ATTEMPTS = 8
 LOW_DETAIL_BITS = 8  # a photo's pHash has about 32 bits set (median threshold); a flat image's 0 or 1
 MAX_CANDIDATES = 1_000  # per band query: bounds a lookup's reads whatever the user's library
+ORIGINAL_WAIT_SECONDS = 30  # how long a copy waits for a still-processing original's outcome
 MAX_HOLDERS = 200  # the first, and the newest others; keeps the claim item far below DynamoDB's 400 KB
 LIVE_STATUSES = ("queued", "processing", "completed")  # a failed or rejected image is no original
 KIND = {"S": "fingerprint"}
@@ -170,26 +171,47 @@ class Index:
                           "updatedAt": {"S": now()}}
             condition = ("attribute_not_exists(imageId)" if held is None else "version = :version")
             values = {":version": {"N": str(version)}} if held is not None else {}
-            if self._conditional(self.dynamodb.put_item, TableName=self.table, Item=item, ConditionExpression=condition,
-                            **({"ExpressionAttributeValues": values} if values else {})):
-                first = holders[0]
-                if first == me:
-                    return None
-                found = self.image(upload.user_id, first[0]) or {}
-                return Original(first[0], {k: None if "NULL" in v else next(iter(v.values()))
-                                           for k, v in found.items()})
-            time.sleep(random.uniform(0, 0.01 * 2 ** attempt))  # jittered, so racers spread out
-            self._items.clear()
+            written = self._conditional(self.dynamodb.put_item, TableName=self.table, Item=item,
+                                        ConditionExpression=condition,
+                                        **({"ExpressionAttributeValues": values} if values else {}))
+            if written and holders[0] == me:
+                return None
+            if written and (original := self._settled(upload.user_id, holders[0])) is not None:
+                return original
+            if not written:  # another upload changed the claim first: jittered, so racers spread out
+                time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+            self._items.clear()  # the first holder failed, was rejected or replaced meanwhile: claim again
         raise TransientError(f"the content claim of {upload.image_id} kept changing under it; retrying the step")
+
+    def _settled(self, user_id: str, holder: list[str]) -> Original | None:
+        """The first holder as the original once it completed; None if it failed, was rejected or replaced.
+
+        While it is still processing (two uploads of the same bytes at once), wait for its outcome, up
+        to `ORIGINAL_WAIT_SECONDS`: a copy must not name an original that is about to be rejected.
+        """
+        image_id, upload_id = holder
+        deadline, pause = time.monotonic() + ORIGINAL_WAIT_SECONDS, 0.2
+        while True:
+            self._items.pop(image_id, None)
+            found = self.image(user_id, image_id) or {}
+            status = found.get("status", {}).get("S")
+            if found.get("uploadId", {}).get("S") != upload_id or status not in LIVE_STATUSES:
+                return None
+            if status == "completed" or time.monotonic() >= deadline:  # still running: name it all the same
+                return Original(image_id, {k: None if "NULL" in v else next(iter(v.values()))
+                                           for k, v in found.items()})
+            time.sleep(pause)
+            pause = min(pause * 1.5, 2.0)
 
     def _holders(self, upload: Upload, holders: list[list[str]]) -> list[list[str]]:
         """`holders` without those that no longer hold the bytes up to the first that does, and with `upload`."""
         me = [upload.image_id, upload.upload_id]
         kept: list[list[str]] = []
         for image, upload_id in holders:
-            if image == upload.image_id and upload_id != upload.upload_id:
-                continue  # an older upload of this image: this one replaces it
-            if kept or [image, upload_id] == me or self.reflects(upload.user_id, image, upload_id):
+            if image == upload.image_id:
+                if me not in kept:
+                    kept.append(me)  # this image again (a retry, or the same bytes uploaded anew) keeps its place
+            elif kept or self.reflects(upload.user_id, image, upload_id):
                 kept.append([image, upload_id])  # past the first live holder, the rest are checked when first
         if me not in kept:
             kept.append(me)

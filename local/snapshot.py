@@ -40,7 +40,7 @@ from local.stack import REGION, LocalPipeline
 logger = logging.getLogger("local.snapshot")
 
 ACCOUNT = "123456789012"
-TERMINAL = ("completed", "failed")
+TERMINAL = ("completed", "failed", "rejected")
 KEPT_HEADERS = ("ContentType", "CacheControl", "ContentEncoding", "ContentDisposition", "ContentLanguage",
                 "Metadata", "StorageClass", "WebsiteRedirectLocation")
 COMPLETE = "complete"  # written last: a snapshot folder without it is not whole

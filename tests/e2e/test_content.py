@@ -97,6 +97,21 @@ def test_an_original_re_uploaded_with_other_content_hands_its_claim_to_the_next_
     assert status(flagging, "a")["nearDuplicateOf"] is None
 
 
+def test_the_original_uploaded_anew_with_the_same_bytes_stays_the_original(flagging):
+    flagging.run([Upload("a.jpg", "uploads/u/a.jpg", PHOTO)])
+    flagging.run([Upload("b.jpg", "uploads/u/b.jpg", PHOTO)])
+    flagging.run([Upload("a.jpg", "uploads/u/a.jpg", PHOTO)])
+    assert (status(flagging, "a")["duplicateOf"], status(flagging, "b")["duplicateOf"]) == (None, "a")
+
+
+def test_a_copy_never_names_an_original_that_ends_rejected(moderating):
+    """Uploaded together: the copy waits for the still-processing original's outcome before naming it."""
+    moderating.run([Upload("f.jpg", "uploads/u/f.jpg", PHOTO, {"moderation-labels": "Violence"}),
+                    Upload("g.jpg", "uploads/u/g.jpg", PHOTO)])
+    assert status(moderating, "f")["status"] == "rejected"
+    assert (status(moderating, "g")["status"], status(moderating, "g")["duplicateOf"]) == ("completed", None)
+
+
 def test_reuse_copies_an_exact_duplicates_variants_instead_of_resizing():
     runner = LocalRunner(settings(workflow={"duplicates": "reuse"}), iam_enforce=True)
     with runner.running():

@@ -93,7 +93,8 @@ def test_each_images_newest_restored_upload_is_announced_again_unless_its_status
         entry("tie.jpg", "2026-11-28T10:00:00.200Z"), entry("tie.png", "2026-11-28T10:00:00.600Z"),
         # The recorded upload's object was deleted: the older one left is not news.
         entry("gone.jpg", "2026-11-28T10:00:00.000Z"),
-        entry("a/b.jpg", "2026-11-28T10:00:00.000Z"),  # a rejected key
+        entry("a/b.jpg", "2026-11-28T10:00:00.000Z"),  # a refused key
+        entry("flagged.jpg", "2026-11-28T10:00:00.000Z"),  # rejected by moderation: finished too
     ]
 
     def recorded(image: str, key: str, at: str, status: str = "completed") -> dict:
@@ -104,7 +105,9 @@ def test_each_images_newest_restored_upload_is_announced_again_unless_its_status
              recorded("busy", "busy.jpg", "2026-11-28T10:00:00.050Z", status="processing"),
              recorded("edited", "edited.jpg", "2026-11-28T09:00:00.000Z"),  # the key's content changed later
              recorded("tie", "tie.png", "2026-11-28T10:00:00.650Z"),
-             recorded("gone", "gone.png", "2026-11-28T10:00:01.000Z")]
+             recorded("gone", "gone.png", "2026-11-28T10:00:01.000Z"),
+             recorded("flagged", "flagged.jpg", "2026-11-28T10:00:00.050Z", status="rejected"),
+             {"imageId": {"S": "sha256:ab"}, "userId": {"S": "me/content"}, "kind": {"S": "fingerprint"}}]
 
     class Table:
         def get_paginator(self, _: str) -> object:
