@@ -10,13 +10,16 @@ item can ever collide with them (a real `userId` never contains "/"):
 
 Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, then under a
 version number, so of simultaneous uploads of the same bytes exactly one becomes the original and
-the others record `duplicateOf` it; when the original stops holding the bytes, the next holder
-becomes the original. Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands;
-two hashes at most 7 bits apart agree on at least one band (pigeonhole), so a lookup is 8 strongly
-consistent queries, never a scan (each returns the user's images sharing that band: about 1 in
-256 of them by chance, dropped by their distance before any further read). An image writes its
-band items before it looks, so of two near duplicates processed at once, at least the later one
-to look finds the other.
+the others record `duplicateOf` it, once it has completed (a copy waits for a still-processing
+original's outcome); when the original stops holding the bytes, the next holder becomes the
+original, and the original uploaded anew with the same bytes keeps its place.
+
+Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands; two hashes at
+most 7 bits apart agree on at least one band (pigeonhole), so a lookup is 8 strongly consistent
+queries, never a scan (each returns the user's images sharing that band: about 1 in 256 of them
+by chance, dropped by their distance before any further read). An image writes its band items
+before it looks, so of two near duplicates processed at once, at least the later one to look
+finds the other.
 
 Index items are never trusted alone: each names the upload it came from, and counts only while
 that image's status item still reflects that upload (stale ones are deleted when met).
@@ -39,7 +42,7 @@ from botocore.exceptions import ClientError
 
 from handlers import fingerprints
 from handlers.errors import TransientError
-from handlers.status import now
+from handlers.status import now, plain_item
 
 BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
 CLAIM_ATTEMPTS = 8
@@ -198,8 +201,7 @@ class Index:
             if found.get("uploadId", {}).get("S") != upload_id or status not in LIVE_STATUSES:
                 return None
             if status == "completed" or time.monotonic() >= deadline:  # still running: name it all the same
-                return Original(image_id, {k: None if "NULL" in v else next(iter(v.values()))
-                                           for k, v in found.items()})
+                return Original(image_id, plain_item(found))
             time.sleep(pause)
             pause = min(pause * 1.5, 2.0)
 
