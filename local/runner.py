@@ -16,11 +16,14 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import math
+import os
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest import mock
 
 from components.config import Settings
 from local.clock import VirtualClock
@@ -47,12 +50,14 @@ class LocalRunner:
         self.emulator = Emulator(settings, faults=self.faults, iam_enforce=iam_enforce, retry_scale=retry_scale,
                                  quiet=quiet)
         self.clock = VirtualClock()
+        self._since = time.monotonic()
         self.delivery = Delivery(self.emulator, self.clock, max_running_executions=max_running_executions)
 
     @contextlib.contextmanager
     def running(self) -> Iterator[LocalRunner]:
         """Moto, the patches and the deployed pipeline; everything is gone on exit."""
         with self.emulator:
+            self._since = time.monotonic()
             yield self
 
     # What tests and the report read, from the part that owns it.
@@ -80,8 +85,12 @@ class LocalRunner:
     def reconcile(self) -> dict[str, int]:
         """One scheduled reconciler run, as if the stale bound and a schedule period had elapsed since now."""
         wf = self.settings.workflow
-        return self.delivery.reconcile(datetime.now(UTC) + timedelta(seconds=wf.stale_after +
-                                                                     60 * wf.reconcile_every_minutes))
+        # In AWS the reconciler runs every period all along, so each execution that failed unrecorded falls
+        # in some run's window; here it runs at the end only, so its window spans the whole run.
+        minutes = max(wf.reconcile_every_minutes, math.ceil((time.monotonic() - self._since) / 60) + 1)
+        with mock.patch.dict(os.environ, {"RECONCILE_EVERY_MINUTES": str(minutes)}):
+            return self.delivery.reconcile(datetime.now(UTC) + timedelta(seconds=wf.stale_after +
+                                                                         60 * wf.reconcile_every_minutes))
 
     def settle(self, *, deadline_s: float = 900, max_reconciles: int = 20) -> None:
         """Deliver until nothing moves, forwarding ended executions to the DLQ as EventBridge does;
