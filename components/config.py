@@ -273,6 +273,10 @@ class Settings:
         return [("orchestrator", "queue", self.functions.orchestrator, self.queue),
                 ("dlq_processor", "dead_letter_queue", self.functions.dlq_processor, self.dlq)]
 
+    def workflow_functions(self) -> tuple[str, ...]:
+        """The functions the workflow invokes: validate, variants, metadata, and quarantine with moderation."""
+        return ("validate", "variants", "metadata", *(("quarantine",) if self.moderation.enabled else ()))
+
     def created_functions(self) -> dict[str, FunctionSettings]:
         """The functions this stack creates: every one, `quarantine` only with moderation enabled."""
         return {name: fn for name, fn in self.functions.roles().items()

@@ -73,7 +73,7 @@ class ImagePipeline(pulumi.ComponentResource):
                                    kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
         # Step functions first: the state machine names them, and the orchestrator names it.
         self._code = handler_code()  # one archive of handlers/ for every function
-        self.functions = self._functions(self._step_functions())
+        self.functions = self._functions(self.settings.workflow_functions())
         self.workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
                                  step_functions=self.functions, arns=self._arns(with_state_machine=False),
                                  output_bucket=self.storage.output_bucket.bucket.bucket, topic=self.alerts.topic,
@@ -95,10 +95,6 @@ class ImagePipeline(pulumi.ComponentResource):
             table=status_table(f"{self._name}-status", storage, key, tags, self),
         )
 
-    def _step_functions(self) -> tuple[str, ...]:
-        """The functions the workflow invokes: quarantine too when it moderates."""
-        return (*policies.STEP_FUNCTIONS, *(("quarantine",) if self.settings.moderation.enabled else ()))
-
     def _functions(self, names: tuple[str, ...]) -> dict[str, PipelineFunction]:
         fs, wf = self.settings.functions, self.settings.workflow
         pillow_layers: dict[str, aws.lambda_.LayerVersion] = {}
@@ -106,7 +102,7 @@ class ImagePipeline(pulumi.ComponentResource):
         def layers(name: str, architecture: str) -> list[pulumi.Input[str]]:
             arns: list[pulumi.Input[str]] = [powertools_layer_arn(
                 self.region, architecture, fs.runtime, fs.powertools_layer_version)]
-            if name in self._step_functions():
+            if name in self.settings.workflow_functions():
                 if architecture not in pillow_layers:
                     pillow_layers[architecture] = self._pillow_layer(architecture)
                 arns.append(pillow_layers[architecture].arn)
@@ -144,7 +140,7 @@ class ImagePipeline(pulumi.ComponentResource):
             "alerts_key": self.keys.alerts_key_arn,
             "state_machine": self.workflow.state_machine.arn if with_state_machine else "",
             "kms_key": self.keys.data_key_arn or "",
-            "step_functions": {n: self.functions[n].function.arn for n in self._step_functions()},
+            "step_functions": {n: self.functions[n].function.arn for n in self.settings.workflow_functions()},
             "log_groups": {n: fn.log_group.arn for n, fn in self.functions.items()},
         }
         return pulumi.Output.all(**named).apply(lambda a: policies.PipelineArns(

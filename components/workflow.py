@@ -50,14 +50,12 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
 
     steps = sorted(step_functions)  # validate, variants, metadata (+ quarantine with moderation)
     timeouts = {step: getattr(settings.functions, step).timeout for step in steps}
-    moderation = settings.moderation
 
     def build(table_name: str, bucket: str, topic_arn: str, *arns: str) -> str:
         return json.dumps(build_definition(
             table_name=table_name, function_arns=dict(zip(steps, arns, strict=True)), function_timeouts=timeouts,
             execution_timeout_seconds=wf.execution_timeout_seconds,
-            moderation=Moderation(output_bucket=bucket, topic_arn=topic_arn, min_confidence=moderation.min_confidence,
-                                  labels=tuple(moderation.labels)) if moderation.enabled else None))
+            moderation=Moderation.of(settings.moderation, output_bucket=bucket, topic_arn=topic_arn)))
 
     definition = pulumi.Output.all(table.name, output_bucket, topic.arn,
                                    *(step_functions[step].function.arn for step in steps)).apply(lambda a: build(*a))

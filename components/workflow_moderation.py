@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from components.config import ModerationSettings
 from components.states import State, catch_step_errors, lambda_task, retry
 
 # Rekognition's errors worth retrying, as the SDK integration names them.
@@ -26,6 +27,14 @@ class Moderation:
     topic_arn: str
     min_confidence: int = 80
     labels: tuple[str, ...] = ()
+
+    @classmethod
+    def of(cls, settings: ModerationSettings, *, output_bucket: str, topic_arn: str) -> Moderation | None:
+        """What a stack's `moderation` settings ask of the definition; None when moderation is off."""
+        if not settings.enabled:
+            return None
+        return cls(output_bucket=output_bucket, topic_arn=topic_arn, min_confidence=settings.min_confidence,
+                   labels=tuple(settings.labels))
 
 
 def moderation_states(moderation: Moderation, function_arns: dict[str, str],

@@ -40,9 +40,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers import fingerprints
+from handlers import fingerprints, status
 from handlers.errors import TransientError
-from handlers.status import now, plain_item
+from handlers.status import now
 
 BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
 CLAIM_ATTEMPTS = 8
@@ -146,9 +146,8 @@ class Index:
     def image(self, user_id: str, image_id: str) -> dict[str, Any] | None:
         """An image's status item (typed), read once per lookup and strongly consistent."""
         if image_id not in self._items:
-            self._items[image_id] = self._call(
-                self.dynamodb.get_item, TableName=self.table, ConsistentRead=True,
-                Key={"imageId": {"S": image_id}, "userId": {"S": user_id}}).get("Item")
+            self._items[image_id] = self._call(status.get_item, dynamodb=self.dynamodb, table=self.table,
+                                               image_id=image_id, user_id=user_id)
         return self._items[image_id]
 
     def reflects(self, user_id: str, image_id: str, upload_id: str) -> bool:
@@ -196,12 +195,11 @@ class Index:
         deadline, pause = time.monotonic() + ORIGINAL_WAIT_SECONDS, 0.2
         while True:
             self._items.pop(image_id, None)
-            found = self.image(user_id, image_id) or {}
-            status = found.get("status", {}).get("S")
-            if found.get("uploadId", {}).get("S") != upload_id or status not in LIVE_STATUSES:
+            if not self.reflects(user_id, image_id, upload_id):
                 return None
-            if status == "completed" or time.monotonic() >= deadline:  # still running: name it all the same
-                return Original(image_id, plain_item(found))
+            found = self.image(user_id, image_id) or {}
+            if found["status"]["S"] == "completed" or time.monotonic() >= deadline:  # running: name it all the same
+                return Original(image_id, status.plain_item(found))
             time.sleep(pause)
             pause = min(pause * 1.5, 2.0)
 

@@ -47,14 +47,13 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
     data, sha256 = objects.read_hashed(s3, upload["bucketName"], upload["s3Key"], upload)
     imaging.check_size(len(data), settings.limits)
     me = duplicates.Upload.from_event(upload)
-    looking = index is not None and settings.duplicates != "off"
-    original = index.claim(me, sha256) if looking and index is not None else None
+    index = index if settings.duplicates != "off" else None
+    original = index.claim(me, sha256) if index else None
     stored, fingerprint = (_reuse(original, upload, settings, s3) if original and settings.duplicates == "reuse"
                            else (None, None))
     if stored is None or fingerprint is None:
         stored, fingerprint = _make(data, sha256, upload, settings, s3)
-    near = (index.near(me, int(fingerprint.phash, 16), sha256, settings.near_duplicate_distance)
-            if looking and index is not None else None)
+    near = index.near(me, int(fingerprint.phash, 16), sha256, settings.near_duplicate_distance) if index else None
     record = {"sha256": _s(fingerprint.sha256), "phash": _s(fingerprint.phash),
               "thumbhash": _s(fingerprint.thumbhash), "averageColor": _s(fingerprint.average_colour),
               "variantRecipe": _s(settings.recipe), "duplicateOf": _s(original.image_id if original else None),

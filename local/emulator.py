@@ -111,9 +111,8 @@ class Emulator:
             table=f"arn:aws:dynamodb:eu-west-1:123456789012:table/{p.table}", topic=p.topic_arn,
             input_bucket=f"arn:aws:s3:::{p.input_bucket}", output_bucket=f"arn:aws:s3:::{p.output_bucket}",
             state_machine=p.state_machine_arn,
-            step_functions={n: p.function_arns[n] for n in policies.STEP_FUNCTIONS}
-            | ({"quarantine": p.function_arns["quarantine"]} if "quarantine" in p.function_arns else {}),
-            moderation="quarantine" in p.function_arns)
+            step_functions={n: p.function_arns[n] for n in p.settings.workflow_functions()},
+            moderation=p.settings.moderation.enabled)
         return policies.function_policies(arns) | {"workflow": policies.state_machine_policy(arns)}
 
     def _notifications(self) -> str:

@@ -27,6 +27,8 @@ from moto.core.exceptions import JsonRESTError
 from moto.rekognition.responses import RekognitionResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 
+from handlers.status import get_item
+
 MARKER = "moderation-labels"
 CONFIDENCE = 99.0
 NOTICE = ("moderation: a local stand-in answers DetectModerationLabels (moto has none): labels come from the "
@@ -63,30 +65,30 @@ class ModerationStandIn:
             raise _error("ThrottlingException", "Rate exceeded")
         if self.authorize is not None and not self.authorize(bucket, key):
             raise _error("AccessDeniedException", f"the workflow role may not read s3://{bucket}/{key}")
-        s3 = boto3.client("s3", region_name=self.region)
         try:
-            s3.head_object(Bucket=bucket, Key=key)
-        except s3.exceptions.ClientError:
+            self._s3.head_object(Bucket=bucket, Key=key)
+        except self._s3.exceptions.ClientError:
             raise _error("InvalidS3ObjectException", f"Unable to get object metadata from S3: {key}") from None
-        marker = self._marker(key, s3)
+        marker = self._marker(key)
         return {"ModerationLabels": labels_for(marker, float(request.get("MinConfidence", 50))) if marker else [],
                 "ModerationModelVersion": "7.0"}
 
-    def _marker(self, key: str, s3: Any) -> str | None:
+    def _marker(self, key: str) -> str | None:
         """The upload's marker: variants/{userId}/{imageId}/... -> the image's upload -> its metadata."""
         parts = key.split("/")
         if len(parts) < 4 or parts[0] != "variants":
             return None
-        item = boto3.client("dynamodb", region_name=self.region).get_item(
-            TableName=self.table, Key={"imageId": {"S": parts[2]}, "userId": {"S": parts[1]}},
-            ConsistentRead=True).get("Item") or {}
+        item = get_item(self._dynamodb, self.table, parts[2], parts[1]) or {}
         if "s3Key" not in item:
             return None
-        head = s3.head_object(Bucket=item["bucketName"]["S"], Key=item["s3Key"]["S"])
+        head = self._s3.head_object(Bucket=item["bucketName"]["S"], Key=item["s3Key"]["S"])
         return (head.get("Metadata") or {}).get(MARKER)
 
     def __enter__(self) -> ModerationStandIn:
         stand_in = self
+        # Created once, inside moto: the stand-in reads the variant and the upload as Rekognition would.
+        self._s3 = boto3.client("s3", region_name=self.region)
+        self._dynamodb = boto3.client("dynamodb", region_name=self.region)
 
         def detect_moderation_labels(response: RekognitionResponse) -> str:
             return json.dumps(stand_in.detect(json.loads(response.body)))

@@ -124,15 +124,12 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
                                                          "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline"}},
         )["FunctionArn"] for fn in names}
 
-    moderation = settings.moderation
-    steps = create_functions(("validate", "variants", "metadata", *(("quarantine",) if moderation.enabled else ())), "")
+    steps = create_functions(settings.workflow_functions(), "")
     definition = build_definition(
         table_name=table, function_arns=steps,
         function_timeouts={step: getattr(settings.functions, step).timeout for step in steps},
         execution_timeout_seconds=settings.workflow.execution_timeout_seconds,
-        moderation=Moderation(output_bucket=output_bucket, topic_arn=topic_arn,
-                              min_confidence=moderation.min_confidence,
-                              labels=tuple(moderation.labels)) if moderation.enabled else None)
+        moderation=Moderation.of(settings.moderation, output_bucket=output_bucket, topic_arn=topic_arn))
     state_machine_arn = sfn.create_state_machine(
         name=f"{name}-workflow", definition=json.dumps(definition), roleArn=role,
         type=settings.workflow.type)["stateMachineArn"]

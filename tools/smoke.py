@@ -20,6 +20,7 @@ from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw
 
 from handlers.duplicates import index_keys
+from handlers.status import get_item
 from tools.status import plain_item
 
 FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
@@ -192,7 +193,7 @@ def clean_up(session: Any, run: str, keys: list[str], input_bucket: str, output_
     for key in keys:
         image_id = key.rsplit("/", 1)[1].rsplit(".", 1)[0]
         image_key = {"imageId": {"S": image_id}, "userId": {"S": run}}
-        item = dynamodb.get_item(TableName=table, Key=image_key, ConsistentRead=True).get("Item") or {}
+        item = get_item(dynamodb, table, image_id, run) or {}
         if "sha256" in item and "phash" in item:  # its duplicates' claim and hash bands
             for index_key in index_keys(run, image_id, item["sha256"]["S"], item["phash"]["S"]):
                 dynamodb.delete_item(TableName=table, Key=index_key)
