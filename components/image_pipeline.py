@@ -145,7 +145,7 @@ class ImagePipeline(pulumi.ComponentResource):
         }
         return pulumi.Output.all(**named).apply(lambda a: policies.PipelineArns(
             account_id=self.account_id, tracing=self.settings.workflow.tracing,
-            moderation=self.settings.moderation.enabled,
+            moderation=self.settings.moderation.enabled, express=self.settings.workflow.type == "EXPRESS",
             **(a | {"kms_key": a["kms_key"] or None})))
 
     def _permissions(self) -> Permissions:
@@ -156,10 +156,13 @@ class ImagePipeline(pulumi.ComponentResource):
         dlq = self.queues.dead_letter_queue
         queue_policy(f"{self._name}-queue-policy", self.queues.queue,
                      producers=[role["s3_event_handler"]], consumers=[role["orchestrator"]])
+        rule = self.workflow.unfinished_rule
+        # STANDARD: EventBridge sends unfinished executions; EXPRESS: the workflow reports them itself.
         queue_policy(f"{self._name}-dlq-policy", dlq,
-                     producers=[role["s3_event_handler"]], consumers=[role["dlq_processor"]],
-                     extra_statements=[pulumi.Output.all(dlq.arn, self.workflow.unfinished_rule.arn)
-                                       .apply(lambda a: events_to_queue_statement(*a))])
+                     producers=[role["s3_event_handler"]] + ([] if rule else [self.workflow.role.arn]),
+                     consumers=[role["dlq_processor"]],
+                     extra_statements=[pulumi.Output.all(dlq.arn, rule.arn).apply(
+                         lambda a: events_to_queue_statement(*a))] if rule else [])
         return Permissions(role_policies=role_policies)
 
     def _triggers(self) -> None:

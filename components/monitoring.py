@@ -141,7 +141,7 @@ def function_alarms(name: str, settings: AlarmSettings, *, functions: dict[str, 
 
 
 def workflow_alarms(name: str, settings: AlarmSettings, *, state_machine: aws.sfn.StateMachine,
-                    queue: aws.sqs.Queue, events_dead_letter_queue: aws.sqs.Queue, topic: aws.sns.Topic,
+                    queue: aws.sqs.Queue, events_dead_letter_queue: aws.sqs.Queue | None, topic: aws.sns.Topic,
                     tags: dict[str, str], parent: pulumi.Resource) -> dict[str, aws.cloudwatch.MetricAlarm]:
     common = {"namespace": "AWS/States", "dimensions": {"StateMachineArn": state_machine.arn},
               "period": settings.period_seconds, "evaluation_periods": 1, "statistic": "Sum",
@@ -169,6 +169,8 @@ def workflow_alarms(name: str, settings: AlarmSettings, *, state_machine: aws.sf
                 "period": settings.period_seconds, "dimensions": {"QueueName": queue.name}}},
             {"id": "stalled", "return_data": True, "label": "stalled",
              "expression": f"IF(age > {settings.stalled_queue_age_seconds} AND deleted == 0, 1, 0)"}])
+    if events_dead_letter_queue is None:  # EXPRESS: no execution events
+        return alarms
     alarms["events_undelivered"] = _alarm(
         f"{name}-events-undelivered", "EventBridge could not deliver execution events to the DLQ; they wait in "
         "the events DLQ. Check the DLQ's key and queue policy, then move them to the DLQ.", topic, tags, parent,

@@ -43,6 +43,8 @@ class PipelineArns:
     tracing: bool = False
     moderation: bool = False
     """The workflow moderates images (Rekognition, the quarantine function, alerts)."""
+    express: bool = False
+    """An EXPRESS workflow: it sends its unfinished executions to the DLQ itself."""
 
 
 def document(*statements: Document) -> Document:
@@ -204,7 +206,8 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
         "orchestrator": [
             allow("ConsumeUploadQueue", QUEUE_CONSUMER_ACTIONS, [arns.upload_queue]),
             allow("StartWorkflow", ["states:StartExecution"], [arns.state_machine]),
-            _kms(arns, ["kms:Decrypt"], [arns.kms_key]),
+            allow("MarkQueued", ["dynamodb:UpdateItem"], [arns.table]) if arns.express else {},
+            _kms(arns, ["kms:Decrypt"] + (["kms:GenerateDataKey"] if arns.express else []), [arns.kms_key]),
         ],
         "dlq_processor": [
             allow("ConsumeDeadLetterQueue", QUEUE_CONSUMER_ACTIONS, [arns.dead_letter_queue]),
@@ -265,6 +268,7 @@ def state_machine_policy(arns: PipelineArns) -> Document:
         allow("InvokeStepFunctions", ["lambda:InvokeFunction"],
               functions + [f"{arn}:*" for arn in functions]),
         allow("RecordStatus", ["dynamodb:UpdateItem"], [arns.table]),
+        allow("ReportUnfinishedExecutions", ["sqs:SendMessage"], [arns.dead_letter_queue]) if arns.express else {},
         *_moderation(arns),
         _kms(arns, ["kms:GenerateDataKey", "kms:Decrypt"],
              [arns.kms_key, arns.alerts_key if arns.moderation else None]),

@@ -160,9 +160,7 @@ def _rule_problems(s: Settings) -> list[str]:
             problems.append(f"functions.{function_name}.batch_size: {fn.batch_size} needs "
                             "batching_window_seconds >= 1 (AWS allows at most 10 without a window)")
     wf = s.workflow
-    if wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300:
-        problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
-                        "300, the longest an EXPRESS execution may run")
+    problems += _workflow_type_problems(s)
     if wf.stale_after_seconds is not None and wf.stale_after_seconds < wf.execution_timeout_seconds + 60:
         problems.append(f"workflow.stale_after_seconds: {wf.stale_after_seconds} is below the execution timeout "
                         f"({wf.execution_timeout_seconds}) + 60; the reconciler would judge images whose "
@@ -205,6 +203,39 @@ def _rule_problems(s: Settings) -> list[str]:
                  for key in s.tags if key.lower().startswith("aws:")]
     problems += [f"tags.{key}: use only letters, digits, spaces and _ . : / = + - @ (SQS, SNS and IAM refuse others)"
                  for key, value in s.tags.items() if not (TAG_VALUE.match(key) and TAG_VALUE.match(value))]
+    return problems
+
+
+def step_time_budget(s: Settings) -> tuple[int, int]:
+    """Seconds the workflow's steps may take one after another: (each once, with every retry's backoff).
+
+    A task times out 10 s after its function (`components.states.lambda_task`); the variants and
+    metadata steps run side by side. A step that fails fast (throttled) is retried 3 times after
+    1, 2 and 4 s; a status write 6 times (1 + 2 + 4 + 8 + 16 + 20 s, `components.states.retry`).
+    """
+    fs = s.functions
+    steps = [fs.validate.timeout, max(fs.variants.timeout, fs.metadata.timeout)]
+    if s.moderation.enabled:
+        steps.append(fs.quarantine.timeout)
+    once = sum(timeout + 10 for timeout in steps)
+    return once, once + 7 * len(steps) + 2 * 51  # MarkProcessing and the final status write
+
+
+def _workflow_type_problems(s: Settings) -> list[str]:
+    wf, problems = s.workflow, []
+    if wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300:
+        problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
+                        "300, the longest an EXPRESS execution may run")
+    if wf.type == "EXPRESS" and wf.log_level == "OFF":
+        problems.append("workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions "
+                        "(EXPRESS keeps no execution history); use ERROR or ALL")
+    once, _ = step_time_budget(s)
+    in_range = all(fn.timeout <= 900 for fn in s.functions.roles().values())  # else its own range error says it
+    if in_range and once > wf.execution_timeout_seconds:
+        problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is below what the steps "
+                        f"may take once each ({once} s: the validate, variants or metadata"
+                        f"{', quarantine' if s.moderation.enabled else ''} functions' timeouts + 10 s each); "
+                        "lower those timeouts or raise this one")
     return problems
 
 
@@ -268,4 +299,10 @@ def pitfall_warnings(s: Settings) -> list[str]:
         warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com (alarms to the "
                         "topic), events.amazonaws.com (execution events to the DLQ; no aws:SourceAccount "
                         "condition) and the pipeline's roles use it, or alerts and events are lost")
+    once, retried = step_time_budget(s)
+    if once <= s.workflow.execution_timeout_seconds < retried:
+        warnings.append(
+            f"workflow.execution_timeout_seconds: {s.workflow.execution_timeout_seconds} s is less than the steps may "
+            f"take with the longest retry backoffs ({retried} s); an execution that retries that much times out, "
+            "and the " + ("reconciler" if s.workflow.type == "EXPRESS" else "DLQ processor") + " re-runs its image")
     return warnings

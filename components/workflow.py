@@ -23,9 +23,10 @@ class Workflow:
     role_policy: aws.iam.RolePolicy
     log_group: aws.cloudwatch.LogGroup
     state_machine: aws.sfn.StateMachine
-    unfinished_rule: aws.cloudwatch.EventRule
-    events_dead_letter_queue: aws.sqs.Queue
-    """Events EventBridge could not deliver to the DLQ (kept 14 days; its depth alarms)."""
+    unfinished_rule: aws.cloudwatch.EventRule | None
+    """STANDARD only: EXPRESS executions emit no status-change events and report their own ends."""
+    events_dead_letter_queue: aws.sqs.Queue | None
+    """Events EventBridge could not deliver to the DLQ (kept 14 days; its depth alarms); STANDARD only."""
 
 
 def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynamodb.Table,
@@ -51,13 +52,14 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
     steps = sorted(step_functions)  # validate, variants, metadata (+ quarantine with moderation)
     timeouts = {step: getattr(settings.functions, step).timeout for step in steps}
 
-    def build(table_name: str, bucket: str, topic_arn: str, *arns: str) -> str:
+    def build(table_name: str, bucket: str, topic_arn: str, dlq_url: str, *arns: str) -> str:
         return json.dumps(build_definition(
             table_name=table_name, function_arns=dict(zip(steps, arns, strict=True)), function_timeouts=timeouts,
             execution_timeout_seconds=wf.execution_timeout_seconds,
-            moderation=Moderation.of(settings.moderation, output_bucket=bucket, topic_arn=topic_arn)))
+            moderation=Moderation.of(settings.moderation, output_bucket=bucket, topic_arn=topic_arn),
+            workflow_type=wf.type, dead_letter_queue_url=dlq_url))
 
-    definition = pulumi.Output.all(table.name, output_bucket, topic.arn,
+    definition = pulumi.Output.all(table.name, output_bucket, topic.arn, dead_letter_queue.url,
                                    *(step_functions[step].function.arn for step in steps)).apply(lambda a: build(*a))
     state_machine = aws.sfn.StateMachine(
         f"{name}-workflow",
@@ -71,6 +73,17 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
         # CreateStateMachine checks that the role may deliver logs.
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
     )
+    rule, events_dlq = (unfinished_execution_events(name, state_machine, dead_letter_queue, tags, parent)
+                        if wf.type == "STANDARD" else (None, None))
+    return Workflow(role=role, role_policy=role_policy, log_group=log_group,
+                    state_machine=state_machine, unfinished_rule=rule, events_dead_letter_queue=events_dlq)
+
+
+def unfinished_execution_events(name: str, state_machine: aws.sfn.StateMachine, dead_letter_queue: aws.sqs.Queue,
+                                tags: dict[str, str], parent: pulumi.Resource
+                                ) -> tuple[aws.cloudwatch.EventRule, aws.sqs.Queue]:
+    """The rule sending a STANDARD workflow's unfinished executions to the DLQ, and its own DLQ."""
+    opts = pulumi.ResourceOptions(parent=parent)
     # Status-change events exist for STANDARD workflows. An execution that times out, is
     # aborted, or fails with an error no Catch can handle (States.Runtime, a status write that
     # kept failing) leaves its image `processing`; the DLQ processor settles it. The
@@ -95,8 +108,7 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
         retry_policy={"maximum_event_age_in_seconds": 86_400, "maximum_retry_attempts": 185},
         dead_letter_config={"arn": events_dlq.arn},
         opts=pulumi.ResourceOptions(parent=rule, depends_on=[events_dlq_policy]))
-    return Workflow(role=role, role_policy=role_policy, log_group=log_group,
-                    state_machine=state_machine, unfinished_rule=rule, events_dead_letter_queue=events_dlq)
+    return rule, events_dlq
 
 
 def events_to_queue_statement(queue_arn: str, rule_arn: str) -> dict:

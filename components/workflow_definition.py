@@ -32,6 +32,7 @@ import re
 from typing import Any
 
 from components.states import State, catch_step_errors, lambda_task, retry
+from components.workflow_express import report_unfinished
 from components.workflow_moderation import Moderation, moderation_states
 
 __all__ = ["Moderation", "build_definition", "unfinished_executions_pattern"]
@@ -156,10 +157,19 @@ def _status_states(table_name: str) -> dict[str, State]:
 
 def build_definition(*, table_name: str, function_arns: dict[str, str],
                      function_timeouts: dict[str, int] | None = None,
-                     execution_timeout_seconds: int = 900, moderation: Moderation | None = None) -> State:
+                     execution_timeout_seconds: int = 900, moderation: Moderation | None = None,
+                     workflow_type: str = "STANDARD", dead_letter_queue_url: str = "") -> State:
     """The workflow definition as a dict; serialize once with `json.dumps`.
 
-    With `moderation`, `function_arns` also names the `quarantine` function."""
+    With `moderation`, `function_arns` also names the `quarantine` function. An EXPRESS workflow
+    reports its unfinished ends to `dead_letter_queue_url` itself (`components.workflow_express`)."""
+    if workflow_type == "EXPRESS":
+        if not dead_letter_queue_url:
+            raise ValueError("an EXPRESS workflow needs dead_letter_queue_url to report unfinished executions")
+        standard = build_definition(table_name=table_name, function_arns=function_arns,
+                                    function_timeouts=function_timeouts,
+                                    execution_timeout_seconds=execution_timeout_seconds, moderation=moderation)
+        return report_unfinished(standard, dead_letter_queue_url, settled=SETTLED_ERRORS)
     timeouts = DEFAULT_TIMEOUTS | (function_timeouts or {})
     status = _status_states(table_name)
 

@@ -35,10 +35,13 @@ clients.warm("sns", "dynamodb", "stepfunctions", "sqs", "s3")
 
 def settle_undelivered(upload: dict[str, Any], error: str, reason: str, dead_letter_id: str) -> str:
     env = os.environ
-    arn = repair.execution_arn(env["STEP_FUNCTIONS_ARN"], execution_name(upload))
-    running = repair.execution_status(clients.get("stepfunctions"), arn)
-    if running is not None:
-        return f"its execution exists ({running}) and records the outcome; status unchanged"
+    # EXPRESS executions cannot be looked up: should one have started after all, it may still take
+    # the image from this `failed` (failedBy dead-letter) and record its outcome.
+    if not repair.express_workflow():
+        arn = repair.execution_arn(env["STEP_FUNCTIONS_ARN"], execution_name(upload))
+        running = repair.execution_status(clients.get("stepfunctions"), arn)
+        if running is not None:
+            return f"its execution exists ({running}) and records the outcome; status unchanged"
     if status.fail_dead_letter(clients.get("dynamodb"), env["DYNAMODB_TABLE"], upload, reason=reason, error=error,
                                dead_letter_id=dead_letter_id):
         metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)

@@ -2,7 +2,9 @@
 
 The execution name is derived from the upload, so a redelivered message finds its
 execution already started (`ExecutionAlreadyExists` counts as success). The workflow's
-first state records `processing` and its execution ARN, so no status write happens here.
+first state records `processing` and its execution ARN, so no status write happens here,
+except for EXPRESS workflows: their executions cannot be listed or described, so a newer
+upload is first marked `queued` (one conditional write) for the reconciler to find.
 Each record succeeds or fails alone (partial batch response); records left when the
 invocation nears its deadline are handed back untouched.
 """
@@ -19,6 +21,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
+from handlers import status
 from handlers.clients import clients
 from handlers.errors import DeadlineReached
 from handlers.uploads import execution_input, execution_name, parse_message
@@ -26,7 +29,7 @@ from handlers.uploads import execution_input, execution_name, parse_message
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
 processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-clients.warm("stepfunctions")
+clients.warm("stepfunctions", *(("dynamodb",) if os.environ.get("WORKFLOW_TYPE") == "EXPRESS" else ()))
 
 # Time one StartExecution may take (with its retries) plus returning the response.
 SAFETY_MARGIN_MS = 5_000
@@ -50,6 +53,9 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
         raise DeadlineReached("handed back before the invocation deadline")
     body = parse_message(record.body)
     logger.set_correlation_id(body["imageId"])
+    # EXPRESS executions cannot be listed later: leave a pending item the reconciler can find.
+    if os.environ.get("WORKFLOW_TYPE") == "EXPRESS":
+        status.mark_queued(clients.get("dynamodb"), os.environ["DYNAMODB_TABLE"], body)
     started = start_workflow(body, os.environ["STEP_FUNCTIONS_ARN"], clients.get("stepfunctions"))
     metrics.add_metric(name="ExecutionsStarted" if started else "DuplicateDeliveries",
                        unit=MetricUnit.Count, value=1)

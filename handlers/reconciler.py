@@ -13,7 +13,9 @@ index, and each is settled:
   object is gone);
 - no item at all, because the execution's first status write kept failing and its event was
   lost: found among the executions that FAILED in the last two schedule periods before the stale
-  bound, and re-run.
+  bound, and re-run (STANDARD; an EXPRESS workflow reports those to the DLQ itself);
+- EXPRESS executions cannot be described: one still `processing` past the stale bound has ended
+  (they run 5 minutes at most) without recording, and is re-run or `failed` like a timeout.
 Each repair raises one alert.
 """
 
@@ -74,11 +76,14 @@ def newer_object_message(upload: dict[str, Any], head: dict[str, Any], sequencer
 
 def settle_processing(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcome:
     env, arn = os.environ, item["executionArn"]
-    described = repair.describe_execution(clients.get("stepfunctions"), arn) or {}
+    if repair.is_express(arn):  # stale beyond the 5-minute limit, so ended; how, only its log says
+        described: dict[str, Any] = {"status": repair.UNRECORDED}
+    else:
+        described = repair.describe_execution(clients.get("stepfunctions"), arn) or {}
     state = described.get("status", "MISSING")
     if state == "RUNNING":
         return repair.Outcome("nothing", "its execution is still running")
-    if described.get("error") == "StaleExecution":
+    if described.get("error") == "StaleExecution" or state == repair.UNRECORDED:
         head = current_object(upload)
         now_version = head and ((head.get("VersionId") or "").replace("null", "") or head["ETag"].strip('"'))
         if head is not None and now_version != item.get("uploadVersion"):
@@ -186,8 +191,11 @@ def reconcile(now: datetime) -> dict[str, int]:
         report(upload, item.get("status", ""), lambda item=item, upload=upload, settle=settle: settle(item, upload))
     # Executions that never wrote a status item leave nothing pending: ask Step Functions for those
     # that became stale since about the previous run (two periods: a late or skipped run misses none).
+    # EXPRESS executions cannot be listed; those report such failures to the DLQ themselves.
     period = timedelta(minutes=int(env.get("RECONCILE_EVERY_MINUTES", 5)))
-    for described in unrecorded_failures(cutoff - 2 * period, cutoff, longest_run=stale_after):
+    recent = [] if repair.express_workflow() else unrecorded_failures(cutoff - 2 * period, cutoff,
+                                                                      longest_run=stale_after)
+    for described in recent:
         upload = json.loads(described["input"])
         report(upload, "no status", lambda described=described: settle_unrecorded(described))
     for name in ("requeued", "failed", "errors"):

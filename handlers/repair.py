@@ -23,6 +23,9 @@ TRANSIENT_PREFIXES = ("DynamoDB.", "Lambda.", "States.Timeout", "States.TaskFail
                       "StatusWriteFailed", "ServiceUnavailable", "ThrottlingException")
 DEFAULT_REPAIR_ATTEMPTS = 2
 SETTLED_ERRORS = ("ImageFailed", "StaleExecution")  # Fail states reached after the status was recorded
+# An EXPRESS execution that ended without recording its image: EXPRESS executions cannot be described,
+# so how it ended is unknown; it is treated like a timeout (re-run a bounded number of times).
+UNRECORDED = "UNRECORDED"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,16 @@ class Outcome:
 
 def execution_arn(state_machine_arn: str, name: str) -> str:
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + f":{name}"
+
+
+def is_express(execution_arn: str) -> bool:
+    """EXPRESS execution ARNs (`arn:aws:states:<region>:<account>:express:...`) cannot be described."""
+    return ":express:" in execution_arn
+
+
+def express_workflow() -> bool:
+    """The stack runs an EXPRESS workflow: no execution can be looked up by name or listed."""
+    return os.environ.get("WORKFLOW_TYPE", "STANDARD") == "EXPRESS"
 
 
 def describe_execution(sfn: Any, arn: str) -> dict[str, Any] | None:
@@ -61,8 +74,15 @@ def attempt_number(upload: dict[str, Any]) -> int:
     return int(attempt[6:]) if attempt.startswith("repair") and attempt[6:].isdigit() else 0
 
 
+def _ended(status_name: str, error: str) -> str:
+    if status_name == UNRECORDED:
+        return "ended without recording its image (EXPRESS: its end is in the workflow's log group)"
+    return f"ended {status_name} ({error or 'no error'})"
+
+
 def transient(status_name: str, error: str) -> bool:
-    return status_name == "TIMED_OUT" or (status_name == "FAILED" and error.startswith(TRANSIENT_PREFIXES))
+    return (status_name in ("TIMED_OUT", UNRECORDED)
+            or (status_name == "FAILED" and error.startswith(TRANSIENT_PREFIXES)))
 
 
 def requeue(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict[str, Any],
@@ -73,9 +93,12 @@ def requeue(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict
     Status first (`queued`, so the new execution may take the image), then the message; a
     crash between the two leaves a stale `queued` item, which the reconciler resends.
     """
-    values = {":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn}}
-    # Or this very re-run was queued already (a retried dead letter): send it again, same name.
-    condition = f"({status.OWNED}) OR (#status = :queued AND queuedAttempt = :attempt)"
+    values = {":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn},
+              ":uploadId": {"S": upload_identity(upload)["id"]}}
+    # Or this very re-run was queued already (a retried dead letter): send it again, same name. Or
+    # (EXPRESS) the orchestrator queued this upload and no execution ever took the image.
+    condition = (f"({status.OWNED}) OR (#status = :queued AND queuedAttempt = :attempt) "
+                 "OR (#status = :queued AND #uploadId = :uploadId AND attribute_not_exists(queuedAttempt))")
     owned = status.queue_again(dynamodb, table, upload["imageId"], upload["userId"], condition=condition,
                                values=values, attempt=attempt)
     if not owned and not status.is_newer(upload_identity(upload),
@@ -90,15 +113,17 @@ def settle_ended_execution(dynamodb: Any, sqs: Any, *, table: str, queue_url: st
                            settled_by: str) -> Outcome:
     """Re-run or fail the image `execution_arn` still owns after it ended with `status_name`."""
     image_id, user_id = upload["imageId"], upload["userId"]
-    name = execution_arn.rsplit(":", 1)[-1]
+    # arn:...:execution:<machine>:<name>; EXPRESS: arn:...:express:<machine>:<name>:<id>
+    name = execution_arn.split(":")[-2 if is_express(execution_arn) else -1]
     attempt = attempt_number(upload)
     if transient(status_name, error) and attempt < repair_attempts():
         if requeue(dynamodb, sqs, table=table, queue_url=queue_url, upload=upload, execution_arn=execution_arn,
                    attempt=f"repair{attempt + 1}"):
-            return Outcome("requeued", f"workflow execution {name} ended {status_name} ({error or 'no error'}); "
+            return Outcome("requeued", f"workflow execution {name} {_ended(status_name, error)}; "
                                        f"re-run {attempt + 1} of {repair_attempts()} queued")
         return Outcome("nothing", f"workflow execution {name} ended {status_name}, but no longer owns the image")
-    reason = f"workflow execution {name} ended {status_name}" + (f" ({error}: {cause[:300]})" if error else "")
+    reason = (f"workflow execution {name} " + _ended(status_name, "") if status_name == UNRECORDED else
+              f"workflow execution {name} ended {status_name}" + (f" ({error}: {cause[:300]})" if error else ""))
     if attempt:
         reason += f" after {attempt} re-run(s)"
     if status.fail_owned(dynamodb, table, image_id, user_id, execution_arn, reason=reason,

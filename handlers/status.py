@@ -111,6 +111,30 @@ def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason:
     return _update(dynamodb, table, _key(body["imageId"], body["userId"]), update, condition, values) is not None
 
 
+def mark_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> bool:
+    """`queued` for a newer upload whose EXPRESS execution is about to start; True if written.
+
+    EXPRESS executions cannot be listed afterwards, so this pending item is what lets the reconciler
+    re-send an upload whose execution never recorded anything (its first status write kept failing and
+    its report was lost, or it never ran). An older or duplicate upload writes nothing.
+    """
+    identity = upload_identity(body)
+    values = {":queued": {"S": "queued"}, ":now": {"S": now()}, ":uploadId": {"S": identity["id"]},
+              ":uploadKey": {"S": identity["key"]}, ":uploadSequencer": {"S": identity["sequencer"]},
+              ":uploadOrder": {"S": identity["order"]}, ":uploadVersion": {"S": identity["version"]},
+              ":s3Key": {"S": body["s3Key"]}, ":bucketName": {"S": body["bucketName"]}}
+    update = ("SET #status = :queued, #pending = :queued, pendingSince = :now, queuedAt = :now, updatedAt = :now, "
+              "#uploadId = :uploadId, #uploadKey = :uploadKey, #uploadSequencer = :uploadSequencer, "
+              "#uploadOrder = :uploadOrder, uploadVersion = :uploadVersion, s3Key = :s3Key, bucketName = :bucketName")
+    message = json.dumps(body, sort_keys=True)
+    if len(message) <= MAX_STORED_BODY:
+        values[":body"] = {"S": message}
+        update += ", originalMessage = :body"
+    update += (" REMOVE #reason, #error, failedAt, #failedBy, #deadLetterId, queuedAttempt, repairCount, "
+               + ", ".join(f"#{a}" for a in OUTCOME_ATTRIBUTES))
+    return _update(dynamodb, table, _key(body["imageId"], body["userId"]), update, NEWER_UPLOAD, values) is not None
+
+
 def fail_owned(dynamodb: Any, table: str, image_id: str, user_id: str, execution_arn: str, *, reason: str,
                error: str, dead_letter_id: str, failed_by: str) -> bool:
     """`failed`, only while `execution_arn` still owns the image (or this dead letter already wrote it)."""

@@ -27,6 +27,7 @@ from handlers import dlq_processor, orchestrator, reconciler, s3_event_handler
 from handlers import status as status_module
 from handlers.errors import ReconcileIncomplete
 from handlers.uploads import utc_iso
+from local import express
 from local.clock import Clock
 from local.emulator import Emulator
 from local.events import Sequencer, stamp_s3_event
@@ -156,9 +157,7 @@ class Delivery:
     # -- executions ----------------------------------------------------------------------------
 
     def running_executions(self) -> int:
-        return len(self.emulator.sfn.list_executions(
-            stateMachineArn=self.emulator.pipeline.state_machine_arn, statusFilter="RUNNING",
-            maxResults=self.max_running_executions + 1)["executions"])
+        return len(express.executions(self.emulator.pipeline.state_machine_arn, "RUNNING"))
 
     def wait_for_executions(self, below: int) -> None:
         """Block until fewer than `below` executions run (they compute in moto's threads).

@@ -33,7 +33,8 @@ from components.config import Settings
 from components.environment import UPLOAD_PREFIX
 from handlers.clients import clients
 from local.events import ExecutionEvents
-from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults
+from local.express import ExpressExecutions
+from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults, lost_workflow_reports
 from local.iam import Call, IamEnforcer
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, quiet_handlers
 from local.moderation import ModerationStandIn
@@ -72,6 +73,7 @@ class Emulator:
     def _start(self, stack: contextlib.ExitStack) -> None:
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
         speedups = stack.enter_context(MotoSpeedups())
+        stack.enter_context(ExpressExecutions())
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)  # logs every caught error
         if self.quiet:
             stack.enter_context(quiet_handlers())
@@ -91,6 +93,7 @@ class Emulator:
         # Always installed: tests aim faults at single images (`Faults.target`) during a run.
         clients._cache["stepfunctions"] = ThrottlingStepFunctions(clients.get("stepfunctions"), self.faults)
         stack.enter_context(dynamodb_write_faults(self.faults))
+        stack.enter_context(lost_workflow_reports(self.faults))
         clients.get("s3").meta.events.register("before-parameter-build.s3.PutObject", self._count_variant_write)
         self.s3, self.sqs, self.sns = boto3.client("s3"), boto3.client("sqs"), boto3.client("sns")
         self.sfn, self.dynamodb = boto3.client("stepfunctions"), boto3.client("dynamodb")
@@ -98,7 +101,8 @@ class Emulator:
         self.alerts_url = subscribe_inbox(self.sqs, self.sns, self.pipeline.topic_arn,
                                           "local-alerts-inbox")  # stands in for the on-call mailbox
         self.execution_events = ExecutionEvents(self.sfn, self.sqs, self.pipeline.state_machine_arn,
-                                                self.pipeline.dlq_url, self.faults)
+                                                self.pipeline.dlq_url, self.faults,
+                                                emitted=self.settings.workflow.type == "STANDARD")
 
     def _count_variant_write(self, params: dict[str, Any], **_: Any) -> None:
         if params.get("Bucket") == self.pipeline.output_bucket and params.get("Key", "").startswith("variants/"):
@@ -112,7 +116,7 @@ class Emulator:
             input_bucket=f"arn:aws:s3:::{p.input_bucket}", output_bucket=f"arn:aws:s3:::{p.output_bucket}",
             state_machine=p.state_machine_arn,
             step_functions={n: p.function_arns[n] for n in p.settings.workflow_functions()},
-            moderation=p.settings.moderation.enabled)
+            moderation=p.settings.moderation.enabled, express=p.settings.workflow.type == "EXPRESS")
         return policies.function_policies(arns) | {"workflow": policies.state_machine_policy(arns)}
 
     def _notifications(self) -> str:

@@ -75,12 +75,16 @@ class ExecutionEvents:
     state_machine_arn: str
     dlq_url: str
     faults: Faults
+    emitted: bool = True
+    """Step Functions emits status-change events for STANDARD workflows only."""
     seen: set[str] = field(default_factory=set)
     sent: int = 0
     lost: int = 0
 
     def forward(self) -> int:
         """Send every newly ended execution that the rule matches to the DLQ; returns how many."""
+        if not self.emitted:
+            return 0
         pattern = unfinished_executions_pattern(self.state_machine_arn)
         forwarded = 0
         for status in ENDED:

@@ -167,6 +167,26 @@ def dynamodb_write_faults(faults: Faults) -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def lost_workflow_reports(faults: Faults) -> Iterator[None]:
+    """An EXPRESS workflow's report of an unfinished execution is lost as `faults.lost_event` decides,
+    as a STANDARD execution's status-change event would be: SQS accepts it, nobody ever receives it."""
+    from moto.sqs.models import SQSBackend
+
+    real = SQSBackend.send_message
+
+    def send_message(backend: Any, queue_name: str, message_body: str, *args: Any, **kwargs: Any) -> Any:
+        message = real(backend, queue_name, message_body, *args, **kwargs)
+        if '"image-pipeline.workflow"' in message_body:
+            name = str(json.loads(message_body).get("detail", {}).get("name", ""))
+            if faults.hit("lost_event", name):
+                backend.get_queue(queue_name)._messages.remove(message)
+        return message
+
+    with mock.patch.object(SQSBackend, "send_message", send_message):
+        yield
+
+
 def message_identity(message: dict[str, Any]) -> str:
     """What a message is about, stable across runs (moto's message ids and event times are not)."""
     import hashlib

@@ -13,6 +13,7 @@ import boto3
 
 from handlers.errors import InvalidUploadKey
 from handlers.uploads import parse_key
+from local import express
 from local.runner import LocalRunner, Upload
 from tools.status import plain_item
 
@@ -91,10 +92,9 @@ def image_of(upload: Upload) -> str:
 
 def _executions_per_upload(sfn: Any, state_machine_arn: str) -> Counter[str]:
     executions: Counter[str] = Counter()
-    for page in sfn.get_paginator("list_executions").paginate(stateMachineArn=state_machine_arn):
-        for execution in page["executions"]:
-            body = json.loads(sfn.describe_execution(executionArn=execution["executionArn"])["input"])
-            executions[f"{body['upload']['id']}#{body.get('replayAttempt') or ''}"] += 1
+    for execution in express.executions(state_machine_arn):  # EXPRESS ones cannot be listed through the API
+        body = json.loads(execution.execution_input)
+        executions[f"{body['upload']['id']}#{body.get('replayAttempt') or ''}"] += 1
     return executions
 
 

@@ -129,7 +129,8 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
         table_name=table, function_arns=steps,
         function_timeouts={step: getattr(settings.functions, step).timeout for step in steps},
         execution_timeout_seconds=settings.workflow.execution_timeout_seconds,
-        moderation=Moderation.of(settings.moderation, output_bucket=output_bucket, topic_arn=topic_arn))
+        moderation=Moderation.of(settings.moderation, output_bucket=output_bucket, topic_arn=topic_arn),
+        workflow_type=settings.workflow.type, dead_letter_queue_url=dlq_url)
     state_machine_arn = sfn.create_state_machine(
         name=f"{name}-workflow", definition=json.dumps(definition), roleArn=role,
         type=settings.workflow.type)["stateMachineArn"]

@@ -22,20 +22,20 @@ from dataclasses import dataclass
 from io import BytesIO
 
 import boto3
+import pytest
 from botocore.exceptions import ClientError
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule, run_state_machine_as_test
 from PIL import Image
 
-from components import Settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
 from local.samples import encode, photo
+from tests.e2e.workflow_types import WORKFLOW_TYPES, stack_settings
 from tools import replay
 from tools.status import plain_item
 
-SETTINGS = Settings.from_dict(read_stack_settings("dev"))
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
 GOOD = {"landscape": encode(photo(96, 64), "JPEG", quality=80), "portrait": encode(photo(48, 80), "JPEG", quality=80),
         "png": encode(photo(120, 90, "RGBA"), "PNG")}
@@ -188,15 +188,18 @@ class ImageLifecycle(RuleBasedStateMachine):
 CHUNK = 25  # sequences per runner: moto's state grows with every upload, so a fresh one keeps time linear
 
 
-def test_every_upload_sequence_ends_with_each_image_reflecting_its_newest_upload():
+@pytest.mark.parametrize("workflow_type", WORKFLOW_TYPES)
+def test_every_upload_sequence_ends_with_each_image_reflecting_its_newest_upload(workflow_type):
+    EXPLORED.clear()
     examples, steps = (int(os.environ.get("SOAK_EXAMPLES", 300)), 30) if SOAK else (12, 14)
     for start in range(0, examples, CHUNK):
-        runner = LocalRunner(SETTINGS, faults=Faults())
+        runner = LocalRunner(stack_settings("dev", workflow_type), faults=Faults())
         with runner.running():
             ImageLifecycle.runner = runner
             run_state_machine_as_test(ImageLifecycle, settings=settings(
                 max_examples=min(CHUNK, examples - start), stateful_step_count=steps, deadline=None,
                 derandomize=not SOAK, database=None if not SOAK else settings.default.database,
                 suppress_health_check=list(HealthCheck)))
-    print(f"\nstateful lifecycle: {len(EXPLORED)} sequences explored, {sum(EXPLORED)} uploads", file=sys.stderr)
+    print(f"\nstateful lifecycle ({workflow_type}): {len(EXPLORED)} sequences explored, {sum(EXPLORED)} uploads",
+          file=sys.stderr)
     assert len(EXPLORED) >= examples // 2 and sum(EXPLORED) > 0

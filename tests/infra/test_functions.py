@@ -195,3 +195,30 @@ def test_roles_trust_only_their_service_in_this_account(deploy):
         service = "states.amazonaws.com" if "workflow" in role.name else "lambda.amazonaws.com"
         assert statement["Principal"] == {"Service": service}, role.urn
         assert statement["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_an_express_workflow_reports_its_own_unfinished_executions_and_the_orchestrator_marks_uploads(deploy):
+    """prod runs EXPRESS: no status-change events exist, so no rule; the workflow may send to the DLQ
+    and nothing else there; the orchestrator may write the status table; logging stays on."""
+    graph = deploy("prod")
+    machine = graph.one("aws:sfn/stateMachine:StateMachine")
+    assert machine.inputs["type"] == "EXPRESS" and machine.inputs["loggingConfiguration"]["level"] != "OFF"
+    definition = json.loads(machine.inputs["definition"])
+    assert definition["TimeoutSeconds"] == 300
+    dlq = graph.named("images-prod-dlq")
+    reports = {name: s for name, s in definition["States"].items() if name.startswith("Report")}
+    assert set(reports) == {"ReportStatusNotRecorded", "ReportModerationUnavailable"}
+    assert all(r["Parameters"]["QueueUrl"] == dlq.inputs["url"] for r in reports.values())
+    assert not graph.of_type("aws:cloudwatch/eventRule:EventRule") or all(
+        "unfinished" not in rule.name for rule in graph.of_type("aws:cloudwatch/eventRule:EventRule"))
+    workflow = json.loads(graph.named("images-prod-workflow-policy").inputs["policy"])
+    sends = [s for s in workflow["Statement"] if "sqs:SendMessage" in s["Action"]]
+    assert sends == [{"Sid": "ReportUnfinishedExecutions", "Effect": "Allow", "Action": ["sqs:SendMessage"],
+                      "Resource": [dlq.inputs["arn"]]}]
+    orchestrator = role_policy(graph, graph.named("images-prod-orchestrator")).policy()
+    marks = [s for s in orchestrator["Statement"] if s.get("Sid") == "MarkQueued"]
+    assert marks == [{"Sid": "MarkQueued", "Effect": "Allow", "Action": ["dynamodb:UpdateItem"],
+                      "Resource": [graph.one("aws:dynamodb/table:Table").inputs["arn"]]}]
+    dlq_policy = graph.named("images-prod-dlq-policy").policy()
+    producers = next(s for s in dlq_policy["Statement"] if s.get("Sid") == "AllowProducers")
+    assert graph.named("images-prod-workflow-role").inputs["arn"] in producers["Principal"]["AWS"]

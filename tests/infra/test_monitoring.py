@@ -202,19 +202,19 @@ def test_the_reconciler_runs_on_a_schedule_with_its_own_invoke_permission(deploy
 
 
 def test_execution_events_eventbridge_cannot_deliver_are_kept_and_alarmed(deploy):
-    graph = deploy("prod")  # the DLQ is encrypted with the customer key
-    target = graph.named("images-prod-unfinished-to-dlq")
-    events_dlq = graph.named("images-prod-events-dlq")
+    graph = deploy("staging")  # STANDARD: its executions' status-change events go to the DLQ
+    target = graph.named("images-staging-unfinished-to-dlq")
+    events_dlq = graph.named("images-staging-events-dlq")
     assert target.inputs["deadLetterConfig"] == {"arn": events_dlq.inputs["arn"]}
     assert target.inputs["retryPolicy"] == {"maximumEventAgeInSeconds": 86_400, "maximumRetryAttempts": 185}
     # SQS-managed encryption: EventBridge can always write there, whatever happened to the key policy.
     assert events_dlq.inputs["sqsManagedSseEnabled"] is True and "kmsMasterKeyId" not in events_dlq.inputs
-    policy = graph.named("images-prod-events-dlq-policy").policy()
+    policy = graph.named("images-staging-events-dlq-policy").policy()
     allow = next(s for s in policy["Statement"] if s["Effect"] == "Allow")
     assert allow["Condition"] == {"ArnEquals": {"aws:SourceArn": graph.named(
-        "images-prod-unfinished-executions").inputs["arn"]}}
-    assert graph.depends_on(target, graph.named("images-prod-events-dlq-policy"))
-    alarm = graph.named("images-prod-events-undelivered")
+        "images-staging-unfinished-executions").inputs["arn"]}}
+    assert graph.depends_on(target, graph.named("images-staging-events-dlq-policy"))
+    alarm = graph.named("images-staging-events-undelivered")
     assert (alarm.inputs["dimensions"], alarm.inputs["threshold"]) == ({"QueueName": events_dlq.inputs["name"]}, 1)
 
 

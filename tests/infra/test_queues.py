@@ -76,8 +76,8 @@ def test_queues_use_the_customer_key_in_prod(deploy):
     key = graph.one("aws:kms/key:Key")
     for name in ("images-prod-queue", "images-prod-dlq"):
         assert graph.named(name).inputs["kmsMasterKeyId"] == key.inputs["arn"], name
-    # Except the EventBridge target's own DLQ, which must stay writable whatever the key's policy says.
-    assert graph.named("images-prod-events-dlq").inputs["sqsManagedSseEnabled"] is True
+    # prod's workflow is EXPRESS: no EventBridge target, so no events DLQ (staging's is SQS-managed, above).
+    assert not [q for q in graph.of_type(QUEUE) if q.name.endswith("events-dlq")]
 
 
 def test_queue_policies_deny_requests_without_tls(deploy):
