@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each against its baseline measured in the same run.
 
-    python -m bench [queue] [imaging] [formats] [content] [pipeline]
+    python -m bench [queue] [imaging] [formats] [content] [pipeline] [steps] [cost]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-SUITES = ("queue", "imaging", "formats", "content", "pipeline")
+SUITES = ("queue", "imaging", "formats", "content", "pipeline", "steps", "cost")
 
 
 def main(argv: list[str]) -> int:
@@ -26,6 +26,10 @@ def main(argv: list[str]) -> int:
             from bench import content as module  # type: ignore[no-redef]
         elif suite == "pipeline":
             from bench import pipeline as module  # type: ignore[no-redef]
+        elif suite == "steps":
+            from bench import steps as module  # type: ignore[no-redef]
+        elif suite == "cost":
+            from bench import cost as module  # type: ignore[no-redef]
         else:
             print(f"unknown suite {suite!r}; choose from {', '.join(SUITES)}", file=sys.stderr)
             return 2

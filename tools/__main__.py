@@ -7,6 +7,8 @@
     python -m tools metrics --stack prod
     python -m tools smoke --stack dev          # after `pulumi up`: upload, wait, check, clean up
     python -m tools status --local --failed-since 1d --json   # the local stack (`python -m local serve`)
+    python -m tools cost --stack prod --images 1000000 --avg-megapixels 12
+    python -m tools capacity --stack prod --rate 500/s
 
 AWS access uses boto3's default credentials and region (profile, SSO, environment, role); against
 the local stack (--local, or an --endpoint-url) no credentials are needed.
@@ -64,10 +66,30 @@ def whole(value: str) -> int:
     return int(value)
 
 
+def per_second(value: str) -> float:
+    """`500/s`, `500` or `30000/min`: images per second."""
+    text = value.strip().lower()
+    number, _, unit = text.partition("/")
+    divisor = {"": 1, "s": 1, "min": 60, "h": 3600}.get(unit)
+    if divisor is None:
+        raise argparse.ArgumentTypeError(f"{value!r}: write a rate as 500/s, 30000/min or 500")
+    return positive(number) / divisor
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
+    for name, help_text in (("cost", "dollars per million images by service, STANDARD and EXPRESS side by side"),
+                            ("capacity", "which quota binds first at a sustained upload rate")):
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--stack", required=True, help="the stack whose Pulumi.<stack>.yaml to read")
+        if name == "cost":
+            sub.add_argument("--images", type=whole, default=1_000_000, help="images a month (default 1,000,000)")
+            sub.add_argument("--avg-megapixels", type=positive, default=12.0, help="average photo size (default 12)")
+            sub.add_argument("--prices", help="a prices file like tools/data/prices.json")
+        else:
+            sub.add_argument("--rate", type=per_second, required=True, help="sustained uploads, e.g. 500/s")
     for name, help_text in (("status", "one image's status, or the failures since a time"),
                             ("replay", "re-enqueue failed images, or redrive the DLQ"),
                             ("metrics", "the queues' depth now, and the last hour of their metrics"),
@@ -99,10 +121,33 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def estimates(args: argparse.Namespace) -> str:
+    """`cost` or `capacity` for a stack's settings: no AWS access needed."""
+    import dataclasses
+
+    from components import Settings, read_stack_settings
+    from tools import capacity, cost
+
+    settings = Settings.from_dict(read_stack_settings(args.stack))
+    if args.command == "capacity":
+        return capacity.render(settings, args.stack, args.rate)
+    prices = cost.load("prices.json", args.prices)
+    reports = {}
+    for workflow_type in ("STANDARD", "EXPRESS"):
+        workflow = dataclasses.replace(settings.workflow, type=workflow_type)
+        reports[workflow_type] = cost.estimate(dataclasses.replace(settings, workflow=workflow),
+                                               images_per_month=args.images, megapixels=args.avg_megapixels,
+                                               prices=prices)
+    return cost.render(settings, args.stack, reports, args.avg_megapixels)
+
+
 def main(argv: list[str]) -> int:
     """Run one subcommand; a mistake the user can fix is one line on stderr and exit code 2."""
     args = parse_args(argv)
     try:
+        if args.command in ("cost", "capacity"):
+            print(estimates(args))
+            return 0
         if args.command == "smoke":
             result = run_smoke(args)
             print(f"\n{result.table()}")

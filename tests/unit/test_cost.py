@@ -1,0 +1,101 @@
+"""`tools cost` and `tools capacity`: hand-computed cases, and the goals they are held to."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from components import Settings, read_stack_settings
+from tools import capacity, cost
+from tools.__main__ import main, per_second
+
+ZERO = {"aws_call_ms": 0, "dynamodb_call_ms": 0, "s3_mb_per_s": 1e12, "workflow_overhead_ms": 0,
+        "lambda_platform_log_bytes": 0}
+PROFILE = {"photo": {"megapixels": 10.0, "bytes": 1_000_000},
+           "cpu_ms": {"validate": 0, "metadata": 0, "fingerprint": 0, "orchestrator": 0, "orchestrator_original": 0,
+                      "s3_event_handler": 0, "s3_event_handler_original": 0,
+                      "variants": {"jpeg": 1769.0, "webp": 2769.0, "avif": 5769.0}},
+           "variant_bytes": {"jpeg": 1_024_000, "webp": 512_000, "avif": 256_000},
+           "status_item_bytes": 1500, "log_bytes_per_invocation": 0, "custom_metrics": 10, "alarms": 20,
+           "standard_transitions": {"plain": 7, "moderation": 11}, "assumptions": ZERO}
+PRICES = cost.load("prices.json")
+
+
+def settings(**workflow) -> Settings:
+    return Settings.from_dict({"workflow": {"duplicates": "off"} | workflow,
+                               "functions": {"variants": {"memory_size": 1769, "architecture": "x86_64"}}})
+
+
+def test_lambda_time_scales_with_the_memorys_share_of_one_vcpu_and_no_further():
+    assert cost.lambda_seconds(1000, 0, 1769) == pytest.approx(1.0)
+    assert cost.lambda_seconds(1000, 0, 884.5) == pytest.approx(2.0)
+    assert cost.lambda_seconds(1000, 50, 3538) == pytest.approx(1.05)  # single-threaded: 2 vCPUs buy nothing
+
+
+def test_a_hand_computed_standard_image():
+    report = cost.estimate(settings(), profile=PROFILE, prices=PRICES)
+    # variants: 1,769 ms of CPU at 1,769 MB (one vCPU) = 1.769 s x 1.7275 GB x $0.0000166667
+    variants = next(d for s, w, d in report.lines if w.startswith("variants duration"))
+    assert variants == pytest.approx(1.769 * 1769 / 1024 * 0.0000166667)
+    assert report.per_million("Step Functions") == pytest.approx(7 * 25.0)
+    assert next(d for s, w, d in report.lines if w == "PUT 3 variants") == pytest.approx(3 * 0.000005)
+    # status: MarkProcessing 1 unit + RecordCompleted 2 units (1,500 bytes); no duplicate index
+    assert report.per_million("DynamoDB") == pytest.approx(3 * 0.7068)
+    # send + receive and delete per batch of 10
+    idle = 2 * 5 * 30 * 86_400 / 20 * 0.40 / 1e6  # two queues, five long polls of 20 s each, a month
+    assert report.per_million("SQS") == pytest.approx(1.2 * 0.40 + idle)
+
+
+def test_express_is_priced_by_requests_and_duration_in_100_ms_and_64_mb_steps():
+    report = cost.estimate(settings(type="EXPRESS", execution_timeout_seconds=300), profile=PROFILE, prices=PRICES)
+    # validate 0 s + variants 1.769 s (metadata runs beside) -> billed 1.8 s x 0.0625 GB x $0.00001667, + $1 a million
+    assert report.per_million("Step Functions") == pytest.approx(1.0 + 1.8 * 0.0625 * 0.00001667 * 1e6)
+    assert report.per_million("DynamoDB") == pytest.approx(4 * 0.7068)  # + the orchestrator's queued mark
+
+
+def test_formats_add_their_measured_encode_time_and_bytes():
+    jpeg = cost.estimate(settings(variant_formats=["jpeg"]), profile=PROFILE, prices=PRICES)
+    both = cost.estimate(settings(variant_formats=["jpeg", "webp"]), profile=PROFILE, prices=PRICES)
+    assert both.per_million("Lambda") - jpeg.per_million("Lambda") == pytest.approx(
+        1.0 * 1769 / 1024 * 0.0000166667 * 1e6)  # webp adds 1,000 ms of CPU: 1 s at one vCPU
+    assert both.per_million("S3") - jpeg.per_million("S3") == pytest.approx(
+        3 * 5.0 + 0.512 / 1024 * 0.023 * 1e6)  # 3 more PUTs and 512 KB more a month
+
+
+def test_the_recommended_production_stack_costs_at_most_a_third_of_the_original_design_per_image():
+    prod = Settings.from_dict(read_stack_settings("prod"))
+    plain = dataclasses.replace(prod, moderation=dataclasses.replace(prod.moderation, enabled=False))
+    ours = cost.estimate(plain).per_million()
+    original = cost.estimate(dataclasses.replace(plain, workflow=dataclasses.replace(plain.workflow, type="STANDARD")),
+                             design="original").per_million()
+    assert ours <= original / 3, (ours, original)
+
+
+def test_capacity_names_the_limit_that_binds_first_with_its_headroom():
+    standard = capacity.limits(settings(), rate=100, profile=PROFILE)
+    assert (standard[0].name, standard[0].headroom) == ("Step Functions state transitions (STANDARD)",
+                                                         pytest.approx(1500 / 700))
+    express = capacity.limits(settings(type="EXPRESS", execution_timeout_seconds=300), rate=100, profile=PROFILE)
+    assert all("transitions" not in row.name for row in express)
+    assert next(r for r in express if "StartExecution" in r.name).limit == 6000
+
+
+def test_a_throttled_queue_grows_and_its_age_alarm_fires_when_the_model_says():
+    backlog = capacity.throttled_backlog(settings(), rate=500, served=300)
+    assert backlog["backlog_per_minute"] == 12_000
+    assert backlog["age_alarm_after_s"] == pytest.approx(300 / 0.4)  # oldest age grows 0.4 s per second
+    assert backlog["dead_letter_after_s"] == 3 * 300
+
+
+def test_rates_are_read_per_second_or_per_minute():
+    assert per_second("500/s") == 500 and per_second("30000/min") == 500 and per_second("12") == 12
+    with pytest.raises(Exception, match="500/s"):
+        per_second("5/fortnight")
+
+
+@pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
+def test_the_commands_answer_for_every_stack(stack, capsys):
+    assert main(["cost", "--stack", stack]) == 0 and "| **total** |" in capsys.readouterr().out
+    assert main(["capacity", "--stack", stack, "--rate", "100/s"]) == 0
+    assert "Binds first:" in capsys.readouterr().out
