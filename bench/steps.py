@@ -22,28 +22,17 @@ import json
 import re
 import statistics
 import time
-from collections.abc import Callable
 from typing import Any
 
+from bench.content import median_ms
 from bench.imaging import SIZES, photo_jpeg
 from bench.measure import ROOT
 
-RUNS = 5
 ASSUMPTIONS = {"aws_call_ms": 15, "dynamodb_call_ms": 5, "s3_mb_per_s": 90, "workflow_overhead_ms": 150,
                "lambda_platform_log_bytes": 300,
                "note": "in-region latency of one AWS API call, of one DynamoDB call, S3 transfer rate per function, "
                        "Step Functions' own time per EXPRESS execution, and the START/END/REPORT lines Lambda logs "
                        "per invocation: typical figures, not measured here"}
-
-
-def median_ms(call: Callable[[], object]) -> float:
-    call()
-    times = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        call()
-        times.append((time.perf_counter() - start) * 1000)
-    return statistics.median(times)
 
 
 def step_cpu(data: bytes) -> tuple[dict[str, Any], dict[str, int]]:
