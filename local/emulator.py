@@ -44,8 +44,9 @@ from local.stack import REGION, LocalPipeline, deploy, queue_arn, subscribe_inbo
 
 class Emulator:
     def __init__(self, settings: Settings, *, faults: Faults | None = None, iam_enforce: bool = False,
-                 retry_scale: float = 0.001, quiet: bool = True) -> None:
+                 retry_scale: float = 0.001, quiet: bool = True, fast: bool = True) -> None:
         self.settings = settings
+        self.fast = fast
         self.faults = faults or Faults()
         self.iam_enforce = iam_enforce
         self.retry_scale = retry_scale
@@ -72,7 +73,7 @@ class Emulator:
 
     def _start(self, stack: contextlib.ExitStack) -> None:
         stack.enter_context(mock_aws(config=MOTO_CONFIG))
-        speedups = stack.enter_context(MotoSpeedups())
+        speedups = stack.enter_context(MotoSpeedups(fast=self.fast))
         stack.enter_context(ExpressExecutions())
         logging.getLogger("moto.stepfunctions.parser").setLevel(logging.CRITICAL)  # logs every caught error
         if self.quiet:

@@ -31,6 +31,7 @@ class Job:
     seed: int
     iam_enforce: bool
     out_dir: Path | None
+    fast: bool = True
 
 
 def _work(job: Job, barrier: Any = None, counter: Any = None,
@@ -42,7 +43,7 @@ def _work(job: Job, barrier: Any = None, counter: Any = None,
             on_progress(done, total)
 
     runner = LocalRunner(job.settings, faults=Faults.parse(job.faults, job.seed), iam_enforce=job.iam_enforce,
-                         on_progress=progress)
+                         on_progress=progress, fast=job.fast)
     uploads = [upload for _, upload in job.uploads]
     with runner.running():
         if barrier is not None:
@@ -60,17 +61,20 @@ def _work_in_pool(args: tuple[Job, Any, Any]) -> tuple[list[int], Report, float,
 
 def run(settings: Settings, uploads: list[Upload], *, workers: int = 1, faults: str | None = None, seed: int = 0,
         iam_enforce: bool = False, out_dir: Path | None = None,
-        on_progress: Callable[[int, int], None] | None = None) -> Report:
-    """Run every upload through the pipeline; with `workers` > 1 in that many processes."""
+        on_progress: Callable[[int, int], None] | None = None, fast: bool = True) -> Report:
+    """Run every upload through the pipeline; with `workers` > 1 in that many processes; `fast=False`:
+    stock moto's speed (`local.speedups`), for the benchmarks' baseline."""
     indexed = list(enumerate(uploads))
     if workers <= 1 or len(uploads) < 2:
-        _, report, _, _ = _work(Job(settings, indexed, faults, seed, iam_enforce, out_dir), on_progress=on_progress)
+        _, report, _, _ = _work(Job(settings, indexed, faults, seed, iam_enforce, out_dir, fast),
+                                on_progress=on_progress)
         return report
     # Every upload of one image goes to the same worker (its own moto, its own status table).
     shards: list[list[tuple[int, Upload]]] = [[] for _ in range(workers)]
     for index, upload in indexed:
         shards[zlib.crc32(image_of(upload).encode()) % workers].append((index, upload))
-    jobs = [Job(settings, shard, faults, seed + i, iam_enforce, out_dir) for i, shard in enumerate(shards) if shard]
+    jobs = [Job(settings, shard, faults, seed + i, iam_enforce, out_dir, fast) for i, shard in enumerate(shards)
+            if shard]
     context = multiprocessing.get_context("fork")
     with context.Manager() as manager:
         barrier, counter, finished = manager.Barrier(len(jobs)), manager.Value("i", 0), threading.Event()

@@ -43,12 +43,12 @@ class Upload:
 class LocalRunner:
     def __init__(self, settings: Settings, *, faults: Faults | None = None, iam_enforce: bool = False,
                  retry_scale: float = 0.001, on_progress: Callable[[int, int], None] | None = None,
-                 quiet: bool = True, max_running_executions: int = 24) -> None:
+                 quiet: bool = True, max_running_executions: int = 24, fast: bool = True) -> None:
         self.settings = settings
         self.faults = faults or Faults()
         self.on_progress = on_progress
         self.emulator = Emulator(settings, faults=self.faults, iam_enforce=iam_enforce, retry_scale=retry_scale,
-                                 quiet=quiet)
+                                 quiet=quiet, fast=fast)
         self.clock = VirtualClock()
         self._since = time.monotonic()
         self.delivery = Delivery(self.emulator, self.clock, max_running_executions=max_running_executions)

@@ -56,7 +56,10 @@ AWS_ENTERED_TIME = SimpleNamespace(timezone=datetime.timezone, datetime=SimpleNa
 class MotoSpeedups:
     """Context manager applying the patches above."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, fast: bool = True) -> None:
+        """`fast=False` keeps only the fidelity patches (atomic DynamoDB, one event per multipart upload,
+        AWS's time format): stock moto's speed, the benchmarks' baseline."""
+        self.fast = fast
         self._patches = contextlib.ExitStack()
         self.workflow_clients: set[int] = set()  # ids of the clients Step Functions tasks call AWS with
         self._clients: dict[tuple[str, str], Any] = {}
@@ -105,17 +108,18 @@ class MotoSpeedups:
     def __enter__(self) -> MotoSpeedups:
         asl_parse = functools.lru_cache(maxsize=32)(AmazonStateLanguageParser.parse)
         intrinsic_parse = functools.lru_cache(maxsize=1024)(IntrinsicParser.parse)
-        patches = [
-            mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(asl_parse)),
-            mock.patch.object(IntrinsicParser, "parse", staticmethod(intrinsic_parse)),
-            mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
-            mock.patch.object(state_module, "datetime", AWS_ENTERED_TIME),
-        ]
+        patches = [mock.patch.object(state_module, "datetime", AWS_ENTERED_TIME)]
+        if self.fast:
+            patches += [
+                mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(asl_parse)),
+                mock.patch.object(IntrinsicParser, "parse", staticmethod(intrinsic_parse)),
+                mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
+            ]
         send_once, complete_once = self._once_per_multipart_upload()
         patches += [mock.patch.object(s3_notifications, "send_event", send_once),
                     mock.patch.object(S3Backend, "complete_multipart_upload", complete_once)]
         # Every module that imported `boto_client_for` by name gets the caching version.
-        for name, module in list(sys.modules.items()):
+        for name, module in list(sys.modules.items()) if self.fast else []:
             if name.startswith("moto.stepfunctions.parser") and hasattr(module, "boto_client_for"):
                 patches.append(mock.patch.object(module, "boto_client_for", self._client_for))
         for method in DYNAMODB_METHODS:

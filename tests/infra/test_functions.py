@@ -74,7 +74,7 @@ def test_powertools_comes_from_the_aws_layer_and_pillow_only_where_images_are_de
 def test_function_sizes_follow_the_stack_config(deploy):
     settings = Settings.from_dict(read_stack_settings("prod"))
     fns = functions(deploy("prod"), "prod")
-    assert fns["variants"].inputs["memorySize"] == settings.functions.variants.memory_size == 3008
+    assert fns["variants"].inputs["memorySize"] == settings.functions.variants.memory_size == 1769
     assert fns["orchestrator"].inputs["reservedConcurrentExecutions"] == 60
     assert fns["validate"].inputs["reservedConcurrentExecutions"] == -1
 
