@@ -218,24 +218,29 @@ def step_time_budget(s: Settings) -> tuple[int, int]:
     if s.moderation.enabled:
         steps.append(fs.quarantine.timeout)
     once = sum(timeout + 10 for timeout in steps)
-    return once, once + 7 * len(steps) + 2 * 51  # MarkProcessing and the final status write
+    # + MarkProcessing and the final status write; EXPRESS: + the report of an unfinished end (3 retries)
+    return once, once + 7 * len(steps) + 2 * 51 + (7 if s.workflow.type == "EXPRESS" else 0)
 
 
 def _workflow_type_problems(s: Settings) -> list[str]:
     wf, problems = s.workflow, []
-    if wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300:
+    too_long = wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300
+    if too_long:
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
-                        "300, the longest an EXPRESS execution may run")
+                        "300, the longest an EXPRESS execution may run; set it to 300 or less (the default, 900, "
+                        "is STANDARD's)")
     if wf.type == "EXPRESS" and wf.log_level == "OFF":
         problems.append("workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions "
                         "(EXPRESS keeps no execution history); use ERROR or ALL")
     once, _ = step_time_budget(s)
-    in_range = all(fn.timeout <= 900 for fn in s.functions.roles().values())  # else its own range error says it
-    if in_range and once > wf.execution_timeout_seconds:
+    # Only when both sides are otherwise valid: a range error already names a timeout out of range.
+    in_range = all(fn.timeout <= 900 for fn in s.functions.roles().values()) and wf.execution_timeout_seconds >= 1
+    if in_range and not too_long and once > wf.execution_timeout_seconds:
+        steps = "validate, variants or metadata" + (", quarantine" if s.moderation.enabled else "")
+        remedy = ("lower those timeouts (an EXPRESS execution runs 300 s at most)" if wf.type == "EXPRESS"
+                  else "lower those timeouts or raise this one")
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is below what the steps "
-                        f"may take once each ({once} s: the validate, variants or metadata"
-                        f"{', quarantine' if s.moderation.enabled else ''} functions' timeouts + 10 s each); "
-                        "lower those timeouts or raise this one")
+                        f"may take once each ({once} s: the {steps} functions' timeouts + 10 s each); {remedy}")
     return problems
 
 

@@ -43,8 +43,9 @@ def report_state(fail: State, dead_letter_queue_url: str, next_state: str) -> St
                        "MessageBody": {"version": "0", "detail-type": EXECUTION_EVENT, "source": REPORT_SOURCE,
                                        "detail": detail}},
         "ResultPath": None,
-        "Retry": retry(TRANSIENT_SQS_ERRORS, attempts=6),
-        # If even the DLQ cannot be reached the image stays `processing`: the reconciler settles it.
+        "Retry": retry(TRANSIENT_SQS_ERRORS, attempts=3),
+        # If even the DLQ cannot be reached, the image stays `processing` or `queued` (the orchestrator's
+        # mark): the reconciler settles it, so a short retry keeps within the 5-minute limit.
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": next_state}],
         "Next": next_state,
     }

@@ -18,19 +18,18 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from handlers import repair, status
 from handlers.alerts import alert
+from handlers.batch import partial_batch_response
 from handlers.clients import clients
 from handlers.dead_letters import ExecutionEnded, UndeliveredUploads, Unreadable, classify
 from handlers.uploads import execution_name
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-clients.warm("sns", "dynamodb", "stepfunctions", "sqs", "s3")
+# Step Functions (STANDARD only) and S3 (archiving an unreadable body) are created when first needed.
+clients.warm("sns", "dynamodb", "sqs")
 
 
 def settle_undelivered(upload: dict[str, Any], error: str, reason: str, dead_letter_id: str) -> str:
@@ -68,35 +67,35 @@ def archive(message_id: str, body: str) -> str:
     return f"s3://{os.environ['OUTPUT_BUCKET']}/{key}"
 
 
-def record_handler(record: SQSRecord) -> None:
-    receive_count = int(record.attributes.approximate_receive_count or 0)
+def record_handler(record: dict[str, Any]) -> None:
+    receive_count = int(record.get("attributes", {}).get("ApproximateReceiveCount") or 0)
+    message_id, body = record["messageId"], record["body"]
     try:
-        letter = classify(record.body, int(os.environ.get("MAX_RECEIVE_COUNT", "0")))
+        letter = classify(body, int(os.environ.get("MAX_RECEIVE_COUNT", "0")))
     except Exception as error:  # no body may make a dead letter loop; AWS calls come later
         letter = Unreadable(f"the dead letter could not be interpreted ({type(error).__name__})")
-    details: dict[str, Any] = {"messageId": record.message_id, "receiveCount": receive_count}
+    details: dict[str, Any] = {"messageId": message_id, "receiveCount": receive_count}
     if isinstance(letter, Unreadable):
         metrics.add_metric(name="UnreadableDeadLetters", unit=MetricUnit.Count, value=1)
         title = "image-pipeline: unreadable message in the dead-letter queue"
-        details |= {"reason": letter.reason, "archivedAt": archive(record.message_id, record.body)}
+        details |= {"reason": letter.reason, "archivedAt": archive(message_id, body)}
     elif isinstance(letter, UndeliveredUploads):
         outcomes = {f"{u['userId']}/{u['imageId']}": settle_undelivered(u, letter.error, letter.reason,
-                                                                          record.message_id)
+                                                                          message_id)
                     for u in letter.uploads}
         title = f"image-pipeline: {', '.join(outcomes)} could not be processed"
         details |= {"error": letter.error, "reason": letter.reason, "images": outcomes}
     else:
-        outcome = settle_execution(letter, record.message_id)
+        outcome = settle_execution(letter, message_id)
         image = f"{letter.upload['userId']}/{letter.upload['imageId']}"
         title = f"image-pipeline: execution for {image} ended {letter.status}"
         details |= {"image": image, "execution": letter.execution_arn, "status": letter.status,
                     "error": letter.error, "outcome": outcome}
     logger.warning(title, extra=details)
-    alert(clients.get("sns"), os.environ["SNS_TOPIC_ARN"], title=title, details=details | {"originalBody": record.body})
+    alert(clients.get("sns"), os.environ["SNS_TOPIC_ARN"], title=title, details=details | {"originalBody": body})
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+    return partial_batch_response(event.get("Records", []), record_handler, logger)

@@ -17,18 +17,16 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from botocore.exceptions import ClientError
 
 from handlers import status
+from handlers.batch import partial_batch_response
 from handlers.clients import clients
 from handlers.errors import DeadlineReached
 from handlers.uploads import execution_input, execution_name, parse_message
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 clients.warm("stepfunctions", *(("dynamodb",) if os.environ.get("WORKFLOW_TYPE") == "EXPRESS" else ()))
 
 # Time one StartExecution may take (with its retries) plus returning the response.
@@ -48,10 +46,10 @@ def start_workflow(body: dict[str, Any], state_machine_arn: str, sfn: Any) -> bo
     return True
 
 
-def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
+def record_handler(record: dict[str, Any], lambda_context: Any = None) -> None:
     if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS:
         raise DeadlineReached("handed back before the invocation deadline")
-    body = parse_message(record.body)
+    body = parse_message(record["body"])
     logger.set_correlation_id(body["imageId"])
     # EXPRESS executions cannot be listed later: leave a pending item the reconciler can find.
     if os.environ.get("WORKFLOW_TYPE") == "EXPRESS":
@@ -64,9 +62,9 @@ def record_handler(record: SQSRecord, lambda_context: Any = None) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    response = process_partial_response(event=event, record_handler=record_handler,
-                                        processor=processor, context=context)
-    failures = len(response.get("batchItemFailures", []))
+    response = partial_batch_response(event.get("Records", []), lambda record: record_handler(record, context),
+                                      logger)
+    failures = response["batchItemFailures"]
     if failures:
-        metrics.add_metric(name="StartFailures", unit=MetricUnit.Count, value=failures)
+        metrics.add_metric(name="StartFailures", unit=MetricUnit.Count, value=len(failures))
     return response

@@ -101,7 +101,8 @@ def settle_queued(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcom
     env, dynamodb = os.environ, clients.get("dynamodb")
     since, attempt = item.get("pendingSince", ""), item.get("queuedAttempt") or str(item.get("replayCount", ""))
     if int(item.get("repairCount", 0)) > repair.repair_attempts():
-        reason = "queued for a re-run that never started"
+        reason = ("queued, but no execution recorded taking the image after every re-send (none started, or "
+                  "each one's first status write kept failing)")
         written = status.fail_queued(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"], since,
                                      reason=reason)
         return repair.Outcome("failed" if written else "nothing", reason)

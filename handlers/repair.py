@@ -94,11 +94,13 @@ def requeue(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict
     crash between the two leaves a stale `queued` item, which the reconciler resends.
     """
     values = {":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn},
-              ":uploadId": {"S": upload_identity(upload)["id"]}}
+              ":uploadId": {"S": upload_identity(upload)["id"]}, ":original": {"S": ""}}
     # Or this very re-run was queued already (a retried dead letter): send it again, same name. Or
-    # (EXPRESS) the orchestrator queued this upload and no execution ever took the image.
+    # (EXPRESS) this upload is queued to run as first sent (by the orchestrator, or the reconciler's
+    # re-send of it) and no execution ever took the image.
     condition = (f"({status.OWNED}) OR (#status = :queued AND queuedAttempt = :attempt) "
-                 "OR (#status = :queued AND #uploadId = :uploadId AND attribute_not_exists(queuedAttempt))")
+                 "OR (#status = :queued AND #uploadId = :uploadId "
+                 "AND (attribute_not_exists(queuedAttempt) OR queuedAttempt = :original))")
     owned = status.queue_again(dynamodb, table, upload["imageId"], upload["userId"], condition=condition,
                                values=values, attempt=attempt)
     if not owned and not status.is_newer(upload_identity(upload),

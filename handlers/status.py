@@ -119,18 +119,21 @@ def mark_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> bool:
     its report was lost, or it never ran). An older or duplicate upload writes nothing.
     """
     identity = upload_identity(body)
-    values = {":queued": {"S": "queued"}, ":now": {"S": now()}, ":uploadId": {"S": identity["id"]},
+    values = {":queued": {"S": "queued"}, ":now": {"S": now()}, ":one": {"N": "1"}, ":uploadId": {"S": identity["id"]},
               ":uploadKey": {"S": identity["key"]}, ":uploadSequencer": {"S": identity["sequencer"]},
               ":uploadOrder": {"S": identity["order"]}, ":uploadVersion": {"S": identity["version"]},
               ":s3Key": {"S": body["s3Key"]}, ":bucketName": {"S": body["bucketName"]}}
+    # repairCount 1: this first send counts as one, as a replay's does (the reconciler re-sends at most
+    # `repair_attempts` more times).
     update = ("SET #status = :queued, #pending = :queued, pendingSince = :now, queuedAt = :now, updatedAt = :now, "
-              "#uploadId = :uploadId, #uploadKey = :uploadKey, #uploadSequencer = :uploadSequencer, "
-              "#uploadOrder = :uploadOrder, uploadVersion = :uploadVersion, s3Key = :s3Key, bucketName = :bucketName")
+              "repairCount = :one, #uploadId = :uploadId, #uploadKey = :uploadKey, "
+              "#uploadSequencer = :uploadSequencer, #uploadOrder = :uploadOrder, uploadVersion = :uploadVersion, "
+              "s3Key = :s3Key, bucketName = :bucketName")
     message = json.dumps(body, sort_keys=True)
     if len(message) <= MAX_STORED_BODY:
         values[":body"] = {"S": message}
         update += ", originalMessage = :body"
-    update += (" REMOVE #reason, #error, failedAt, #failedBy, #deadLetterId, queuedAttempt, repairCount, "
+    update += (" REMOVE #reason, #error, failedAt, #failedBy, #deadLetterId, queuedAttempt, "
                + ", ".join(f"#{a}" for a in OUTCOME_ATTRIBUTES))
     return _update(dynamodb, table, _key(body["imageId"], body["userId"]), update, NEWER_UPLOAD, values) is not None
 

@@ -121,7 +121,9 @@ def summary(report: Report) -> str:
         f"dead-lettered   {len(report.dead_lettered)}",
         f"alerts          {len(report.alerts)}",
         f"regressions     {len(report.regressions)} (images not reflecting their newest upload)",
-        f"duplicate executions {report.duplicate_executions}",
+        f"duplicate executions {report.duplicate_executions}" + (
+            " (EXPRESS runs a redelivered message again; one outcome is kept)"
+            if report.workflow_type == "EXPRESS" else ""),
         f"variant writes  {sum(report.variant_writes.values())} ({report.duplicate_variant_writes} rewrites of a key)",
         f"wall time       {report.wall_seconds:.2f} s",
         f"throughput      {report.images_per_second:.1f} images/s",

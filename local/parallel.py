@@ -116,5 +116,5 @@ def merge(results: list[tuple[list[int], Report, float, float]], total: int) -> 
         faults_injected=dict(sum((Counter(r.faults_injected) for r in reports), Counter())),
         iam_checked=sum(r.iam_checked for r in reports),
         iam_denied=sorted({d for r in reports for d in r.iam_denied}),
-        delivery=delivery | {"workers": len(reports)},
+        delivery=delivery | {"workers": len(reports)}, workflow_type=reports[0].workflow_type,
     )

@@ -36,11 +36,13 @@ class Report:
     wall_seconds: float
     alerts: list[dict[str, Any]]
     executions_per_upload: dict[str, int]
-    """Executions started per upload and attempt (deterministic names: more than one is a bug)."""
+    """Executions started per upload and attempt. STANDARD (deterministic names): more than one is a bug;
+    EXPRESS runs a redelivered message again, and the conditional status writes keep one outcome."""
     faults_injected: dict[str, int]
     iam_checked: int
     iam_denied: list[str]
     delivery: dict[str, Any]
+    workflow_type: str = "STANDARD"
     regressions: list[str] = field(default_factory=list)
     """Images whose status item does not name their newest upload."""
     variant_writes: dict[str, int] = field(default_factory=dict)
@@ -143,10 +145,12 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(s3.get_object(Bucket=p.output_bucket, Key=variant)["Body"].read())
             variants = [str(out_dir / v) for v in variants]
-        execution = item.get("executionArn", "").rsplit(":", 1)[-1] or None
+        arn = item.get("executionArn", "")  # EXPRESS: ...:express:<machine>:<name>:<id>
+        execution = arn.split(":")[-2 if ":express:" in arn else -1] or None
         outcomes.append(Outcome(upload.file, upload.key, key.image_id, item["status"], item.get("reason"),
                                 item.get("error"), variants, execution))
     return Report(outcomes=outcomes, wall_seconds=wall_seconds, alerts=runner.read_alerts(),
+                  workflow_type=runner.settings.workflow.type,
                   executions_per_upload=dict(_executions_per_upload(sfn, p.state_machine_arn)),
                   faults_injected=dict(runner.faults.injected),
                   iam_checked=len(runner.enforcer.checked),

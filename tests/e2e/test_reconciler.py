@@ -149,3 +149,30 @@ def test_an_aws_error_on_one_image_does_not_stop_the_reconciler_for_the_others(r
     runner.settle()
     assert (item(runner, "h1")["status"], item(runner, "h2")["status"]) == ("completed", "completed")
     assert any(run["errors"] for run in runner.reconciler_runs)
+
+
+def test_an_express_report_after_the_reconcilers_re_send_is_re_run_at_once():
+    """Found by the breaker: once the reconciler had re-sent the upload (queuedAttempt ""), the next report
+    said the execution no longer owned the image, and the re-run waited for another reconciler period."""
+    runner = LocalRunner(stack_settings("dev", "EXPRESS"), faults=Faults())
+    with runner.running():
+        runner.faults.target("dynamodb", MARK_PROCESSING, times=14)  # two executions' MarkProcessing fail
+        runner.faults.target("lost_event", "a-", times=1)  # the first one's report is lost
+        runner.run([Upload("a.jpg", "uploads/u/a.jpg", BIG)])
+        assert item(runner, "a")["status"] == "completed"
+        outcomes = [a.get("outcome", "") for a in runner.read_alerts()]
+        assert any("re-run 1 of 2 queued" in o for o in outcomes), outcomes
+        assert not any("no longer owns" in o for o in outcomes), outcomes
+
+
+@pytest.mark.parametrize("workflow_type", WORKFLOW_TYPES)
+def test_repair_attempts_zero_means_no_re_run_on_either_workflow_type(workflow_type):
+    raw = stack_settings("dev", workflow_type)
+    import dataclasses
+
+    settings = dataclasses.replace(raw, workflow=dataclasses.replace(raw.workflow, repair_attempts=0))
+    runner = LocalRunner(settings, faults=Faults())
+    with runner.running():
+        runner.faults.target("dynamodb", MARK_PROCESSING, times=7)
+        runner.run([Upload("z.jpg", "uploads/u/z.jpg", BIG)])
+        assert item(runner, "z")["status"] == "failed"

@@ -117,7 +117,17 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
 
 @pytest.mark.parametrize(("raw", "message"), [
     ({"workflow": {"type": "EXPRESS"}},
-     "workflow.execution_timeout_seconds: 900 is above 300, the longest an EXPRESS execution may run"),
+     "workflow.execution_timeout_seconds: 900 is above 300, the longest an EXPRESS execution may run; set it to "
+     "300 or less (the default, 900, is STANDARD's)"),
+    ({"workflow": {"type": "EXPRESS", "log_level": "OFF", "execution_timeout_seconds": 300}},
+     "workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions (EXPRESS keeps no "
+     "execution history); use ERROR or ALL"),
+    ({"workflow": {"type": "EXPRESS", "execution_timeout_seconds": 300}, "functions": {"variants": {"timeout": 300}}},
+     "workflow.execution_timeout_seconds: 300 is below what the steps may take once each (350 s: the validate, "
+     "variants or metadata functions' timeouts + 10 s each); lower those timeouts (an EXPRESS execution runs 300 s "
+     "at most)"),
+    ({"workflow": {"execution_timeout_seconds": 0}},
+     "workflow.execution_timeout_seconds: 0 is below the minimum 1 (AWS range 1 to 31,536,000)"),
     ({"workflow": {"variant_formats": ["png"]}}, "workflow.variant_formats: 'png' is not one of jpeg, webp, avif"),
     ({"workflow": {"avif_speed": 11}}, "workflow.avif_speed: 11 is above the maximum 10 (AWS range 0 to 10)"),
     ({"workflow": {"stale_after_seconds": 600}},
