@@ -29,6 +29,10 @@ class Limit:
     limit: float
     unit: str
     raise_by: str
+    beyond: str = "queue"
+    """What exceeding it does: `start` (StartExecution throttled: messages retried, then dead-lettered),
+    `queue` (messages wait in the queue), `slow` (executions wait for transition tokens), `steps`
+    (step invocations throttled: retried three times, then the image is recorded failed)."""
 
     @property
     def headroom(self) -> float:
@@ -63,9 +67,9 @@ def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = N
     writes = 14 if wf.duplicates != "off" else 4
     rows = [
         Limit(f"Step Functions StartExecution ({wf.type})", rate, sfn[wf.type]["start_execution_refill"], "/s",
-              "Service Quotas: Step Functions StartExecution (or EXPRESS: 6,000/s)"),
+              "Service Quotas: Step Functions StartExecution (or EXPRESS: 6,000/s)", "start"),
         Limit("Lambda concurrency (account, all functions)", concurrency, fs.account_concurrency_quota, "",
-              "Service Quotas: Lambda Concurrent executions (functions.account_concurrency_quota)"),
+              "Service Quotas: Lambda Concurrent executions (functions.account_concurrency_quota)", "steps"),
         Limit("Orchestrator throughput (maximum_concurrency x batch)", rate, orchestrator_cap, "/s",
               "functions.orchestrator.maximum_concurrency or batch_size"),
         Limit("DynamoDB on-demand writes (table)", rate * writes, q["dynamodb"]["table_write_units"], " WRU/s",
@@ -75,7 +79,7 @@ def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = N
     if wf.type == "STANDARD":
         rows.append(Limit("Step Functions state transitions (STANDARD)", rate * transitions,
                           sfn["STANDARD"]["state_transition_refill"], "/s",
-                          "Service Quotas: Step Functions StateTransition (or use EXPRESS: no limit)"))
+                          "Service Quotas: Step Functions StateTransition (or use EXPRESS: no limit)", "slow"))
     return sorted(rows, key=lambda row: row.headroom)
 
 
@@ -96,6 +100,29 @@ def throttled_backlog(settings: Settings, rate: float, served: float) -> dict[st
             * settings.queue.visibility_timeout_seconds}
 
 
+def beyond(settings: Settings, binding: Limit, rate: float) -> str:
+    """What the pipeline does while `rate` exceeds the binding limit."""
+    served = rate * binding.headroom
+    if binding.beyond == "slow":
+        return (f"Above it, executions start but wait for state-transition tokens: they run longer (the "
+                f"executions-throttled alarm fires) and open executions pile up; about {served:,.0f} images/s "
+                "finish. An execution that reaches its timeout is re-run by the DLQ processor.")
+    if binding.beyond == "steps":
+        return (f"Above it, Lambda throttles step invocations: the workflow retries each 3 times, then records the "
+                f"image failed (Lambda.TooManyRequestsException; replay it with `tools replay`). About "
+                f"{served:,.0f} images/s get through.")
+    backlog = throttled_backlog(settings, rate, served)
+    hour = backlog["backlog_per_minute"] * 60
+    text = (f"Above it, {served:,.0f} images/s start; the queue grows by {backlog['backlog_per_minute']:,.0f} "
+            f"messages a minute, the oldest-message alarm fires after {backlog['age_alarm_after_s']:,.0f} s, and "
+            f"an hour at this rate leaves {hour:,.0f} messages, which drain in {hour / served / 60:,.0f} minutes "
+            "once uploads stop.")
+    if binding.beyond == "start":
+        text += (f" A message throttled on every receive is dead-lettered (its image failed, replayable) after "
+                 f"{backlog['dead_letter_after_s']:,.0f} s.")
+    return text
+
+
 def render(settings: Settings, stack: str, rate: float) -> str:
     rows = limits(settings, rate)
     lines = [f"Capacity of stack {stack} ({settings.workflow.type}) at {rate:g} images/s", "",
@@ -108,10 +135,5 @@ def render(settings: Settings, stack: str, rate: float) -> str:
     lines += ["", f"Binds first: {binding.name} ({binding.headroom:.2f}x headroom). One user's uploads alone are "
               f"bound by S3's 3,500 PUT/s per prefix (variants/{{userId}}/): {per_user:,.0f} images/s."]
     if binding.headroom < 1:
-        served = rate * binding.headroom
-        backlog = throttled_backlog(settings, rate, served)
-        lines.append(f"Above it, {served:,.0f} images/s start; the queue grows by {backlog['backlog_per_minute']:,.0f} "
-                     f"messages a minute, the oldest-message alarm fires after {backlog['age_alarm_after_s']:,.0f} s, "
-                     f"and a message throttled on every receive is dead-lettered (its image failed) after "
-                     f"{backlog['dead_letter_after_s']:,.0f} s.")
+        lines.append(beyond(settings, binding, rate))
     return "\n".join(lines)
