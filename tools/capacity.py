@@ -13,6 +13,7 @@ Example:
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,4 +137,12 @@ def render(settings: Settings, stack: str, rate: float) -> str:
               f"bound by S3's 3,500 PUT/s per prefix (variants/{{userId}}/): {per_user:,.0f} images/s."]
     if binding.headroom < 1:
         lines.append(beyond(settings, binding, rate))
+    other = "EXPRESS" if settings.workflow.type == "STANDARD" else "STANDARD"
+    timeout = {"execution_timeout_seconds": min(settings.workflow.execution_timeout_seconds, 300)} \
+        if other == "EXPRESS" else {}
+    alternative = limits(dataclasses.replace(settings, workflow=dataclasses.replace(
+        settings.workflow, type=other, **timeout)), rate)[0]
+    article = "an" if other == "EXPRESS" else "a"
+    lines.append(f"With {article} {other} workflow instead: {alternative.name} binds first "
+                 f"({alternative.headroom:.2f}x headroom).")
     return "\n".join(lines)
