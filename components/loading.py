@@ -38,6 +38,13 @@ def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
     return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
 
 
+def stack_region(stack: str, project_dir: Path = PROJECT_DIR) -> str | None:
+    """`aws:region` of `Pulumi.<stack>.yaml`, if it sets one."""
+    path = project_dir / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text()) if path.is_file() else None
+    return ((document or {}).get("config") or {}).get("aws:region")
+
+
 def read_stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
     """The raw `image-pipeline:pipeline` object of `Pulumi.<stack>.yaml` (for tests and tools)."""
     path = project_dir / f"Pulumi.{stack}.yaml"

@@ -17,6 +17,7 @@ the local stack (--local, or an --endpoint-url) no credentials are needed.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import sys
@@ -54,7 +55,7 @@ def positive(value: str) -> float:
         number = float(value)
     except ValueError:
         number = 0.0
-    if not number > 0:
+    if not (number > 0 and math.isfinite(number)):
         raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
     return number
 
@@ -124,21 +125,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 def estimates(args: argparse.Namespace) -> str:
     """`cost` or `capacity` for a stack's settings: no AWS access needed."""
     import dataclasses
+    import json
 
     from components import Settings, read_stack_settings
+    from components.loading import stack_region
     from tools import capacity, cost
 
-    settings = Settings.from_dict(read_stack_settings(args.stack))
+    settings = Settings.from_dict(read_stack_settings(args.stack))  # an unknown stack names the ones there are
+    region = stack_region(args.stack) or "eu-west-1"
     if args.command == "capacity":
-        return capacity.render(settings, args.stack, args.rate)
-    prices = cost.load("prices.json", args.prices)
+        return capacity.render(settings, args.stack, args.rate, region)
+    try:
+        prices = cost.load("prices.json", args.prices)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--prices {args.prices}: {error}") from None
+    missing = sorted({"lambda", "step_functions", "sqs", "s3", "dynamodb", "cloudwatch", "kms", "rekognition",
+                      "xray"} - set(prices))
+    if missing:
+        raise ValueError(f"--prices {args.prices}: no {', '.join(missing)} (copy tools/data/prices.json and edit it)")
     reports = {}
     for workflow_type in ("STANDARD", "EXPRESS"):
-        workflow = dataclasses.replace(settings.workflow, type=workflow_type)
+        workflow = dataclasses.replace(settings.workflow, type=workflow_type,
+                                       execution_timeout_seconds=min(settings.workflow.execution_timeout_seconds,
+                                                                     300 if workflow_type == "EXPRESS" else 10**9))
         reports[workflow_type] = cost.estimate(dataclasses.replace(settings, workflow=workflow),
                                                images_per_month=args.images, megapixels=args.avg_megapixels,
                                                prices=prices)
-    return cost.render(settings, args.stack, reports, args.avg_megapixels)
+    text = cost.render(settings, args.stack, reports, args.avg_megapixels)
+    if region != prices.get("region"):
+        text += (f"\nwarning: the stack runs in {region}; these are {prices.get('region')} prices: pass --prices with "
+                 f"{region}'s")
+    return text
 
 
 def main(argv: list[str]) -> int:
@@ -154,7 +171,7 @@ def main(argv: list[str]) -> int:
             return 0 if result.ok else 1
         print(run(args))
     except Exception as error:
-        message = errors.explain(error)
+        message = errors.explain(error) or (str(error) if isinstance(error, FileNotFoundError) else None)
         if message is None:
             raise
         print(f"error: {message}", file=sys.stderr)

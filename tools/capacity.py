@@ -33,7 +33,8 @@ class Limit:
     beyond: str = "queue"
     """What exceeding it does: `start` (StartExecution throttled: messages retried, then dead-lettered),
     `queue` (messages wait in the queue), `slow` (executions wait for transition tokens), `steps`
-    (step invocations throttled: retried three times, then the image is recorded failed)."""
+    (step invocations throttled: retried three times, then the image is recorded failed), `dynamodb`
+    (status writes throttled), `moderation` (Rekognition throttled)."""
 
     @property
     def headroom(self) -> float:
@@ -43,13 +44,7 @@ class Limit:
 
 def step_seconds(settings: Settings, profile: dict[str, Any] | None = None) -> dict[str, float]:
     """Each function's billed seconds per image, as the cost tool computes them."""
-    report = cost.estimate(settings, profile=profile)
-    seconds: dict[str, float] = {}
-    for _, what, _ in report.lines:
-        if " duration (" in what and " ms)" in what:
-            name = what.split(" duration")[0]
-            seconds[name] = float(what.rsplit(", ", 1)[1].removesuffix(" ms)")) / 1000
-    return seconds
+    return cost.estimate(settings, profile=profile).seconds
 
 
 def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = None,
@@ -62,21 +57,30 @@ def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = N
     p = profile or cost.load("step_profile.json")
     transitions = p["standard_transitions"]["moderation" if settings.moderation.enabled else "plain"]
     concurrency = sum(rate * s for s in seconds.values())
-    batch = fs.orchestrator.batch_size
-    orchestrator_cap = (fs.orchestrator.maximum_concurrency or q["lambda"]["sqs_max_concurrency"]) * batch / max(
-        seconds["orchestrator"] * batch, 0.001)
-    writes = 14 if wf.duplicates != "off" else 4
+    # The orchestrator's invocations at once: the mapping's cap, its reserved concurrency, SQS's own limit.
+    caps = [fs.orchestrator.maximum_concurrency or q["lambda"]["sqs_max_concurrency"],
+            q["lambda"]["sqs_max_concurrency"]]
+    if fs.orchestrator.reserved_concurrency is not None:
+        caps.append(fs.orchestrator.reserved_concurrency)
+    orchestrator_cap = min(caps) / max(seconds["orchestrator"], 1e-6)
+    writes, _ = cost.status_units(settings, p)
+    starts = ("Service Quotas: Step Functions StartExecution, or an EXPRESS workflow (6,000/s)"
+              if wf.type == "STANDARD" else "Service Quotas: Step Functions StartExecution (EXPRESS)")
     rows = [
         Limit(f"Step Functions StartExecution ({wf.type})", rate, sfn[wf.type]["start_execution_refill"], "/s",
-              "Service Quotas: Step Functions StartExecution (or EXPRESS: 6,000/s)", "start"),
+              starts, "start"),
         Limit("Lambda concurrency (account, all functions)", concurrency, fs.account_concurrency_quota, "",
               "Service Quotas: Lambda Concurrent executions (functions.account_concurrency_quota)", "steps"),
-        Limit("Orchestrator throughput (maximum_concurrency x batch)", rate, orchestrator_cap, "/s",
-              "functions.orchestrator.maximum_concurrency or batch_size"),
+        Limit("Orchestrator throughput (concurrency x batch / batch time)", rate, orchestrator_cap, "/s",
+              "functions.orchestrator: maximum_concurrency, reserved_concurrency or batch_size"),
         Limit("DynamoDB on-demand writes (table)", rate * writes, q["dynamodb"]["table_write_units"], " WRU/s",
-              "Service Quotas: DynamoDB table-level on-demand throughput"),
+              "Service Quotas: DynamoDB table-level on-demand throughput", "dynamodb"),
         Limit("SQS standard queue", rate * 3, q["sqs"]["standard_requests"], "/s", "none (nearly unlimited)"),
     ]
+    if settings.moderation.enabled:
+        rows.append(Limit("Rekognition DetectModerationLabels", rate, q["rekognition"]["detect_moderation_labels"],
+                          "/s", "Service Quotas: Amazon Rekognition DetectModerationLabels transactions per second",
+                          "moderation"))
     if wf.type == "STANDARD":
         rows.append(Limit("Step Functions state transitions (STANDARD)", rate * transitions,
                           sfn["STANDARD"]["state_transition_refill"], "/s",
@@ -101,48 +105,62 @@ def throttled_backlog(settings: Settings, rate: float, served: float) -> dict[st
             * settings.queue.visibility_timeout_seconds}
 
 
-def beyond(settings: Settings, binding: Limit, rate: float) -> str:
-    """What the pipeline does while `rate` exceeds the binding limit."""
-    served = rate * binding.headroom
-    if binding.beyond == "slow":
-        return (f"Above it, executions start but wait for state-transition tokens: they run longer (the "
-                f"executions-throttled alarm fires) and open executions pile up; about {served:,.0f} images/s "
-                "finish. An execution that reaches its timeout is re-run by the DLQ processor.")
-    if binding.beyond == "steps":
-        return (f"Above it, Lambda throttles step invocations: the workflow retries each 3 times, then records the "
-                f"image failed (Lambda.TooManyRequestsException; replay it with `tools replay`). About "
-                f"{served:,.0f} images/s get through.")
+def beyond(settings: Settings, limit: Limit, rate: float) -> str:
+    """What the pipeline does while `rate` exceeds `limit`."""
+    served = rate * limit.headroom
+    if limit.beyond == "slow":
+        return (f"- {limit.name}: executions start but wait for state-transition tokens, so they run longer (the "
+                f"executions-throttled alarm fires) and pile up; about {served:,.0f} images/s finish. One that reaches "
+                "its timeout is re-run by the DLQ processor, `repair_attempts` times, then failed.")
+    if limit.beyond == "steps":
+        return (f"- {limit.name}: Lambda throttles invocations (steps, and the queue consumers scale no further): "
+                "a step is retried 3 times, then the image is recorded failed (Lambda.TooManyRequestsException; "
+                f"`tools replay` re-runs it). About {served:,.0f} images/s get through.")
+    if limit.beyond == "dynamodb":
+        return (f"- {limit.name}: status writes are throttled; each is retried 6 times, then the execution ends "
+                "StatusNotRecorded and the DLQ processor re-runs it (`repair_attempts` times), then fails it. A new "
+                "on-demand table takes about 4,000 writes/s at first and doubles as traffic grows.")
+    if limit.beyond == "moderation":
+        return (f"- {limit.name}: Rekognition is throttled; each call is retried 6 times, then the execution ends "
+                "TransientError and is re-run (`repair_attempts` times), then the image is failed.")
     backlog = throttled_backlog(settings, rate, served)
     hour = backlog["backlog_per_minute"] * 60
-    text = (f"Above it, {served:,.0f} images/s start; the queue grows by {backlog['backlog_per_minute']:,.0f} "
-            f"messages a minute, the oldest-message alarm fires after {backlog['age_alarm_after_s']:,.0f} s, and "
-            f"an hour at this rate leaves {hour:,.0f} messages, which drain in {hour / served / 60:,.0f} minutes "
-            "once uploads stop.")
-    if binding.beyond == "start":
-        text += (f" A message throttled on every receive is dead-lettered (its image failed, replayable) after "
+    text = (f"- {limit.name}: {served:,.0f} images/s get through; the queue grows by "
+            f"{backlog['backlog_per_minute']:,.0f} messages a minute, the oldest-message alarm fires after "
+            f"{backlog['age_alarm_after_s']:,.0f} s, and an hour at this rate leaves {hour:,.0f} messages, which "
+            f"drain in {hour / served / 60:,.0f} minutes once uploads stop.")
+    if limit.beyond == "start":
+        text += (" A message throttled on every receive is dead-lettered (its image failed, replayable) after "
                  f"{backlog['dead_letter_after_s']:,.0f} s.")
     return text
 
 
-def render(settings: Settings, stack: str, rate: float) -> str:
-    rows = limits(settings, rate)
-    lines = [f"Capacity of stack {stack} ({settings.workflow.type}) at {rate:g} images/s", "",
+def _number(value: float) -> str:
+    return f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
+
+
+def render(settings: Settings, stack: str, rate: float, region: str = "eu-west-1") -> str:
+    rows = limits(settings, rate, region=region)
+    lines = [f"Capacity of stack {stack} ({settings.workflow.type}, {region}) at {_number(rate)} images/s", "",
              "| limit | demand | quota | headroom | to raise it |", "|---|---|---|---|---|"]
     for row in rows:
-        lines.append(f"| {row.name} | {row.demand:,.0f}{row.unit} | {row.limit:,.0f}{row.unit} | "
-                     f"{row.headroom:.2f}x | {row.raise_by} |")
+        lines.append(f"| {row.name} | {_number(row.demand)}{row.unit} | {row.limit:,.0f}{row.unit} | "
+                     f"{_number(row.headroom)}x | {row.raise_by} |")
     binding = rows[0]
     per_user = cost.load("quotas.json")["s3"]["put_per_prefix"] / cost.variant_count(settings)
-    lines += ["", f"Binds first: {binding.name} ({binding.headroom:.2f}x headroom). One user's uploads alone are "
-              f"bound by S3's 3,500 PUT/s per prefix (variants/{{userId}}/): {per_user:,.0f} images/s."]
-    if binding.headroom < 1:
-        lines.append(beyond(settings, binding, rate))
+    lines += ["", f"Binds first: {binding.name} ({_number(binding.headroom)}x headroom). One user's uploads alone "
+              f"are bound by S3's 3,500 PUT/s per prefix (variants/{{userId}}/): {per_user:,.0f} images/s."]
+    exceeded = [row for row in rows if row.headroom < 1]
+    if exceeded:
+        lines += ["", "Beyond its quota, each limit exceeded at this rate:", *(beyond(settings, row, rate)
+                                                                          for row in exceeded),
+                  "Every dead letter and every repair sends one SNS alert: an overload fills the on-call mailbox."]
     other = "EXPRESS" if settings.workflow.type == "STANDARD" else "STANDARD"
     timeout = {"execution_timeout_seconds": min(settings.workflow.execution_timeout_seconds, 300)} \
         if other == "EXPRESS" else {}
     alternative = limits(dataclasses.replace(settings, workflow=dataclasses.replace(
-        settings.workflow, type=other, **timeout)), rate)[0]
+        settings.workflow, type=other, **timeout)), rate, region=region)[0]
     article = "an" if other == "EXPRESS" else "a"
     lines.append(f"With {article} {other} workflow instead: {alternative.name} binds first "
-                 f"({alternative.headroom:.2f}x headroom).")
+                 f"({_number(alternative.headroom)}x headroom).")
     return "\n".join(lines)

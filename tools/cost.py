@@ -29,6 +29,7 @@ ONE_VCPU_MB = 1_769  # Lambda: "at 1,769 MB, a function has the equivalent of on
 EXPRESS_MEMORY_GB = 0.0625  # billed in 64 MB steps; our payloads are a few KB, so the first step
 SECONDS_PER_MONTH = 30 * 86_400
 ESM_POLLERS = 5  # an SQS event source mapping starts with five long-polling connections
+UPLOADS_KEPT = "S3 uploads kept"  # storage of the originals: your retention, not the pipeline's work
 
 
 def load(name: str, path: str | None = None) -> dict[str, Any]:
@@ -43,15 +44,24 @@ class Report:
     workflow_type: str
     lines: list[tuple[str, str, float]] = field(default_factory=list)
     monthly: list[tuple[str, str, float]] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Each function's billed seconds per image (a batch's messages add up), for `tools.capacity`."""
+    warnings: list[str] = field(default_factory=list)
 
     def add(self, service: str, what: str, dollars_per_image: float) -> None:
         self.lines.append((service, what, dollars_per_image))
 
-    def per_million(self, service: str | None = None) -> float:
-        """Dollars per million images: per-image lines plus the fixed costs spread over the month's images."""
-        variable = sum(d for s, _, d in self.lines if service in (None, s)) * 1e6
-        fixed = sum(d for s, _, d in self.monthly if service in (None, s))
+    def per_million(self, service: str | None = None, *, processing: bool = False) -> float:
+        """Dollars per million images: per-image lines plus the fixed costs spread over the month's images;
+        `processing`: without keeping the uploads (what the pipeline's design decides)."""
+        def counted(s: str) -> bool:
+            return service in (None, s) and not (processing and s == UPLOADS_KEPT)
+        variable = sum(d for s, _, d in self.lines if counted(s)) * 1e6
+        fixed = sum(d for s, _, d in self.monthly if counted(s))
         return variable + fixed * 1e6 / max(self.images_per_month, 1)
+
+    def fixed_per_month(self) -> float:
+        return sum(d for _, _, d in self.monthly)
 
     def services(self) -> list[str]:
         return list(dict.fromkeys(s for s, _, _ in self.lines + self.monthly))
@@ -67,6 +77,38 @@ def variant_count(settings: Settings) -> int:
     return (len(wf.variant_sizes) + len(wf.square_sizes)) * len(wf.variant_formats)
 
 
+def variant_area(settings: Settings, profile: dict[str, Any]) -> float:
+    """The variants' pixels against the profile's (1280, 640 and 160 px long edges of a 4:3 photo)."""
+    wf = settings.workflow
+    measured = sum(side * side * 3 / 4 for side in profile["variant_sizes"])
+    return (sum(side * side * 3 / 4 for side in wf.variant_sizes) + sum(side * side for side in wf.square_sizes)) \
+        / measured
+
+
+def status_units(settings: Settings, profile: dict[str, Any], *, original: bool = False) -> tuple[int, int]:
+    """DynamoDB write and read units per image: MarkProcessing (1), the final write (1 per KB of the item,
+    the larger of before and after), EXPRESS's queued mark or the original orchestrator's write (1), and
+    the duplicate index (9 writes: the content claim and 8 hash bands; 8 band queries and a claim read)."""
+    writes = 1 + math.ceil(profile["status_item_bytes"] / 1024)
+    writes += 1 if (settings.workflow.type == "EXPRESS" or original) else 0
+    if settings.workflow.duplicates != "off" and not original:
+        return writes + 9, 9
+    return writes, 0
+
+
+def alarm_count(settings: Settings) -> tuple[int, int]:
+    """(alarms, alarm metrics): 3 queue alarms, 3 per function, 4 execution alarms and the queue-stalled one
+    (two metrics), and for STANDARD the undelivered-events alarm (`components.monitoring`)."""
+    alarms = 3 + 3 * len(settings.created_functions()) + 5 + (settings.workflow.type == "STANDARD")
+    return alarms, alarms + 1
+
+
+def traced_fraction(images_per_month: int) -> float:
+    """X-Ray's default rule records the first request each second and 5 % of the rest."""
+    rate = images_per_month / SECONDS_PER_MONTH
+    return 1.0 if rate <= 1 else (1 + 0.05 * (rate - 1)) / rate
+
+
 def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixels: float | None = None,
              profile: dict[str, Any] | None = None, prices: dict[str, Any] | None = None,
              design: str = "ours") -> Report:
@@ -76,6 +118,9 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     p, r = profile or load("step_profile.json"), prices or load("prices.json")
     a, cpu, fs, wf = p["assumptions"], p["cpu_ms"], settings.functions, settings.workflow
     mp = megapixels or p["photo"]["megapixels"]
+    if mp * 1e6 > wf.max_pixels:
+        raise ValueError(f"--avg-megapixels {mp:g} is above workflow.max_pixels ({wf.max_pixels / 1e6:g} MP): "
+                         "such uploads are rejected, not processed")
     scale = mp / p["photo"]["megapixels"]
     upload_mb = p["photo"]["bytes"] / 1e6 * scale
     call, ddb, mbps = a["aws_call_ms"], a["dynamodb_call_ms"], a["s3_mb_per_s"]
@@ -83,9 +128,13 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     # The original design had no duplicate index (and no moderation: price it with moderation off).
     moderated, indexed = settings.moderation.enabled, wf.duplicates != "off" and not original
     report = Report(images_per_month, wf.type)
-    variants = variant_count(settings)
-    variant_mb = sum(p["variant_bytes"][f] for f in wf.variant_formats) / 1e6 * (variants / max(
-        len(wf.variant_formats) * 3, 1))
+    variants, area = variant_count(settings), variant_area(settings, p)
+    variant_mb = sum(p["variant_bytes"][f] for f in wf.variant_formats) / 1e6 * area
+    # The step decodes once (the smallest variant's run: decode + one small encode), then resizes and
+    # encodes in proportion to the variants' pixels.
+    decode = cpu["variants_160"] * scale
+    encode = sum((cpu["variants"].get(f, 0) - (cpu["variants"]["jpeg"] if f != "jpeg" else cpu["variants_160"]))
+                 for f in wf.variant_formats) * area
 
     # Lambda: what each function does for one image.
     orchestrator_calls = 2 if (express or original) else 1
@@ -94,10 +143,8 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
                              call * (2 if original else 1)),
         "orchestrator": (1 / fs.orchestrator.batch_size, cpu["orchestrator_original" if original else "orchestrator"],
                          call * orchestrator_calls),
-        "validate": (1, cpu["validate"], 2 * call),
-        "variants": (1, (cpu["variants"]["jpeg"] + sum(cpu["variants"].get(f, 0) - cpu["variants"]["jpeg"]
-                                                       for f in wf.variant_formats if f != "jpeg")) * scale
-                     + cpu["fingerprint"],
+        "validate": (1, cpu["validate"], 2 * call),  # a HEAD and the first bytes
+        "variants": (1, decode + encode + cpu["fingerprint"],
                      call + upload_mb / mbps * 1000 + variants * call + variant_mb / mbps * 1000
                      + (18 * ddb if indexed else 0)),
         "metadata": (1, cpu["metadata"], 2 * call),
@@ -107,6 +154,10 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     for name, (per_image, cpu_ms, io_ms) in invocations.items():
         fn = getattr(fs, name)
         seconds = lambda_seconds(cpu_ms, io_ms, fn.memory_size)  # per image (a batch's messages add up)
+        report.seconds[name] = seconds
+        if seconds > fn.timeout:
+            report.warnings.append(f"{name} would take {seconds:,.0f} s an image, above functions.{name}.timeout "
+                                   f"({fn.timeout} s)")
         report.add("Lambda", f"{name} requests", per_image * r["lambda"]["request"])
         report.add("Lambda", f"{name} duration ({fn.memory_size} MB {fn.architecture}, {seconds * 1000:.0f} ms)",
                    seconds * fn.memory_size / 1024 * gb_second[fn.architecture])
@@ -117,7 +168,8 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     transitions = p["standard_transitions"]["moderation" if moderated else "plain"]
     sfn = r["step_functions"]
     if express:
-        billed = math.ceil((step_seconds + a["workflow_overhead_ms"] / 1000) * 10) / 10  # 100 ms steps
+        moderation_s = a["moderation_ms"] / 1000 if moderated else 0  # Rekognition's call
+        billed = math.ceil((step_seconds + moderation_s + a["workflow_overhead_ms"] / 1000) * 10) / 10  # 100 ms
         report.add("Step Functions", "EXPRESS requests", sfn["express_request"])
         report.add("Step Functions", f"EXPRESS duration ({billed:.1f} s x 64 MB)",
                    billed * EXPRESS_MEMORY_GB * sfn["express_gb_second"])
@@ -133,17 +185,18 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
 
     # S3: variants written; reads of the upload (validate, variants, metadata; HEADs are GET-priced).
     gets = 3 + 2 + (1 if original else 0) + (2 if moderated else 0)
+    report.add("S3", "PUT of the upload", r["s3"]["put"])
     report.add("S3", f"PUT {variants} variants", variants * r["s3"]["put"])
     report.add("S3", f"GET/HEAD x {gets}", gets * r["s3"]["get"])
-    report.add("S3", f"variants stored one month ({variant_mb:.2f} MB)",
+    # Storage is what one month's images add; every month kept adds as much again (no lifecycle rule).
+    # The uploads themselves: kept as long as you keep them (the pipeline sets no lifecycle rule on them).
+    report.add(UPLOADS_KEPT, f"upload stored a month ({upload_mb:.2f} MB; each month kept adds as much)",
+               upload_mb / 1024 * r["s3"]["storage_gb_month"])
+    report.add("S3", f"variants stored a month ({variant_mb:.2f} MB; each month kept adds as much)",
                variant_mb / 1024 * r["s3"]["storage_gb_month"])
 
-    # DynamoDB on demand: status writes (1 WRU per KB of the larger of the item before and after).
-    item_kb = math.ceil(p["status_item_bytes"] / 1024)
-    writes = 1 + item_kb + (1 if (express or original) else 0)
-    reads = 0
-    if indexed:
-        writes, reads = writes + 9, reads + 8 + 1
+    # DynamoDB on demand.
+    writes, reads = status_units(settings, p, original=original)
     report.add("DynamoDB", f"{writes} write units" + (f", {reads} read units" if reads else ""),
                writes * r["dynamodb"]["write_request_unit"] + reads * r["dynamodb"]["read_request_unit"])
 
@@ -153,14 +206,19 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     report.add("CloudWatch", "logs", invocations_per_image * log_bytes / 1e9 * r["cloudwatch"]["logs_ingested_gb"])
     report.monthly.append(("CloudWatch", f"{p['custom_metrics']} custom metrics",
                            p["custom_metrics"] * r["cloudwatch"]["metric_month"]))
-    report.monthly.append(("CloudWatch", f"{p['alarms']} alarms", p["alarms"] * r["cloudwatch"]["alarm_month"]))
+    alarms, alarm_metrics = alarm_count(settings)
+    report.monthly.append(("CloudWatch", f"{alarms} alarms ({alarm_metrics} metrics)",
+                           alarm_metrics * r["cloudwatch"]["alarm_month"]))
+    if settings.alarms.dashboard:
+        report.monthly.append(("CloudWatch", "dashboard", r["cloudwatch"]["dashboard_month"]))
     if wf.tracing:
-        report.add("X-Ray", "traces (5 % sampled)", 0.05 * r["xray"]["trace"])
+        traced = traced_fraction(images_per_month)
+        report.add("X-Ray", f"traces ({traced:.0%} of images: 1 a second, then 5 %)", traced * r["xray"]["trace"])
     if moderated:
         report.add("Rekognition", "DetectModerationLabels", r["rekognition"]["image"])
-    if settings.encryption.mode == "kms":
-        # S3 Bucket Keys, SQS data-key reuse and DynamoDB's table key cache leave few requests per image.
-        report.monthly.append(("KMS", "customer keys (data, alerts)", 2 * r["kms"]["key_month"]))
+    # One customer key (the alerts topic's, and with mode kms the data stores'); S3 Bucket Keys, SQS data-key
+    # reuse and DynamoDB's table key cache leave few requests per image.
+    report.monthly.append(("KMS", "customer key", r["kms"]["key_month"]))
     return report
 
 
@@ -169,11 +227,16 @@ def render(settings: Settings, stack: str, reports: dict[str, Report], megapixel
     types = list(reports)
     services = list(dict.fromkeys(s for rep in reports.values() for s in rep.services()))
     images = next(iter(reports.values())).images_per_month
-    lines = [f"Cost of {images:,} images a month on stack {stack} ({megapixels:g} MP photos), dollars per million "
-             "images", "", "| service | " + " | ".join(types) + " |", "|---|" + "---|" * len(types)]
+    plural = "s" if images != 1 else ""
+    lines = [f"Cost of {images:,} image{plural} a month on stack {stack} ({megapixels:g} MP photos), "
+             "dollars per million images", "", "| service | " + " | ".join(types) + " |", "|---|" + "---|" * len(types)]
     for service in services:
         lines.append(f"| {service} | " + " | ".join(f"{reports[t].per_million(service):,.2f}" for t in types) + " |")
     lines.append("| **total** | " + " | ".join(f"**{reports[t].per_million():,.2f}**" for t in types) + " |")
+    own = reports[settings.workflow.type]
+    lines += ["", f"Of which fixed: ${own.fixed_per_month():,.2f} a month whatever the volume (spread over "
+              f"{images:,} images above); the month's bill: ${own.per_million() * images / 1e6:,.2f}."]
+    lines += [f"warning: {w}" for w in own.warnings]
     lines += ["", f"Details ({settings.workflow.type}, the stack's type):"]
     for service, what, dollars in reports[settings.workflow.type].lines:
         lines.append(f"  {service:<15} {what:<60} {dollars * 1e6:>10,.2f} per million")

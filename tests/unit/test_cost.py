@@ -11,13 +11,14 @@ from tools import capacity, cost
 from tools.__main__ import main, per_second
 
 ZERO = {"aws_call_ms": 0, "dynamodb_call_ms": 0, "s3_mb_per_s": 1e12, "workflow_overhead_ms": 0,
-        "lambda_platform_log_bytes": 0}
+        "lambda_platform_log_bytes": 0, "moderation_ms": 0}
 PROFILE = {"photo": {"megapixels": 10.0, "bytes": 1_000_000},
            "cpu_ms": {"validate": 0, "metadata": 0, "fingerprint": 0, "orchestrator": 0, "orchestrator_original": 0,
                       "s3_event_handler": 0, "s3_event_handler_original": 0,
-                      "variants": {"jpeg": 1769.0, "webp": 2769.0, "avif": 5769.0}},
-           "variant_bytes": {"jpeg": 1_024_000, "webp": 512_000, "avif": 256_000},
-           "status_item_bytes": 1500, "log_bytes_per_invocation": 0, "custom_metrics": 10, "alarms": 20,
+                      "variants": {"jpeg": 1769.0, "webp": 2769.0, "avif": 5769.0},
+                      "variants_160": 769.0},  # decoding; the 1,000 ms more of "jpeg" grow with the pixels
+           "variant_sizes": [1280, 640, 160], "variant_bytes": {"jpeg": 1_024_000, "webp": 512_000, "avif": 256_000},
+           "status_item_bytes": 1500, "log_bytes_per_invocation": 0, "custom_metrics": 10,
            "standard_transitions": {"plain": 7, "moderation": 11}, "assumptions": ZERO}
 PRICES = cost.load("prices.json")
 
@@ -63,12 +64,37 @@ def test_formats_add_their_measured_encode_time_and_bytes():
         3 * 5.0 + 0.512 / 1024 * 0.023 * 1e6)  # 3 more PUTs and 512 KB more a month
 
 
+def test_variants_time_and_bytes_grow_with_their_pixels_but_not_the_decode():
+    base = cost.estimate(settings(), profile=PROFILE, prices=PRICES)
+    double = cost.estimate(settings(variant_sizes=[1280, 640, 160], square_sizes=[1280]), profile=PROFILE,
+                           prices=PRICES)
+    area = 1 + 1280 * 1280 / sum(side * side * 3 / 4 for side in (1280, 640, 160))
+    assert double.seconds["variants"] == pytest.approx((769 + 1000 * area) / 1000)
+    assert base.seconds["variants"] == pytest.approx(1.769)
+
+
+def test_a_small_volume_shows_what_is_fixed_and_the_bill():
+    from tools.cost import render
+
+    report = cost.estimate(settings(), images_per_month=1, profile=PROFILE, prices=PRICES)
+    text = render(settings(), "dev", {"STANDARD": report}, 10)
+    assert "Cost of 1 image a month" in text and f"${report.fixed_per_month():,.2f} a month" in text
+    assert report.fixed_per_month() > 10  # alarms, metrics, the dashboard, the key, idle polling
+
+
+def test_uploads_above_max_pixels_are_refused_not_priced():
+    with pytest.raises(ValueError, match=r"workflow\.max_pixels"):
+        cost.estimate(settings(), megapixels=60, profile=PROFILE, prices=PRICES)
+
+
 def test_the_recommended_production_stack_costs_at_most_a_third_of_the_original_design_per_image():
+    """The same work (no duplicate index: the original had none; no moderation), processing only."""
     prod = Settings.from_dict(read_stack_settings("prod"))
-    plain = dataclasses.replace(prod, moderation=dataclasses.replace(prod.moderation, enabled=False))
-    ours = cost.estimate(plain).per_million()
+    plain = dataclasses.replace(prod, moderation=dataclasses.replace(prod.moderation, enabled=False),
+                                workflow=dataclasses.replace(prod.workflow, duplicates="off"))
+    ours = cost.estimate(plain).per_million(processing=True)
     original = cost.estimate(dataclasses.replace(plain, workflow=dataclasses.replace(plain.workflow, type="STANDARD")),
-                             design="original").per_million()
+                             design="original").per_million(processing=True)
     assert ours <= original / 3, (ours, original)
 
 
