@@ -126,3 +126,21 @@ def test_the_commands_answer_for_every_stack(stack, capsys):
     assert main(["capacity", "--stack", stack, "--rate", "100/s"]) == 0
     out = capsys.readouterr().out
     assert "Binds first:" in out and ("With an EXPRESS workflow" in out or "With a STANDARD workflow" in out)
+
+
+def test_capacity_counts_rekognition_reserved_concurrency_and_the_region():
+    moderated = Settings.from_dict({"moderation": {"enabled": True}})
+    assert capacity.limits(moderated, rate=100, profile=PROFILE)[0].name == "Rekognition DetectModerationLabels"
+    reserved = Settings.from_dict({"functions": {"orchestrator": {"reserved_concurrency": 2}}})
+    row = next(r for r in capacity.limits(reserved, rate=10, profile=PROFILE) if r.name.startswith("Orchestrator"))
+    free = next(r for r in capacity.limits(settings(), rate=10, profile=PROFILE) if r.name.startswith("Orchestrator"))
+    assert row.limit == pytest.approx(free.limit * 2 / 10)  # 2 invocations at once instead of 10
+    elsewhere = capacity.limits(settings(), rate=100, profile=PROFILE, region="ap-south-1")
+    assert next(r for r in elsewhere if "transitions" in r.name).limit == 500
+
+
+def test_capacity_says_what_each_exceeded_limit_does():
+    text = capacity.render(Settings.from_dict({"moderation": {"enabled": True}}), "any", 1000)
+    for name in ("Rekognition DetectModerationLabels:", "state transitions (STANDARD):", "StartExecution (STANDARD):"):
+        assert name in text
+    assert "dead-lettered" in text and "one SNS alert" in text
