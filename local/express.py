@@ -36,12 +36,11 @@ class StateMachineTypeNotSupported(AWSError):
 
 def executions(state_machine_arn: str, status: str | None = None) -> list[Any]:
     """The state machine's executions as moto holds them (any type), newest first."""
-    for backends in stepfunctions_parser_backends.values():
-        for backend in backends.values():
-            for machine in backend.state_machines:
-                if machine.arn == state_machine_arn:
-                    found = [e for e in machine.executions if status is None or e.status == status]
-                    return sorted(found, key=lambda e: e.start_date, reverse=True)
+    _, _, _, region, account, *_ = state_machine_arn.split(":")  # arn:aws:states:<region>:<account>:stateMachine:..
+    for machine in stepfunctions_parser_backends[account][region].state_machines:
+        if machine.arn == state_machine_arn:
+            found = [e for e in machine.executions if status is None or e.status == status]
+            return sorted(found, key=lambda e: e.start_date, reverse=True)
     return []
 
 
