@@ -230,7 +230,7 @@ class Index:
                                    | {"kind": KIND, "ownerImageId": {"S": upload.image_id},
                                       "ownerUploadId": {"S": upload.upload_id}, "phash": {"S": hex_hash},
                                       "sha256": {"S": sha256}})
-        found: dict[str, int] = {}
+        candidates: dict[str, tuple[int, dict[str, Any]]] = {}
         for index, band in enumerate(bands):
             for entry in self._entries(index, band, upload.user_id):
                 owner, owner_upload = entry["ownerImageId"]["S"], entry["ownerUploadId"]["S"]
@@ -238,19 +238,18 @@ class Index:
                     if owner_upload != upload.upload_id:
                         self._forget(entry)  # an older upload of this image
                     continue
-                if entry.get("sha256", {}).get("S") == sha256 or owner in found:
+                if entry.get("sha256", {}).get("S") == sha256 or owner in candidates:
                     continue  # an exact duplicate is `duplicateOf`, not a near one
                 distance = fingerprints.hamming(phash, int(entry["phash"]["S"], 16))
-                if distance > max_distance:
-                    continue
-                if self.reflects(upload.user_id, owner, owner_upload):
-                    found[owner] = distance
-                else:
-                    self._forget(entry)
-        if not found:
-            return None
-        closest = min(found, key=lambda image: (found[image], image))
-        return NearDuplicate(closest, found[closest])
+                if distance <= max_distance:
+                    candidates[owner] = (distance, entry)
+        # Closest first, and only until one is live: a user with many similar images costs one read, not one
+        # per similar image (stale entries met on the way are deleted).
+        for owner, (distance, entry) in sorted(candidates.items(), key=lambda c: (c[1][0], c[0])):
+            if self.reflects(upload.user_id, owner, entry["ownerUploadId"]["S"]):
+                return NearDuplicate(owner, distance)
+            self._forget(entry)
+        return None
 
     def _entries(self, index: int, band: str, user_id: str) -> Iterator[dict[str, Any]]:
         kwargs: dict[str, Any] = {
