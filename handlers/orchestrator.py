@@ -19,7 +19,7 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from handlers import status
+from handlers import repair, status
 from handlers.batch import partial_batch_response
 from handlers.clients import clients
 from handlers.errors import DeadlineReached
@@ -52,7 +52,7 @@ def record_handler(record: dict[str, Any], lambda_context: Any = None) -> None:
     body = parse_message(record["body"])
     logger.set_correlation_id(body["imageId"])
     # EXPRESS executions cannot be listed later: leave a pending item the reconciler can find.
-    if os.environ.get("WORKFLOW_TYPE") == "EXPRESS":
+    if repair.express_workflow():
         status.mark_queued(clients.get("dynamodb"), os.environ["DYNAMODB_TABLE"], body)
     started = start_workflow(body, os.environ["STEP_FUNCTIONS_ARN"], clients.get("stepfunctions"))
     metrics.add_metric(name="ExecutionsStarted" if started else "DuplicateDeliveries",

@@ -43,6 +43,11 @@ def is_express(execution_arn: str) -> bool:
     return ":express:" in execution_arn
 
 
+def name_of(execution_arn: str) -> str:
+    """The execution's name: `arn:...:execution:<machine>:<name>`, EXPRESS `arn:...:express:<machine>:<name>:<id>`."""
+    return execution_arn.split(":")[-2 if is_express(execution_arn) else -1]
+
+
 def express_workflow() -> bool:
     """The stack runs an EXPRESS workflow: no execution can be looked up by name or listed."""
     return os.environ.get("WORKFLOW_TYPE", "STANDARD") == "EXPRESS"
@@ -115,8 +120,7 @@ def settle_ended_execution(dynamodb: Any, sqs: Any, *, table: str, queue_url: st
                            settled_by: str) -> Outcome:
     """Re-run or fail the image `execution_arn` still owns after it ended with `status_name`."""
     image_id, user_id = upload["imageId"], upload["userId"]
-    # arn:...:execution:<machine>:<name>; EXPRESS: arn:...:express:<machine>:<name>:<id>
-    name = execution_arn.split(":")[-2 if is_express(execution_arn) else -1]
+    name = name_of(execution_arn)
     attempt = attempt_number(upload)
     if transient(status_name, error) and attempt < repair_attempts():
         if requeue(dynamodb, sqs, table=table, queue_url=queue_url, upload=upload, execution_arn=execution_arn,

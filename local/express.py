@@ -24,6 +24,8 @@ from moto.stepfunctions.exceptions import InvalidArn
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
+from handlers import repair
+
 
 def is_express(machine: Any) -> bool:
     return getattr(machine, "type", None) == "EXPRESS"  # moto keeps `sm_type` STANDARD whatever the type
@@ -68,7 +70,7 @@ class ExpressExecutions:
             return real_idempotency(machine, name, execution_input)
 
         def describe(backend: Any, execution_arn: str) -> Any:
-            if ":express:" in execution_arn:
+            if repair.is_express(execution_arn):
                 raise InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'")
             return real_describe(backend, execution_arn)
 

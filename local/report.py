@@ -11,6 +11,7 @@ from typing import Any
 
 import boto3
 
+from handlers import repair
 from handlers.errors import InvalidUploadKey
 from handlers.uploads import parse_key
 from local import express
@@ -145,8 +146,7 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(s3.get_object(Bucket=p.output_bucket, Key=variant)["Body"].read())
             variants = [str(out_dir / v) for v in variants]
-        arn = item.get("executionArn", "")  # EXPRESS: ...:express:<machine>:<name>:<id>
-        execution = arn.split(":")[-2 if ":express:" in arn else -1] or None
+        execution = repair.name_of(item.get("executionArn", "")) or None
         outcomes.append(Outcome(upload.file, upload.key, key.image_id, item["status"], item.get("reason"),
                                 item.get("error"), variants, execution))
     return Report(outcomes=outcomes, wall_seconds=wall_seconds, alerts=runner.read_alerts(),
