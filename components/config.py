@@ -247,6 +247,33 @@ class ModerationSettings:
 
 
 @dataclass(frozen=True)
+class NetworkSettings:
+    """Where the functions run: Lambda's own network (the default), your VPC's private subnets, or a
+    minimal private VPC created here. In a VPC every AWS call goes through VPC endpoints
+    (`components.network`): no internet gateway or NAT is needed, and interface endpoints cost money
+    (about $7.30 a month each per AZ in eu-west-1; `python -m tools cost` shows the stack's).
+    """
+
+    subnet_ids: list[str] = setting([], "Your VPC's private subnets for every function, in at least two AZs; "
+                                    "empty: not in your VPC.")
+    security_group_ids: list[str] = setting([], "Security groups of the functions (1 to 5, with subnet_ids); they "
+                                            "must allow HTTPS (443) out.")
+    create_vpc: bool = setting(False, "Create a private VPC (no internet gateway, no NAT) for the functions.")
+    vpc_cidr: str = setting("10.20.0.0/16", "CIDR block of the created VPC (/16 to /24).")
+    availability_zones: int = setting(2, "AZs of the created VPC's subnets, and of every interface endpoint there.",
+                                      minimum=2, maximum=6)
+    endpoints: bool = setting(True, "Create the VPC endpoints the functions call; off when your VPC already has "
+                              "them with private DNS (their policies must then allow this pipeline).")
+    require_vpc_endpoints: bool = setting(False, "Bucket and queue policies deny the pipeline's functions any access "
+                                          "that does not come through this VPC's endpoints (aws:SourceVpce).")
+
+    @property
+    def enabled(self) -> bool:
+        """The functions run in a VPC (yours or a created one)."""
+        return self.create_vpc or bool(self.subnet_ids)
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything one `ImagePipeline` needs; the stack's `image-pipeline:pipeline` object."""
 
@@ -261,6 +288,8 @@ class Settings:
                                            metadata={"doc": "Encryption at rest."})
     moderation: ModerationSettings = field(default_factory=ModerationSettings,
                                            metadata={"doc": "Content moderation (off by default)."})
+    network: NetworkSettings = field(default_factory=NetworkSettings,
+                                     metadata={"doc": "VPC placement (off by default)."})
     tags: dict[str, str] = setting({}, "Tags added to every taggable resource.")
 
     @property

@@ -192,6 +192,7 @@ def _rule_problems(s: Settings) -> list[str]:
                         "(arn:aws:kms:<region>:<account>:key/<id>; an alias ARN will not do: IAM grants name keys)")
     problems += _alarm_problems(s)
     problems += _moderation_problems(s)
+    problems += _network_problems(s)
     if not 1 <= len(s.storage.variants_cache_control) <= 256:
         problems.append("storage.variants_cache_control: 1 to 256 characters (it travels in the variants "
                         "function's environment, which Lambda limits to 4 KB)")
@@ -263,6 +264,49 @@ def _moderation_problems(s: Settings) -> list[str]:
     return problems
 
 
+SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
+SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
+
+
+def _network_problems(s: Settings) -> list[str]:
+    """Lambda's VPC rules (CreateFunction VpcConfig: up to 16 subnets, 5 security groups) and ours."""
+    import ipaddress
+
+    n, problems = s.network, []
+    if n.create_vpc and (n.subnet_ids or n.security_group_ids):
+        problems.append("network.create_vpc: true creates its own subnets and security groups; remove "
+                        "network.subnet_ids and network.security_group_ids, or set create_vpc: false")
+    problems += [f"network.subnet_ids: {sid!r} is not a subnet ID (subnet-0123456789abcdef0)"
+                 for sid in n.subnet_ids if not SUBNET_ID.match(sid)]
+    problems += [f"network.security_group_ids: {gid!r} is not a security group ID (sg-0123456789abcdef0)"
+                 for gid in n.security_group_ids if not SECURITY_GROUP_ID.match(gid)]
+    for key, ids, most in (("subnet_ids", n.subnet_ids, 16), ("security_group_ids", n.security_group_ids, 5)):
+        if len(set(ids)) != len(ids):
+            problems.append(f"network.{key}: {ids} has duplicates")
+        if len(ids) > most:
+            problems.append(f"network.{key}: {len(ids)} given; Lambda allows at most {most}")
+    if len(n.subnet_ids) == 1:
+        problems.append("network.subnet_ids: one subnet is one AZ; list private subnets in at least two AZs "
+                        "(Lambda and the endpoints survive an AZ outage only then)")
+    if n.subnet_ids and not n.security_group_ids:
+        problems.append("network.security_group_ids: list the functions' security groups (1 to 5) with subnet_ids")
+    if n.security_group_ids and not n.subnet_ids and not n.create_vpc:
+        problems.append("network.subnet_ids: security_group_ids need the subnets the functions run in")
+    try:
+        cidr = ipaddress.IPv4Network(n.vpc_cidr)
+        if not 16 <= cidr.prefixlen <= 24:
+            problems.append(f"network.vpc_cidr: {n.vpc_cidr} is /{cidr.prefixlen}; use /16 to /24 (a VPC may be "
+                            "/16 to /28, and each AZ's subnet is an eighth of it)")
+        if cidr.is_global:
+            problems.append(f"network.vpc_cidr: {n.vpc_cidr} is a public range; use a private one (RFC 1918)")
+    except ValueError as error:
+        problems.append(f"network.vpc_cidr: {n.vpc_cidr!r} is not an IPv4 CIDR block ({error})")
+    if n.require_vpc_endpoints and not (n.enabled and n.endpoints):
+        problems.append("network.require_vpc_endpoints: needs the pipeline's own endpoints (create_vpc or "
+                        "subnet_ids, with endpoints: true) to name in the policies")
+    return problems
+
+
 # Rekognition's label names (e.g. "Drugs & Tobacco"); no quote or brace can break the definition's intrinsics.
 LABEL = re.compile(r"^(?=.*\S)[A-Za-z0-9 &/().-]{1,100}$")
 UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
@@ -304,6 +348,7 @@ def pitfall_warnings(s: Settings) -> list[str]:
         warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com (alarms to the "
                         "topic), events.amazonaws.com (execution events to the DLQ; no aws:SourceAccount "
                         "condition) and the pipeline's roles use it, or alerts and events are lost")
+    warnings += _network_warnings(s)
     once, retried = step_time_budget(s)
     if once <= s.workflow.execution_timeout_seconds < retried:
         warnings.append(
@@ -311,3 +356,17 @@ def pitfall_warnings(s: Settings) -> list[str]:
             f"take with the longest retry backoffs ({retried} s); an execution that retries that much times out, "
             "and the " + ("reconciler" if s.workflow.type == "EXPRESS" else "DLQ processor") + " re-runs its image")
     return warnings
+
+
+def _network_warnings(s: Settings) -> list[str]:
+    """What a VPC costs: interface endpoints are billed per AZ per hour (`components.network`)."""
+    from components.network import interface_services
+
+    n = s.network
+    if not (n.enabled and n.endpoints):
+        return []
+    services = interface_services(s)
+    zones = n.availability_zones if n.create_vpc else len(n.subnet_ids)
+    return [f"network: {len(services)} interface endpoints ({', '.join(services)}) in {zones} AZs are "
+            f"{len(services) * zones} endpoint-AZs at about $0.01 an hour each (~${len(services) * zones * 7.3:,.0f} a "
+            "month in eu-west-1, plus $0.01 per GB); `python -m tools cost` prices the stack's region"]
