@@ -1,10 +1,14 @@
-"""The stack program: read this stack's settings, build one ImagePipeline, export its outputs."""
+"""The stack program: this stack's `image-pipeline:pipeline` settings -> one ImagePipeline -> its outputs.
+
+The component validates the settings (every problem at once) as it does for other languages' programs.
+"""
 
 import pulumi
 
-from components import ImagePipeline, load_settings
+from components import ImagePipeline
 
-pipeline = ImagePipeline(f"images-{pulumi.get_stack()}", load_settings())
+settings = pulumi.Config("image-pipeline").get_object("pipeline") or {}
+pipeline = ImagePipeline(f"images-{pulumi.get_stack()}", settings)
 
 pulumi.export("input_bucket_name", pipeline.input_bucket_name)
 pulumi.export("output_bucket_name", pipeline.output_bucket_name)

@@ -50,7 +50,7 @@ class QueueSettings:
 
 @dataclass(frozen=True)
 class DeadLetterQueueSettings:
-    """The dead-letter queue; every `None` falls back to the upload queue's value."""
+    """The dead-letter queue; every key left unset takes the upload queue's value."""
 
     max_receive_count: int = setting(3, "Receives before SQS moves a message to the DLQ.",
                                      minimum=1, maximum=1_000)
@@ -93,13 +93,12 @@ class ConsumerFunctionSettings(FunctionSettings):
                                               minimum=2, maximum=1_000)
 
 
-def _function(**overrides: Any) -> Any:
-    return field(default_factory=lambda: FunctionSettings(**overrides), metadata={"doc": "A function."})
+def _function(doc: str, **overrides: Any) -> Any:
+    return field(default_factory=lambda: FunctionSettings(**overrides), metadata={"doc": doc})
 
 
-def _consumer(**overrides: Any) -> Any:
-    return field(default_factory=lambda: ConsumerFunctionSettings(**overrides),
-                 metadata={"doc": "A queue consumer."})
+def _consumer(doc: str, **overrides: Any) -> Any:
+    return field(default_factory=lambda: ConsumerFunctionSettings(**overrides), metadata={"doc": doc})
 
 
 @dataclass(frozen=True)
@@ -112,14 +111,18 @@ class FunctionsSettings:
     pillow_version: str = setting("13.0.0", "Pillow release in the layer built from wheels.")
     account_concurrency_quota: int = setting(
         1_000, "The account's Lambda concurrency quota in the region (new accounts may have 10).", minimum=10)
-    s3_event_handler: FunctionSettings = _function()
-    orchestrator: ConsumerFunctionSettings = _consumer(maximum_concurrency=10)
-    dlq_processor: ConsumerFunctionSettings = _consumer(maximum_concurrency=2)
-    validate: FunctionSettings = _function(memory_size=512)
-    variants: FunctionSettings = _function(memory_size=2_048, timeout=120)
-    metadata: FunctionSettings = _function(memory_size=512)
-    reconciler: FunctionSettings = _function(timeout=120)
-    quarantine: FunctionSettings = _function()
+    s3_event_handler: FunctionSettings = _function("Puts one message per upload on the queue.")
+    orchestrator: ConsumerFunctionSettings = _consumer("Starts one workflow execution per message.",
+                                                       maximum_concurrency=10)
+    dlq_processor: ConsumerFunctionSettings = _consumer("Alerts on and fails dead-lettered images.",
+                                                        maximum_concurrency=2)
+    validate: FunctionSettings = _function("Workflow step: checks the upload is a supported image.",
+                                           memory_size=512)
+    variants: FunctionSettings = _function("Workflow step: resizes and encodes the variants.",
+                                           memory_size=2_048, timeout=120)
+    metadata: FunctionSettings = _function("Workflow step: reads dimensions, EXIF and colour.", memory_size=512)
+    reconciler: FunctionSettings = _function("Repairs or fails images left queued or processing.", timeout=120)
+    quarantine: FunctionSettings = _function("Workflow step (moderation only): moves a flagged image's variants.")
 
     def roles(self) -> dict[str, FunctionSettings]:
         """Each function's settings, by function name (`quarantine` is created only with moderation)."""

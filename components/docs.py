@@ -11,7 +11,7 @@ from typing import Any
 from components.config import Settings
 
 
-def _default(value: Any) -> str:
+def default_text(value: Any) -> str:
     if value is None:
         return "none"
     if isinstance(value, bool):
@@ -23,7 +23,7 @@ def _default(value: Any) -> str:
     return str(value)
 
 
-def _range(metadata: Any) -> str:
+def range_text(metadata: Any) -> str:
     low, high, choices = metadata.get("min"), metadata.get("max"), metadata.get("choices")
     if choices:
         if len(choices) > 6:
@@ -42,7 +42,8 @@ def rows(section: Any = None, prefix: str = "") -> list[tuple[str, str, str, str
         if dataclasses.is_dataclass(value):
             found += rows(value, f"{prefix}{field.name}.")
         else:
-            found.append((f"{prefix}{field.name}", _default(value), _range(field.metadata), field.metadata["doc"]))
+            found.append((f"{prefix}{field.name}", default_text(value), range_text(field.metadata),
+                          field.metadata["doc"]))
     return found
 
 

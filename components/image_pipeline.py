@@ -1,11 +1,12 @@
-"""`ImagePipeline`: the whole platform from one `Settings` object.
+"""`ImagePipeline`: the whole platform from one settings object.
 
 Example (in a Pulumi program):
-    >>> pipeline = ImagePipeline("images", Settings.from_dict(config))  # doctest: +SKIP
-    >>> pulumi.export("input_bucket", pipeline.input_bucket_name)       # doctest: +SKIP
-"""
+    >>> pipeline = ImagePipeline("images", {"queue": {"visibility_timeout_seconds": 360}})  # doctest: +SKIP
+    >>> pulumi.export("input_bucket", pipeline.input_bucket_name)                           # doctest: +SKIP
 
-from __future__ import annotations
+No `from __future__ import annotations` here: Pulumi's analyzer reads the constructor's and the
+outputs' annotations as types to infer the package schema (`provider/codegen.py`).
+"""
 
 from dataclasses import dataclass
 
@@ -13,11 +14,13 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
+from components.args import ImagePipelineArgs
 from components.config import Settings
 from components.encryption import Keys, pipeline_keys
 from components.environment import UPLOAD_PREFIX, function_environment
 from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
+from components.loading import settings_from_args
 from components.monitoring import (
     Alerts,
     Monitoring,
@@ -43,21 +46,42 @@ class Permissions:
 
 
 class ImagePipeline(pulumi.ComponentResource):
-    """S3 uploads -> SQS (+ DLQ) -> orchestrator -> Step Functions -> DynamoDB, with alerts."""
+    """A serverless image pipeline: S3 uploads -> SQS (+ DLQ) -> orchestrator -> Step Functions ->
+    DynamoDB status, with variants, metadata, alarms and alerts. Every input is optional; the defaults
+    are the original design's."""
 
-    keys: Keys
-    storage: Storage
-    queues: QueuePair
-    alerts: Alerts
-    functions: dict[str, PipelineFunction]
-    workflow: Workflow
-    permissions: Permissions
-    monitoring: Monitoring
+    # The outputs (every language sees these; the building blocks below are Python-only attributes).
+    input_bucket_name: pulumi.Output[str]
+    """The bucket users upload to, under `uploads/<user>/`."""
+    output_bucket_name: pulumi.Output[str]
+    """The bucket of the variants and metadata."""
+    queue_url: pulumi.Output[str]
+    """The upload queue (one message per upload)."""
+    queue_arn: pulumi.Output[str]
+    """ARN of the upload queue."""
+    dead_letter_queue_url: pulumi.Output[str]
+    """The dead-letter queue."""
+    dead_letter_queue_arn: pulumi.Output[str]
+    """ARN of the dead-letter queue."""
+    state_machine_arn: pulumi.Output[str]
+    """The Step Functions workflow run once per upload."""
+    table_name: pulumi.Output[str]
+    """The DynamoDB table of every image's status."""
+    topic_arn: pulumi.Output[str]
+    """The SNS topic of alarms and alerts."""
+    function_names: pulumi.Output[dict[str, str]]
+    """Each Lambda function's name, by its role (orchestrator, variants, ...)."""
 
-    def __init__(self, name: str, settings: Settings,
+    # Problems name keys as the provider's callers spell them (set by `provider/__main__.py`).
+    camel_case_keys = False
+
+    def __init__(self, name: str, args: ImagePipelineArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
+        """`args`: the settings as a mapping (`components.args`), validated here with every problem
+        listed at once; or a `Settings` already validated (`components.load_settings()`)."""
         super().__init__("image-pipeline:index:ImagePipeline", name, None, opts)
         self._name = name
+        settings = args if isinstance(args, Settings) else settings_from_args(args, camel_case=self.camel_case_keys)
         self.settings = settings
         # Invokes with this component as parent use its providers: an explicit `aws` provider's
         # account and region, not the default provider's.
@@ -66,22 +90,22 @@ class ImagePipeline(pulumi.ComponentResource):
         self.region = aws.get_region(opts=invoke).region
         self.tags = {"project": "image-pipeline", "pipeline": name, **settings.tags}
 
-        self.keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
-        self.storage = self._storage()
-        self.queues = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
-        self.alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
+        self.keys: Keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
+        self.storage: Storage = self._storage()
+        self.queues: QueuePair = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
+        self.alerts: Alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
                                    kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
         # Step functions first: the state machine names them, and the orchestrator names it.
         self._code = handler_code()  # one archive of handlers/ for every function
-        self.functions = self._functions(self.settings.workflow_functions())
-        self.workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
+        self.functions: dict[str, PipelineFunction] = self._functions(self.settings.workflow_functions())
+        self.workflow: Workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
                                  step_functions=self.functions, arns=self._arns(with_state_machine=False),
                                  output_bucket=self.storage.output_bucket.bucket.bucket, topic=self.alerts.topic,
                                  dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
         self.functions = self._functions(AFTER_WORKFLOW) | self.functions
-        self.permissions = self._permissions()
+        self.permissions: Permissions = self._permissions()
         self._triggers()
-        self.monitoring = self._monitoring()
+        self.monitoring: Monitoring = self._monitoring()
         self._outputs()
 
     # -- building blocks -------------------------------------------------------------------
@@ -244,7 +268,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.state_machine_arn = self.workflow.state_machine.arn
         self.table_name = s.table.name
         self.topic_arn = self.alerts.topic.arn
-        self.function_names = {n: fn.function.name for n, fn in self.functions.items()}
+        self.function_names = pulumi.Output.all(**{n: fn.function.name for n, fn in self.functions.items()})
         self.register_outputs({
             "input_bucket_name": self.input_bucket_name, "output_bucket_name": self.output_bucket_name,
             "queue_url": self.queue_url, "queue_arn": self.queue_arn,

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,15 +21,58 @@ def load_settings() -> Settings:
     """Settings of the stack being deployed; every problem fails `pulumi preview` at once."""
     import pulumi
 
-    raw = pulumi.Config("image-pipeline").get_object("pipeline") or {}
+    return settings_from_args(pulumi.Config("image-pipeline").get_object("pipeline") or {})
+
+
+def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False) -> Settings:
+    """Validate the component's `args`; every problem at once, naming keys as the caller spells them.
+
+    Integers in lists arrive as floats from other languages (`[1280.0, 640.0]`): whole ones are ints.
+    """
+    import pulumi
+
     try:
-        settings = Settings.from_dict(raw)
+        settings = Settings.from_dict(_whole_numbers(dict(args)))
     except ConfigError as error:
-        # RunError: the engine prints the message without a Python traceback.
-        raise pulumi.RunError(str(error)) from None
+        problems = [camel_cased(problem) for problem in error.problems] if camel_case else error.problems
+        raise pulumi.RunError(str(ConfigError(problems))) from None
     for warning in settings.warnings():
-        pulumi.log.warn(warning)
+        pulumi.log.warn(camel_cased(warning) if camel_case else warning)
     return settings
+
+
+def _whole_numbers(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, list):
+        return [_whole_numbers(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _whole_numbers(item) for key, item in value.items()}
+    return value
+
+
+def _setting_names(section: type = Settings) -> set[str]:
+    names: set[str] = set()
+    for field in dataclasses.fields(section):  # type: ignore[arg-type]
+        names.add(field.name)
+        default = field.default_factory() if field.default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(default):
+            names |= _setting_names(type(default))
+    return names
+
+
+SNAKE_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
+
+
+def camel_cased(message: str) -> str:
+    """Setting names in `message` as other languages spell them (values such as first_frame stay)."""
+    names = _setting_names()
+    return SNAKE_WORD.sub(lambda m: _camel(m.group()) if m.group() in names else m.group(), message)
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part[:1].upper() + part[1:] for part in rest)
 
 
 class UnknownStack(FileNotFoundError):

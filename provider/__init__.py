@@ -1,0 +1,14 @@
+"""`ImagePipeline` as a Pulumi component package, usable from TypeScript, Go, C#, Java and YAML.
+
+`PulumiPlugin.yaml` (at the repository root) points Pulumi at `provider/__main__.py`, which hosts the
+component with Pulumi's Python component provider. The schema every language's SDK is generated from
+is inferred from `components/args.py` and the component's output annotations; both that module and
+the schema snapshot, `provider/schema.json`, are written by `python -m provider.codegen`.
+"""
+
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "image-pipeline"  # the type token is image-pipeline:index:ImagePipeline
+VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]

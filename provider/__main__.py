@@ -1,0 +1,21 @@
+"""The plugin Pulumi runs for `pulumi package add` and for every program using the package.
+
+It serves `ImagePipeline` over Pulumi's provider protocol; the schema is inferred from the type
+annotations of `components.args.ImagePipelineArgs` and the component's outputs.
+"""
+
+import sys
+from pathlib import Path
+
+# Pulumi runs this file as a script from the plugin's folder: the component library is one level up.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from pulumi.provider.experimental import component_provider_host
+
+from components.image_pipeline import ImagePipeline
+from provider import PACKAGE, VERSION
+
+ImagePipeline.camel_case_keys = True  # problems name the keys as other languages spell them
+
+if __name__ == "__main__":
+    component_provider_host([ImagePipeline], name=PACKAGE, version=VERSION)

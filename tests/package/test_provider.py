@@ -1,0 +1,113 @@
+"""The plugin builds what the Python program builds: same settings, same resources, same problems.
+
+Other languages send camelCase keys and every number as a float; the provider maps the keys back
+and the component turns whole floats into ints before the usual validation.
+"""
+
+from __future__ import annotations
+
+import runpy
+from typing import Any
+
+import pulumi
+import pytest
+from pulumi.provider.experimental.component import ComponentInitError, ComponentProvider
+
+from components import read_stack_settings
+from components.image_pipeline import ImagePipeline
+from provider import PACKAGE, ROOT, VERSION
+from tests.infra.conftest import STACKS, Graph, run_under_mocks
+
+TOKEN = f"{PACKAGE}:index:ImagePipeline"
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def as_sent_by_another_language(value: Any, key: str = "") -> Any:
+    """camelCase keys (but a tag's own keys), numbers as floats: what the engine hands the provider."""
+    if isinstance(value, dict):
+        return {(name if key == "tags" else camel(name)): as_sent_by_another_language(item, name)
+                for name, item in value.items()}
+    if isinstance(value, list):
+        return [as_sent_by_another_language(item) for item in value]
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
+
+
+def through_the_provider(stack: str, inputs: dict[str, Any]) -> Graph:
+    provider = ComponentProvider([ImagePipeline], PACKAGE, version=VERSION)
+
+    def program() -> Any:
+        result = provider.construct(f"images-{stack}", TOKEN, inputs, None)
+        return pulumi.Output.all(result.state["queueUrl"], result.state["functionNames"])
+
+    return run_under_mocks(stack, program)
+
+
+def through_python(stack: str, args: dict[str, Any]) -> Graph:
+    def program() -> Any:
+        pipeline = ImagePipeline(f"images-{stack}", args)
+        return pulumi.Output.all(pipeline.queue_url, pipeline.function_names)
+
+    return run_under_mocks(stack, program)
+
+
+def comparable(value: Any) -> Any:
+    """Archives and assets by what they hold (their repr is an address)."""
+    if isinstance(value, pulumi.AssetArchive):
+        return {"assets": comparable(value.assets)}
+    if isinstance(value, (pulumi.FileArchive, pulumi.FileAsset)):
+        return {"path": value.path}
+    if isinstance(value, pulumi.StringAsset):
+        return {"text": value.text}
+    if isinstance(value, dict):
+        return {key: comparable(item) for key, item in sorted(value.items())}
+    if isinstance(value, list):
+        return [comparable(item) for item in value]
+    return value
+
+
+def registered(graph: Graph) -> list[tuple[str, str, str]]:
+    return sorted((r.type, r.name, repr(comparable(r.inputs))) for r in graph.resources)
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_the_provider_and_the_python_program_build_the_same_resources(stack):
+    settings = read_stack_settings(stack)
+    from_python = registered(through_python(stack, settings))
+    from_provider = registered(through_the_provider(stack, as_sent_by_another_language(settings)))
+    assert len(from_python) > 80
+    assert from_provider == from_python
+
+
+def test_tags_keep_their_own_keys_through_the_provider():
+    inputs = as_sent_by_another_language({"tags": {"cost_center": "images", "team-name": "media"}})
+    assert inputs == {"tags": {"cost_center": "images", "team-name": "media"}}
+    queue = next(r for r in through_the_provider("dev", inputs).resources if r.type == "aws:sqs/queue:Queue")
+    assert queue.inputs["tags"]["cost_center"] == "images"
+
+
+def test_problems_name_the_keys_as_other_languages_spell_them(monkeypatch):
+    monkeypatch.setattr(ImagePipeline, "camel_case_keys", False)
+    runpy.run_path(str(ROOT / "provider" / "__main__.py"), run_name="loaded_by_a_test")  # what the plugin sets
+    assert ImagePipeline.camel_case_keys is True
+    bad = {"functions": {"orchestrator": {"batchSize": 20.0, "memorySize": 64.0}},
+           "workflow": {"animation": "every_frame", "variantSizes": [1280.0, 8.0]}}
+    with pytest.raises(ComponentInitError) as raised:
+        through_the_provider("dev", bad)
+    message = str(raised.value)
+    assert "4 problem(s)" in message
+    for problem in ("functions.orchestrator.batchSize: 20 needs batchingWindowSeconds >= 1",
+                    "functions.orchestrator.memorySize: 64 is below the minimum 128",
+                    "workflow.animation: 'every_frame' is not one of first_frame, animated_webp",
+                    "workflow.variantSizes: 8 is outside 16 to 10,000 px"):
+        assert problem in message
+
+
+def test_the_python_program_names_keys_in_snake_case():
+    with pytest.raises(pulumi.RunError, match=r"functions\.orchestrator\.batch_size: 20 needs batching_window_seconds"):
+        ImagePipeline("images-dev", {"functions": {"orchestrator": {"batch_size": 20}}})

@@ -1,0 +1,106 @@
+"""The package schema: generated from the settings, snapshot-tested, complete and documented.
+
+A change to the component's interface must show up in review as a diff of `provider/schema.json`
+(and of `components/args.py`, which the schema is inferred from).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+import pytest
+from pulumi.provider.experimental.component import ComponentProvider
+
+from components.config import Settings
+from components.docs import range_text
+from components.image_pipeline import ImagePipeline
+from provider import PACKAGE, VERSION
+from provider.codegen import ARGS_MODULE, SCHEMA_FILE, args_name, args_source, literal, package_schema, schema_text
+
+TOKEN = f"{PACKAGE}:index:ImagePipeline"
+REGENERATE = "the component's interface changed: run `python -m provider.codegen` and review the diff"
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, Any]:
+    return json.loads(SCHEMA_FILE.read_text())
+
+
+def camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.capitalize() for part in rest)
+
+
+def settings_fields(section: Any = None, path: str = "") -> list[tuple[str, type, dataclasses.Field[Any], Any]]:
+    """(key path, owning section type, field, default) for every setting and section."""
+    section = Settings() if section is None else section
+    found = []
+    for field in dataclasses.fields(section):
+        default = getattr(section, field.name)
+        found.append((f"{path}{field.name}", type(section), field, default))
+        if dataclasses.is_dataclass(default):
+            found += settings_fields(default, f"{path}{field.name}.")
+    return found
+
+
+def test_the_args_module_is_generated_from_the_settings():
+    assert ARGS_MODULE.read_text() == args_source(), REGENERATE
+
+
+def test_the_schema_snapshot_is_what_the_analyzer_infers_today():
+    assert SCHEMA_FILE.read_text() == schema_text(), REGENERATE
+
+
+def test_the_plugin_serves_the_snapshot():
+    served = ComponentProvider([ImagePipeline], PACKAGE, version=VERSION).schema
+    assert json.loads(served) == package_schema() == json.loads(SCHEMA_FILE.read_text())
+
+
+def test_the_package_has_one_component_with_the_current_type_token(schema):
+    assert schema["name"] == PACKAGE and schema["version"] == VERSION
+    assert list(schema["resources"]) == [TOKEN]
+    assert schema["resources"][TOKEN]["isComponent"] is True
+    assert schema["resources"][TOKEN]["requiredInputs"] == []  # every setting has a default
+
+
+def _type_of(schema: dict[str, Any], section: type) -> dict[str, Any]:
+    if section is Settings:
+        resource = schema["resources"][TOKEN]
+        return {"properties": resource["inputProperties"], "required": resource["requiredInputs"]}
+    return schema["types"][f"{PACKAGE}:index:{args_name(section)}"]
+
+
+@pytest.mark.parametrize("key, owner, field, default", settings_fields(), ids=lambda v: v if isinstance(v, str) else "")
+def test_every_setting_appears_optional_with_its_description_and_default(schema, key, owner, field, default):
+    owning = _type_of(schema, owner)
+    prop = owning["properties"][camel(field.name)]
+    assert camel(field.name) not in owning.get("required", [])
+    assert field.metadata["doc"] in prop["description"]
+    if dataclasses.is_dataclass(default):
+        assert prop["$ref"] == f"#/types/{PACKAGE}:index:{args_name(type(default))}"
+        return
+    default = getattr(owner(), field.name)  # the type's own default; a parent's differences are on its key
+    if default is None:
+        assert "default" in prop["description"].lower()
+    else:
+        assert f"Default: {literal(default)}." in prop["description"]
+    assert range_text(field.metadata) in prop["description"]
+    expected = {bool: "boolean", int: "integer", str: "string", list: "array", dict: "object"}
+    assert prop["type"] == expected[type(default)] if default is not None else "type" in prop
+
+
+def test_a_functions_own_defaults_are_documented_on_its_key(schema):
+    functions = schema["types"][f"{PACKAGE}:index:FunctionsArgs"]["properties"]
+    assert "memory_size 2048, timeout 120" in functions["variants"]["description"]
+    assert "maximum_concurrency 10" in functions["orchestrator"]["description"]
+    assert "Defaults as" not in functions["s3EventHandler"]["description"]
+
+
+def test_every_output_is_in_the_schema_with_a_description(schema):
+    outputs = schema["resources"][TOKEN]["properties"]
+    assert set(outputs) == {"inputBucketName", "outputBucketName", "queueUrl", "queueArn", "deadLetterQueueUrl",
+                            "deadLetterQueueArn", "stateMachineArn", "tableName", "topicArn", "functionNames"}
+    assert all(prop.get("description") for prop in outputs.values())
+    assert outputs["functionNames"]["additionalProperties"]["type"] == "string"
