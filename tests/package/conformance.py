@@ -76,7 +76,7 @@ def yaml_problems(program: Path, schema: dict[str, Any]) -> list[str]:
         ours.add(name)
         for error in validator.iter_errors(resource.get("properties") or {}):
             where = ".".join(map(str, error.absolute_path))
-            problems.append(f"resources.{name}.properties.{where}: {error.message}")
+            problems.append(f"resources.{name}.properties{'.' + where if where else ''}: {error.message}")
     text = json.dumps(document.get("outputs") or {}) + json.dumps(document.get("variables") or {})
     problems += [f"${{{name}.{output}}}: ImagePipeline has no output {output!r}"
                  for name, output in REFERENCE.findall(text) if name in ours and output not in outputs]

@@ -8,15 +8,17 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import subprocess
+import sys
 from typing import Any
 
+import grpc
 import pytest
-from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from components.config import Settings
 from components.docs import range_text
-from components.image_pipeline import ImagePipeline
-from provider import PACKAGE, VERSION
+from provider import PACKAGE, ROOT, VERSION
 from provider.codegen import ARGS_MODULE, SCHEMA_FILE, args_name, args_source, literal, package_schema, schema_text
 
 TOKEN = f"{PACKAGE}:index:ImagePipeline"
@@ -53,8 +55,18 @@ def test_the_schema_snapshot_is_what_the_analyzer_infers_today():
     assert SCHEMA_FILE.read_text() == schema_text(), REGENERATE
 
 
-def test_the_plugin_serves_the_snapshot():
-    served = ComponentProvider([ImagePipeline], PACKAGE, version=VERSION).schema
+def test_the_plugin_process_serves_the_snapshot_over_pulumis_provider_protocol(tmp_path):
+    """As the engine starts it: `python provider/__main__.py <plugin dir> <engine>`, from another folder;
+    it prints its port, then answers GetSchema."""
+    plugin = subprocess.Popen([sys.executable, str(ROOT / "provider" / "__main__.py"), str(ROOT), "127.0.0.1:1"],
+                              cwd=tmp_path, stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(plugin.stdout.readline())
+        stub = provider_pb2_grpc.ResourceProviderStub(grpc.insecure_channel(f"127.0.0.1:{port}"))
+        served = stub.GetSchema(provider_pb2.GetSchemaRequest(version=0), timeout=60).schema
+    finally:
+        plugin.terminate()
+        plugin.wait(timeout=30)
     assert json.loads(served) == package_schema() == json.loads(SCHEMA_FILE.read_text())
 
 
