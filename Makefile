@@ -23,12 +23,13 @@ $(LOCAL_STAMP): $(BIN)/python requirements-local.txt constraints.txt
 	$(BIN)/python -m pip install --quiet -r requirements-local.txt -c constraints.txt
 	touch $(LOCAL_STAMP)
 
-# The States Language validator (npm), when npm is present; its test is skipped, saying why, when not.
+# The Node tools the tests run (npm), when npm is present: asl-validator (the States Language) and tsc (the
+# TypeScript example against the package schema); their tests are skipped, saying why, when not.
 ASL := tests/asl/node_modules/.installed
 $(ASL): tests/asl/package.json tests/asl/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
 		npm ci --prefix tests/asl --no-audit --no-fund --loglevel=error && touch $@; \
-	else echo "npm not found: the States Language validator test will be skipped"; fi
+	else echo "npm not found: the States Language and TypeScript example tests will be skipped"; fi
 
 install: $(STAMP) $(ASL)
 
