@@ -13,9 +13,7 @@ class ConfigError(ValueError):
         ['queue.delay_seconds: 901 is above 900']
     """
 
-    def __init__(self, problems: list[str]) -> None:
+    def __init__(self, problems: list[str], source: str = "config 'image-pipeline:pipeline'") -> None:
         self.problems = list(problems)
         listing = "\n".join(f"  - {problem}" for problem in self.problems)
-        super().__init__(
-            f"{len(self.problems)} problem(s) in config 'image-pipeline:pipeline':\n{listing}"
-        )
+        super().__init__(f"{len(self.problems)} problem(s) in {source}:\n{listing}")

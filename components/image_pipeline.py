@@ -81,8 +81,10 @@ class ImagePipeline(pulumi.ComponentResource):
         listed at once; or a `Settings` already validated (`components.load_settings()`)."""
         super().__init__("image-pipeline:index:ImagePipeline", name, None, opts)
         self._name = name
-        settings = args if isinstance(args, Settings) else settings_from_args(args, camel_case=self.camel_case_keys)
-        self.settings = settings
+        source = f"the inputs of ImagePipeline '{name}'" if self.camel_case_keys else "config 'image-pipeline:pipeline'"
+        self.settings = args if isinstance(args, Settings) else settings_from_args(
+            args, camel_case=self.camel_case_keys, source=source)
+        settings = self.settings
         # Invokes with this component as parent use its providers: an explicit `aws` provider's
         # account and region, not the default provider's.
         invoke = pulumi.InvokeOptions(parent=self)

@@ -24,30 +24,51 @@ def load_settings() -> Settings:
     return settings_from_args(pulumi.Config("image-pipeline").get_object("pipeline") or {})
 
 
-def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False) -> Settings:
+def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False,
+                       source: str = "config 'image-pipeline:pipeline'") -> Settings:
     """Validate the component's `args`; every problem at once, naming keys as the caller spells them.
 
     Integers in lists arrive as floats from other languages (`[1280.0, 640.0]`): whole ones are ints.
+    A value only known after deployment (another resource's output, a secret) cannot decide what the
+    stack creates: each is a problem naming its key.
     """
     import pulumi
 
+    unknown: list[str] = []
+    known = _known(args, "", unknown)
     try:
-        settings = Settings.from_dict(_whole_numbers(dict(args)))
+        settings = Settings.from_dict(known if isinstance(known, dict) else {})  # UNKNOWN: all outputs
+        problems = unknown
     except ConfigError as error:
-        problems = [camel_cased(problem) for problem in error.problems] if camel_case else error.problems
-        raise pulumi.RunError(str(ConfigError(problems))) from None
+        problems = unknown + error.problems
+    if problems:
+        shown = [camel_cased(problem) for problem in problems] if camel_case else problems
+        raise pulumi.RunError(str(ConfigError(shown, source))) from None
     for warning in settings.warnings():
         pulumi.log.warn(camel_cased(warning) if camel_case else warning)
     return settings
 
 
-def _whole_numbers(value: Any) -> Any:
+UNKNOWN = object()  # stands for a value dropped from the settings because it is not known yet
+
+
+def _known(value: Any, path: str, unknown: list[str]) -> Any:
+    """`value` with whole floats as ints; UNKNOWN for an output, recorded in `unknown` (a list or mapping
+    holding one is kept without it, so the rest is still validated)."""
+    import pulumi
+
+    if isinstance(value, pulumi.Output):
+        unknown.append(f"{path or '<inputs>'}: must be known at preview (a literal, stack config or a function "
+                       "result), not another resource's output or a secret: the settings decide what is created")
+        return UNKNOWN
     if isinstance(value, float) and value.is_integer():
         return int(value)
     if isinstance(value, list):
-        return [_whole_numbers(item) for item in value]
-    if isinstance(value, dict):
-        return {key: _whole_numbers(item) for key, item in value.items()}
+        items = [_known(item, f"{path}[{i}]", unknown) for i, item in enumerate(value)]
+        return UNKNOWN if UNKNOWN in items else items
+    if isinstance(value, Mapping):
+        known = {key: _known(item, f"{path}.{key}" if path else key, unknown) for key, item in value.items()}
+        return {key: item for key, item in known.items() if item is not UNKNOWN}
     return value
 
 

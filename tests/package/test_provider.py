@@ -111,3 +111,17 @@ def test_problems_name_the_keys_as_other_languages_spell_them(monkeypatch):
 def test_the_python_program_names_keys_in_snake_case():
     with pytest.raises(pulumi.RunError, match=r"functions\.orchestrator\.batch_size: 20 needs batching_window_seconds"):
         ImagePipeline("images-dev", {"functions": {"orchestrator": {"batch_size": 20}}})
+
+
+def test_outputs_and_secrets_in_the_inputs_are_named_with_every_other_problem(monkeypatch):
+    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+    inputs = {"alarms": {"emailSubscriptions": pulumi.Output.secret(["oncall@example.com"])},
+              "network": {"subnetIds": [pulumi.Output.from_input("subnet-0123456789abcdef0"), "subnet-1"]},
+              "queue": {"delaySeconds": 901.0}}
+    with pytest.raises(ComponentInitError) as raised:
+        through_the_provider("dev", inputs)
+    message = str(raised.value)
+    assert "3 problem(s) in the inputs of ImagePipeline 'images-dev'" in message
+    assert "alarms.emailSubscriptions: must be known at preview" in message
+    assert "network.subnetIds[0]: must be known at preview" in message
+    assert "queue.delaySeconds: 901 is above the maximum 900" in message
