@@ -27,8 +27,17 @@ from components.monitoring import (
     queue_alarms,
     workflow_alarms,
 )
+from components.network import (
+    GATEWAY_SERVICES,
+    SERVICE_SIDE_ROLES,
+    deny_outside_endpoint,
+    endpoint_policies,
+    interface_services,
+)
 from components.queues import QueuePair, queue_pair, queue_policy
 from components.storage import Storage, secure_bucket, status_table
+from components.vpc import Network, vpc_network
+from components.vpc_endpoints import Endpoints, vpc_endpoints
 from components.workflow import Workflow, events_to_queue_statement, workflow
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
@@ -40,6 +49,7 @@ AFTER_WORKFLOW = (*QUEUE_FUNCTIONS, "reconciler")
 @dataclass(frozen=True)
 class Permissions:
     role_policies: dict[str, aws.iam.RolePolicy]
+    bucket_policies: dict[str, aws.s3.BucketPolicy]
 
 
 class ImagePipeline(pulumi.ComponentResource):
@@ -53,6 +63,8 @@ class ImagePipeline(pulumi.ComponentResource):
     workflow: Workflow
     permissions: Permissions
     monitoring: Monitoring
+    network: Network | None
+    endpoints: Endpoints | None
 
     def __init__(self, name: str, settings: Settings,
                  opts: pulumi.ResourceOptions | None = None) -> None:
@@ -68,6 +80,8 @@ class ImagePipeline(pulumi.ComponentResource):
 
         self.keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
         self.storage = self._storage()
+        self.network = vpc_network(name, settings.network, account_id=self.account_id, region=self.region,
+                                   tags=self.tags, parent=self)
         self.queues = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
         self.alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
                                    kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
@@ -79,6 +93,7 @@ class ImagePipeline(pulumi.ComponentResource):
                                  output_bucket=self.storage.output_bucket.bucket.bucket, topic=self.alerts.topic,
                                  dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
         self.functions = self._functions(AFTER_WORKFLOW) | self.functions
+        self.endpoints = self._endpoints()
         self.permissions = self._permissions()
         self._triggers()
         self.monitoring = self._monitoring()
@@ -116,7 +131,7 @@ class ImagePipeline(pulumi.ComponentResource):
         return {name: pipeline_function(
             name, self._name, getattr(fs, name), runtime=fs.runtime, account_id=self.account_id,
             code=self._code, layers=layers(name, getattr(fs, name).architecture),
-            environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self)
+            environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self, network=self.network)
             for name in names}
 
     def _pillow_layer(self, architecture: str) -> aws.lambda_.LayerVersion:
@@ -148,22 +163,49 @@ class ImagePipeline(pulumi.ComponentResource):
             moderation=self.settings.moderation.enabled, express=self.settings.workflow.type == "EXPRESS",
             **(a | {"kms_key": a["kms_key"] or None})))
 
+    def _endpoints(self) -> Endpoints | None:
+        """The VPC endpoints, each allowing what the functions' role policies allow for its service."""
+        if self.network is None or not self.settings.network.endpoints:
+            return None
+        services = interface_services(self.settings)
+        roles = pulumi.Output.all(**{name: fn.role.arn for name, fn in self.functions.items()})
+        documents = pulumi.Output.all(self._arns().apply(policies.function_policies), roles).apply(
+            lambda a: endpoint_policies([*services, *GATEWAY_SERVICES], a[0], a[1]))
+        return vpc_endpoints(self._name, self.network, services, region=self.region, policies=documents,
+                             tags=self.tags, parent=self)
+
+    def _outside_endpoint(self, service: str, resources: list[pulumi.Input[str]],
+                          exempt: tuple[str, ...] = ()) -> list[pulumi.Output[dict]]:
+        """With `require_vpc_endpoints`: deny the functions' roles (but the `exempt` ones, which Lambda itself
+        uses outside the VPC) any access to `resources` that does not come through `service`'s endpoint."""
+        if self.endpoints is None or not self.settings.network.require_vpc_endpoints:
+            return []
+        roles = [fn.role.arn for name, fn in self.functions.items() if name not in exempt]
+        return [pulumi.Output.all(self.endpoints.id_of(service), resources, roles).apply(
+            lambda a: deny_outside_endpoint(service, a[1], a[2], a[0]))]
+
     def _permissions(self) -> Permissions:
         documents = self._arns().apply(policies.function_policies)
         role_policies = {name: attach_policy(fn, documents.apply(lambda d, n=name: d[n]))
                          for name, fn in self.functions.items()}
         role = {name: fn.role.arn for name, fn in self.functions.items()}
-        dlq = self.queues.dead_letter_queue
+        dlq, s = self.queues.dead_letter_queue, self.storage
         queue_policy(f"{self._name}-queue-policy", self.queues.queue,
-                     producers=[role["s3_event_handler"]], consumers=[role["orchestrator"]])
+                     producers=[role["s3_event_handler"]], consumers=[role["orchestrator"]],
+                     extra_statements=self._outside_endpoint("sqs", [self.queues.queue.arn],
+                                                             SERVICE_SIDE_ROLES["upload_queue"]))
         rule = self.workflow.unfinished_rule
         # STANDARD: EventBridge sends unfinished executions; EXPRESS: the workflow reports them itself.
         queue_policy(f"{self._name}-dlq-policy", dlq,
                      producers=[role["s3_event_handler"]] + ([] if rule else [self.workflow.role.arn]),
                      consumers=[role["dlq_processor"]],
-                     extra_statements=[pulumi.Output.all(dlq.arn, rule.arn).apply(
+                     extra_statements=([pulumi.Output.all(dlq.arn, rule.arn).apply(
                          lambda a: events_to_queue_statement(*a))] if rule else [])
-        return Permissions(role_policies=role_policies)
+                     + self._outside_endpoint("sqs", [dlq.arn], SERVICE_SIDE_ROLES["dead_letter_queue"]))
+        buckets = {key: bucket.attach_policy(self._outside_endpoint(
+                       "s3", [bucket.bucket.arn, bucket.bucket.arn.apply(lambda arn: f"{arn}/*")]))
+                   for key, bucket in (("input", s.input_bucket), ("output", s.output_bucket))}
+        return Permissions(role_policies=role_policies, bucket_policies=buckets)
 
     def _triggers(self) -> None:
         fns = self.functions

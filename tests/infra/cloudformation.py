@@ -245,7 +245,7 @@ class TrackedInputs(dict):
 
 def tracked(graph: Graph) -> Graph:
     """A copy of `graph` whose resources record what the mappings read (see `unread_inputs`)."""
-    resources = [Resource(r.urn, r.type, r.name, TrackedInputs(copy.deepcopy(r.inputs)), r.options)
+    resources = [Resource(r.urn, r.type, r.name, TrackedInputs(copy.deepcopy(r.inputs)), r.options, r.id)
                  for r in graph.resources]
     return Graph(resources=resources, dependencies=graph.dependencies,
                  property_dependencies=graph.property_dependencies)
