@@ -13,6 +13,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pulumi
@@ -211,6 +212,25 @@ def run_under_mocks(stack: str, program: Callable[[], Any]) -> Graph:
                  for urn, reg in monitor.get_registered_resources().items()]
     return Graph(resources=resources, dependencies=monitor.dependencies,
                  property_dependencies=monitor.property_dependencies)
+
+
+# VPC placement's two modes: a created VPC, and subnets of your own (the third shares the first's AZ).
+NETWORK_MODES: dict[str, dict[str, Any]] = {
+    "create": {"create_vpc": True},
+    "own": {"subnet_ids": list(SUBNETS)[:3], "security_group_ids": SECURITY_GROUPS}}
+
+
+def stack_settings(stack: str, mode: str | None = None, **network: Any) -> dict[str, Any]:
+    """`Pulumi.<stack>.yaml`'s settings, placed in a VPC in `mode` (with `network` overrides)."""
+    raw = read_stack_settings(stack)
+    return raw if mode is None else raw | {"network": NETWORK_MODES[mode] | network}
+
+
+@cache
+def network_graph(stack: str, mode: str | None, require: bool = False) -> Graph:
+    """A stack's graph in a VPC mode (None: the default), built once per test session: read it, never change it."""
+    settings = Settings.from_dict(stack_settings(stack, mode, **({"require_vpc_endpoints": True} if require else {})))
+    return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", settings).queue_url)
 
 
 @pytest.fixture

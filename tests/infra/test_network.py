@@ -4,7 +4,6 @@ subnets of your own; and the default, which must build exactly what it built bef
 from __future__ import annotations
 
 import json
-from functools import cache
 from typing import Any
 
 import pytest
@@ -14,18 +13,19 @@ from components.network import SERVICE_SIDE_ROLES, eni_policy, interface_service
 from tests.infra.conftest import (
     ACCOUNT,
     MAIN_ROUTE_TABLE,
+    NETWORK_MODES,
     PREFIX_LISTS,
     REGION,
     SECURITY_GROUPS,
     STACKS,
     SUBNETS,
     Graph,
+    network_graph,
     run_under_mocks,
+    stack_settings,
 )
 
 A, B, A2, OTHER_VPC = SUBNETS  # A2 shares A's AZ; OTHER_VPC is in another VPC
-MODES = {"create": {"create_vpc": True},
-         "own": {"subnet_ids": [A, B, A2], "security_group_ids": SECURITY_GROUPS}}
 FUNCTION, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/rolePolicy:RolePolicy"
 ENDPOINT, GROUP = "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -35,20 +35,6 @@ NETWORK_TYPES = {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable
 # The default graph, counted before VPC placement existed (commit 4a74548): it must not change.
 DEFAULT_RESOURCES = {"dev": 99, "staging": 106, "prod": 102}
 
-
-def raw_settings(stack: str, mode: str | None, **network: Any) -> dict[str, Any]:
-    raw = read_stack_settings(stack)
-    return raw if mode is None else raw | {"network": MODES[mode] | network}
-
-
-@cache
-def build(stack: str, mode: str | None, require: bool = False) -> Graph:
-    settings = Settings.from_dict(raw_settings(stack, mode, **({"require_vpc_endpoints": True} if require else {})))
-
-    def program() -> Any:
-        return ImagePipeline(f"images-{stack}", settings).queue_url
-
-    return run_under_mocks(stack, program)
 
 
 def build_raw(stack: str, raw: dict[str, Any]) -> Graph:
@@ -75,7 +61,7 @@ def expected_placement(graph: Graph, mode: str) -> tuple[list[str], list[str]]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_without_network_settings_the_graph_is_exactly_what_it_was(stack):
-    graph = build(stack, None)
+    graph = network_graph(stack, None)
     assert len(graph.resources) == DEFAULT_RESOURCES[stack]
     assert not [r.name for r in graph.resources if r.type in NETWORK_TYPES]
     assert not [fn.name for fn in graph.of_type(FUNCTION) if fn.inputs.get("vpcConfig")]
@@ -86,9 +72,9 @@ def test_without_network_settings_the_graph_is_exactly_what_it_was(stack):
 # -- both modes ------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", NETWORK_MODES)
 def test_every_function_runs_in_the_subnets_with_the_security_groups(stack, mode):
-    graph = build(stack, mode)
+    graph = network_graph(stack, mode)
     subnets, groups = expected_placement(graph, mode)
     functions = graph.of_type(FUNCTION)
     assert len(functions) == 7 + Settings.from_dict(read_stack_settings(stack)).moderation.enabled
@@ -97,9 +83,9 @@ def test_every_function_runs_in_the_subnets_with_the_security_groups(stack, mode
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", NETWORK_MODES)
 def test_each_role_has_the_network_interface_permissions_before_its_function_exists(stack, mode):
-    graph = build(stack, mode)
+    graph = network_graph(stack, mode)
     subnets, groups = expected_placement(graph, mode)
     document = eni_policy(region=REGION, account_id=ACCOUNT, subnet_ids=subnets, security_group_ids=groups)
     for fn in graph.of_type(FUNCTION):
@@ -123,10 +109,10 @@ def pipeline_arns(graph: Graph, stack: str) -> list[str]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", NETWORK_MODES)
 def test_endpoints_serve_only_the_pipelines_functions_and_resources(stack, mode):
-    graph = build(stack, mode)
-    settings = Settings.from_dict(raw_settings(stack, mode))
+    graph = network_graph(stack, mode)
+    settings = Settings.from_dict(stack_settings(stack, mode))
     endpoints = {e.inputs["serviceName"].rsplit(".", 1)[-1]: e for e in graph.of_type(ENDPOINT)}
     assert set(endpoints) == {*interface_services(settings), "s3", "dynamodb"}
     owned, function_roles = pipeline_arns(graph, stack), set(roles(graph).values())
@@ -149,9 +135,9 @@ def test_endpoints_serve_only_the_pipelines_functions_and_resources(stack, mode)
                     assert any(resource.startswith(arn) for arn in owned), (service, resource)
 
 
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", NETWORK_MODES)
 def test_no_security_group_admits_the_internet_and_the_endpoints_admit_only_the_functions(mode):
-    graph = build("prod", mode)
+    graph = network_graph("prod", mode)
     [endpoints_group] = [g for g in graph.of_type(GROUP) if "endpoints" in g.name]
     for group in graph.of_type(GROUP):
         assert not group.inputs.get("ingress") and not group.inputs.get("egress"), group.urn  # rules are resources
@@ -170,7 +156,7 @@ def test_no_security_group_admits_the_internet_and_the_endpoints_admit_only_the_
 # -- a created VPC -----------------------------------------------------------------------------
 
 def test_a_created_vpc_is_private_one_subnet_per_az_with_https_out_to_the_endpoints_only():
-    graph = build("dev", "create")
+    graph = network_graph("dev", "create")
     vpc = graph.one("aws:ec2/vpc:Vpc")
     assert (vpc.inputs["cidrBlock"], vpc.inputs["enableDnsSupport"], vpc.inputs["enableDnsHostnames"]) == (
         "10.20.0.0/16", True, True)
@@ -207,7 +193,7 @@ def test_more_azs_than_the_region_has_fail_naming_the_setting():
 # -- subnets of your own ---------------------------------------------------------------------
 
 def test_your_subnets_get_one_endpoint_subnet_per_az_and_the_gateways_on_their_route_tables():
-    graph = build("prod", "own")
+    graph = network_graph("prod", "own")
     assert not graph.of_type("aws:ec2/vpc:Vpc") and not graph.of_type("aws:ec2/subnet:Subnet")
     for endpoint in graph.of_type(ENDPOINT):
         assert endpoint.inputs["vpcId"] == SUBNETS[A][1]
@@ -233,7 +219,7 @@ def test_subnets_in_two_vpcs_fail_the_preview_naming_subnet_ids():
 
 
 def test_without_endpoints_the_functions_use_the_vpcs_own():
-    graph = build_raw("dev", {"network": MODES["own"] | {"endpoints": False}})
+    graph = build_raw("dev", {"network": NETWORK_MODES["own"] | {"endpoints": False}})
     assert not [r.name for r in graph.resources if r.type in NETWORK_TYPES]
     assert all(fn.inputs["vpcConfig"]["subnetIds"] == [A, B, A2] for fn in graph.of_type(FUNCTION))
 
@@ -246,10 +232,10 @@ def source_vpce_denies(graph: Graph) -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("stack", ["dev", "prod"])
-@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("mode", NETWORK_MODES)
 def test_required_endpoints_deny_the_functions_roles_any_other_way_in(stack, mode):
-    assert source_vpce_denies(build(stack, mode)) == {}  # only when required
-    graph = build(stack, mode, require=True)
+    assert source_vpce_denies(network_graph(stack, mode)) == {}  # only when required
+    graph = network_graph(stack, mode, require=True)
     endpoint = {e.inputs["serviceName"].rsplit(".", 1)[-1]: e.id for e in graph.of_type(ENDPOINT)}
     role = {name.removeprefix(f"images-{stack}-").replace("-", "_"): arn for name, arn in roles(graph).items()}
     denies = source_vpce_denies(graph)
