@@ -93,7 +93,7 @@ def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent:
     aws.vpc.SecurityGroupEgressRule(
         f"{name}-functions-https-to-endpoints", security_group_id=functions.id, ip_protocol="tcp", from_port=HTTPS,
         to_port=HTTPS, cidr_ipv4=settings.vpc_cidr, description="HTTPS to the interface endpoints",
-        tags=tags, opts=pulumi.ResourceOptions(parent=functions))
+        opts=pulumi.ResourceOptions(parent=functions))
     ids = [s.id for s in subnets]
     return {"vpc_id": vpc.id, "subnet_ids": ids, "security_group_ids": [functions.id], "endpoint_subnet_ids": ids,
             "route_table_ids": [routes.id], "zones": zones, "cidr": settings.vpc_cidr, "vpc": vpc,

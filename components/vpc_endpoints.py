@@ -33,17 +33,18 @@ def vpc_endpoints(name: str, network: Network, services: list[str], *, region: s
                   policies: pulumi.Output[dict[str, Document]], tags: dict[str, str],
                   parent: pulumi.Resource) -> Endpoints:
     opts = pulumi.ResourceOptions(parent=parent)
-    # No egress rule: the endpoints only answer (security groups are stateful).
+    # No egress rule: the endpoints only answer (security groups are stateful). EC2 descriptions allow only
+    # letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (no apostrophe).
     group = aws.ec2.SecurityGroup(
         f"{name}-endpoints-sg", vpc_id=network.vpc_id, tags=tags | {"Name": f"{name}-endpoints"},
-        description="image-pipeline VPC endpoints: HTTPS from the pipeline's functions only", opts=opts)
+        description="image-pipeline VPC endpoints: HTTPS from the pipeline functions only", opts=opts)
     sources = ({"functions": network.functions_security_group.id} if network.functions_security_group
                else {str(g): g for g in network.security_group_ids})
     for label, source in sources.items():
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-endpoints-https-from-{label}", security_group_id=group.id, ip_protocol="tcp", from_port=HTTPS,
-            to_port=HTTPS, referenced_security_group_id=source, description="HTTPS from the pipeline's functions",
-            tags=tags, opts=pulumi.ResourceOptions(parent=group))
+            to_port=HTTPS, referenced_security_group_id=source, description="HTTPS from the pipeline functions",
+            opts=pulumi.ResourceOptions(parent=group))
 
     def policy(service: str) -> pulumi.Output[str]:
         return policies.apply(lambda documents: json.dumps(documents[service]))
@@ -64,6 +65,6 @@ def vpc_endpoints(name: str, network: Network, services: list[str], *, region: s
             aws.vpc.SecurityGroupEgressRule(
                 f"{name}-functions-https-to-{service}", security_group_id=functions.id, ip_protocol="tcp",
                 from_port=HTTPS, to_port=HTTPS, prefix_list_id=endpoint.prefix_list_id,
-                description=f"HTTPS to {service} through its gateway endpoint", tags=tags,
+                description=f"HTTPS to {service} through its gateway endpoint",
                 opts=pulumi.ResourceOptions(parent=functions))
     return Endpoints(security_group=group, interface=interface, gateway=gateway)

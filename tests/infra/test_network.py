@@ -4,6 +4,7 @@ subnets of your own; and the default, which must build exactly what it built bef
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -32,6 +33,8 @@ INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
 EGRESS = "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule"
 NETWORK_TYPES = {"aws:ec2/vpc:Vpc", "aws:ec2/subnet:Subnet", "aws:ec2/routeTable:RouteTable",
                  "aws:ec2/routeTableAssociation:RouteTableAssociation", GROUP, INGRESS, EGRESS, ENDPOINT}
+# What EC2 accepts in security group and rule descriptions (CreateSecurityGroup, AuthorizeSecurityGroupIngress).
+EC2_DESCRIPTION = re.compile(r"^[a-zA-Z0-9. _\-:/()#,@\[\]+=&;{}!$*]{0,255}$")
 # The default graph, counted before VPC placement existed (commit 4a74548): it must not change.
 DEFAULT_RESOURCES = {"dev": 99, "staging": 106, "prod": 102}
 
@@ -54,7 +57,12 @@ def expected_placement(graph: Graph, mode: str) -> tuple[list[str], list[str]]:
     if mode == "own":
         return [A, B, A2], SECURITY_GROUPS
     [functions] = [g for g in graph.of_type(GROUP) if "functions" in g.name]
-    return [s.id for s in graph.of_type("aws:ec2/subnet:Subnet")], [functions.id]
+    return [s.id for s in subnets_by_zone(graph)], [functions.id]
+
+
+def subnets_by_zone(graph: Graph) -> list[Any]:
+    """The created subnets in AZ order (registration order varies from run to run)."""
+    return sorted(graph.of_type("aws:ec2/subnet:Subnet"), key=lambda s: s.inputs["availabilityZone"])
 
 
 # -- the default ---------------------------------------------------------------------------
@@ -151,6 +159,8 @@ def test_no_security_group_admits_the_internet_and_the_endpoints_admit_only_the_
     for endpoint in graph.of_type(ENDPOINT):
         if endpoint.inputs["vpcEndpointType"] == "Interface":
             assert endpoint.inputs["securityGroupIds"] == [endpoints_group.id]
+    for described in graph.of_type(GROUP) + ingress + graph.of_type(EGRESS):
+        assert EC2_DESCRIPTION.match(described.inputs["description"]), described.inputs["description"]
 
 
 # -- a created VPC -----------------------------------------------------------------------------
@@ -160,7 +170,7 @@ def test_a_created_vpc_is_private_one_subnet_per_az_with_https_out_to_the_endpoi
     vpc = graph.one("aws:ec2/vpc:Vpc")
     assert (vpc.inputs["cidrBlock"], vpc.inputs["enableDnsSupport"], vpc.inputs["enableDnsHostnames"]) == (
         "10.20.0.0/16", True, True)
-    subnets = graph.of_type("aws:ec2/subnet:Subnet")
+    subnets = subnets_by_zone(graph)
     assert [(s.inputs["availabilityZone"], s.inputs["cidrBlock"]) for s in subnets] == [
         ("eu-west-1a", "10.20.0.0/19"), ("eu-west-1b", "10.20.32.0/19")]  # the first two AZs, eighths of the VPC
     assert all(s.inputs["mapPublicIpOnLaunch"] is False for s in subnets)
