@@ -184,6 +184,10 @@ class ImagePipeline(pulumi.ComponentResource):
         return [pulumi.Output.all(self.endpoints.id_of(service), resources, roles).apply(
             lambda a: deny_outside_endpoint(service, a[1], a[2], a[0]))]
 
+    def _reachable(self) -> list[pulumi.Resource]:
+        """What the triggers wait for: in a VPC without NAT, the functions reach AWS only once the endpoints exist."""
+        return [*self.endpoints.interface.values(), *self.endpoints.gateway.values()] if self.endpoints else []
+
     def _permissions(self) -> Permissions:
         documents = self._arns().apply(policies.function_policies)
         role_policies = {name: attach_policy(fn, documents.apply(lambda d, n=name: d[n]))
@@ -221,7 +225,7 @@ class ImagePipeline(pulumi.ComponentResource):
             # Prefix only: suffix filters are case-sensitive (`.Jpg` would raise no event at all).
             lambda_functions=[{"lambda_function_arn": handler.arn, "events": ["s3:ObjectCreated:*"],
                                "filter_prefix": UPLOAD_PREFIX}],
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[permission]))
+            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[permission, *self._reachable()]))
         aws.lambda_.FunctionEventInvokeConfig(
             f"{self._name}-s3-event-retries", function_name=handler.name,
             maximum_retry_attempts=2, maximum_event_age_in_seconds=6 * 3600,
@@ -242,7 +246,7 @@ class ImagePipeline(pulumi.ComponentResource):
                 scaling_config=scaling, tags=self.tags,
                 # AWS checks the role may receive from the queue when creating the mapping.
                 opts=pulumi.ResourceOptions(parent=fns[consumer].function,
-                                            depends_on=[self.permissions.role_policies[consumer]]))
+                                            depends_on=[self.permissions.role_policies[consumer], *self._reachable()]))
 
         self._reconciler_schedule()
 
@@ -259,7 +263,7 @@ class ImagePipeline(pulumi.ComponentResource):
             principal="events.amazonaws.com", source_arn=rule.arn, opts=pulumi.ResourceOptions(parent=rule))
         aws.cloudwatch.EventTarget(
             f"{self._name}-reconcile-target", rule=rule.name, arn=reconciler.arn,
-            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]))
+            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission, *self._reachable()]))
 
     def _monitoring(self) -> Monitoring:
         s, q, topic = self.settings, self.queues, self.alerts.topic

@@ -115,6 +115,12 @@ def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict:
     if len(by_zone) < 2:
         problems.append(f"network.subnet_ids: every subnet is in {', '.join(by_zone)}; list private subnets in at "
                         "least two AZs (Lambda and the endpoints survive an AZ outage only then)")
+    if not problems and settings.endpoints:
+        vpc = aws.ec2.get_vpc(id=vpcs[0], opts=invoke)
+        if not (vpc.enable_dns_support and vpc.enable_dns_hostnames):
+            problems.append(f"network.endpoints: {vpcs[0]} has DNS support {'on' if vpc.enable_dns_support else 'off'} "
+                            f"and DNS hostnames {'on' if vpc.enable_dns_hostnames else 'off'}; the endpoints' private "
+                            "DNS needs both on (ModifyVpcAttribute), or set endpoints: false and use the VPC's own")
     if problems:
         raise _failed(problems)
     tables = _route_tables(vpcs[0], settings.subnet_ids, invoke) if settings.endpoints else []

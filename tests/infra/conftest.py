@@ -35,8 +35,10 @@ SUBNETS = {
     "subnet-0a1b2c3d4e5f60002": ("eu-west-1b", VPC, None),
     "subnet-0a1b2c3d4e5f60003": ("eu-west-1a", VPC, "rtb-0a1b2c3d4e5f60001"),  # a second subnet in eu-west-1a
     "subnet-0a1b2c3d4e5f60004": ("eu-west-1c", "vpc-0f9e8d7c6b5a40321", None),  # another VPC
+    "subnet-0a1b2c3d4e5f60005": ("eu-west-1a", "vpc-0f9e8d7c6b5a40321", None),
 }
 MAIN_ROUTE_TABLE = "rtb-0a1b2c3d4e5f6000f"
+NO_DNS_VPC = "vpc-0f9e8d7c6b5a40321"  # the other VPC has DNS hostnames off (EC2's default for a VPC you create)
 SECURITY_GROUPS = ["sg-0a1b2c3d4e5f60001", "sg-0a1b2c3d4e5f60002"]
 PREFIX_LISTS = {"s3": "pl-6da54004", "dynamodb": "pl-6fa54006"}  # eu-west-1's AWS-managed prefix lists
 EC2_IDS = {"aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/routeTable:RouteTable": "rtb",
@@ -118,6 +120,11 @@ class PipelineMocks(pulumi.runtime.Mocks):
                     "groupNames": [region] * 3}
         if args.token == "aws:ec2/getSubnet:getSubnet":
             return self.subnet(args.args["id"])
+        if args.token == "aws:ec2/getVpc:getVpc":
+            vpc = args.args["id"]
+            return {"id": vpc, "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{vpc}", "cidrBlock": "10.0.0.0/16",
+                    "enableDnsSupport": True, "enableDnsHostnames": vpc != NO_DNS_VPC, "state": "available",
+                    "ownerId": ACCOUNT, "default": False}
         if args.token == "aws:ec2/getRouteTables:getRouteTables":
             [association] = args.args["filters"]
             assert association["name"] == "association.subnet-id", association

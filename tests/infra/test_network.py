@@ -26,7 +26,7 @@ from tests.infra.conftest import (
     stack_settings,
 )
 
-A, B, A2, OTHER_VPC = SUBNETS  # A2 shares A's AZ; OTHER_VPC is in another VPC
+A, B, A2, OTHER_VPC, OTHER_VPC_A = SUBNETS  # A2 shares A's AZ; the others are in a VPC without DNS hostnames
 FUNCTION, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/rolePolicy:RolePolicy"
 ENDPOINT, GROUP = "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -226,6 +226,27 @@ def test_subnets_in_two_vpcs_fail_the_preview_naming_subnet_ids():
         build_raw("dev", {"network": {"subnet_ids": [A, OTHER_VPC], "security_group_ids": SECURITY_GROUPS}})
     assert (f"network.subnet_ids: the subnets are in 2 VPCs ({A} in {SUBNETS[A][1]}, {OTHER_VPC} in "
             f"{SUBNETS[OTHER_VPC][1]}); a function's subnets must all be in one VPC") in str(raised.value)
+
+
+def test_a_vpc_without_dns_hostnames_fails_the_preview_unless_its_own_endpoints_are_used():
+    own = {"subnet_ids": [OTHER_VPC, OTHER_VPC_A], "security_group_ids": SECURITY_GROUPS}
+    with pytest.raises(Exception) as raised:
+        build_raw("dev", {"network": own})
+    assert (f"network.endpoints: {SUBNETS[OTHER_VPC][1]} has DNS support on and DNS hostnames off; the endpoints' "
+            "private DNS needs both on (ModifyVpcAttribute), or set endpoints: false and use the VPC's own"
+            ) in str(raised.value)
+    assert build_raw("dev", {"network": own | {"endpoints": False}}).of_type(FUNCTION)
+
+
+def test_the_triggers_wait_for_the_endpoints_the_functions_need():
+    graph = network_graph("dev", "create")
+    endpoints = graph.of_type(ENDPOINT)
+    triggers = [*graph.of_type("aws:lambda/eventSourceMapping:EventSourceMapping"),
+                graph.one("aws:s3/bucketNotification:BucketNotification"),
+                graph.named("images-dev-reconcile-target")]
+    assert len(triggers) == 4 and len(endpoints) == 7
+    for trigger in triggers:
+        assert all(graph.depends_on(trigger, endpoint) for endpoint in endpoints), trigger.urn
 
 
 def test_without_endpoints_the_functions_use_the_vpcs_own():
