@@ -27,17 +27,11 @@ from components.monitoring import (
     queue_alarms,
     workflow_alarms,
 )
-from components.network import (
-    GATEWAY_SERVICES,
-    SERVICE_SIDE_ROLES,
-    deny_outside_endpoint,
-    endpoint_policies,
-    interface_services,
-)
+from components.network import SERVICE_SIDE_ROLES, interface_services
 from components.queues import QueuePair, queue_pair, queue_policy
 from components.storage import Storage, secure_bucket, status_table
 from components.vpc import Network, vpc_network
-from components.vpc_endpoints import Endpoints, vpc_endpoints
+from components.vpc_endpoints import Endpoints, deny_outside_endpoint, vpc_endpoints
 from components.workflow import Workflow, events_to_queue_statement, workflow
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
@@ -167,22 +161,18 @@ class ImagePipeline(pulumi.ComponentResource):
         """The VPC endpoints, each allowing what the functions' role policies allow for its service."""
         if self.network is None or not self.settings.network.endpoints:
             return None
-        services = interface_services(self.settings)
-        roles = pulumi.Output.all(**{name: fn.role.arn for name, fn in self.functions.items()})
-        documents = pulumi.Output.all(self._arns().apply(policies.function_policies), roles).apply(
-            lambda a: endpoint_policies([*services, *GATEWAY_SERVICES], a[0], a[1]))
-        return vpc_endpoints(self._name, self.network, services, region=self.region, policies=documents,
+        return vpc_endpoints(self._name, self.network, interface_services(self.settings), region=self.region,
+                             function_policies=self._arns().apply(policies.function_policies),
+                             roles={name: fn.role.arn for name, fn in self.functions.items()},
                              tags=self.tags, parent=self)
 
     def _outside_endpoint(self, service: str, resources: list[pulumi.Input[str]],
                           exempt: tuple[str, ...] = ()) -> list[pulumi.Output[dict]]:
-        """With `require_vpc_endpoints`: deny the functions' roles (but the `exempt` ones, which Lambda itself
-        uses outside the VPC) any access to `resources` that does not come through `service`'s endpoint."""
+        """With `require_vpc_endpoints`, the deny for `resources` (`components.vpc_endpoints`)."""
         if self.endpoints is None or not self.settings.network.require_vpc_endpoints:
             return []
         roles = [fn.role.arn for name, fn in self.functions.items() if name not in exempt]
-        return [pulumi.Output.all(self.endpoints.id_of(service), resources, roles).apply(
-            lambda a: deny_outside_endpoint(service, a[1], a[2], a[0]))]
+        return [deny_outside_endpoint(self.endpoints, service, resources, roles)]
 
     def _reachable(self) -> list[pulumi.Resource]:
         """What the triggers wait for: in a VPC without NAT, the functions reach AWS only once the endpoints exist."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import ipaddress
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -47,12 +48,12 @@ class Network:
 
 
 def vpc_network(name: str, settings: NetworkSettings, *, account_id: str, region: str, tags: dict[str, str],
-            parent: pulumi.Resource) -> Network | None:
+                parent: pulumi.Resource) -> Network | None:
     """None without network settings: the functions stay on Lambda's own network."""
     if not settings.enabled:
         return None
     placed = _created(name, settings, tags, parent) if settings.create_vpc else _existing(settings, parent)
-    document = pulumi.Output.all(list(placed["subnet_ids"]), list(placed["security_group_ids"])).apply(
+    document = pulumi.Output.all(placed["subnet_ids"], placed["security_group_ids"]).apply(
         lambda ids: json.dumps(eni_policy(region=region, account_id=account_id, subnet_ids=ids[0],
                                           security_group_ids=ids[1])))
     return Network(eni_policy=document, **placed)
@@ -63,7 +64,8 @@ def _failed(problems: list[str]) -> pulumi.RunError:
     return pulumi.RunError(str(ConfigError(problems)))
 
 
-def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent: pulumi.Resource) -> dict:
+def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent: pulumi.Resource) -> dict[str, Any]:
+    """`Network`'s fields for a created VPC."""
     wanted = settings.availability_zones
     available = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=parent)).names
     if len(available) < wanted:
@@ -100,7 +102,8 @@ def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent:
             "functions_security_group": functions, "subnets": subnets}
 
 
-def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict:
+def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, Any]:
+    """`Network`'s fields for your subnets, after checking them."""
     invoke = pulumi.InvokeOptions(parent=parent)
     found = [aws.ec2.get_subnet(id=subnet_id, opts=invoke) for subnet_id in settings.subnet_ids]
     vpcs = sorted({s.vpc_id for s in found})

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_aws as aws
 
+from components import network as documents
 from components.network import GATEWAY_SERVICES, HTTPS, service_name
 from components.policies import Document
 from components.vpc import Network
@@ -30,9 +31,13 @@ class Endpoints:
 
 
 def vpc_endpoints(name: str, network: Network, services: list[str], *, region: str,
-                  policies: pulumi.Output[dict[str, Document]], tags: dict[str, str],
-                  parent: pulumi.Resource) -> Endpoints:
+                  function_policies: pulumi.Output[dict[str, Document]], roles: dict[str, pulumi.Output[str]],
+                  tags: dict[str, str], parent: pulumi.Resource) -> Endpoints:
+    """`services`' interface endpoints and the gateway endpoints; `function_policies` and `roles`: each
+    function's role policy document and role ARN, by function name."""
     opts = pulumi.ResourceOptions(parent=parent)
+    policies = pulumi.Output.all(function_policies, pulumi.Output.all(**roles)).apply(
+        lambda a: documents.endpoint_policies([*services, *GATEWAY_SERVICES], a[0], a[1]))
     # No egress rule: the endpoints only answer (security groups are stateful). EC2 descriptions allow only
     # letters, digits, spaces and ._-:/()#,@[]+=&;{}!$* (no apostrophe).
     group = aws.ec2.SecurityGroup(
@@ -68,3 +73,11 @@ def vpc_endpoints(name: str, network: Network, services: list[str], *, region: s
                 description=f"HTTPS to {service} through its gateway endpoint",
                 opts=pulumi.ResourceOptions(parent=functions))
     return Endpoints(security_group=group, interface=interface, gateway=gateway)
+
+
+def deny_outside_endpoint(endpoints: Endpoints, service: str, resources: list[pulumi.Input[str]],
+                          roles: list[pulumi.Input[str]]) -> pulumi.Output[dict]:
+    """`require_vpc_endpoints`: these roles may reach `resources` only through `service`'s endpoint. Leave out
+    the roles Lambda itself uses from outside the VPC (`network.SERVICE_SIDE_ROLES`)."""
+    return pulumi.Output.all(endpoints.id_of(service), resources, roles).apply(
+        lambda a: documents.deny_outside_endpoint(service, a[1], a[2], a[0]))
