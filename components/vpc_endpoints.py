@@ -52,7 +52,7 @@ def vpc_endpoints(name: str, network: Network, services: list[str], *, region: s
             opts=pulumi.ResourceOptions(parent=group))
 
     def policy(service: str) -> pulumi.Output[str]:
-        return policies.apply(lambda documents: json.dumps(documents[service]))
+        return policies.apply(lambda by_service: json.dumps(by_service[service]))
 
     interface = {service: aws.ec2.VpcEndpoint(
         f"{name}-{service}-endpoint", vpc_id=network.vpc_id, service_name=service_name(region, service),
