@@ -2,7 +2,8 @@
 
 Every function runs code from `handlers/` (`handlers.<name>.lambda_handler`), packaged as
 files: the component never imports handler code. Permissions are attached later by the
-component, once every ARN they name exists (see `components.policies`).
+component, once every ARN they name exists (see `components.policies`); in a VPC, the
+network-interface permissions Lambda checks at creation come first, with the role.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import pulumi_aws as aws
 from components import policies
 from components.config import FunctionSettings
 from components.environment import handler_path
+from components.network import METRICS_NAMESPACE
+from components.vpc import Network
 
 HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
 
@@ -28,6 +31,8 @@ class PipelineFunction:
     role: aws.iam.Role
     log_group: aws.cloudwatch.LogGroup
     function: aws.lambda_.Function
+    network_policy: aws.iam.RolePolicy | None = None
+    """In a VPC: the role's network-interface permissions, created before the function."""
 
 
 def handler_code() -> pulumi.AssetArchive:
@@ -39,8 +44,8 @@ def handler_code() -> pulumi.AssetArchive:
 def pipeline_function(name: str, component_name: str, settings: FunctionSettings, *,
                       runtime: str, account_id: str, code: pulumi.Archive,
                       layers: list[pulumi.Input[str]], environment: dict[str, pulumi.Input[str]],
-                      tracing: bool, tags: dict[str, str],
-                      parent: pulumi.Resource) -> PipelineFunction:
+                      tracing: bool, tags: dict[str, str], parent: pulumi.Resource,
+                      network: Network | None = None) -> PipelineFunction:
     resource_name = f"{component_name}-{name.replace('_', '-')}"
     role = aws.iam.Role(
         f"{resource_name}-role",
@@ -56,6 +61,11 @@ def pipeline_function(name: str, component_name: str, settings: FunctionSettings
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+    network_policy = None if network is None else aws.iam.RolePolicy(
+        f"{resource_name}-network-policy", role=role.id, policy=network.eni_policy,
+        # AWS checks these at CreateFunction: "The provided execution role does not have permissions to
+        # call CreateNetworkInterface on EC2" unless the policy exists first (the function depends on it).
+        opts=pulumi.ResourceOptions(parent=role))
     function = aws.lambda_.Function(
         resource_name,
         runtime=runtime,
@@ -70,16 +80,19 @@ def pipeline_function(name: str, component_name: str, settings: FunctionSettings
         layers=layers,
         environment={"variables": {
             "POWERTOOLS_SERVICE_NAME": name,
-            "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline",
+            "POWERTOOLS_METRICS_NAMESPACE": METRICS_NAMESPACE,
             **environment,
         }},
         logging_config={"log_format": "JSON", "log_group": log_group.name,
                         "application_log_level": "INFO", "system_log_level": "WARN"},
         tracing_config={"mode": "Active" if tracing else "PassThrough"},
+        vpc_config=None if network is None else {"subnet_ids": network.subnet_ids,
+                                                 "security_group_ids": network.security_group_ids},
         tags=tags,
-        opts=pulumi.ResourceOptions(parent=parent),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[network_policy] if network_policy else None),
     )
-    return PipelineFunction(name=name, resource_name=resource_name, role=role, log_group=log_group, function=function)
+    return PipelineFunction(name=name, resource_name=resource_name, role=role, log_group=log_group, function=function,
+                            network_policy=network_policy)
 
 
 def attach_policy(fn: PipelineFunction, document: pulumi.Output[dict]) -> aws.iam.RolePolicy:

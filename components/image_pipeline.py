@@ -30,8 +30,11 @@ from components.monitoring import (
     queue_alarms,
     workflow_alarms,
 )
+from components.network import SERVICE_SIDE_ROLES, interface_services
 from components.queues import QueuePair, queue_pair, queue_policy
 from components.storage import Storage, secure_bucket, status_table
+from components.vpc import Network, vpc_network
+from components.vpc_endpoints import Endpoints, deny_outside_endpoint, vpc_endpoints
 from components.workflow import Workflow, events_to_queue_statement, workflow
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
@@ -43,6 +46,7 @@ AFTER_WORKFLOW = (*QUEUE_FUNCTIONS, "reconciler")
 @dataclass(frozen=True)
 class Permissions:
     role_policies: dict[str, aws.iam.RolePolicy]
+    bucket_policies: dict[str, aws.s3.BucketPolicy]
 
 
 class ImagePipeline(pulumi.ComponentResource):
@@ -94,17 +98,20 @@ class ImagePipeline(pulumi.ComponentResource):
 
         self.keys: Keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
         self.storage: Storage = self._storage()
+        self.network: Network | None = vpc_network(name, settings.network, account_id=self.account_id,
+                                                   region=self.region, tags=self.tags, parent=self)
         self.queues: QueuePair = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
         self.alerts: Alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
-                                   kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
+                                           kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
         # Step functions first: the state machine names them, and the orchestrator names it.
         self._code = handler_code()  # one archive of handlers/ for every function
         self.functions: dict[str, PipelineFunction] = self._functions(self.settings.workflow_functions())
-        self.workflow: Workflow = workflow(name, settings, account_id=self.account_id, table=self.storage.table,
-                                 step_functions=self.functions, arns=self._arns(with_state_machine=False),
-                                 output_bucket=self.storage.output_bucket.bucket.bucket, topic=self.alerts.topic,
-                                 dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
+        self.workflow: Workflow = workflow(
+            name, settings, account_id=self.account_id, table=self.storage.table, step_functions=self.functions,
+            arns=self._arns(with_state_machine=False), output_bucket=self.storage.output_bucket.bucket.bucket,
+            topic=self.alerts.topic, dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
         self.functions = self._functions(AFTER_WORKFLOW) | self.functions
+        self.endpoints: Endpoints | None = self._endpoints()
         self.permissions: Permissions = self._permissions()
         self._triggers()
         self.monitoring: Monitoring = self._monitoring()
@@ -142,7 +149,7 @@ class ImagePipeline(pulumi.ComponentResource):
         return {name: pipeline_function(
             name, self._name, getattr(fs, name), runtime=fs.runtime, account_id=self.account_id,
             code=self._code, layers=layers(name, getattr(fs, name).architecture),
-            environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self)
+            environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self, network=self.network)
             for name in names}
 
     def _pillow_layer(self, architecture: str) -> aws.lambda_.LayerVersion:
@@ -174,22 +181,49 @@ class ImagePipeline(pulumi.ComponentResource):
             moderation=self.settings.moderation.enabled, express=self.settings.workflow.type == "EXPRESS",
             **(a | {"kms_key": a["kms_key"] or None})))
 
+    def _endpoints(self) -> Endpoints | None:
+        """The VPC endpoints, each allowing what the functions' role policies allow for its service."""
+        if self.network is None or not self.settings.network.endpoints:
+            return None
+        return vpc_endpoints(self._name, self.network, interface_services(self.settings), region=self.region,
+                             function_policies=self._arns().apply(policies.function_policies),
+                             roles={name: fn.role.arn for name, fn in self.functions.items()},
+                             tags=self.tags, parent=self)
+
+    def _outside_endpoint(self, service: str, resources: list[pulumi.Input[str]],
+                          exempt: tuple[str, ...] = ()) -> list[pulumi.Output[dict]]:
+        """With `require_vpc_endpoints`, the deny for `resources` (`components.vpc_endpoints`)."""
+        if self.endpoints is None or not self.settings.network.require_vpc_endpoints:
+            return []
+        roles = [fn.role.arn for name, fn in self.functions.items() if name not in exempt]
+        return [deny_outside_endpoint(self.endpoints, service, resources, roles)]
+
+    def _reachable(self) -> list[pulumi.Resource]:
+        """What the triggers wait for: in a VPC without NAT, the functions reach AWS only once the endpoints exist."""
+        return [*self.endpoints.interface.values(), *self.endpoints.gateway.values()] if self.endpoints else []
+
     def _permissions(self) -> Permissions:
         documents = self._arns().apply(policies.function_policies)
         role_policies = {name: attach_policy(fn, documents.apply(lambda d, n=name: d[n]))
                          for name, fn in self.functions.items()}
         role = {name: fn.role.arn for name, fn in self.functions.items()}
-        dlq = self.queues.dead_letter_queue
+        dlq, s = self.queues.dead_letter_queue, self.storage
         queue_policy(f"{self._name}-queue-policy", self.queues.queue,
-                     producers=[role["s3_event_handler"]], consumers=[role["orchestrator"]])
+                     producers=[role["s3_event_handler"]], consumers=[role["orchestrator"]],
+                     extra_statements=self._outside_endpoint("sqs", [self.queues.queue.arn],
+                                                             SERVICE_SIDE_ROLES["upload_queue"]))
         rule = self.workflow.unfinished_rule
         # STANDARD: EventBridge sends unfinished executions; EXPRESS: the workflow reports them itself.
         queue_policy(f"{self._name}-dlq-policy", dlq,
                      producers=[role["s3_event_handler"]] + ([] if rule else [self.workflow.role.arn]),
                      consumers=[role["dlq_processor"]],
-                     extra_statements=[pulumi.Output.all(dlq.arn, rule.arn).apply(
+                     extra_statements=([pulumi.Output.all(dlq.arn, rule.arn).apply(
                          lambda a: events_to_queue_statement(*a))] if rule else [])
-        return Permissions(role_policies=role_policies)
+                     + self._outside_endpoint("sqs", [dlq.arn], SERVICE_SIDE_ROLES["dead_letter_queue"]))
+        buckets = {key: bucket.attach_policy(self._outside_endpoint(
+                       "s3", [bucket.bucket.arn, bucket.bucket.arn.apply(lambda arn: f"{arn}/*")]))
+                   for key, bucket in (("input", s.input_bucket), ("output", s.output_bucket))}
+        return Permissions(role_policies=role_policies, bucket_policies=buckets)
 
     def _triggers(self) -> None:
         fns = self.functions
@@ -205,7 +239,7 @@ class ImagePipeline(pulumi.ComponentResource):
             # Prefix only: suffix filters are case-sensitive (`.Jpg` would raise no event at all).
             lambda_functions=[{"lambda_function_arn": handler.arn, "events": ["s3:ObjectCreated:*"],
                                "filter_prefix": UPLOAD_PREFIX}],
-            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[permission]))
+            opts=pulumi.ResourceOptions(parent=bucket, depends_on=[permission, *self._reachable()]))
         aws.lambda_.FunctionEventInvokeConfig(
             f"{self._name}-s3-event-retries", function_name=handler.name,
             maximum_retry_attempts=2, maximum_event_age_in_seconds=6 * 3600,
@@ -226,7 +260,7 @@ class ImagePipeline(pulumi.ComponentResource):
                 scaling_config=scaling, tags=self.tags,
                 # AWS checks the role may receive from the queue when creating the mapping.
                 opts=pulumi.ResourceOptions(parent=fns[consumer].function,
-                                            depends_on=[self.permissions.role_policies[consumer]]))
+                                            depends_on=[self.permissions.role_policies[consumer], *self._reachable()]))
 
         self._reconciler_schedule()
 
@@ -243,7 +277,7 @@ class ImagePipeline(pulumi.ComponentResource):
             principal="events.amazonaws.com", source_arn=rule.arn, opts=pulumi.ResourceOptions(parent=rule))
         aws.cloudwatch.EventTarget(
             f"{self._name}-reconcile-target", rule=rule.name, arn=reconciler.arn,
-            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission]))
+            opts=pulumi.ResourceOptions(parent=rule, depends_on=[permission, *self._reachable()]))
 
     def _monitoring(self) -> Monitoring:
         s, q, topic = self.settings, self.queues, self.alerts.topic

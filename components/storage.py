@@ -1,7 +1,10 @@
 """Data stores: the input and output buckets and the status table, secure by default.
 
-`secure_bucket` cannot be built without encryption, a public access block, owner-enforced
-object ownership and a TLS-only bucket policy.
+`secure_bucket` cannot be built without encryption, a public access block and owner-enforced
+object ownership; its TLS-only policy (`SecureBucket.attach_policy`) is attached by the component
+once every role the policy may name exists, as the queue policies are (`network.require_vpc_endpoints`
+denies the functions' roles any access outside the VPC endpoint). The policy pack refuses a bucket
+without it.
 """
 
 from __future__ import annotations
@@ -18,8 +21,24 @@ from components.config import StorageSettings
 
 @dataclass(frozen=True)
 class SecureBucket:
+    name: str
     bucket: aws.s3.Bucket
-    policy: aws.s3.BucketPolicy
+    access_block: aws.s3.BucketPublicAccessBlock
+    account_id: str | None = None
+    private_prefix: str | None = None
+
+    def attach_policy(self, extra_statements: list[pulumi.Input[dict]] | None = None) -> aws.s3.BucketPolicy:
+        """TLS only (and the private prefix's account-only reads), plus `extra_statements`."""
+        def build(args: list) -> str:
+            document = policies.bucket_policy(args[0], self.account_id, self.private_prefix)
+            document["Statement"].extend(args[1:])
+            return json.dumps(document)
+
+        return aws.s3.BucketPolicy(
+            f"{self.name}-policy", bucket=self.bucket.id,
+            policy=pulumi.Output.all(self.bucket.arn, *(extra_statements or [])).apply(build),
+            # S3 rejects a policy while the public access block is being changed.
+            opts=pulumi.ResourceOptions(parent=self.bucket, depends_on=[self.access_block]))
 
 
 @dataclass(frozen=True)
@@ -55,12 +74,8 @@ def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Inpu
         f"{name}-versioning", bucket=bucket.id,
         versioning_configuration={"status": "Enabled" if settings.versioning else "Suspended"},
         opts=child)
-    policy = aws.s3.BucketPolicy(
-        f"{name}-policy", bucket=bucket.id,
-        policy=bucket.arn.apply(lambda arn: json.dumps(policies.bucket_policy(arn, account_id, private_prefix))),
-        # S3 rejects a policy while the public access block is being changed.
-        opts=pulumi.ResourceOptions(parent=bucket, depends_on=[access_block]))
-    return SecureBucket(bucket=bucket, policy=policy)
+    return SecureBucket(name=name, bucket=bucket, access_block=access_block, account_id=account_id,
+                        private_prefix=private_prefix)
 
 
 def status_table(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input[str] | None,

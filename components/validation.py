@@ -7,9 +7,11 @@ Each message starts with the key path, e.g. `queue.visibility_timeout_seconds: .
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 import types
 import typing
+from pathlib import Path
 from typing import Any, TypeVar
 
 from components.config import IMAGE_FORMATS, Settings
@@ -21,6 +23,8 @@ T = TypeVar("T")
 KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9_-]+$")
 TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]*$")  # what SQS, SNS and IAM all accept in tags
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+# The price data `python -m tools cost` uses; absent when the library is used without the repository's tools.
+PRICES = Path(__file__).resolve().parent.parent / "tools" / "data" / "prices.json"
 
 
 def parse_settings(raw: dict[str, Any]) -> Settings:
@@ -301,6 +305,9 @@ def _network_problems(s: Settings) -> list[str]:
             problems.append(f"network.vpc_cidr: {n.vpc_cidr} is a public range; use a private one (RFC 1918)")
     except ValueError as error:
         problems.append(f"network.vpc_cidr: {n.vpc_cidr!r} is not an IPv4 CIDR block ({error})")
+    if n.create_vpc and not n.endpoints:
+        problems.append("network.endpoints: false leaves the functions in the created VPC no way to reach AWS (it "
+                        "has no NAT); keep endpoints: true, or place them in your own subnets (subnet_ids)")
     if n.require_vpc_endpoints and not (n.enabled and n.endpoints):
         problems.append("network.require_vpc_endpoints: needs the pipeline's own endpoints (create_vpc or "
                         "subnet_ids, with endpoints: true) to name in the policies")
@@ -359,14 +366,22 @@ def pitfall_warnings(s: Settings) -> list[str]:
 
 
 def _network_warnings(s: Settings) -> list[str]:
-    """What a VPC costs: interface endpoints are billed per AZ per hour (`components.network`)."""
-    from components.network import interface_services
+    """What a VPC costs: interface endpoints are billed per AZ per hour (`components.network`), at the prices
+    `python -m tools cost` uses."""
+    from components.network import endpoint_hours_cost, endpoint_zones, interface_services
 
     n = s.network
     if not (n.enabled and n.endpoints):
         return []
-    services = interface_services(s)
-    zones = n.availability_zones if n.create_vpc else len(n.subnet_ids)
-    return [f"network: {len(services)} interface endpoints ({', '.join(services)}) in {zones} AZs are "
-            f"{len(services) * zones} endpoint-AZs at about $0.01 an hour each (~${len(services) * zones * 7.3:,.0f} a "
-            "month in eu-west-1, plus $0.01 per GB); `python -m tools cost` prices the stack's region"]
+    services, zones = interface_services(s), endpoint_zones(s)
+    where, most = ((f"{zones} AZs", "") if n.create_vpc else
+                   (f"the AZs of network.subnet_ids (one subnet per AZ; {zones} subnets)", "at most "))
+    try:
+        prices = json.loads(PRICES.read_text())
+        hourly, per_gb = prices["privatelink"]["interface_endpoint_az_hour"], prices["privatelink"]["data_processed_gb"]
+        cost = (f" at ${hourly:g} an hour each (~${endpoint_hours_cost(s, hourly):,.0f} a month {most}in "
+                f"{prices['region']}, plus ${per_gb:g} per GB)")
+    except (OSError, ValueError, KeyError):
+        cost = ", each billed by the hour, plus per GB"
+    return [f"network: {len(services)} interface endpoints ({', '.join(services)}) in {where} are "
+            f"{most}{len(services) * zones} endpoint-AZs{cost}; `python -m tools cost` prices the stack"]

@@ -3,7 +3,10 @@
 Mandatory: encryption at rest on queues, topics, buckets and tables; a DLQ on every queue that
 feeds a Lambda; `ReportBatchItemFailures` on SQS mappings; queue visibility >= 6 x the
 consumer's timeout + batching window; TLS-only queue and bucket policies; no `*` actions in
-IAM allows; log retention set. Advisory: arm64 functions; `maxReceiveCount` >= 5.
+IAM allows; log retention set. In a VPC (any endpoint or vpcConfig in the stack): every function
+in >= 2 subnets with security groups; interface endpoints with private DNS; endpoint policies
+present, naming their actions, never `*` principals without a condition; no security group open
+to 0.0.0.0/0 or ::/0. Advisory: arm64 functions; `maxReceiveCount` >= 5.
 
 Resources are matched through their dependencies (a mapping depends on its queue and its
 function), which `pulumi preview` knows even while ARNs are still unknown.
@@ -31,6 +34,10 @@ QUEUE_POLICY, BUCKET_POLICY = "aws:sqs/queuePolicy:QueuePolicy", "aws:s3/bucketP
 BUCKET_SSE = "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration"
 IAM_DOCUMENTS = {"aws:iam/rolePolicy:RolePolicy": "policy", "aws:iam/policy:Policy": "policy"}
 LOG_GROUP = "aws:cloudwatch/logGroup:LogGroup"
+ENDPOINT, SECURITY_GROUP = "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/securityGroup:SecurityGroup"
+INGRESS_RULES = ("aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+                 "aws:ec2/securityGroupRule:SecurityGroupRule")
+ANYWHERE = ("0.0.0.0/0", "::/0")
 
 
 def _document(value: Any) -> dict[str, Any] | None:
@@ -70,13 +77,17 @@ def check_encryption(args: ResourceValidationArgs, report: ReportViolation) -> N
                    "or name a customer key (kmsKeyArn).", None)
 
 
+def _wild(actions: Any) -> list[Any]:
+    return [a for a in _listed(actions) if a == "*" or str(a).endswith(":*")]
+
+
 def check_no_wildcard_actions(args: ResourceValidationArgs, report: ReportViolation) -> None:
     key = IAM_DOCUMENTS.get(args.resource_type)
     document = _document(args.props.get(key)) if key else None
     for statement in _statements(document or {}):
         if statement.get("Effect") != "Allow":
             continue
-        wild = [a for a in _listed(statement.get("Action", [])) if a == "*" or str(a).endswith(":*")]
+        wild = _wild(statement.get("Action", []))
         if wild:
             report(f"IAM statement {statement.get('Sid', '(no Sid)')!r} allows wildcard actions {wild}; "
                    "name the actions.", None)
@@ -95,6 +106,44 @@ def check_report_batch_item_failures(args: ResourceValidationArgs, report: Repor
     if (source.startswith("arn:aws:sqs") or not source) and not reports:
         report("SQS event source mapping without functionResponseTypes [ReportBatchItemFailures]: a failed "
                "record makes the whole batch retry, or a swallowed error deletes it.", None)
+
+
+def check_endpoint_policies(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    if args.resource_type != ENDPOINT:
+        return
+    if args.props.get("vpcEndpointType") == "Interface" and args.props.get("privateDnsEnabled") is False:
+        report("Interface endpoint without private DNS: the SDKs' default service names would still resolve to the "
+               "public endpoints, which a VPC without NAT cannot reach.", None)
+    if "policy" not in args.props:
+        report("VPC endpoint without a policy: AWS applies full access (any principal, any action, any resource).",
+               None)
+    for statement in _statements(_document(args.props.get("policy")) or {}):
+        sid = statement.get("Sid", "(no Sid)")
+        if statement.get("Effect") != "Allow":
+            continue
+        if _wild(statement.get("Action", [])):
+            report(f"Endpoint policy statement {sid!r} allows wildcard actions {_wild(statement['Action'])}; name "
+                   "the actions.", None)
+        principal = statement.get("Principal")
+        anyone = principal == "*" or (isinstance(principal, dict) and "*" in _listed(principal.get("AWS", [])))
+        if anyone and not statement.get("Condition"):
+            report(f"Endpoint policy statement {sid!r} allows any principal without a condition; limit it "
+                   "(e.g. aws:PrincipalArn).", None)
+
+
+def check_no_open_ingress(args: ResourceValidationArgs, report: ReportViolation) -> None:
+    props = args.props
+    if args.resource_type == SECURITY_GROUP:
+        opened = [c for rule in props.get("ingress") or [] for c in
+                  [*(rule.get("cidrBlocks") or []), *(rule.get("ipv6CidrBlocks") or [])] if c in ANYWHERE]
+    elif args.resource_type in INGRESS_RULES and props.get("type", "ingress") == "ingress":
+        opened = [c for c in (props.get("cidrIpv4"), props.get("cidrIpv6"), *(props.get("cidrBlocks") or []),
+                              *(props.get("ipv6CidrBlocks") or [])) if c in ANYWHERE]
+    else:
+        return
+    if opened:
+        report(f"Security group ingress from {', '.join(opened)}: the pipeline's functions and endpoints take "
+               "connections from the pipeline only.", None)
 
 
 def check_arm64(args: ResourceValidationArgs, report: ReportViolation) -> None:
@@ -148,6 +197,20 @@ def check_visibility_timeout(args: StackValidationArgs, report: ReportViolation)
                    f" + batching window ({window} s) = {required} s.", queue.urn)
 
 
+def check_vpc_placement(args: StackValidationArgs, report: ReportViolation) -> None:
+    functions = [r for r in args.resources if r.resource_type == FUNCTION]
+    if not any(r.resource_type == ENDPOINT for r in args.resources) and not any(
+            f.props.get("vpcConfig") for f in functions):
+        return  # not a VPC stack
+    for function in functions:
+        config = function.props.get("vpcConfig") or {}
+        subnets, groups = config.get("subnetIds") or [], config.get("securityGroupIds") or []
+        if len(subnets) < 2 or not groups:
+            report(f"Function {function.name} is not in the VPC with the rest: it needs vpcConfig with at least two "
+                   f"subnets (one per AZ) and a security group (has {len(subnets)} subnets, {len(groups)} groups).",
+                   function.urn)
+
+
 def _tls_only(document: dict[str, Any] | None) -> bool | None:
     if document is None:
         return None  # unknown during preview: nothing to check yet
@@ -198,6 +261,11 @@ MANDATORY = [
                   check_tls_only_policies),
     _resource_policy("no-wildcard-actions", "IAM allows name their actions.", check_no_wildcard_actions),
     _resource_policy("log-retention", "Log groups have a retention period.", check_log_retention),
+    _stack_policy("vpc-placement", "In a VPC stack, every function has subnets in 2+ AZs and security groups.",
+                  check_vpc_placement),
+    _resource_policy("endpoint-policies", "VPC endpoints: private DNS, a policy naming actions and principals.",
+                     check_endpoint_policies),
+    _resource_policy("no-open-ingress", "No security group admits 0.0.0.0/0 or ::/0.", check_no_open_ingress),
 ]
 ADVISORY = [
     _resource_policy("arm64-functions", "Functions run on arm64.", check_arm64, EnforcementLevel.ADVISORY),

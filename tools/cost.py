@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from components.config import Settings
+from components.network import HOURS_PER_MONTH, endpoint_hours_cost, endpoint_zones, interface_services
 
 DATA = Path(__file__).parent / "data"
 ONE_VCPU_MB = 1_769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
@@ -30,6 +31,13 @@ EXPRESS_MEMORY_GB = 0.0625  # billed in 64 MB steps; our payloads are a few KB, 
 SECONDS_PER_MONTH = 30 * 86_400
 ESM_POLLERS = 5  # an SQS event source mapping starts with five long-polling connections
 UPLOADS_KEPT = "S3 uploads kept"  # storage of the originals: your retention, not the pipeline's work
+# Through interface endpoints (`network`), per image: the S3 event handler's SendMessage and the orchestrator's
+# StartExecution (S3 and DynamoDB go through the free gateway endpoints; SNS only for failures). Each call's
+# bytes, both ways: a role session's SigV4-signed HTTPS headers (the session token alone is about 1 KB) and the
+# response's, about 2,500 bytes, plus the message itself (the queue message, and the same as execution input).
+ENDPOINT_CALLS = 2
+CALL_BYTES = 2_500
+MESSAGE_BYTES = 700
 
 
 def load(name: str, path: str | None = None) -> dict[str, Any]:
@@ -219,6 +227,15 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     # One customer key (the alerts topic's, and with mode kms the data stores'); S3 Bucket Keys, SQS data-key
     # reuse and DynamoDB's table key cache leave few requests per image.
     report.monthly.append(("KMS", "customer key", r["kms"]["key_month"]))
+    if settings.network.enabled and settings.network.endpoints:
+        link, services = r["privatelink"], interface_services(settings)
+        zones = endpoint_zones(settings) if settings.network.create_vpc else f"up to {endpoint_zones(settings)}"
+        hours = endpoint_hours_cost(settings, link["interface_endpoint_az_hour"])
+        report.monthly.append(("VPC endpoints", f"{len(services)} interface endpoints x {zones} AZs x "
+                               f"{HOURS_PER_MONTH} h", hours))
+        through = ENDPOINT_CALLS * (CALL_BYTES + MESSAGE_BYTES)
+        report.add("VPC endpoints", f"{through:,} bytes through interface endpoints (SendMessage, StartExecution)",
+                   through / 1e9 * link["data_processed_gb"])
     return report
 
 

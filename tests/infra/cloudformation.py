@@ -111,7 +111,7 @@ def table(graph: Graph, r: Resource) -> Properties:
 def function(graph: Graph, r: Resource) -> Properties:
     i = r.inputs
     logging = i.get("loggingConfig") or {}
-    reserved = i.get("reservedConcurrentExecutions")
+    reserved, vpc = i.get("reservedConcurrentExecutions"), i.get("vpcConfig")
     return {"Runtime": i["runtime"], "Handler": i["handler"], "Role": i["role"], "Architectures": i["architectures"],
             "MemorySize": i["memorySize"], "Timeout": i["timeout"], "Layers": i.get("layers"),
             "ReservedConcurrentExecutions": reserved if reserved is not None and reserved >= 0 else None,
@@ -119,7 +119,43 @@ def function(graph: Graph, r: Resource) -> Properties:
             "LoggingConfig": _drop_empty({"LogFormat": logging.get("logFormat"), "LogGroup": logging.get("logGroup"),
                                           "ApplicationLogLevel": logging.get("applicationLogLevel"),
                                           "SystemLogLevel": logging.get("systemLogLevel")}),
-            "TracingConfig": {"Mode": i["tracingConfig"]["mode"]}, "Tags": _tags(i)}
+            "TracingConfig": {"Mode": i["tracingConfig"]["mode"]}, "Tags": _tags(i),
+            "VpcConfig": {"SubnetIds": vpc["subnetIds"], "SecurityGroupIds": vpc["securityGroupIds"]} if vpc else None}
+
+
+def security_group(graph: Graph, r: Resource) -> Properties:
+    i = r.inputs
+
+    def rules(key: str, peer: str) -> list[Properties]:
+        return [_drop_empty({"IpProtocol": rule["protocol"], "FromPort": rule.get("fromPort"),
+                             "ToPort": rule.get("toPort"), "CidrIp": (rule.get("cidrBlocks") or [None])[0],
+                             f"{peer}SecurityGroupId": (rule.get("securityGroups") or [None])[0],
+                             "Description": rule.get("description")}) for rule in i.get(key) or []]
+
+    return {"GroupDescription": i.get("description"), "VpcId": i.get("vpcId"),
+            "SecurityGroupIngress": rules("ingress", "Source"), "SecurityGroupEgress": rules("egress", "Destination"),
+            "Tags": _tags(i)}
+
+
+def security_group_rule(direction: str) -> Callable[[Graph, Resource], Properties]:
+    peer = "Source" if direction == "ingress" else "Destination"
+
+    def build(graph: Graph, r: Resource) -> Properties:
+        i = r.inputs
+        return {"GroupId": i["securityGroupId"], "IpProtocol": i["ipProtocol"], "FromPort": i.get("fromPort"),
+                "ToPort": i.get("toPort"), "CidrIp": i.get("cidrIpv4"), "CidrIpv6": i.get("cidrIpv6"),
+                f"{peer}SecurityGroupId": i.get("referencedSecurityGroupId"),
+                f"{peer}PrefixListId": i.get("prefixListId"), "Description": i.get("description")}
+
+    return build
+
+
+def vpc_endpoint(graph: Graph, r: Resource) -> Properties:
+    i = r.inputs
+    return {"VpcId": i["vpcId"], "ServiceName": i["serviceName"], "VpcEndpointType": i.get("vpcEndpointType"),
+            "PrivateDnsEnabled": i.get("privateDnsEnabled"), "SubnetIds": i.get("subnetIds"),
+            "SecurityGroupIds": i.get("securityGroupIds"), "RouteTableIds": i.get("routeTableIds"),
+            "PolicyDocument": _json(i.get("policy")), "Tags": _tags(i)}
 
 
 def alarm(graph: Graph, r: Resource) -> Properties:
@@ -218,6 +254,25 @@ MAPPINGS: dict[str, tuple[str, Callable[[Graph, Resource], Properties]]] = {
     "aws:cloudwatch/metricAlarm:MetricAlarm": ("AWS::CloudWatch::Alarm", alarm),
     "aws:cloudwatch/dashboard:Dashboard": ("AWS::CloudWatch::Dashboard", lambda g, r: {
         "DashboardName": r.inputs["dashboardName"], "DashboardBody": r.inputs["dashboardBody"]}),
+    "aws:ec2/vpc:Vpc": ("AWS::EC2::VPC", lambda g, r: {
+        "CidrBlock": r.inputs["cidrBlock"], "EnableDnsSupport": r.inputs.get("enableDnsSupport"),
+        "EnableDnsHostnames": r.inputs.get("enableDnsHostnames"), "Tags": _tags(r.inputs)}),
+    "aws:ec2/subnet:Subnet": ("AWS::EC2::Subnet", lambda g, r: {
+        "VpcId": r.inputs["vpcId"], "CidrBlock": r.inputs.get("cidrBlock"),
+        "AvailabilityZone": r.inputs.get("availabilityZone"),
+        "MapPublicIpOnLaunch": r.inputs.get("mapPublicIpOnLaunch"), "Tags": _tags(r.inputs)}),
+    # CloudFormation models routes as AWS::EC2::Route resources: passing any as `Routes` makes the lint report
+    # them (the created VPC has none: no internet gateway, no NAT).
+    "aws:ec2/routeTable:RouteTable": ("AWS::EC2::RouteTable", lambda g, r: {
+        "VpcId": r.inputs["vpcId"], "Tags": _tags(r.inputs), "Routes": r.inputs.get("routes")}),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": ("AWS::EC2::SubnetRouteTableAssociation", lambda g, r: {
+        "SubnetId": r.inputs.get("subnetId"), "RouteTableId": r.inputs.get("routeTableId")}),
+    "aws:ec2/securityGroup:SecurityGroup": ("AWS::EC2::SecurityGroup", security_group),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": ("AWS::EC2::SecurityGroupIngress",
+                                                                  security_group_rule("ingress")),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": ("AWS::EC2::SecurityGroupEgress",
+                                                                security_group_rule("egress")),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": ("AWS::EC2::VPCEndpoint", vpc_endpoint),
 }
 # Folded into their parent resource above (CloudFormation models them as properties).
 FOLDED = {"aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -245,7 +300,7 @@ class TrackedInputs(dict):
 
 def tracked(graph: Graph) -> Graph:
     """A copy of `graph` whose resources record what the mappings read (see `unread_inputs`)."""
-    resources = [Resource(r.urn, r.type, r.name, TrackedInputs(copy.deepcopy(r.inputs)), r.options)
+    resources = [Resource(r.urn, r.type, r.name, TrackedInputs(copy.deepcopy(r.inputs)), r.options, r.id)
                  for r in graph.resources]
     return Graph(resources=resources, dependencies=graph.dependencies,
                  property_dependencies=graph.property_dependencies)
@@ -254,7 +309,7 @@ def tracked(graph: Graph) -> Graph:
 # Inputs with no CloudFormation counterpart: physical names and computed outputs the mocks echo,
 # Pulumi-only switches, and the component's own inputs.
 NOT_IN_CLOUDFORMATION = {"name", "arn", "id", "url", "urn", "namePrefix", "forceDestroy", "invokeArn", "keyId",
-                         "bucket", "tagsAll", "code"}
+                         "bucket", "tagsAll", "code", "prefixListId"}
 
 
 def unread_inputs(graph: Graph) -> dict[str, set[str]]:

@@ -8,10 +8,12 @@ them, so policies built from them are realistic.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 import pulumi
@@ -24,6 +26,31 @@ ACCOUNT = "123456789012"
 REGION = "eu-west-1"
 OTHER_ACCOUNT, OTHER_REGION = "210987654321", "us-east-1"
 STACKS = ("dev", "staging", "prod")
+ZONES = ("eu-west-1a", "eu-west-1b", "eu-west-1c")  # eu-west-1 has three AZs
+VPC = "vpc-0a1b2c3d4e5f60789"
+# Existing subnets the bring-your-own tests name: (AZ, VPC, explicitly associated route table or None for
+# the VPC's main table, which DescribeRouteTables cannot find by subnet).
+SUBNETS = {
+    "subnet-0a1b2c3d4e5f60001": ("eu-west-1a", VPC, "rtb-0a1b2c3d4e5f60001"),
+    "subnet-0a1b2c3d4e5f60002": ("eu-west-1b", VPC, None),
+    "subnet-0a1b2c3d4e5f60003": ("eu-west-1a", VPC, "rtb-0a1b2c3d4e5f60001"),  # a second subnet in eu-west-1a
+    "subnet-0a1b2c3d4e5f60004": ("eu-west-1c", "vpc-0f9e8d7c6b5a40321", None),  # another VPC
+    "subnet-0a1b2c3d4e5f60005": ("eu-west-1a", "vpc-0f9e8d7c6b5a40321", None),
+}
+MAIN_ROUTE_TABLE = "rtb-0a1b2c3d4e5f6000f"
+NO_DNS_VPC = "vpc-0f9e8d7c6b5a40321"  # the other VPC has DNS hostnames off (EC2's default for a VPC you create)
+SECURITY_GROUPS = ["sg-0a1b2c3d4e5f60001", "sg-0a1b2c3d4e5f60002"]
+PREFIX_LISTS = {"s3": "pl-6da54004", "dynamodb": "pl-6fa54006"}  # eu-west-1's AWS-managed prefix lists
+EC2_IDS = {"aws:ec2/vpc:Vpc": "vpc", "aws:ec2/subnet:Subnet": "subnet", "aws:ec2/routeTable:RouteTable": "rtb",
+           "aws:ec2/securityGroup:SecurityGroup": "sg", "aws:ec2/vpcEndpoint:VpcEndpoint": "vpce",
+           "aws:ec2/routeTableAssociation:RouteTableAssociation": "rtbassoc",
+           "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": "sgr",
+           "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": "sgr"}
+
+
+def ec2_id(prefix: str, name: str) -> str:
+    """An ID as EC2 forms them (17 hex digits), stable per resource name."""
+    return f"{prefix}-{hashlib.sha256(name.encode()).hexdigest()[:17]}"
 
 
 def mocked_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -60,6 +87,14 @@ def mocked_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, di
             computed |= {"arn": f"{arn_prefix.format('kms')}:key/1234abcd", "keyId": "1234abcd"}
         case "aws:cloudwatch/eventRule:EventRule":
             computed["arn"] = f"{arn_prefix.format('events')}:rule/{physical}"
+        case typ if typ in EC2_IDS:
+            resource_id = ec2_id(EC2_IDS[typ], name)
+            kind = {"vpc": "vpc", "subnet": "subnet", "sg": "security-group", "vpce": "vpc-endpoint",
+                    "rtb": "route-table", "sgr": "security-group-rule"}.get(EC2_IDS[typ], "mock")
+            computed = {"arn": f"{arn_prefix.format('ec2')}:{kind}/{resource_id}"}
+            if typ == "aws:ec2/vpcEndpoint:VpcEndpoint" and inputs.get("vpcEndpointType") == "Gateway":
+                computed["prefixListId"] = PREFIX_LISTS[inputs["serviceName"].rsplit(".", 1)[-1]]
+            return resource_id, inputs | computed
         case _:
             computed["arn"] = inputs.get("arn", f"{arn_prefix.format('mock')}:{physical}")
     return f"{physical}-id", inputs | computed
@@ -79,7 +114,37 @@ class PipelineMocks(pulumi.runtime.Mocks):
         if args.token == "aws:index/getRegion:getRegion":
             return {"region": region, "name": region, "id": region, "endpoint": f"ec2.{region}.amazonaws.com",
                     "description": region}
+        if args.token == "aws:index/getAvailabilityZones:getAvailabilityZones":
+            assert args.args.get("state") == "available", args.args
+            return {"id": region, "names": list(ZONES), "zoneIds": [f"euw1-az{i}" for i in (3, 1, 2)],
+                    "groupNames": [region] * 3}
+        if args.token == "aws:ec2/getSubnet:getSubnet":
+            return self.subnet(args.args["id"])
+        if args.token == "aws:ec2/getVpc:getVpc":
+            vpc = args.args["id"]
+            return {"id": vpc, "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/{vpc}", "cidrBlock": "10.0.0.0/16",
+                    "enableDnsSupport": True, "enableDnsHostnames": vpc != NO_DNS_VPC, "state": "available",
+                    "ownerId": ACCOUNT, "default": False}
+        if args.token == "aws:ec2/getRouteTables:getRouteTables":
+            [association] = args.args["filters"]
+            assert association["name"] == "association.subnet-id", association
+            tables = sorted({SUBNETS[s][2] for s in association["values"] if SUBNETS[s][2]})
+            return {"id": args.args["vpcId"], "ids": tables, "vpcId": args.args["vpcId"]}
+        if args.token == "aws:ec2/getRouteTable:getRouteTable":
+            assert args.args["filters"] == [{"name": "association.main", "values": ["true"]}], args.args
+            return {"id": MAIN_ROUTE_TABLE, "routeTableId": MAIN_ROUTE_TABLE, "vpcId": args.args["vpcId"],
+                    "associations": [{"main": True, "routeTableId": MAIN_ROUTE_TABLE}]}
         raise AssertionError(f"unexpected invoke {args.token}")
+
+    @staticmethod
+    def subnet(subnet_id: str) -> dict[str, Any]:
+        if subnet_id not in SUBNETS:
+            raise Exception(f"reading EC2 Subnet ({subnet_id}): couldn't find resource")  # as the provider says
+        zone, vpc, _ = SUBNETS[subnet_id]
+        return {"id": subnet_id, "availabilityZone": zone, "availabilityZoneId": f"euw1-az{ZONES.index(zone) + 1}",
+                "vpcId": vpc, "cidrBlock": f"10.0.{list(SUBNETS).index(subnet_id)}.0/24", "state": "available",
+                "arn": f"arn:aws:ec2:{REGION}:{ACCOUNT}:subnet/{subnet_id}", "mapPublicIpOnLaunch": False,
+                "ownerId": ACCOUNT}
 
 
 class RecordingMonitor(MockMonitor):
@@ -109,6 +174,7 @@ class Resource:
     name: str
     inputs: dict[str, Any]
     options: dict[str, Any]
+    id: str = ""
 
     def policy(self, key: str = "policy") -> dict[str, Any]:
         return json.loads(self.inputs[key])
@@ -149,10 +215,29 @@ def run_under_mocks(stack: str, program: Callable[[], Any]) -> Graph:
                              monitor=monitor, logger=logging.getLogger("pulumi"))
     pulumi.runtime.test(program)()
     resources = [Resource(urn=urn, type=urn.split("::")[2].split("$")[-1], name=urn.split("::")[3],
-                          inputs=dict(reg.state), options=monitor.options.get(urn, {}))
+                          inputs=dict(reg.state), options=monitor.options.get(urn, {}), id=reg.id)
                  for urn, reg in monitor.get_registered_resources().items()]
     return Graph(resources=resources, dependencies=monitor.dependencies,
                  property_dependencies=monitor.property_dependencies)
+
+
+# VPC placement's two modes: a created VPC, and subnets of your own (the third shares the first's AZ).
+NETWORK_MODES: dict[str, dict[str, Any]] = {
+    "create": {"create_vpc": True},
+    "own": {"subnet_ids": list(SUBNETS)[:3], "security_group_ids": SECURITY_GROUPS}}
+
+
+def stack_settings(stack: str, mode: str | None = None, **network: Any) -> dict[str, Any]:
+    """`Pulumi.<stack>.yaml`'s settings, placed in a VPC in `mode` (with `network` overrides)."""
+    raw = read_stack_settings(stack)
+    return raw if mode is None else raw | {"network": NETWORK_MODES[mode] | network}
+
+
+@cache
+def network_graph(stack: str, mode: str | None, require: bool = False) -> Graph:
+    """A stack's graph in a VPC mode (None: the default), built once per test session: read it, never change it."""
+    settings = Settings.from_dict(stack_settings(stack, mode, **({"require_vpc_endpoints": True} if require else {})))
+    return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", settings).queue_url)
 
 
 @pytest.fixture

@@ -15,8 +15,8 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from components import ImagePipeline, Settings, read_stack_settings
-from tests.infra.cloudformation import FOLDED, MAPPINGS, template, tracked, unread_inputs
-from tests.infra.conftest import STACKS, Graph, run_under_mocks
+from tests.infra.cloudformation import FOLDED, MAPPINGS, logical_id, template, tracked, unread_inputs
+from tests.infra.conftest import NETWORK_MODES, STACKS, Graph, network_graph, run_under_mocks
 
 LINT = ManualArgs(regions=["eu-west-1"])
 
@@ -46,6 +46,24 @@ def test_every_input_the_component_sets_reaches_the_template(stack):
     """A mapping that dropped an input would let a bad value through unlinted."""
     graph = tracked(stack_graph(stack))
     template(graph)
+    assert unread_inputs(graph) == {}
+
+
+VPC_GRAPHS = [(stack, mode) for stack in ("dev", "prod") for mode in NETWORK_MODES]
+
+
+@pytest.mark.parametrize(("stack", "mode"), VPC_GRAPHS)
+def test_vpc_stacks_lint_clean_and_every_input_reaches_the_template(stack, mode):
+    graph = tracked(network_graph(stack, mode, require=True))
+    document = template(graph)
+    types = {resource["Type"] for resource in document["Resources"].values()}
+    assert {"AWS::EC2::VPCEndpoint", "AWS::EC2::SecurityGroup", "AWS::EC2::SecurityGroupIngress"} <= types
+    if mode == "create":
+        assert {"AWS::EC2::VPC", "AWS::EC2::Subnet", "AWS::EC2::RouteTable", "AWS::EC2::SubnetRouteTableAssociation",
+                "AWS::EC2::SecurityGroupEgress"} <= types
+    assert all(r["Properties"].get("VpcConfig") for r in document["Resources"].values()
+               if r["Type"] == "AWS::Lambda::Function")
+    assert errors(document) == []
     assert unread_inputs(graph) == {}
 
 
@@ -91,20 +109,42 @@ NEGATIVE_CONTROLS: dict[str, Break] = {
     "aws:cloudwatch/eventTarget:EventTarget": lambda i: i.update(retryPolicy={"maximumRetryAttempts": 500}),
     "aws:cloudwatch/metricAlarm:MetricAlarm": lambda i: i.update(comparisonOperator="Bigger"),
     "aws:cloudwatch/dashboard:Dashboard": lambda i: i.update(dashboardBody={"widgets": "not a string"}),
+    "aws:ec2/vpc:Vpc": lambda i: i.update(enableDnsHostnames="sometimes"),
+    "aws:ec2/subnet:Subnet": lambda i: i.update(mapPublicIpOnLaunch="often"),
+    "aws:ec2/routeTable:RouteTable": lambda i: i.update(routes=[{"cidrBlock": "0.0.0.0/0", "gatewayId": "igw-1"}]),
+    "aws:ec2/routeTableAssociation:RouteTableAssociation": lambda i: i.update(subnetId=None),
+    "aws:ec2/securityGroup:SecurityGroup": lambda i: i.update(description=None),
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule": lambda i: i.update(fromPort="https"),
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule": lambda i: i.update(securityGroupId=None),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": lambda i: i.update(privateDnsEnabled="yes"),
 }
 
 
+def used_types() -> set[str]:
+    """Every resource type of the prod stack, by default and in a created VPC."""
+    graphs = (stack_graph("prod"), network_graph("prod", "create", require=True))
+    return {r.type for g in graphs for r in g.resources} - {"image-pipeline:index:ImagePipeline"}
+
+
 def test_every_resource_type_the_stacks_use_has_a_negative_control():
-    used = {r.type for r in stack_graph("prod").resources} - {"image-pipeline:index:ImagePipeline"}
-    assert used == set(NEGATIVE_CONTROLS)
-    assert set(MAPPINGS) | FOLDED >= used
+    assert used_types() == set(NEGATIVE_CONTROLS)
+    assert set(MAPPINGS) | FOLDED >= used_types()
 
 
 @pytest.mark.parametrize("pulumi_type", sorted(NEGATIVE_CONTROLS))
 def test_a_value_aws_would_reject_fails_the_lint(pulumi_type):
-    graph = tracked(stack_graph("prod"))
+    graph = tracked(network_graph("prod", "create", require=True))
     target = next(r for r in graph.resources if r.type == pulumi_type)
     NEGATIVE_CONTROLS[pulumi_type](target.inputs)
     found = errors(template(graph))
     assert found, f"{pulumi_type}: the broken value was not reported"
     assert len({resource for _, resource, _ in found}) == 1, found
+
+
+def test_a_function_in_more_subnets_than_lambda_allows_fails_the_lint():
+    """The VPC config's own negative control (the function's is its memory size)."""
+    graph = tracked(network_graph("prod", "own"))
+    function = next(r for r in graph.resources if r.type == "aws:lambda/function:Function")
+    function.inputs["vpcConfig"]["subnetIds"] = [f"subnet-{i:017x}" for i in range(17)]  # Lambda allows 16
+    found = errors(template(graph))
+    assert {resource for _, resource, _ in found} == {logical_id(function.name)}, found

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from pulumi_policy import (
     EnforcementLevel,
@@ -14,7 +16,7 @@ from pulumi_policy import (
 )
 
 from policy import rules
-from tests.infra.conftest import STACKS
+from tests.infra.conftest import NETWORK_MODES, STACKS, network_graph
 
 
 def policy_resources(graph) -> list[PolicyResource]:
@@ -60,3 +62,29 @@ def test_the_stack_policies_really_see_the_component_graph(deploy):
     mappings = list(rules._mappings(StackValidationArgs(resources)))
     assert len(mappings) == 2
     assert all(queue is not None and function is not None for _, queue, function in mappings)
+
+
+@pytest.mark.parametrize("stack", ["dev", "prod"])
+@pytest.mark.parametrize("mode", NETWORK_MODES)
+def test_vpc_stacks_in_both_modes_violate_no_mandatory_policy(stack, mode):
+    graph = network_graph(stack, mode, require=True)
+    assert graph.of_type(rules.ENDPOINT) and all(
+        f.inputs.get("vpcConfig") for f in graph.of_type(rules.FUNCTION))  # the VPC rules have something to judge
+    assert violations(graph)[EnforcementLevel.MANDATORY] == []
+
+
+def test_the_vpc_rules_catch_a_function_left_outside_and_an_open_endpoint():
+    """On a real VPC graph: the same graph with one function out of the VPC and one endpoint policy opened up."""
+    graph = network_graph("dev", "create")
+    function = next(r for r in graph.of_type(rules.FUNCTION))
+    endpoint = next(r for r in graph.of_type(rules.ENDPOINT))
+    outside = dict(function.inputs)
+    outside.pop("vpcConfig")
+    opened = dict(endpoint.inputs, policy=json.dumps({"Statement": [
+        {"Effect": "Allow", "Principal": "*", "Action": "*", "Resource": "*"}]}))
+    broken = type(graph)(resources=[
+        type(r)(r.urn, r.type, r.name, outside if r is function else opened if r is endpoint else r.inputs, r.options,
+                r.id) for r in graph.resources], dependencies=graph.dependencies,
+        property_dependencies=graph.property_dependencies)
+    found = violations(broken)[EnforcementLevel.MANDATORY]
+    assert sorted(v.split(":")[0] for v in found) == ["endpoint-policies", "endpoint-policies", "vpc-placement"], found

@@ -8,7 +8,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-PLAIN_COMPONENT_MODULES = ("policies", "workflow_definition", "environment", "dashboard", "config", "validation")
+PLAIN_COMPONENT_MODULES = ("policies", "workflow_definition", "environment", "dashboard", "config", "validation",
+                           "network")
 
 
 def imported_modules(path) -> set[str]:

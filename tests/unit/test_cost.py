@@ -82,6 +82,23 @@ def test_a_small_volume_shows_what_is_fixed_and_the_bill():
     assert report.fixed_per_month() > 10  # alarms, metrics, the dashboard, the key, idle polling
 
 
+def test_a_vpc_adds_its_interface_endpoints_by_the_hour_and_their_bytes_by_the_gb():
+    net = dataclasses.replace(settings(), network=Settings.from_dict(
+        {"network": {"create_vpc": True, "availability_zones": 3}}).network)
+    report = cost.estimate(net, images_per_month=1_000_000, profile=PROFILE, prices=PRICES)
+    # 5 interface endpoints (sqs, states, sns, logs, monitoring) x 3 AZs x 730 h x $0.01
+    assert report.monthly[-1] == ("VPC endpoints", "5 interface endpoints x 3 AZs x 730 h", pytest.approx(109.5))
+    # SendMessage + StartExecution, each 2,500 bytes of HTTPS and a 700-byte message: 6,400 bytes x $0.01 per GB
+    assert report.per_million("VPC endpoints") == pytest.approx(109.5 + 6_400 / 1e9 * 0.01 * 1e6)
+    plain = cost.estimate(settings(), images_per_month=1_000_000, profile=PROFILE, prices=PRICES)
+    assert "VPC endpoints" not in plain.services()
+    assert report.per_million() - plain.per_million() == pytest.approx(report.per_million("VPC endpoints"))
+    own = dataclasses.replace(settings(), network=Settings.from_dict({"network": {
+        "subnet_ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+        "security_group_ids": ["sg-0a1b2c3d4e5f60001"], "endpoints": False}}).network)
+    assert "VPC endpoints" not in cost.estimate(own, profile=PROFILE, prices=PRICES).services()
+
+
 def test_uploads_above_max_pixels_are_refused_not_priced():
     with pytest.raises(ValueError, match=r"workflow\.max_pixels"):
         cost.estimate(settings(), megapixels=60, profile=PROFILE, prices=PRICES)

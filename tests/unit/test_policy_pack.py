@@ -142,7 +142,83 @@ def test_buckets_need_an_encryption_configuration():
     assert stack_violations("bucket-encryption", [bucket, sse]) == []
 
 
+def vpc_function(name: str, subnets: int = 2, groups: int = 1) -> PolicyResource:
+    config = {"subnetIds": [f"subnet-{i}" for i in range(subnets)],
+              "securityGroupIds": [f"sg-{i}" for i in range(groups)]}
+    return resource(rules.FUNCTION, name, {"vpcConfig": config} if subnets or groups else {})
+
+
+def test_in_a_vpc_stack_every_function_is_in_two_subnets_with_a_security_group():
+    endpoint = resource(rules.ENDPOINT, "sqs", {"vpcEndpointType": "Interface"})
+    assert stack_violations("vpc-placement", [vpc_function("a"), vpc_function("b")]) == []
+    assert stack_violations("vpc-placement", [endpoint, vpc_function("a"), vpc_function("b")]) == []
+    assert stack_violations("vpc-placement", [vpc_function("a"), vpc_function("b", subnets=1)]) == [
+        "Function b is not in the VPC with the rest: it needs vpcConfig with at least two subnets (one per AZ) and a "
+        "security group (has 1 subnets, 1 groups)."]
+    assert len(stack_violations("vpc-placement", [endpoint, vpc_function("a", groups=0)])) == 1
+    assert len(stack_violations("vpc-placement", [endpoint, vpc_function("a", subnets=0, groups=0)])) == 1
+    # No endpoint and no vpcConfig: a stack on Lambda's own network is not judged.
+    assert stack_violations("vpc-placement", [vpc_function("a", subnets=0, groups=0)]) == []
+
+
+def endpoint_policy(**statement: Any) -> dict[str, Any]:
+    allowed = {"Effect": "Allow", "Principal": "*", "Action": ["sqs:SendMessage"], "Resource": "arn:aws:sqs:::q",
+               "Condition": {"ArnEquals": {"aws:PrincipalArn": "arn:aws:iam::1:role/r"}}}
+    return {"vpcEndpointType": "Interface", "privateDnsEnabled": True,
+            "policy": json.dumps({"Statement": [allowed | statement]})}
+
+
+@pytest.mark.parametrize(("props", "message"), [
+    (endpoint_policy(Action="sqs:*"), "Endpoint policy statement '(no Sid)' allows wildcard actions ['sqs:*']; "
+                                      "name the actions."),
+    (endpoint_policy(Action="*"), "Endpoint policy statement '(no Sid)' allows wildcard actions ['*']; name the "
+                                  "actions."),
+    (endpoint_policy(Condition=None), "Endpoint policy statement '(no Sid)' allows any principal without a "
+                                      "condition; limit it (e.g. aws:PrincipalArn)."),
+    (endpoint_policy(Principal={"AWS": "*"}, Condition={}),
+     "Endpoint policy statement '(no Sid)' allows any principal without a condition; limit it (e.g. "
+     "aws:PrincipalArn)."),
+    ({"vpcEndpointType": "Gateway"}, "VPC endpoint without a policy: AWS applies full access (any principal, any "
+                                     "action, any resource)."),
+    (endpoint_policy() | {"privateDnsEnabled": False},
+     "Interface endpoint without private DNS: the SDKs' default service names would still resolve to the public "
+     "endpoints, which a VPC without NAT cannot reach."),
+])
+def test_endpoints_need_private_dns_and_a_policy_naming_actions_and_principals(props, message):
+    assert resource_violations("endpoint-policies", rules.ENDPOINT, props) == [message]
+
+
+def test_a_compliant_endpoint_and_a_deny_with_a_wildcard_pass():
+    assert resource_violations("endpoint-policies", rules.ENDPOINT, endpoint_policy()) == []
+    deny = {"Statement": [{"Effect": "Deny", "Principal": "*", "Action": "s3:*", "Resource": "*"}]}
+    assert resource_violations("endpoint-policies", rules.ENDPOINT, {
+        "vpcEndpointType": "Gateway", "policy": json.dumps(deny)}) == []
+
+
+@pytest.mark.parametrize(("typ", "props", "opened"), [
+    (rules.SECURITY_GROUP, {"ingress": [{"fromPort": 443, "toPort": 443, "cidrBlocks": ["0.0.0.0/0"]}]}, "0.0.0.0/0"),
+    (rules.SECURITY_GROUP, {"ingress": [{"fromPort": 443, "toPort": 443, "ipv6CidrBlocks": ["::/0"]}]}, "::/0"),
+    (rules.INGRESS_RULES[0], {"cidrIpv4": "0.0.0.0/0", "fromPort": 443, "toPort": 443}, "0.0.0.0/0"),
+    (rules.INGRESS_RULES[0], {"cidrIpv6": "::/0", "fromPort": 443, "toPort": 443}, "::/0"),
+    (rules.INGRESS_RULES[1], {"type": "ingress", "cidrBlocks": ["0.0.0.0/0"]}, "0.0.0.0/0"),
+])
+def test_no_security_group_admits_the_whole_internet(typ, props, opened):
+    assert resource_violations("no-open-ingress", typ, props) == [
+        f"Security group ingress from {opened}: the pipeline's functions and endpoints take connections from the "
+        "pipeline only."]
+
+
+@pytest.mark.parametrize(("typ", "props"), [
+    (rules.SECURITY_GROUP, {"ingress": [{"cidrBlocks": ["10.20.0.0/16"]}], "egress": [{"cidrBlocks": ["0.0.0.0/0"]}]}),
+    (rules.INGRESS_RULES[0], {"referencedSecurityGroupId": "sg-0a1b2c3d4e5f60001"}),
+    (rules.INGRESS_RULES[1], {"type": "egress", "cidrBlocks": ["0.0.0.0/0"]}),
+])
+def test_ingress_from_the_vpc_or_a_security_group_and_egress_rules_pass(typ, props):
+    assert resource_violations("no-open-ingress", typ, props) == []
+
+
 def test_the_pack_can_be_imported_without_starting_a_policy_server():
     assert {p.name for p in rules.MANDATORY} >= {"encryption-at-rest", "dlq-for-lambda-queues",
                                                   "report-batch-item-failures", "visibility-covers-consumer",
-                                                  "tls-only-resource-policies", "no-wildcard-actions", "log-retention"}
+                                                  "tls-only-resource-policies", "no-wildcard-actions", "log-retention",
+                                                  "vpc-placement", "endpoint-policies", "no-open-ingress"}
