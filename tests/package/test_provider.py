@@ -84,6 +84,17 @@ def test_the_provider_and_the_python_program_build_the_same_resources(stack):
     assert from_provider == from_python
 
 
+@pytest.mark.parametrize("network", [{"create_vpc": True, "require_vpc_endpoints": True},
+                                     {"subnet_ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
+                                      "security_group_ids": ["sg-0123456789abcdef0"]}], ids=["create_vpc", "own_vpc"])
+def test_both_network_modes_build_the_same_through_the_provider(network):
+    settings = read_stack_settings("prod") | {"network": network}
+    from_python = registered(through_python("prod", settings))
+    from_provider = registered(through_the_provider("prod", as_sent_by_another_language(settings)))
+    assert any(kind == "aws:ec2/vpcEndpoint:VpcEndpoint" for kind, _, _ in from_python)
+    assert from_provider == from_python
+
+
 def test_tags_keep_their_own_keys_through_the_provider():
     inputs = as_sent_by_another_language({"tags": {"cost_center": "images", "team-name": "media"}})
     assert inputs == {"tags": {"cost_center": "images", "team-name": "media"}}
