@@ -1,7 +1,8 @@
 """The plugin Pulumi runs for `pulumi package add` and for every program using the package.
 
-It serves `ImagePipeline` over Pulumi's provider protocol; the schema is inferred from the type
-annotations of `components.args.ImagePipelineArgs` and the component's outputs.
+It serves `ImagePipeline` over Pulumi's provider protocol with Pulumi's Python component provider;
+the schema is inferred from the type annotations of `components.args.ImagePipelineArgs` and the
+component's outputs.
 """
 
 import sys
@@ -10,12 +11,14 @@ from pathlib import Path
 # Pulumi runs this file as a script from the plugin's folder: the component library is one level up.
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pulumi.provider.experimental import component_provider_host
+from pulumi.provider import main
 
 from components.image_pipeline import ImagePipeline
 from provider import PACKAGE, VERSION
+from provider.inputs import ImagePipelineProvider
 
 ImagePipeline.camel_case_keys = True  # problems name the keys as other languages spell them
 
 if __name__ == "__main__":
-    component_provider_host([ImagePipeline], name=PACKAGE, version=VERSION)
+    # As `component_provider_host` does, with a provider that passes every input on (`provider/inputs.py`).
+    main(ImagePipelineProvider([ImagePipeline], PACKAGE, version=VERSION), sys.argv[1:])

@@ -11,11 +11,12 @@ from typing import Any
 
 import pulumi
 import pytest
-from pulumi.provider.experimental.component import ComponentInitError, ComponentProvider
+from pulumi.provider.experimental.component import ComponentInitError
 
 from components import read_stack_settings
 from components.image_pipeline import ImagePipeline
 from provider import PACKAGE, ROOT, VERSION
+from provider.inputs import ImagePipelineProvider
 from tests.infra.conftest import STACKS, Graph, run_under_mocks
 
 TOKEN = f"{PACKAGE}:index:ImagePipeline"
@@ -39,7 +40,7 @@ def as_sent_by_another_language(value: Any, key: str = "") -> Any:
 
 
 def through_the_provider(stack: str, inputs: dict[str, Any]) -> Graph:
-    provider = ComponentProvider([ImagePipeline], PACKAGE, version=VERSION)
+    provider = ImagePipelineProvider([ImagePipeline], PACKAGE, version=VERSION)
 
     def program() -> Any:
         result = provider.construct(f"images-{stack}", TOKEN, inputs, None)
@@ -136,3 +137,19 @@ def test_outputs_and_secrets_in_the_inputs_are_named_with_every_other_problem(mo
     assert "alarms.emailSubscriptions: must be known at preview" in message
     assert "network.subnetIds[0]: must be known at preview" in message
     assert "queue.delaySeconds: 901 is above the maximum 900" in message
+
+
+def test_typos_wrong_shapes_and_secret_sections_are_named_not_dropped(monkeypatch):
+    """Pulumi's own mapping would drop each of these silently (a secret `network`: no VPC at all)."""
+    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+    inputs = {"network": pulumi.Output.secret({"createVpc": True}),
+              "queue": {"bogusKey": 1.0, "visibility_timeout_seconds": 360.0, "delaySeconds": float("inf")},
+              "alarms": "yes", "moderation": [1.0]}
+    with pytest.raises(ComponentInitError) as raised:
+        through_the_provider("dev", inputs)
+    message = str(raised.value)
+    for problem in ("network: must be known at preview", "queue.bogusKey: unknown key",
+                    "queue.delaySeconds: expected an integer, got float inf",
+                    "alarms: expected a mapping, got str 'yes'", "moderation: expected a mapping, got list"):
+        assert problem in message
+    assert "5 problem(s)" in message  # a key in Python's spelling (visibility_timeout_seconds) is understood
