@@ -59,8 +59,14 @@ def vpc_network(name: str, settings: NetworkSettings, *, account_id: str, region
     return Network(eni_policy=document, **placed)
 
 
-def _failed(problems: list[str]) -> pulumi.RunError:
-    # RunError: the engine prints the message without a Python traceback, and the preview fails.
+def _failed(problems: list[str], parent: pulumi.Resource) -> pulumi.RunError:
+    """Named as the component's caller spells the keys (camelCase from other languages)."""
+    from components.loading import camel_cased
+
+    if getattr(parent, "camel_case_keys", False):
+        problems = [camel_cased(problem) for problem in problems]
+        # RunError: the engine prints the message without a Python traceback, and the preview fails.
+        return pulumi.RunError(str(ConfigError(problems, f"the inputs of ImagePipeline '{parent._name}'")))
     return pulumi.RunError(str(ConfigError(problems)))
 
 
@@ -70,7 +76,7 @@ def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent:
     available = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=parent)).names
     if len(available) < wanted:
         raise _failed([f"network.availability_zones: {wanted} asked, but the region has {len(available)} "
-                       f"available ({', '.join(available)}); lower it"])
+                       f"available ({', '.join(available)}); lower it"], parent)
     zones = list(available)[:wanted]
     opts = pulumi.ResourceOptions(parent=parent)
     vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=settings.vpc_cidr, enable_dns_support=True,
@@ -125,7 +131,7 @@ def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, A
                             f"and DNS hostnames {'on' if vpc.enable_dns_hostnames else 'off'}; the endpoints' private "
                             "DNS needs both on (ModifyVpcAttribute), or set endpoints: false and use the VPC's own")
     if problems:
-        raise _failed(problems)
+        raise _failed(problems, parent)
     tables = _route_tables(vpcs[0], settings.subnet_ids, invoke) if settings.endpoints else []
     return {"vpc_id": vpcs[0], "subnet_ids": list(settings.subnet_ids),
             "security_group_ids": list(settings.security_group_ids), "endpoint_subnet_ids": list(by_zone.values()),

@@ -153,3 +153,12 @@ def test_typos_wrong_shapes_and_secret_sections_are_named_not_dropped(monkeypatc
                     "alarms: expected a mapping, got str 'yes'", "moderation: expected a mapping, got list"):
         assert problem in message
     assert "5 problem(s)" in message  # a key in Python's spelling (visibility_timeout_seconds) is understood
+
+
+def test_problems_found_by_looking_up_your_subnets_are_named_in_camel_case(monkeypatch):
+    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+    inputs = {"network": {"subnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60003"],
+                          "securityGroupIds": ["sg-0123456789abcdef0"]}}
+    with pytest.raises(ComponentInitError, match=r"in the inputs of ImagePipeline 'images-dev'") as raised:
+        through_the_provider("dev", inputs)
+    assert "network.subnetIds: every subnet is in eu-west-1a" in str(raised.value)
