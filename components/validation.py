@@ -301,7 +301,10 @@ def _network_problems(s: Settings) -> list[str]:
         if not 16 <= cidr.prefixlen <= 24:
             problems.append(f"network.vpc_cidr: {n.vpc_cidr} is /{cidr.prefixlen}; use /16 to /24 (a VPC may be "
                             "/16 to /28, and each AZ's subnet is an eighth of it)")
-        if cidr.is_global:
+        if cidr.is_loopback or cidr.is_link_local or cidr.is_multicast or cidr.is_reserved or cidr.is_unspecified:
+            problems.append(f"network.vpc_cidr: {n.vpc_cidr} is a loopback, link-local or reserved range (169.254 "
+                            "holds the VPC's DNS and metadata addresses); use a private one (RFC 1918)")
+        elif cidr.is_global:
             problems.append(f"network.vpc_cidr: {n.vpc_cidr} is a public range; use a private one (RFC 1918)")
     except ValueError as error:
         problems.append(f"network.vpc_cidr: {n.vpc_cidr!r} is not an IPv4 CIDR block ({error})")

@@ -211,3 +211,9 @@ def test_the_source_vpce_deny_names_the_roles_and_the_endpoint_only():
         "Resource": ["arn:aws:s3:::input", "arn:aws:s3:::input/*"],
         "Condition": {"ArnEquals": {"aws:PrincipalArn": ["arn:aws:iam::1:role/a", "arn:aws:iam::1:role/b"]},
                       "StringNotEquals": {"aws:SourceVpce": "vpce-0123456789abcdef0"}}}
+
+
+@pytest.mark.parametrize("cidr", ["127.0.0.0/16", "169.254.0.0/16", "224.0.0.0/16"])
+def test_a_loopback_link_local_or_reserved_vpc_cidr_is_refused(cidr):
+    with pytest.raises(ConfigError, match=r"network\.vpc_cidr: .* loopback, link-local or reserved"):
+        Settings.from_dict({"network": {"create_vpc": True, "vpc_cidr": cidr}})
