@@ -112,19 +112,19 @@ class FunctionsArgs(TypedDict, total=False):
     """Puts one message per upload on the queue."""
 
     orchestrator: ConsumerFunctionArgs
-    """Starts one workflow execution per message. Defaults as ConsumerFunctionArgs but maximum_concurrency 10."""
+    """Starts one workflow execution per message. Defaults as ConsumerFunctionArgs but maximumConcurrency 10."""
 
     dlq_processor: ConsumerFunctionArgs
-    """Alerts on and fails dead-lettered images. Defaults as ConsumerFunctionArgs but maximum_concurrency 2."""
+    """Alerts on and fails dead-lettered images. Defaults as ConsumerFunctionArgs but maximumConcurrency 2."""
 
     validate: FunctionArgs
-    """Workflow step: checks the upload is a supported image. Defaults as FunctionArgs but memory_size 512."""
+    """Workflow step: checks the upload is a supported image. Defaults as FunctionArgs but memorySize 512."""
 
     variants: FunctionArgs
-    """Workflow step: resizes and encodes the variants. Defaults as FunctionArgs but memory_size 2048, timeout 120."""
+    """Workflow step: resizes and encodes the variants. Defaults as FunctionArgs but memorySize 2048, timeout 120."""
 
     metadata: FunctionArgs
-    """Workflow step: reads dimensions, EXIF and colour. Defaults as FunctionArgs but memory_size 512."""
+    """Workflow step: reads dimensions, EXIF and colour. Defaults as FunctionArgs but memorySize 512."""
 
     reconciler: FunctionArgs
     """Repairs or fails images left queued or processing. Defaults as FunctionArgs but timeout 120."""
@@ -167,7 +167,7 @@ class WorkflowArgs(TypedDict, total=False):
     """JPEG quality of variants. Default: 85. Range: 1 to 95."""
 
     webp_quality: int
-    """WebP quality of variants; default: jpeg_quality. Range: 1 to 100."""
+    """WebP quality of variants; default: jpegQuality. Range: 1 to 100."""
 
     avif_quality: int
     """AVIF quality of variants (60 looks like JPEG 85 at about half the bytes). Default: 60. Range: 1 to 100."""
@@ -288,7 +288,7 @@ class ModerationArgs(TypedDict, total=False):
     """Optional content moderation: Amazon Rekognition DetectModerationLabels on the smallest JPEG variant."""
 
     enabled: bool
-    """Moderate every image (needs jpeg among workflow.variant_formats). Default: false."""
+    """Moderate every image (needs jpeg among workflow.variantFormats). Default: false."""
 
     min_confidence: int
     """Lowest confidence (%) at which a label counts. Default: 80. Range: 0 to 100."""
@@ -304,7 +304,7 @@ class NetworkArgs(TypedDict, total=False):
     """Your VPC's private subnets for every function, in at least two AZs; empty: not in your VPC. Default: []."""
 
     security_group_ids: list[str]
-    """Security groups of the functions (1 to 5, with subnet_ids); they must allow HTTPS (443) out. Default: []."""
+    """Security groups of the functions (1 to 5, with subnetIds); they must allow HTTPS (443) out. Default: []."""
 
     create_vpc: bool
     """Create a private VPC (no internet gateway, no NAT) for the functions. Default: false."""

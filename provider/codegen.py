@@ -20,6 +20,7 @@ from typing import Any
 
 from components.config import Settings
 from components.docs import range_text
+from components.loading import camel_cased
 from provider import PACKAGE, ROOT, VERSION
 
 ARGS_MODULE = ROOT / "components" / "args.py"
@@ -86,8 +87,9 @@ def _sections(section: type, found: dict[type, None]) -> dict[type, None]:
 
 
 def _docstring(text: str, indent: str) -> str:
-    # One line: the analyzer keeps a docstring's line breaks and indentation in the description.
-    return f'{indent}"""{text.replace(chr(34) * 3, chr(39) * 3)}"""'
+    # One line: the analyzer keeps a docstring's line breaks and indentation in the description. Setting
+    # names as the schema spells them (`jpeg_quality` -> `jpegQuality`); values such as first_frame stay.
+    return f'{indent}"""{camel_cased(text).replace(chr(34) * 3, chr(39) * 3)}"""'
 
 
 def args_source() -> str:

@@ -18,6 +18,7 @@ from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from components.config import Settings
 from components.docs import range_text
+from components.loading import camel_cased
 from provider import PACKAGE, ROOT, VERSION
 from provider.codegen import ARGS_MODULE, SCHEMA_FILE, args_name, args_source, literal, package_schema, schema_text
 
@@ -89,7 +90,7 @@ def test_every_setting_appears_optional_with_its_description_and_default(schema,
     owning = _type_of(schema, owner)
     prop = owning["properties"][camel(field.name)]
     assert camel(field.name) not in owning.get("required", [])
-    assert field.metadata["doc"] in prop["description"]
+    assert camel_cased(field.metadata["doc"]) in prop["description"]  # setting names as the schema spells them
     if dataclasses.is_dataclass(default):
         assert prop["$ref"] == f"#/types/{PACKAGE}:index:{args_name(type(default))}"
         return
@@ -98,15 +99,15 @@ def test_every_setting_appears_optional_with_its_description_and_default(schema,
         assert "default" in prop["description"].lower()
     else:
         assert f"Default: {literal(default)}." in prop["description"]
-    assert range_text(field.metadata) in prop["description"]
+    assert camel_cased(range_text(field.metadata)) in prop["description"]
     expected = {bool: "boolean", int: "integer", str: "string", list: "array", dict: "object"}
     assert prop["type"] == expected[type(default)] if default is not None else "type" in prop
 
 
 def test_a_functions_own_defaults_are_documented_on_its_key(schema):
     functions = schema["types"][f"{PACKAGE}:index:FunctionsArgs"]["properties"]
-    assert "memory_size 2048, timeout 120" in functions["variants"]["description"]
-    assert "maximum_concurrency 10" in functions["orchestrator"]["description"]
+    assert "memorySize 2048, timeout 120" in functions["variants"]["description"]
+    assert "maximumConcurrency 10" in functions["orchestrator"]["description"]
     assert "Defaults as" not in functions["s3EventHandler"]["description"]
 
 
