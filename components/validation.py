@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from components.config import IMAGE_FORMATS, Settings
+from components.config import IMAGE_FORMATS, NetworkSettings, Settings
 from components.errors import ConfigError
 
 T = TypeVar("T")
@@ -373,9 +373,12 @@ def _network_warnings(s: Settings) -> list[str]:
     `python -m tools cost` uses."""
     from components.network import endpoint_hours_cost, endpoint_zones, interface_services
 
-    n = s.network
+    n, default = s.network, NetworkSettings()
+    unused = [f"network.{key}: only used with create_vpc: true; it is ignored here"
+              for key in ("vpc_cidr", "availability_zones")
+              if not n.create_vpc and getattr(n, key) != getattr(default, key)]
     if not (n.enabled and n.endpoints):
-        return []
+        return unused
     services, zones = interface_services(s), endpoint_zones(s)
     where, most = ((f"{zones} AZs", "") if n.create_vpc else
                    (f"the AZs of network.subnet_ids (one subnet per AZ; {zones} subnets)", "at most "))
@@ -386,5 +389,5 @@ def _network_warnings(s: Settings) -> list[str]:
                 f"{prices['region']}, plus ${per_gb:g} per GB)")
     except (OSError, ValueError, KeyError):
         cost = ", each billed by the hour, plus per GB"
-    return [f"network: {len(services)} interface endpoints ({', '.join(services)}) in {where} are "
+    return [*unused, f"network: {len(services)} interface endpoints ({', '.join(services)}) in {where} are "
             f"{most}{len(services) * zones} endpoint-AZs{cost}; `python -m tools cost` prices the stack"]

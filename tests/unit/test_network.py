@@ -217,3 +217,9 @@ def test_the_source_vpce_deny_names_the_roles_and_the_endpoint_only():
 def test_a_loopback_link_local_or_reserved_vpc_cidr_is_refused(cidr):
     with pytest.raises(ConfigError, match=r"network\.vpc_cidr: .* loopback, link-local or reserved"):
         Settings.from_dict({"network": {"create_vpc": True, "vpc_cidr": cidr}})
+
+
+def test_created_vpc_settings_without_create_vpc_are_named_as_ignored():
+    settings = Settings.from_dict({"network": {"vpc_cidr": "10.0.0.0/24", "availability_zones": 3}})
+    ignored = "only used with create_vpc: true; it is ignored here"
+    assert settings.warnings()[-2:] == [f"network.vpc_cidr: {ignored}", f"network.availability_zones: {ignored}"]
