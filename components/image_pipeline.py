@@ -20,7 +20,7 @@ from components.encryption import Keys, pipeline_keys
 from components.environment import UPLOAD_PREFIX, function_environment
 from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
-from components.loading import settings_from_args
+from components.loading import CONFIG_SOURCE, settings_from_args
 from components.monitoring import (
     Alerts,
     Monitoring,
@@ -85,9 +85,10 @@ class ImagePipeline(pulumi.ComponentResource):
         listed at once; or a `Settings` already validated (`components.load_settings()`)."""
         super().__init__("image-pipeline:index:ImagePipeline", name, None, opts)
         self._name = name
-        source = f"the inputs of ImagePipeline '{name}'" if self.camel_case_keys else "config 'image-pipeline:pipeline'"
+        # Where a problem is, in messages: the stack's config, or this component's inputs in another language.
+        self.problem_source = f"the inputs of ImagePipeline '{name}'" if self.camel_case_keys else CONFIG_SOURCE
         self.settings = args if isinstance(args, Settings) else settings_from_args(
-            args, camel_case=self.camel_case_keys, source=source)
+            args, camel_case=self.camel_case_keys, source=self.problem_source)
         settings = self.settings
         # Invokes with this component as parent use its providers: an explicit `aws` provider's
         # account and region, not the default provider's.
@@ -111,6 +112,8 @@ class ImagePipeline(pulumi.ComponentResource):
             arns=self._arns(with_state_machine=False), output_bucket=self.storage.output_bucket.bucket.bucket,
             topic=self.alerts.topic, dead_letter_queue=self.queues.dead_letter_queue, tags=self.tags, parent=self)
         self.functions = self._functions(AFTER_WORKFLOW) | self.functions
+        # Every role's policy document, once: the role policies, and the endpoint policies that mirror them.
+        self._role_documents = self._arns().apply(policies.function_policies)
         self.endpoints: Endpoints | None = self._endpoints()
         self.permissions: Permissions = self._permissions()
         self._triggers()
@@ -186,7 +189,7 @@ class ImagePipeline(pulumi.ComponentResource):
         if self.network is None or not self.settings.network.endpoints:
             return None
         return vpc_endpoints(self._name, self.network, interface_services(self.settings), region=self.region,
-                             function_policies=self._arns().apply(policies.function_policies),
+                             function_policies=self._role_documents,
                              roles={name: fn.role.arn for name, fn in self.functions.items()},
                              tags=self.tags, parent=self)
 
@@ -203,7 +206,7 @@ class ImagePipeline(pulumi.ComponentResource):
         return [*self.endpoints.interface.values(), *self.endpoints.gateway.values()] if self.endpoints else []
 
     def _permissions(self) -> Permissions:
-        documents = self._arns().apply(policies.function_policies)
+        documents = self._role_documents
         role_policies = {name: attach_policy(fn, documents.apply(lambda d, n=name: d[n]))
                          for name, fn in self.functions.items()}
         role = {name: fn.role.arn for name, fn in self.functions.items()}

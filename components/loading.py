@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -15,6 +16,7 @@ from components.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_KEY = "image-pipeline:pipeline"
+CONFIG_SOURCE = f"config '{CONFIG_KEY}'"  # where a stack's problems are, for the Python program
 
 
 def load_settings() -> Settings:
@@ -25,7 +27,7 @@ def load_settings() -> Settings:
 
 
 def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False,
-                       source: str = "config 'image-pipeline:pipeline'") -> Settings:
+                       source: str = CONFIG_SOURCE) -> Settings:
     """Validate the component's `args`; every problem at once, naming keys as the caller spells them.
 
     Integers in lists arrive as floats from other languages (`[1280.0, 640.0]`): whole ones are ints.
@@ -42,11 +44,19 @@ def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False,
     except ConfigError as error:
         problems = unknown + error.problems
     if problems:
-        shown = [camel_cased(problem) for problem in problems] if camel_case else problems
-        raise pulumi.RunError(str(ConfigError(shown, source))) from None
+        raise config_failure(problems, camel_case=camel_case, source=source) from None
     for warning in settings.warnings():
         pulumi.log.warn(camel_cased(warning) if camel_case else warning)
     return settings
+
+
+def config_failure(problems: list[str], *, camel_case: bool = False, source: str = CONFIG_SOURCE) -> Exception:
+    """The error that fails `pulumi preview` listing every problem, keys named as the caller spells them
+    (a RunError: the engine prints the message without a Python traceback)."""
+    import pulumi
+
+    shown = [camel_cased(problem) for problem in problems] if camel_case else problems
+    return pulumi.RunError(str(ConfigError(shown, source)))
 
 
 UNKNOWN = object()  # stands for a value dropped from the settings because it is not known yet
@@ -72,28 +82,27 @@ def _known(value: Any, path: str, unknown: list[str]) -> Any:
     return value
 
 
-def _setting_names(section: type = Settings) -> set[str]:
+@functools.cache
+def _setting_names(section: type = Settings) -> frozenset[str]:
     names: set[str] = set()
     for field in dataclasses.fields(section):  # type: ignore[arg-type]
         names.add(field.name)
         default = field.default_factory() if field.default_factory is not dataclasses.MISSING else None
         if dataclasses.is_dataclass(default):
             names |= _setting_names(type(default))
-    return names
+    return frozenset(names)
 
 
 SNAKE_WORD = re.compile(r"\b[a-z][a-z0-9]*(?:_[a-z0-9]+)+\b")
 
 
 def camel_cased(message: str) -> str:
-    """Setting names in `message` as other languages spell them (values such as first_frame stay)."""
+    """Setting names in `message` as other languages spell them (values such as first_frame stay): with the
+    analyzer's own `camel_case`, so they are the schema's names."""
+    from pulumi.provider.experimental.util import camel_case
+
     names = _setting_names()
-    return SNAKE_WORD.sub(lambda m: _camel(m.group()) if m.group() in names else m.group(), message)
-
-
-def _camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part[:1].upper() + part[1:] for part in rest)
+    return SNAKE_WORD.sub(lambda m: camel_case(m.group()) if m.group() in names else m.group(), message)
 
 
 class UnknownStack(FileNotFoundError):

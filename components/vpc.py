@@ -20,7 +20,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components.config import NetworkSettings
-from components.errors import ConfigError
+from components.loading import CONFIG_SOURCE, config_failure
 from components.network import HTTPS, eni_policy
 
 
@@ -59,15 +59,10 @@ def vpc_network(name: str, settings: NetworkSettings, *, account_id: str, region
     return Network(eni_policy=document, **placed)
 
 
-def _failed(problems: list[str], parent: pulumi.Resource) -> pulumi.RunError:
-    """Named as the component's caller spells the keys (camelCase from other languages)."""
-    from components.loading import camel_cased
-
-    if getattr(parent, "camel_case_keys", False):
-        problems = [camel_cased(problem) for problem in problems]
-        # RunError: the engine prints the message without a Python traceback, and the preview fails.
-        return pulumi.RunError(str(ConfigError(problems, f"the inputs of ImagePipeline '{parent._name}'")))
-    return pulumi.RunError(str(ConfigError(problems)))
+def _failed(problems: list[str], parent: pulumi.Resource) -> Exception:
+    """Named as the component's caller spells the keys (camelCase from other languages), as its settings'."""
+    return config_failure(problems, camel_case=getattr(parent, "camel_case_keys", False),
+                          source=getattr(parent, "problem_source", CONFIG_SOURCE))
 
 
 def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent: pulumi.Resource) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from typing import Any
 import pulumi
 import pytest
 from pulumi.provider.experimental.component import ComponentInitError
+from pulumi.provider.experimental.util import camel_case
 
 from components import read_stack_settings
 from components.image_pipeline import ImagePipeline
@@ -22,15 +23,10 @@ from tests.infra.conftest import STACKS, Graph, run_under_mocks
 TOKEN = f"{PACKAGE}:index:ImagePipeline"
 
 
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
-
-
 def as_sent_by_another_language(value: Any, key: str = "") -> Any:
     """camelCase keys (but a tag's own keys), numbers as floats: what the engine hands the provider."""
     if isinstance(value, dict):
-        return {(name if key == "tags" else camel(name)): as_sent_by_another_language(item, name)
+        return {(name if key == "tags" else camel_case(name)): as_sent_by_another_language(item, name)
                 for name, item in value.items()}
     if isinstance(value, list):
         return [as_sent_by_another_language(item) for item in value]

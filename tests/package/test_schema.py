@@ -14,6 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
+from pulumi.provider.experimental.util import camel_case
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
 from components.config import Settings
@@ -29,11 +30,6 @@ REGENERATE = "the component's interface changed: run `python -m provider.codegen
 @pytest.fixture(scope="module")
 def schema() -> dict[str, Any]:
     return json.loads(SCHEMA_FILE.read_text())
-
-
-def camel(name: str) -> str:
-    head, *rest = name.split("_")
-    return head + "".join(part.capitalize() for part in rest)
 
 
 def settings_fields(section: Any = None, path: str = "") -> list[tuple[str, type, dataclasses.Field[Any], Any]]:
@@ -88,8 +84,8 @@ def _type_of(schema: dict[str, Any], section: type) -> dict[str, Any]:
 @pytest.mark.parametrize("key, owner, field, default", settings_fields(), ids=lambda v: v if isinstance(v, str) else "")
 def test_every_setting_appears_optional_with_its_description_and_default(schema, key, owner, field, default):
     owning = _type_of(schema, owner)
-    prop = owning["properties"][camel(field.name)]
-    assert camel(field.name) not in owning.get("required", [])
+    prop = owning["properties"][camel_case(field.name)]
+    assert camel_case(field.name) not in owning.get("required", [])
     assert camel_cased(field.metadata["doc"]) in prop["description"]  # setting names as the schema spells them
     if dataclasses.is_dataclass(default):
         assert prop["$ref"] == f"#/types/{PACKAGE}:index:{args_name(type(default))}"
