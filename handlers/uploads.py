@@ -21,7 +21,8 @@ from handlers.errors import InvalidMessage, InvalidUploadKey
 
 CONTENT_TYPES = {"jpg": "image/jpeg", "jpeg": "image/jpeg", "png": "image/png", "gif": "image/gif",
                  "webp": "image/webp", "heic": "image/heic", "heif": "image/heif"}
-KEY_PATTERN = re.compile(r"^uploads/(?P<user>[^/]+)/(?P<image>[^/]+)\.(?P<ext>[A-Za-z0-9]+)$")
+# Always `fullmatch`: `$` (and `match` without it) accepts a key that ends in a newline.
+KEY_PATTERN = re.compile(r"uploads/(?P<user>[^/]+)/(?P<image>[^/]+)\.(?P<ext>[A-Za-z0-9]+)")
 MAX_ID_LENGTH = 256
 REQUIRED_FIELDS = ("imageId", "userId", "s3Key", "bucketName")
 IDENTITY_FIELDS = ("versionId", "eTag", "sequencer", "uploadTimestamp")
@@ -53,8 +54,10 @@ def decode_key(raw_key: str) -> str:
 
 def parse_key(key: str) -> UploadKey:
     """Validate a decoded key; raise `InvalidUploadKey` saying what is wrong."""
-    match = KEY_PATTERN.match(key)
+    match = KEY_PATTERN.fullmatch(key)
     if match is None:
+        if has_control_characters(key):
+            raise InvalidUploadKey(f"key {key!r} has control characters")
         raise InvalidUploadKey(f"key {key!r} is not uploads/{{userId}}/{{imageId}}.{{ext}}")
     user_id, image_id, extension = match["user"], match["image"], match["ext"].lower()
     if ".." in key:
@@ -64,12 +67,17 @@ def parse_key(key: str) -> UploadKey:
             raise InvalidUploadKey(f"key {key!r} has an empty {label}")
         if len(value) > MAX_ID_LENGTH:
             raise InvalidUploadKey(f"key {key!r} has a {label} longer than {MAX_ID_LENGTH} characters")
-        if any(unicodedata.category(ch).startswith("C") for ch in value):
+        if has_control_characters(value):
             raise InvalidUploadKey(f"key {key!r} has control characters in its {label}")
     if extension not in CONTENT_TYPES:
         raise InvalidUploadKey(f"key {key!r} has unsupported extension .{extension} "
                                f"(supported: {', '.join(sorted(CONTENT_TYPES))})")
     return UploadKey(key=key, user_id=user_id, image_id=image_id, extension=extension)
+
+
+def has_control_characters(value: str) -> bool:
+    """Any character of Unicode's "other" categories: controls (a newline too), format, private, surrogates."""
+    return any(unicodedata.category(ch).startswith("C") for ch in value)
 
 
 def upload_message(record: dict[str, Any]) -> dict[str, Any]:

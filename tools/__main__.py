@@ -29,7 +29,7 @@ from tools.commands import run, run_smoke
 
 __all__ = ["main", "parse_args", "positive", "run", "run_smoke", "timestamp", "whole"]
 
-DURATION = re.compile(r"^(\d+)([mhd])$")
+DURATION = re.compile(r"(\d+)([mhd])")  # with `fullmatch`: `$` would accept a final newline
 UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 FAILED_SINCE_HELP = "failed at or after this ISO 8601 time (2026-11-28T00:00:00Z) or duration back (30m, 2h, 1d)"
 
@@ -39,7 +39,7 @@ def timestamp(value: str) -> str:
     table stores times: UTC, milliseconds, `Z`."""
     if not value:
         return ""  # no lower bound
-    duration = DURATION.match(value.strip())
+    duration = DURATION.fullmatch(value.strip())
     if duration:
         return utc_iso(datetime.now(UTC) - timedelta(**{UNITS[duration[2]]: int(duration[1])}))
     try:

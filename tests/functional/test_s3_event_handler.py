@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given
+from hypothesis import strategies as st
 
 from handlers import s3_event_handler
 from handlers.clients import clients
@@ -65,6 +68,31 @@ def test_invalid_keys_are_rejected_and_valid_ones_in_the_same_event_still_enqueu
     event = s3_event("uploads/u/ok.jpg", "uploads/u/../escape.jpg", "uploads/u/doc.pdf", "other/u/a.jpg")
     assert s3_event_handler.lambda_handler(event, lambda_context()) == {"enqueued": 1, "rejected": 3}
     assert [json.loads(m["Body"])["imageId"] for m in received(pipeline)] == ["ok"]
+
+
+def test_a_key_ending_in_an_encoded_newline_is_rejected_not_enqueued(pipeline, caplog):
+    event = s3_event("uploads/u/a.jpg\n", "uploads/u/b.jpg")  # S3 sends the first key as `uploads/u/a.jpg%0A`
+    assert event["Records"][0]["s3"]["object"]["key"] == "uploads/u/a.jpg%0A"
+
+    assert s3_event_handler.lambda_handler(event, lambda_context()) == {"enqueued": 1, "rejected": 1}
+    assert [json.loads(m["Body"])["s3Key"] for m in received(pipeline)] == ["uploads/u/b.jpg"]
+    assert [r.reason for r in caplog.records if r.message == "Rejected upload key"] == [
+        "key 'uploads/u/a.jpg\\n' has control characters"]
+
+
+# The categories the key check calls control (surrogates cannot travel in an event's UTF-8); line breaks first,
+# since a regex `$` matches before a final "\n".
+CONTROL = st.sampled_from("\n\r\x00") | st.characters(categories=["Cc", "Cf", "Co"])
+KEY = "uploads/user-1/img-1.jpg"
+
+
+@given(control=CONTROL, position=st.integers(0, len(KEY)))
+def test_a_control_character_anywhere_in_an_encoded_key_rejects_the_record(control, position):
+    key = KEY[:position] + control + KEY[position:]
+    uploads, rejected = s3_event_handler.parse_records(s3_event(key)["Records"])  # encoded as S3 sends it
+    assert uploads == []
+    [reason] = rejected
+    assert re.fullmatch(rf"key {re.escape(repr(key))} has control characters( in its (userId|imageId))?", reason)
 
 
 def test_25_uploads_take_3_batch_calls(pipeline, monkeypatch):

@@ -47,6 +47,8 @@ def test_valid_keys_parse(key, user, image, content_type):
     ("uploads/ /a.jpg", "has an empty userId"),
     ("uploads/u/a.tiff", "has unsupported extension .tiff"),
     ("uploads/u/a\x00b.jpg", "has control characters in its imageId"),
+    ("uploads/u/a.jpg\n", "has control characters"),
+    ("uploads/u\n/a.jpg", "has control characters in its userId"),
     ("uploads/u/noextension", "is not uploads/{userId}/{imageId}.{ext}"),
 ])
 def test_invalid_keys_are_rejected_with_a_reason(key, reason):
