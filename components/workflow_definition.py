@@ -14,7 +14,8 @@ The input is the queue message body plus the `upload` identity the orchestrator 
 is limited to 256 KiB).
 
 Which upload wins: MarkProcessing takes the image only for a newer upload (same key: a
-larger sequencer; another key of the same image: a later event time), for this upload when
+larger sequencer; another key of the same image: a later event time; the rule, with items an
+earlier release finished, is `handlers.status.NEWER_UPLOAD`'s), for this upload when
 a replay queued it or a dead letter failed it before any execution ran, or for this very
 execution retrying. Every later write is conditional on this execution still owning the
 image, so an older or duplicate execution never overwrites what a newer one recorded.
@@ -57,7 +58,8 @@ NOW = {"S.$": "$$.State.EnteredTime"}
 EXECUTION = {"S.$": "$$.Execution.Id"}
 OWNED = "#status = :processing AND #executionArn = :executionArn"
 # The condition under which an execution may take the image (see the module docstring).
-TAKES_IMAGE = ("attribute_not_exists(#uploadId) "
+TAKES_IMAGE = ("(attribute_not_exists(#uploadId) AND (attribute_not_exists(#status) "
+               "OR #status IN (:queued, :processing) OR #updatedAt < :uploadTime)) "
                "OR (#uploadKey = :uploadKey AND #uploadSequencer < :uploadSequencer) "
                "OR (#uploadKey <> :uploadKey AND #uploadOrder < :uploadOrder) "
                "OR (#uploadId = :uploadId AND (#status = :queued OR (#status = :failed AND #failedBy = :deadLetter))) "
@@ -73,6 +75,7 @@ CONSTANTS: dict[str, State] = {
     ":deadLetter": {"S": "dead-letter"}, ":executionArn": EXECUTION,
     ":uploadId": {"S.$": "$.upload.id"}, ":uploadKey": {"S.$": "$.upload.key"},
     ":uploadSequencer": {"S.$": "$.upload.sequencer"}, ":uploadOrder": {"S.$": "$.upload.order"},
+    ":uploadTime": {"S.$": "$.upload.time"},
 }
 
 

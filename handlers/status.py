@@ -22,11 +22,18 @@ from handlers.uploads import upload_identity, utc_iso
 
 MAX_STORED_BODY = 64 * 1024  # the original message, kept for replay; items stay far below 400 KB
 PENDING_INDEX = "pending"
-# The upload in the values is newer than the one the item reflects (same key: larger sequencer;
-# another key of the image: later event time), or the item reflects no upload yet.
-NEWER_UPLOAD = ("attribute_not_exists(#uploadId) "
+# Which upload owns the image: the one rule, stated here (the workflow's `TAKES_IMAGE` starts with it,
+# and `is_newer` is it in Python). The upload in the values takes the image when it is newer than the
+# one the item reflects: same key, a larger sequencer; another key of the image, a later event time.
+# An item without `uploadId` reflects no upload yet (no item; `queued`, `processing`) or was finished
+# by a release before the upload identity existed. An upgrade never changes a finished image's
+# outcome: such an item owns its image against every upload not provably newer, that is one whose
+# event time is not after the item's last write (its upload came before its processing started).
+NEWER_UPLOAD = ("(attribute_not_exists(#uploadId) AND (attribute_not_exists(#status) "
+                "OR #status IN (:queued, :processing) OR #updatedAt < :uploadTime)) "
                 "OR (#uploadKey = :uploadKey AND #uploadSequencer < :uploadSequencer) "
                 "OR (#uploadKey <> :uploadKey AND #uploadOrder < :uploadOrder)")
+UNFINISHED = ("queued", "processing")
 OWNED = "#status = :processing AND #executionArn = :executionArn"
 # A previous upload's outcome, removed when a dead letter fails a newer upload (the workflow's own list:
 # `components.workflow_definition.OUTCOME_ATTRIBUTES`; a test keeps these covering it).
@@ -73,12 +80,25 @@ def _failure_values(reason: str, error: str, dead_letter_id: str) -> dict[str, A
 
 def is_newer(identity: dict[str, str], item: dict[str, Any] | None) -> bool:
     """`NEWER_UPLOAD` in Python, for a (typed) item already read: would this upload take the image?"""
-    if item is None or "uploadId" not in item:
+    if item is None:
         return True
+    if "uploadId" not in item:
+        return (item.get("status", {}).get("S") in (None, *UNFINISHED)
+                or ("updatedAt" in item and item["updatedAt"]["S"] < identity["time"]))
     current = {name: item[name]["S"] for name in ("uploadKey", "uploadSequencer", "uploadOrder") if name in item}
     if current.get("uploadKey") == identity["key"]:
         return current.get("uploadSequencer", "") < identity["sequencer"]
     return current.get("uploadOrder", "") < identity["order"]
+
+
+def _upload_values(body: dict[str, Any]) -> dict[str, Any]:
+    """The values `NEWER_UPLOAD` compares, and the upload's fields an item records, for `body`'s upload."""
+    identity = upload_identity(body)
+    return {":queued": {"S": "queued"}, ":processing": {"S": "processing"}, ":uploadId": {"S": identity["id"]},
+            ":uploadKey": {"S": identity["key"]}, ":uploadSequencer": {"S": identity["sequencer"]},
+            ":uploadOrder": {"S": identity["order"]}, ":uploadTime": {"S": identity["time"]},
+            ":uploadVersion": {"S": identity["version"]}, ":s3Key": {"S": body["s3Key"]},
+            ":bucketName": {"S": body["bucketName"]}}
 
 
 def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason: str, error: str,
@@ -89,14 +109,8 @@ def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason:
     this very upload, or when this same dead letter already wrote it (a retried record).
     `failedBy = dead-letter` lets a late execution of the same upload still take the image.
     """
-    identity = upload_identity(body)
     message = json.dumps(body, sort_keys=True)
-    values = _failure_values(reason, error, dead_letter_id) | {
-        ":queued": {"S": "queued"}, ":deadLetter": {"S": failed_by},
-        ":uploadId": {"S": identity["id"]}, ":uploadKey": {"S": identity["key"]},
-        ":uploadSequencer": {"S": identity["sequencer"]}, ":uploadOrder": {"S": identity["order"]},
-        ":uploadVersion": {"S": identity["version"]}, ":s3Key": {"S": body["s3Key"]},
-        ":bucketName": {"S": body["bucketName"]}}
+    values = _failure_values(reason, error, dead_letter_id) | _upload_values(body) | {":deadLetter": {"S": failed_by}}
     update = ("SET #status = :failed, #reason = :reason, #error = :error, failedAt = :now, updatedAt = :now, "
               "#failedBy = :deadLetter, #deadLetterId = :deadLetterId, #uploadId = :uploadId, "
               "#uploadKey = :uploadKey, #uploadSequencer = :uploadSequencer, #uploadOrder = :uploadOrder, "
@@ -118,11 +132,7 @@ def mark_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> bool:
     re-send an upload whose execution never recorded anything (its first status write kept failing and
     its report was lost, or it never ran). An older or duplicate upload writes nothing.
     """
-    identity = upload_identity(body)
-    values = {":queued": {"S": "queued"}, ":now": {"S": now()}, ":one": {"N": "1"}, ":uploadId": {"S": identity["id"]},
-              ":uploadKey": {"S": identity["key"]}, ":uploadSequencer": {"S": identity["sequencer"]},
-              ":uploadOrder": {"S": identity["order"]}, ":uploadVersion": {"S": identity["version"]},
-              ":s3Key": {"S": body["s3Key"]}, ":bucketName": {"S": body["bucketName"]}}
+    values = _upload_values(body) | {":now": {"S": now()}, ":one": {"N": "1"}}
     # repairCount 1: this first send counts as one, as a replay's does (the reconciler re-sends at most
     # `repair_attempts` more times).
     update = ("SET #status = :queued, #pending = :queued, pendingSince = :now, queuedAt = :now, updatedAt = :now, "

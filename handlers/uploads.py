@@ -187,6 +187,8 @@ def upload_identity(body: dict[str, Any]) -> dict[str, str]:
     - `sequencer`: orders uploads of one key (AWS's documented order for one key).
     - `order`: orders uploads of different keys of one image (`photo.jpg`, then `photo.png`): event
       time, then sequencer.
+    - `time`: the event time alone ("" if unknown), which is all an item written before the upload
+      identity existed can be compared with (`handlers.status.NEWER_UPLOAD`).
 
     Example:
         >>> identity = upload_identity({"bucketName": "b", "s3Key": "uploads/u/p.jpg", "eTag": "e1",
@@ -200,7 +202,8 @@ def upload_identity(body: dict[str, Any]) -> dict[str, str]:
     return {"id": digest[:32], "token": digest[:16], "key": body["s3Key"], "version": version,
             "versionId": body.get("versionId") or "", "eTag": (body.get("eTag") or "").strip('"'),
             "sequencer": sequencer,
-            "order": f"{event_time(body.get('uploadTimestamp'))}|{sequencer}"}
+            "order": f"{event_time(body.get('uploadTimestamp'))}|{sequencer}",
+            "time": event_time(body.get("uploadTimestamp"))}
 
 
 def execution_input(body: dict[str, Any]) -> dict[str, Any]:
