@@ -4,7 +4,8 @@ With `workflow.animation: animated_webp`, the WebP variants of an animated uploa
 frames and their durations (JPEG and AVIF variants stay the first frame). An animation costs
 frames x pixels to decode and encode, so it is bounded: more than `max_frames` frames, or more
 than `max_pixels` pixels over all frames of the largest variant, falls back to the first frame
-and says why (`Animated.note`), so the image still completes.
+and says why (`Animated.note`), so the image still completes. A GIF frame may reach outside the
+canvas; Pillow then grows the canvas (`gif_canvases`), checked before any frame is decoded.
 
 Example:
     >>> budget = Budget(max_frames=300, max_pixels=30_000_000)
@@ -16,11 +17,14 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from io import BytesIO
 
 from PIL import Image, ImageSequence
+
+from handlers.errors import InvalidImage
 
 ANIMATION_MODES = ("first_frame", "animated_webp")
 
@@ -39,6 +43,48 @@ class Budget:
             return (f"the animation is {frames} frames x {width}x{height} = {frames * width * height:,} pixels; "
                     f"animated variants allow {self.max_pixels:,}: the first frame is used")
         return None
+
+
+def gif_canvases(data: bytes) -> Iterator[tuple[int, int]]:
+    """The canvas each frame of a GIF is decoded at, from the frame headers alone: no pixel is decoded.
+
+    Pillow starts from the logical screen and grows the canvas to cover each frame's extent when it
+    seeks to that frame (`GifImagePlugin._seek`, Pillow 13), before decoding it: a 48 KB GIF whose
+    second frame is 8000x8000 decodes at 64 MP. Blocks are walked as Pillow walks them: a byte that
+    starts no block is skipped, and the frames end at the trailer or the end of the data.
+    """
+    try:
+        width, height, flags = struct.unpack_from("<HHB", data, 6)
+        offset = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # + the global colour table
+        while data[offset] != 0x3B:  # the trailer
+            if data[offset] not in (0x21, 0x2C):
+                offset += 1
+                continue
+            if data[offset] == 0x2C:  # image descriptor: left, top, width, height, flags
+                left, top, frame_width, frame_height, flags = struct.unpack_from("<HHHHB", data, offset + 1)
+                width, height = max(width, left + frame_width), max(height, top + frame_height)
+                yield width, height
+                offset += 11 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)  # + LZW code size byte
+            else:
+                offset += 2  # extension introducer and label
+            while data[offset]:  # data sub-blocks, up to one of length 0
+                offset += data[offset] + 1
+            offset += 1
+    except (IndexError, struct.error):  # the end of the data: the frames so far are all Pillow can read
+        return
+
+
+def gif_growth(data: bytes, max_pixels: int) -> tuple[int, tuple[int, int]]:
+    """The GIF frame that first grows the canvas past the first frame's (0 if none does) and the final
+    canvas; `InvalidImage` if a frame makes the canvas larger than `max_pixels` (a decompression bomb
+    in a later frame). Checked before any frame is decoded."""
+    canvases = list(gif_canvases(data))
+    for number, (width, height) in enumerate(canvases, 1):
+        if width * height > max_pixels:
+            raise InvalidImage(f"frame {number} of the GIF makes its canvas {width}x{height} = {width * height:,} "
+                               f"pixels; the limit is {max_pixels:,} (decompression-bomb guard)")
+    grows = next((number for number, canvas in enumerate(canvases, 1) if canvas != canvases[0]), 0)
+    return grows, canvases[-1] if canvases else (0, 0)
 
 
 class AnimationRefused(Exception):

@@ -41,7 +41,7 @@ from handlers.errors import InvalidImage
 # `Limits.max_pixels` accepts, and toggling it per call races between the local runner's threads.
 # Our own guard checks width x height from the header before anything is decoded (`_open`), so
 # Pillow's is switched off once, here, at import. (GIF frames can extend the canvas: Pillow grows
-# `size` while opening, before our check, so that is covered too.)
+# `size` for the first frame while opening, before our check; later frames by `animation.gif_growth`.)
 Image.MAX_IMAGE_PIXELS = None
 # HEIC/HEIF through libheif. The decoder applies the container's rotation and mirroring and sets
 # the EXIF orientation to 1, so HEIF pixels come out upright and are never rotated twice.
@@ -174,7 +174,10 @@ def inspect(data: bytes, limits: Limits = Limits(), *, complete: bool = True) ->
     image, fmt = _open(data, limits, complete)
     with image:
         width, height, mode = image.width, image.height, image.mode
-        return ImageInfo(format=fmt, width=width, height=height, mode=mode, frames=_frames(image, fmt, complete))
+        frames = _frames(image, fmt, complete)
+    if fmt == "GIF":
+        animation.gif_growth(data, limits.max_pixels)  # every frame's canvas within the limit, or refused
+    return ImageInfo(format=fmt, width=width, height=height, mode=mode, frames=frames)
 
 
 def _png_exif(data: bytes, complete: bool) -> bytes | None:
@@ -309,11 +312,15 @@ def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple
     """The fitted WebP variants of an animated upload replaced by animated ones, or noted why not."""
     image, fmt = _open(data, limits)
     with image:
+        grows, canvas = animation.gif_growth(data, limits.max_pixels) if fmt == "GIF" else (0, image.size)
         frames = _frames(image, fmt, True)
         if frames < 2:
             return variants
         largest = _fit(*size, sizes[0])
         refusal = budget.refusal(frames=frames, width=largest[0], height=largest[1])
+        if grows:  # its frames would be decoded larger than the image validated, and squeezed to its size
+            refusal = (f"frame {grows} of the GIF makes its canvas {canvas[0]}x{canvas[1]}, larger than the first "
+                       f"frame's {image.width}x{image.height}: the first frame is used")
         stills = [v for v in variants if v.format == "webp" and v.shape == "fit"]
         if refusal:
             return _noted(variants, stills, refusal)

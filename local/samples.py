@@ -73,6 +73,31 @@ def animated_gif() -> bytes:
     return buffer.getvalue()
 
 
+def gif_growing_at_frame_2(screen: tuple[int, int] = (64, 48), frame: tuple[int, int] = (1500, 1500)) -> bytes:
+    """A two-frame GIF whose second frame is larger than its logical screen (Pillow grows the canvas to
+    cover it): a decompression bomb that a check of the screen and the first frame misses. One colour
+    per frame, so it stays small (48 KB with an 8000x8000 second frame)."""
+    palette = [0, 0, 0, 200, 30, 30, 30, 30, 200, 255, 255, 255]
+
+    def image_block(size: tuple[int, int], colour: int) -> bytes:
+        """Pillow's own encoding of a one-colour image, from its image descriptor to before the trailer."""
+        image = Image.new("P", size, colour)
+        image.putpalette(palette)
+        data = encode(image, "GIF")
+        offset = 13 + (3 << ((data[10] & 7) + 1) if data[10] & 0x80 else 0)
+        while data[offset] == 0x21:  # extensions: label, then sub-blocks up to a 0 length
+            offset += 2
+            while data[offset]:
+                offset += data[offset] + 1
+            offset += 1
+        return data[offset:-1]
+
+    first = encode(Image.new("P", screen, 1), "GIF", palette=bytes(palette))
+    header = first[:13 + (3 << ((first[10] & 7) + 1))]  # signature, screen, global colour table
+    delay = b"!\xf9\x04\x00\x0a\x00\x00\x00"  # graphic control: 100 ms, no transparency
+    return header + delay + image_block(screen, 1) + delay + image_block(frame, 2) + b";"
+
+
 def webp() -> bytes:
     return encode(photo(1000, 800), "WEBP", quality=80)
 

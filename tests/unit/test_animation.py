@@ -9,7 +9,8 @@ from PIL import Image, ImageSequence
 
 from components import ConfigError, Settings
 from handlers import animation, imaging
-from tests import corpus
+from handlers.errors import InvalidImage
+from tests import corpus, images
 from tests.steps import variants_step_settings
 
 
@@ -92,3 +93,54 @@ def test_a_transparent_animation_keeps_its_transparency_or_falls_back_to_a_faith
         assert decoded.convert("RGBA").getpixel((45, 20))[3] == 0
     assert variant.frames == 2 or variant.note == ("the animated WebP encoder lost the transparency: "
                                                    "the first frame is used")
+
+
+# -- a later frame that grows the canvas: checked from the frame headers, before any frame is decoded --
+
+ONE_MP = imaging.Limits(max_pixels=1_000_000)
+GROWN_TO_BOMB = ("frame 2 of the GIF makes its canvas 1500x1500 = 2,250,000 pixels; the limit is 1,000,000 "
+                 "(decompression-bomb guard)")
+
+
+def test_a_gif_whose_second_frame_grows_past_the_pixel_limit_is_refused_by_validation():
+    upload = images.gif_growing_at_frame_2(screen=(64, 48), frame=(1500, 1500))
+    assert imaging.inspect(upload, imaging.Limits(max_pixels=3_000_000)).frames == 2
+    with pytest.raises(InvalidImage) as raised:
+        imaging.inspect(upload, ONE_MP)
+    assert str(raised.value) == GROWN_TO_BOMB
+
+
+def test_bytes_between_the_frames_that_pillow_skips_hide_nothing():
+    upload = images.gif_growing_at_frame_2(screen=(64, 48), frame=(1500, 1500))
+    second = upload.rindex(b"!\xf9\x04")  # the second frame's graphic control extension
+    upload = upload[:second] + b"\x00junk" + upload[second:]
+    assert Image.open(BytesIO(upload)).n_frames == 2
+    with pytest.raises(InvalidImage) as raised:
+        imaging.inspect(upload, ONE_MP)
+    assert str(raised.value) == GROWN_TO_BOMB
+
+
+def test_the_variants_step_refuses_it_too_before_decoding_the_frame():
+    upload = images.gif_growing_at_frame_2(screen=(64, 48), frame=(1500, 1500))
+    with pytest.raises(InvalidImage) as raised:
+        imaging.make_variants(upload, [160], ["webp"], animate="animated_webp", limits=ONE_MP)
+    assert str(raised.value) == GROWN_TO_BOMB
+
+
+def test_a_later_frame_that_grows_the_canvas_within_the_limit_gets_the_first_frame_and_says_why():
+    upload = images.gif_growing_at_frame_2(screen=(64, 48), frame=(300, 200))
+    [variant] = imaging.make_variants(upload, [160], ["webp"], animate="animated_webp")
+    assert (variant.frames, variant.width, variant.height) == (1, 64, 48)
+    assert variant.note == "frame 2 of the GIF makes its canvas 300x200, larger than the first frame's 64x48: " \
+                           "the first frame is used"
+
+
+def test_an_animated_webp_cannot_grow_its_canvas_libwebp_refuses_a_frame_outside_it():
+    frames = [Image.new("RGB", (64, 64), colour) for colour in ("red", "blue")]
+    buffer = BytesIO()
+    frames[0].save(buffer, "WEBP", save_all=True, append_images=frames[1:], duration=100, lossless=True)
+    data = bytearray(buffer.getvalue())
+    canvas = data.index(b"VP8X") + 12  # canvas width - 1 and height - 1, 24 bits each
+    data[canvas:canvas + 6] = (15).to_bytes(3, "little") * 2  # a 16x16 canvas under 64x64 frames
+    with pytest.raises(InvalidImage, match=r"^the WEBP header is corrupt"):
+        imaging.inspect(bytes(data))
