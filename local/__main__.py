@@ -22,10 +22,11 @@ from local.faults import Faults, FaultSpecError
 from local.report import Report
 from local.runner import Upload
 from local.settings import load_stack
+from tools.arguments import Number, Parser, whole
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m local", description=__doc__.split("\n\n")[0])
     parser.add_argument("images", nargs="*", type=Path,
                         help="image files or folders, taken recursively (default: the built-in sample set)")
     parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
@@ -33,10 +34,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--report", type=Path, help="write the JSON report here (default: <out>/report.json)")
     parser.add_argument("--user", default="local-user", help="userId in the upload keys (default: local-user)")
     parser.add_argument("--faults", help="e.g. throttle=0.2,dynamodb=0.05,crash=0.1,duplicate=0.1,lost_event=0.2")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default: 0)")
+    parser.add_argument("--seed", type=Number("a whole number", whole=True), default=0,
+                        help="seed of the fault injection (default: 0)")
     parser.add_argument("--iam-enforce", action="store_true",
                         help="check every AWS call against the calling function's own role policy")
-    parser.add_argument("--workers", type=int, default=0,
+    parser.add_argument("--workers", type=whole,
                         help="worker processes, each with its own moto (default: 2 from 40 images on)")
     return parser.parse_args(argv)
 

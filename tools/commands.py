@@ -72,7 +72,7 @@ def _replay(args: argparse.Namespace, found: resources.Resources, clients: Clien
         found.need("table", "queue_url")
         result = replay.replay_failed(dynamodb, sqs, table=found.table, queue_url=found.queue_url,
                                       since=args.failed_since, rate=args.rate, dry_run=args.dry_run,
-                                      limit=args.limit)
+                                      limit=args.limit, include_invalid=args.include_invalid)
     return result.summary(), result.as_json()
 
 
@@ -93,11 +93,7 @@ def run_smoke(args: argparse.Namespace, session: Any = None) -> smoke.SmokeResul
     found = resources.resolve(args)
     found.need("input_bucket", "output_bucket", "table")
     if args.sizes:
-        try:
-            sizes = [int(size) for size in args.sizes.split(",")]
-        except ValueError:
-            raise resources.ResourceError(f"--sizes {args.sizes!r} is not a list of pixel sizes, e.g. "
-                                          "1280,640,160") from None
+        sizes = args.sizes
     else:
         stack = args.stack.rsplit("/", 1)[-1] if args.stack else None  # `org/dev` reads Pulumi.dev.yaml
         try:
