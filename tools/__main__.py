@@ -20,7 +20,7 @@ import argparse
 import os
 import sys
 
-from tools import errors, resources
+from tools import errors, resources, status
 from tools.arguments import Parser, per_second, positive, sizes, timestamp, whole
 from tools.commands import run, run_smoke
 
@@ -155,6 +155,9 @@ def main(argv: list[str]) -> int:
             print(f"\n{result.table()}")
             return 0 if result.ok else 1
         print(run(args))
+    except status.NotFound as error:  # an answer, not a mistake: exit code 1, as grep finding nothing
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except Exception as error:
         message = errors.explain(error) or (str(error) if isinstance(error, FileNotFoundError) else None)
         if message is None:

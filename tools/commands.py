@@ -32,17 +32,22 @@ def _status(args: argparse.Namespace, found: resources.Resources, clients: Clien
         raise resources.ResourceError("status takes --key (or --image-id and --user-id) for one image, or "
                                       "--failed-since for the failures: not both")
     if args.failed_since:
-        failures = status.failures_since(dynamodb, found.table, args.failed_since)
-        return status.failures_table(failures), [status.as_json(item) for item in failures]
+        failures = status.failed_items(dynamodb, found.table, args.failed_since)
+        return (status.failures_table([status.plain_item(item) for item in failures]),
+                [status.as_json(item) for item in failures])
     if not (args.key or (args.image_id and args.user_id)):
         raise resources.ResourceError("status needs --key, or --image-id and --user-id, or --failed-since")
-    item = status.image_status(dynamodb, found.table, image_id=args.image_id, user_id=args.user_id, key=args.key)
+    raw = status.image_item(dynamodb, found.table, image_id=args.image_id, user_id=args.user_id, key=args.key)
+    if raw is None:
+        raise status.not_found(clients.client("s3"), found.input_bucket, key=args.key, image_id=args.image_id,
+                               user_id=args.user_id)
+    item = status.plain_item(raw)
     text = status.describe(item)
-    if item and args.key and item.get("uploadKey") and item["uploadKey"] != args.key:
+    if args.key and item.get("uploadKey") and item["uploadKey"] != args.key:
         text += "\n" + "\n".join(paragraph(
             f"note: this image's newest upload is {item['uploadKey']}, not {args.key}: one image, one status "
             "(uploads/{userId}/{imageId}.* share it; the newest upload wins)"))
-    return text, status.as_json(item) if item else None
+    return text, status.as_json(raw)
 
 
 def _replay(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:

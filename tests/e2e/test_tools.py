@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 from components import Settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
-from local.samples import encode, photo, text_named_jpg
+from local.samples import encode, jpeg_with_exif, photo, text_named_jpg
 from tools import __main__ as cli
 from tools import metrics, replay, status
 from tools.resources import LOCAL_OUTPUTS
@@ -64,7 +64,46 @@ def test_status_json_is_the_item_and_the_list_of_failures(runner):
     assert (item["imageId"], item["userId"], item["status"], item["error"]) == ("a", "alice", "failed", "DeadLettered")
     failures = json.loads(cli.run(args(runner, "status", "--failed-since", "1d", "--json")))
     assert [(f["userId"], f["imageId"]) for f in failures] == [("alice", "a")]
-    assert json.loads(cli.run(args(runner, "status", "--key", "uploads/nobody/x.jpg", "--json"))) is None
+
+
+def test_status_of_an_upload_that_does_not_exist_says_so_and_exits_non_zero(runner, capsys):
+    p = runner.pipeline
+    with_bucket = ["--table", p.table, "--input-bucket", p.input_bucket]
+    assert cli.main(["status", "--key", "uploads/nobody/x.jpg", *with_bucket]) == 1
+    assert capsys.readouterr() == ("", f"error: uploads/nobody/x.jpg does not exist in {p.input_bucket}: no such "
+                                       "upload (check the key)\n")
+    assert cli.main(["status", "--key", "uploads/nobody/x.jpg", *with_bucket, "--json"]) == 1
+    assert capsys.readouterr().out == ""
+    boto3.client("s3").put_object(Bucket=p.input_bucket, Key="uploads/nobody/x.jpg", Body=GOOD)  # no event yet
+    assert cli.main(["status", "--key", "uploads/nobody/x.jpg", *with_bucket]) == 1
+    assert capsys.readouterr().err == ("error: uploads/nobody/x.jpg exists but has no status yet: its processing "
+                                       "has not started (queued, or its event was lost and the reconciler will "
+                                       "start it)\n")
+    assert cli.main(["status", "--key", "uploads/nobody/y.jpg", "--table", p.table]) == 1
+    assert capsys.readouterr().err == ("error: no status for uploads/nobody/y.jpg: no such upload, or its "
+                                       "processing has not started (--input-bucket, or --stack or --local, tells "
+                                       "which)\n")
+    assert cli.main(["status", "--image-id", "y", "--user-id", "nobody", "--table", p.table]) == 1
+    assert capsys.readouterr().err == ("error: no status for image y of user nobody: no such image, or its "
+                                       "processing has not started\n")
+
+
+def test_status_json_is_typed_and_the_text_shows_format_dimensions_and_camera(runner):
+    runner.faults.throttle = 0.0
+    runner.run([Upload("p.jpg", "uploads/alice/p.jpg", jpeg_with_exif(6, width=800, height=600))])
+    item = json.loads(cli.run(args(runner, "status", "--key", "uploads/alice/p.jpg", "--json")))
+    assert item["status"] == "completed"
+    assert (item["format"], item["width"], item["height"]) == ("JPEG", 800, 600)
+    assert {k: item["metadata"][k] for k in ("format", "width", "height", "uprightWidth", "orientation",
+                                              "cameraMake", "cameraModel", "capturedAt")} == {
+        "format": "JPEG", "width": 800, "height": 600, "uprightWidth": 600, "orientation": 6, "cameraMake": "Canon",
+        "cameraModel": "EOS R5", "capturedAt": "2026:11:01 10:20:30"}
+    assert item["originalMessage"]["s3Key"] == "uploads/alice/p.jpg" and isinstance(item["variants"][0]["width"],
+                                                                                      int)
+    text = cli.run(args(runner, "status", "--key", "uploads/alice/p.jpg"))
+    assert re.search(r"^file +JPEG, 800x600 \(upright 600x800\), [\d,]+ B$", text, re.MULTILINE), text
+    assert re.search(r"^camera +Canon EOS R5, captured 2026:11:01 10:20:30$", text, re.MULTILINE), text
+    assert "originalMessage" not in text  # in --json; the text says what it means instead
 
 
 def test_long_ids_arns_and_reasons_stay_within_100_columns(runner):
