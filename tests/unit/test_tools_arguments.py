@@ -153,3 +153,17 @@ def test_replay_selects_by_time_every_failure_or_the_dlq():
     assert not cli.parse_args(["replay", "--all"]).include_invalid
     assert cli.parse_args(["replay", "--all", "--include-invalid"]).include_invalid
     assert cli.parse_args(["replay", "--dlq", "--native"]).native
+
+
+@pytest.mark.parametrize(("command", "meaning"), [
+    ("cost", "--stack NAME reads the settings in Pulumi.NAME.yaml"),
+    ("capacity", "--stack NAME reads the settings in Pulumi.NAME.yaml"),
+    ("status", "--stack NAME reads the deployed stack's resource names from `pulumi stack output --json"),
+    ("replay", "--stack NAME reads the deployed stack's resource names from `pulumi stack output --json"),
+    ("metrics", "--stack NAME reads the deployed stack's resource names from `pulumi stack output --json"),
+    ("smoke", "--stack NAME reads the deployed stack's resource names from `pulumi stack output --json")])
+def test_each_command_s_help_says_what_stack_means_for_it(command, meaning, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "1000")  # argparse wraps help at the terminal's width
+    with pytest.raises(SystemExit):
+        cli.parse_args([command, "--help"])
+    assert meaning in capsys.readouterr().out
