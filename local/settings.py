@@ -18,8 +18,9 @@ def load_stack(stack: str, *, brief: bool = False) -> Settings | None:
         return None
     warnings = settings.warnings()
     if brief and warnings:
-        print(f"note: stack {stack} has {len(warnings)} settings warning{'s' if len(warnings) > 1 else ''}, as "
-              "`pulumi preview` shows them: add --warnings to list them", file=sys.stderr)
+        keys = ", ".join(dict.fromkeys(warning.split(":")[0] for warning in warnings))
+        print(f"note: stack {stack} has {len(warnings)} settings warning{'s' if len(warnings) > 1 else ''} ({keys}), "
+              "as `pulumi preview` shows them: add --warnings to list them", file=sys.stderr)
         return settings
     for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)

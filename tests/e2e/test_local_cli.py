@@ -58,10 +58,10 @@ def test_the_sample_run_keeps_its_inputs_and_says_its_broken_files_fail_on_purpo
         "broken-upload.jpg": "failed", "notes.jpg": "failed"}
     assert {o["status"] for o in report["images"]} <= {"completed", "failed"} and "missing" not in report["summary"]
     # The dev stack's warnings (the original design's values, kept on purpose) are one line, not an alarm.
-    count = len(Settings.from_dict(read_stack_settings("dev")).warnings())
-    assert "warning:" not in err
-    assert (f"note: stack dev has {count} settings warnings, as `pulumi preview` shows them: add --warnings to "
-            "list them") in err.splitlines()
+    assert len(Settings.from_dict(read_stack_settings("dev")).warnings()) == 2 and "warning:" not in err
+    assert ("note: stack dev has 2 settings warnings (dead_letter_queue.message_retention_seconds, "
+            "dead_letter_queue.max_receive_count), as `pulumi preview` shows them: add --warnings to list them"
+            ) in err.splitlines()
 
 
 def test_warnings_lists_the_stacks_settings_warnings_and_a_user_s_failures_are_not_expected(tmp_path, capsys):
