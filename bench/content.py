@@ -4,7 +4,7 @@ The variants step decodes the upload once and resizes in a cascade (`handlers.im
 fingerprint (`handlers.fingerprints`) then costs a SHA-256 of the uploaded bytes plus a pHash,
 ThumbHash and average colour of the smallest variant's pixels (160 px). Baseline, measured in the
 same run: the same fingerprint taken from the original (decoded whole, as a step of its own would).
-Goal (issue 13): placeholder + hashes <= 5 % of the variants step. The step hashes the upload while it
+Goal: placeholder + hashes <= 5 % of the variants step. The step hashes the upload while it
 downloads (`objects.read_hashed`), so what it adds after the download is the placeholder and the
 pHash; the table gives both, with the SHA-256 and without. Median of 5 runs after a warm-up.
 """

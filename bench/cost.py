@@ -4,7 +4,7 @@ The profile is this run's (`python -m bench steps` writes build/step_profile.jso
 `make bench` does) or else the committed one. Both are priced by `tools.cost` without moderation (the
 original design had none; it costs the same $0.001 an image in both) and on processing (keeping the
 uploads costs the same in both). The same work: no duplicate index in either (the original had none);
-then ours with its duplicate index on, the default. Goal (issue 14): ours <= 1/3 for the same work.
+then ours with its duplicate index on, the default. Goal: ours <= 1/3 for the same work.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 a 12 MP HEIC decode; ours (Pillow, pi-heif) against pyvips doing the same, each in a fresh process.
 
 Time is the median of 3 runs after one warm-up; peak RSS is the process's VmHWM (see
-`bench.imaging`). Goals (issue 12): the JPEG path faster than pyvips (its 3.5x over naive Pillow
+`bench.imaging`). Goals: the JPEG path faster than pyvips (its 3.5x over naive Pillow
 is `bench.imaging`'s), the AVIF encode of the 1280 px variant within 2x pyvips' time for it, and
 peak RSS no more than pyvips'.
 """

@@ -3,7 +3,7 @@
 Ours: two workers (each its own moto, with `local.speedups`) for 100, 1,000 and 10,000 small images,
 and one worker for 100; time per image must stay flat as the count grows (uploads are consumed while
 they are made, so moto's queues stay shallow). Baseline, measured in the same run: the same runner on
-stock moto (its speed patches off, one worker) for 1,000 images. Goal (issue 14): >= 8x the baseline
+stock moto (its speed patches off, one worker) for 1,000 images. Goal: >= 8x the baseline
 for 1,000 images. Absolute images/s vary between machines by 2x; judge by the ratio.
 """
 

@@ -31,6 +31,11 @@ class InvalidImage(PipelineError):
     """The upload is not an image the pipeline accepts; permanent, never retried."""
 
 
+# The errorTypes (as a failed image's `error` records them) that mean the uploaded file itself is bad:
+# processing the same file again fails it again, so a replay leaves it alone unless asked.
+FILE_ERRORS = frozenset({InvalidImage.__name__})
+
+
 class UploadSuperseded(PipelineError):
     """The object was overwritten after the event this execution handles: a newer upload wins."""
 

@@ -21,11 +21,13 @@ from local import moderation
 from local.faults import Faults, FaultSpecError
 from local.report import Report
 from local.runner import Upload
+from local.samples import BROKEN_ON_PURPOSE
 from local.settings import load_stack
+from tools.arguments import Number, Parser, whole
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local", description=__doc__.split("\n\n")[0])
+    parser = Parser(prog="python -m local", description=__doc__.split("\n\n")[0])
     parser.add_argument("images", nargs="*", type=Path,
                         help="image files or folders, taken recursively (default: the built-in sample set)")
     parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
@@ -33,10 +35,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--report", type=Path, help="write the JSON report here (default: <out>/report.json)")
     parser.add_argument("--user", default="local-user", help="userId in the upload keys (default: local-user)")
     parser.add_argument("--faults", help="e.g. throttle=0.2,dynamodb=0.05,crash=0.1,duplicate=0.1,lost_event=0.2")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the fault injection (default: 0)")
+    parser.add_argument("--seed", type=Number("a whole number", whole=True), default=0,
+                        help="seed of the fault injection (default: 0)")
+    parser.add_argument("--warnings", action="store_true",
+                        help="list the stack's settings warnings (those `pulumi preview` prints) instead of counting "
+                             "them in one line")
     parser.add_argument("--iam-enforce", action="store_true",
                         help="check every AWS call against the calling function's own role policy")
-    parser.add_argument("--workers", type=int, default=0,
+    parser.add_argument("--workers", type=whole,
                         help="worker processes, each with its own moto (default: 2 from 40 images on)")
     return parser.parse_args(argv)
 
@@ -110,13 +116,24 @@ class Progress:
         sys.stderr.flush()
 
 
+def failures(report: Report) -> list[str]:
+    """`failed N`, then a line per reason; failures the sample set means are marked `expected`."""
+    failed = [o for o in report.outcomes if o.status == "failed"]
+    expected = [o for o in failed if o.expected == "failed"]
+    lines = [f"failed          {len(failed)}" + (
+        f" ({len(expected)} expected: broken on purpose in the sample set)" if expected else "")]
+    for reason, n in report.failed_by_reason.most_common():
+        files = [o.file for o in expected if (o.reason or "?") == reason]
+        lines.append(f"  {n:>4} x {reason}" + (f" (expected: {', '.join(files)})" if len(files) == n else ""))
+    return lines
+
+
 def summary(report: Report) -> str:
     counts = report.counts
     lines = [
         f"uploaded        {len(report.outcomes)}",
         f"completed       {counts.get('completed', 0)}",
-        f"failed          {counts.get('failed', 0)}",
-        *[f"  {n:>4} x {reason}" for reason, n in report.failed_by_reason.most_common()],
+        *failures(report),
         f"missing         {counts.get('missing', 0)}",
         f"dead-lettered   {len(report.dead_lettered)}",
         f"alerts          {len(report.alerts)}",
@@ -151,7 +168,7 @@ def main(argv: list[str]) -> int:
 
         return serve_command.main(argv[1:])
     args = parse_args(argv)
-    settings = load_stack(args.stack)
+    settings = load_stack(args.stack, brief=not args.warnings)
     try:
         Faults.parse(args.faults, args.seed)
     except FaultSpecError as error:
@@ -180,6 +197,9 @@ def main(argv: list[str]) -> int:
                               iam_enforce=args.iam_enforce, out_dir=args.out,
                               on_progress=lambda done, total: setattr(progress, "done", done))
         progress.done = len(uploads)
+    if inputs:
+        for outcome in report.outcomes:
+            outcome.expected = "failed" if outcome.file in BROKEN_ON_PURPOSE else None
     report_path = args.report or args.out / "report.json"
     report_path.parent.mkdir(parents=True, exist_ok=True)
     report_path.write_text(json.dumps(report.to_json(), indent=2, default=str))

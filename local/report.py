@@ -29,6 +29,7 @@ class Outcome:
     error: str | None = None
     variants: list[str] = field(default_factory=list)
     execution: str | None = None
+    expected: str | None = None  # the status a generated sample is meant to end with, when it is not `completed`
 
 
 @dataclass

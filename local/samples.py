@@ -124,8 +124,11 @@ def long_thin_png() -> bytes:
     return encode(Image.new("RGB", (16_000, 4), "navy"), "PNG")
 
 
+BROKEN_ON_PURPOSE = ("broken-upload.jpg", "notes.jpg")  # the demo shows what a failure looks like
+
+
 def sample_set() -> list[tuple[str, bytes]]:
-    """The demo's uploads: (file name, bytes); the last two are meant to fail."""
+    """The demo's uploads: (file name, bytes); the last two, `BROKEN_ON_PURPOSE`, are meant to fail."""
     return [
         ("holiday-portrait.jpg", jpeg_with_exif(6)),
         ("press-photo-cmyk.jpg", cmyk_jpeg()),

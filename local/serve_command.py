@@ -15,19 +15,15 @@ from pathlib import Path
 
 from local.serve import CannotStart, LocalServer
 from local.settings import load_stack
-
-
-def port_number(value: str) -> int:
-    if not value.isdigit() or int(value) > 65535:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a port (0 to 65535; 0 picks a free one)")
-    return int(value)
+from tools.arguments import Number, Parser
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m local serve",
+    parser = Parser(prog="python -m local serve",
                                      description="the whole pipeline as a local AWS endpoint, until Ctrl-C")
     parser.add_argument("--stack", default="dev", help="whose Pulumi.<stack>.yaml settings to use (default: dev)")
-    parser.add_argument("--port", type=port_number, default=4566,
+    parser.add_argument("--port", type=Number("a port", whole=True, high=65535, note="0 picks a free one"),
+                        default=4566,
                         help="the endpoint's port on 127.0.0.1 (default: 4566; 0 picks a free one)")
     parser.add_argument("--state", type=Path, help="keep the buckets and the status table in DIR across restarts")
     parser.add_argument("--out", type=Path, default=Path("out/serve"),

@@ -7,14 +7,21 @@ import sys
 from components import ConfigError, Settings, read_stack_settings
 
 
-def load_stack(stack: str) -> Settings | None:
-    """`Pulumi.<stack>.yaml`'s settings, each pitfall warning printed as `pulumi preview` would;
-    None after printing one line per problem if the stack is unknown or its settings invalid."""
+def load_stack(stack: str, *, brief: bool = False) -> Settings | None:
+    """`Pulumi.<stack>.yaml`'s settings, each pitfall warning printed as `pulumi preview` would (`brief`:
+    one line counting them); None after printing one line per problem if the stack is unknown or its
+    settings invalid."""
     try:
         settings = Settings.from_dict(read_stack_settings(stack))
     except (ConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return None
-    for warning in settings.warnings():
+    warnings = settings.warnings()
+    if brief and warnings:
+        keys = ", ".join(dict.fromkeys(warning.split(":")[0] for warning in warnings))
+        print(f"note: stack {stack} has {len(warnings)} settings warning{'s' if len(warnings) > 1 else ''} ({keys}), "
+              "as `pulumi preview` shows them: add --warnings to list them", file=sys.stderr)
+        return settings
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     return settings

@@ -17,85 +17,44 @@ the local stack (--local, or an --endpoint-url) no credentials are needed.
 from __future__ import annotations
 
 import argparse
-import math
 import os
-import re
 import sys
-from datetime import UTC, datetime, timedelta
 
-from handlers.uploads import utc_iso
-from tools import errors, resources
+from tools import errors, resources, status
+from tools.arguments import Parser, per_second, positive, sizes, timestamp, whole
 from tools.commands import run, run_smoke
 
 __all__ = ["main", "parse_args", "positive", "run", "run_smoke", "timestamp", "whole"]
 
-DURATION = re.compile(r"(\d+)([mhd])")  # with `fullmatch`: `$` would accept a final newline
-UNITS = {"m": "minutes", "h": "hours", "d": "days"}
 FAILED_SINCE_HELP = "failed at or after this ISO 8601 time (2026-11-28T00:00:00Z) or duration back (30m, 2h, 1d)"
-
-
-def timestamp(value: str) -> str:
-    """An ISO 8601 time (any offset), or a duration back from now (`30m`, `2h`, `1d`), as the status
-    table stores times: UTC, milliseconds, `Z`."""
-    if not value:
-        return ""  # no lower bound
-    duration = DURATION.fullmatch(value.strip())
-    if duration:
-        return utc_iso(datetime.now(UTC) - timedelta(**{UNITS[duration[2]]: int(duration[1])}))
-    try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{value!r} is neither an ISO 8601 time (2026-11-28T00:00:00Z) nor a "
-                                         "duration back from now (30m, 2h, 1d)") from None
-    return utc_iso(parsed)
-
-
-def positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = 0.0
-    if not (number > 0 and math.isfinite(number)):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a positive number")
-    return number
-
-
-def whole(value: str) -> int:
-    """A whole number of at least 1."""
-    if not value.strip().isdigit() or int(value) < 1:
-        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number of at least 1")
-    return int(value)
-
-
-def per_second(value: str) -> float:
-    """`500/s`, `500` or `30000/min`: images per second."""
-    text = value.strip().lower()
-    number, _, unit = text.partition("/")
-    divisor = {"": 1, "s": 1, "min": 60, "h": 3600}.get(unit)
-    if divisor is None:
-        raise argparse.ArgumentTypeError(f"{value!r}: write a rate as 500/s, 30000/min or 500")
-    return positive(number) / divisor
+SETTINGS_STACK = ("--stack NAME reads the settings in Pulumi.NAME.yaml, here in the project folder: no Pulumi CLI, "
+                  "no AWS access")
+DEPLOYED_STACK = ("--stack NAME reads the deployed stack's resource names from `pulumi stack output --json "
+                  "--stack NAME` (needs the Pulumi CLI, logged in); --local or --outputs FILE instead need neither")
+DLQ_ONLY_REFUSES = ("failed_since", "all", "limit", "include_invalid")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m tools", description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="python -m tools", description=__doc__.split("\n\n")[0],
+                    epilog=f"--stack means two things: for cost and capacity, {SETTINGS_STACK}; for the others, "
+                           f"{DEPLOYED_STACK}.", formatter_class=argparse.RawDescriptionHelpFormatter)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, help_text in (("cost", "dollars per million images by service, STANDARD and EXPRESS side by side"),
                             ("capacity", "which quota binds first at a sustained upload rate")):
-        sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--stack", required=True, help="the stack whose Pulumi.<stack>.yaml to read")
+        sub = commands.add_parser(name, help=help_text, description=f"{help_text}. {SETTINGS_STACK}.")
+        sub.add_argument("--stack", required=True, help="read the settings in Pulumi.STACK.yaml (this folder)")
         if name == "cost":
             sub.add_argument("--images", type=whole, default=1_000_000, help="images a month (default 1,000,000)")
             sub.add_argument("--avg-megapixels", type=positive, default=12.0, help="average photo size (default 12)")
             sub.add_argument("--prices", help="a prices file like tools/data/prices.json")
         else:
             sub.add_argument("--rate", type=per_second, required=True, help="sustained uploads, e.g. 500/s")
+    replay = None
     for name, help_text in (("status", "one image's status, or the failures since a time"),
                             ("replay", "re-enqueue failed images, or redrive the DLQ"),
                             ("metrics", "the queues' depth now, and the last hour of their metrics"),
                             ("smoke", "upload test images to a deployed stack and check each ends right")):
-        sub = commands.add_parser(name, help=help_text)
+        sub = commands.add_parser(name, help=help_text, description=f"{help_text}. {DEPLOYED_STACK}.")
         resources.add_arguments(sub)
         if name != "smoke":
             sub.add_argument("--json", action="store_true", help="print JSON (for scripts) instead of text")
@@ -105,8 +64,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             sub.add_argument("--key", help="the upload key, uploads/{userId}/{imageId}.{ext}")
             sub.add_argument("--failed-since", type=timestamp, help=f"list the images {FAILED_SINCE_HELP}")
         elif name == "replay":
-            sub.add_argument("--failed-since", type=timestamp, default="",
-                             help=f"replay the images {FAILED_SINCE_HELP}")
+            replay = sub
+            sub.add_argument("--failed-since", type=timestamp, help=f"replay the images {FAILED_SINCE_HELP}")
+            sub.add_argument("--all", action="store_true", help="replay every failed image, however old")
+            sub.add_argument("--include-invalid", action="store_true",
+                             help="replay images whose file itself was refused (InvalidImage: empty, corrupt, not "
+                                  "an image, too large) too; left alone by default, they would fail again")
             sub.add_argument("--dlq", action="store_true", help="redrive the dead-letter queue instead")
             sub.add_argument("--native", action="store_true",
                              help="with --dlq: SQS StartMessageMoveTask (does not reset statuses)")
@@ -116,10 +79,32 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         elif name == "smoke":
             sub.add_argument("--timeout", type=positive, default=600.0, help="seconds to wait (default 600)")
             sub.add_argument("--keep", action="store_true", help="leave the test uploads, variants and items")
-            sub.add_argument("--sizes", help="variant sizes to expect, e.g. 1280,640,160 (default: the stack's)")
+            sub.add_argument("--sizes", type=sizes,
+                             help="variant sizes to expect, e.g. 1280,640,160 (default: the stack's)")
         else:
             sub.add_argument("--hours", type=whole, default=1, help="how many hours back (default 1)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.command == "replay" and replay is not None:
+        _check_replay(args, replay)
+    return args
+
+
+def _check_replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Replay acts on a selection it was given, and refuses flags it would ignore."""
+    if args.native and not args.dlq:
+        parser.error("--native redrives the dead-letter queue: it works only with --dlq")
+    if args.dlq:
+        given = [name for name in DLQ_ONLY_REFUSES if getattr(args, name) not in (None, False)]
+        if given:
+            parser.error(f"--dlq redrives every message in the dead-letter queue; --{given[0].replace('_', '-')} "
+                         "selects failed images in the status table: use one")
+    elif args.all and args.failed_since is not None:
+        parser.error("--all replays every failed image, --failed-since those failed since a time: use one")
+    elif not args.all and args.failed_since is None:
+        parser.error("replay needs a selection: --failed-since TIME (failed since then), --all (every failed "
+                     "image) or --dlq (the dead-letter queue's messages)")
+    if args.all:
+        args.failed_since = ""  # no lower bound
 
 
 def estimates(args: argparse.Namespace) -> str:
@@ -170,6 +155,9 @@ def main(argv: list[str]) -> int:
             print(f"\n{result.table()}")
             return 0 if result.ok else 1
         print(run(args))
+    except status.NotFound as error:  # an answer, not a mistake: exit code 1, as grep finding nothing
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     except Exception as error:
         message = errors.explain(error) or (str(error) if isinstance(error, FileNotFoundError) else None)
         if message is None:

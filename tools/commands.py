@@ -32,17 +32,22 @@ def _status(args: argparse.Namespace, found: resources.Resources, clients: Clien
         raise resources.ResourceError("status takes --key (or --image-id and --user-id) for one image, or "
                                       "--failed-since for the failures: not both")
     if args.failed_since:
-        failures = status.failures_since(dynamodb, found.table, args.failed_since)
-        return status.failures_table(failures), [status.as_json(item) for item in failures]
+        failures = status.failed_items(dynamodb, found.table, args.failed_since)
+        return (status.failures_table([status.plain_item(item) for item in failures]),
+                [status.as_json(item) for item in failures])
     if not (args.key or (args.image_id and args.user_id)):
         raise resources.ResourceError("status needs --key, or --image-id and --user-id, or --failed-since")
-    item = status.image_status(dynamodb, found.table, image_id=args.image_id, user_id=args.user_id, key=args.key)
+    raw = status.image_item(dynamodb, found.table, image_id=args.image_id, user_id=args.user_id, key=args.key)
+    if raw is None:
+        raise status.not_found(clients.client("s3"), found.input_bucket, key=args.key, image_id=args.image_id,
+                               user_id=args.user_id)
+    item = status.plain_item(raw)
     text = status.describe(item)
-    if item and args.key and item.get("uploadKey") and item["uploadKey"] != args.key:
+    if args.key and item.get("uploadKey") and item["uploadKey"] != args.key:
         text += "\n" + "\n".join(paragraph(
             f"note: this image's newest upload is {item['uploadKey']}, not {args.key}: one image, one status "
             "(uploads/{userId}/{imageId}.* share it; the newest upload wins)"))
-    return text, status.as_json(item) if item else None
+    return text, status.as_json(raw)
 
 
 def _replay(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
@@ -72,7 +77,7 @@ def _replay(args: argparse.Namespace, found: resources.Resources, clients: Clien
         found.need("table", "queue_url")
         result = replay.replay_failed(dynamodb, sqs, table=found.table, queue_url=found.queue_url,
                                       since=args.failed_since, rate=args.rate, dry_run=args.dry_run,
-                                      limit=args.limit)
+                                      limit=args.limit, include_invalid=args.include_invalid)
     return result.summary(), result.as_json()
 
 
@@ -93,11 +98,7 @@ def run_smoke(args: argparse.Namespace, session: Any = None) -> smoke.SmokeResul
     found = resources.resolve(args)
     found.need("input_bucket", "output_bucket", "table")
     if args.sizes:
-        try:
-            sizes = [int(size) for size in args.sizes.split(",")]
-        except ValueError:
-            raise resources.ResourceError(f"--sizes {args.sizes!r} is not a list of pixel sizes, e.g. "
-                                          "1280,640,160") from None
+        sizes = args.sizes
     else:
         stack = args.stack.rsplit("/", 1)[-1] if args.stack else None  # `org/dev` reads Pulumi.dev.yaml
         try:

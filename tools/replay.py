@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.errors import InvalidMessage
+from handlers.errors import FILE_ERRORS, InvalidMessage
 from handlers.status import now
 from handlers.uploads import parse_message, rerun_message
 from tools.layout import paragraph
@@ -88,14 +88,19 @@ def _back_to_failed(dynamodb: Any, table: str, body: dict[str, Any], reason: str
 
 
 def replay_failed(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, since: str = "", rate: float = 5.0,
-                  dry_run: bool = False, limit: int | None = None,
+                  dry_run: bool = False, limit: int | None = None, include_invalid: bool = False,
                   sleep: Callable[[float], None] = time.sleep) -> ReplayResult:
-    """Re-enqueue failed images (failed at or after `since`, oldest first) from their stored bodies."""
+    """Re-enqueue failed images (failed at or after `since`, oldest first) from their stored bodies;
+    those whose file itself was refused (`FILE_ERRORS`) only with `include_invalid`."""
     result = ReplayResult(dry_run=dry_run)
     for item in failures_since(dynamodb, table, since):
         if limit is not None and len(result.replayed) >= limit:
             break
         name = f"{item['userId']}/{item['imageId']}"
+        if item.get("error") in FILE_ERRORS and not include_invalid:
+            result.skipped.append(f"{name}: its file was refused ({item['error']}: {item.get('reason')}): it "
+                                  "would fail again; --include-invalid replays it anyway")
+            continue
         if "originalMessage" not in item:
             result.skipped.append(f"{name}: no stored message (failed before it was queued?)")
             continue

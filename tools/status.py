@@ -3,54 +3,95 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer
+from botocore.exceptions import ClientError
 
 from handlers.status import plain_item
 from handlers.uploads import parse_key
 from tools.layout import WIDTH, columns, fitted_widths, labelled, shorten
 
-__all__ = ["as_json", "describe", "failures_since", "failures_table", "image_status", "plain_item"]
+__all__ = ["NotFound", "as_json", "describe", "failed_items", "failures_since", "failures_table", "image_item",
+           "image_status", "plain_item"]
 
 TIME_WIDTH = len("2026-11-28T10:00:00.000Z")
 MIN_REASON_WIDTH = 20  # the reason gets what the other columns leave, never less than this
 # What the variants step learns of the content (see the README's status item table).
 CONTENT_FIELDS = ("sha256", "phash", "thumbhash", "averageColor", "duplicateOf")
+JSON_TEXT_FIELDS = ("variants", "moderationLabels", "metadata", "originalMessage")  # stored as JSON text
+
+
+class NotFound(LookupError):
+    """The image asked about has no status item: the one line says whether its upload exists."""
+
+
+def image_item(dynamodb: Any, table: str, *, image_id: str | None = None, user_id: str | None = None,
+               key: str | None = None) -> dict[str, Any] | None:
+    """The status item of one image (by imageId + userId, or by its upload key) as DynamoDB typed it, or None."""
+    if key is not None:
+        upload = parse_key(key)
+        image_id, user_id = upload.image_id, upload.user_id
+    return dynamodb.get_item(TableName=table, Key={"imageId": {"S": image_id}, "userId": {"S": user_id}},
+                             ConsistentRead=True).get("Item")
 
 
 def image_status(dynamodb: Any, table: str, *, image_id: str | None = None, user_id: str | None = None,
                  key: str | None = None) -> dict[str, Any] | None:
     """The status item of one image (by imageId + userId, or by its upload key), or None."""
-    if key is not None:
-        upload = parse_key(key)
-        image_id, user_id = upload.image_id, upload.user_id
-    item = dynamodb.get_item(TableName=table, Key={"imageId": {"S": image_id}, "userId": {"S": user_id}},
-                             ConsistentRead=True).get("Item")
+    item = image_item(dynamodb, table, image_id=image_id, user_id=user_id, key=key)
     return plain_item(item) if item else None
 
 
-def failures_since(dynamodb: Any, table: str, since: str) -> list[dict[str, Any]]:
-    """Every failed image whose failure was recorded at or after `since` (ISO 8601), oldest first."""
+def failed_items(dynamodb: Any, table: str, since: str) -> list[dict[str, Any]]:
+    """Every failed image whose failure was recorded at or after `since` (ISO 8601), oldest first, as DynamoDB
+    typed them."""
     found: list[dict[str, Any]] = []
     for page in dynamodb.get_paginator("scan").paginate(
             TableName=table, FilterExpression="#status = :failed AND failedAt >= :since",
             ExpressionAttributeNames={"#status": "status"},
             ExpressionAttributeValues={":failed": {"S": "failed"}, ":since": {"S": since}}):
-        found += [plain_item(item) for item in page["Items"]]
-    return sorted(found, key=lambda item: item.get("failedAt", ""))
+        found += page["Items"]
+    return sorted(found, key=lambda item: item.get("failedAt", {}).get("S", ""))
 
 
-def describe(item: dict[str, Any] | None) -> str:
+def failures_since(dynamodb: Any, table: str, since: str) -> list[dict[str, Any]]:
+    """Every failed image whose failure was recorded at or after `since` (ISO 8601), oldest first."""
+    return [plain_item(item) for item in failed_items(dynamodb, table, since)]
+
+
+def not_found(s3: Any, bucket: str | None, *, key: str | None, image_id: str | None, user_id: str | None) -> NotFound:
+    """Why an image has no status item: its upload does not exist, or has not started (with the bucket to ask)."""
+    if key is None:
+        return NotFound(f"no status for image {image_id} of user {user_id}: no such image, or its processing has "
+                        "not started")
+    if bucket is None:
+        return NotFound(f"no status for {key}: no such upload, or its processing has not started (--input-bucket, "
+                        "or --stack or --local, tells which)")
+    try:
+        s3.head_object(Bucket=bucket, Key=key)
+    except ClientError as error:
+        if error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") != 404:
+            raise
+        return NotFound(f"{key} does not exist in {bucket}: no such upload (check the key)")
+    return NotFound(f"{key} exists but has no status yet: its processing has not started (queued, or its event "
+                    "was lost and the reconciler will start it)")
+
+
+def describe(item: dict[str, Any]) -> str:
     """One image's status item, a field per line; long values wrap under themselves within `WIDTH`."""
-    if item is None:
-        return "no status item: the upload was never started (rejected key, or still queued)"
     lines = [*labelled("image", f"{item['imageId']} (user {item['userId']})"),
              *labelled("status", item.get("status"))]
+    metadata = json.loads(item.get("metadata") or "{}")
+    for label, value in (("file", _picture(item, metadata)), ("camera", _camera(metadata))):
+        if value:
+            lines += labelled(label, value)
     fields = ["uploadKey", "uploadVersion", "executionArn", "startedAt", "completedAt"]
     if item.get("status") == "queued":  # a replay or re-run waiting to start; the old failure is history
         fields += ["queuedAt", "queuedAttempt", "pendingSince", "replayCount"]
-    else:
-        fields = ["reason", "error", *fields, "failedAt", "rejectedAt", "failedBy", "replayCount", "originalMessage",
-                  *CONTENT_FIELDS]
+    else:  # the stored message (originalMessage) is for replays: `--json` shows it
+        fields = ["reason", "error", *fields, "failedAt", "rejectedAt", "failedBy", "replayCount", *CONTENT_FIELDS]
     for field in fields:
         if item.get(field):
             lines += labelled(field, item[field])
@@ -82,7 +123,36 @@ def failures_table(items: list[dict[str, Any]]) -> str:
     return "\n".join(columns(header, rows, [*widths, reason_width]))
 
 
+def _picture(item: dict[str, Any], metadata: dict[str, Any]) -> str:
+    """`JPEG, 4000x3000 (upright 3000x4000), 2,345,678 B` from what the metadata step recorded."""
+    fmt, width, height = (item.get(name) or metadata.get(name) for name in ("format", "width", "height"))
+    if not (fmt and width and height):
+        return ""
+    upright = (metadata.get("uprightWidth"), metadata.get("uprightHeight"))
+    turned = f" (upright {upright[0]}x{upright[1]})" if None not in upright and upright != (int(width),
+                                                                                            int(height)) else ""
+    size = f", {metadata['bytes']:,} B" if isinstance(metadata.get("bytes"), int) else ""
+    return f"{fmt}, {width}x{height}{turned}{size}"
+
+
+def _camera(metadata: dict[str, Any]) -> str:
+    """`Canon EOS R5, captured 2026:11:01 10:20:30`, and the GPS position when the stack keeps it."""
+    said = ", ".join(part for part in (
+        " ".join(metadata[name] for name in ("cameraMake", "cameraModel") if metadata.get(name)),
+        f"captured {metadata['capturedAt']}" if metadata.get("capturedAt") else "",
+        f"at {metadata['gps']['latitude']}, {metadata['gps']['longitude']}" if metadata.get("gps") else "") if part)
+    return said
+
+
 def as_json(item: dict[str, Any]) -> dict[str, Any]:
-    """A status item for `--json`: as stored, with `variants` and `moderationLabels` (JSON text) as lists."""
-    decoded = {name: json.loads(item[name]) for name in ("variants", "moderationLabels") if item.get(name)}
-    return {**item, **decoded}
+    """A status item as DynamoDB typed it, for `--json`: numbers as numbers, the fields stored as JSON text
+    (`variants`, `metadata`, ...) as what they hold."""
+    deserialize = TypeDeserializer().deserialize
+    typed = {name: _plain_number(deserialize(value)) for name, value in item.items()}
+    return typed | {name: json.loads(typed[name]) for name in JSON_TEXT_FIELDS if isinstance(typed.get(name), str)}
+
+
+def _plain_number(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value

@@ -42,17 +42,37 @@ def test_a_missing_path_or_an_empty_folder_is_one_line_and_exit_code_2(tmp_path,
     assert capsys.readouterr().err.splitlines()[-1] == f"error: no files in {tmp_path / 'empty'}"
 
 
-def test_the_sample_run_keeps_its_inputs_next_to_the_outputs_and_shows_the_stacks_warnings(tmp_path, capsys):
+def test_the_sample_run_keeps_its_inputs_and_says_its_broken_files_fail_on_purpose(tmp_path, capsys):
     assert main(["--out", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
     kept = sorted(p.name for p in (tmp_path / "inputs").iterdir())
     assert len(kept) == len(sample_set()) and kept
     assert f"the generated inputs are in {tmp_path / 'inputs'}" in out
-    # What `pulumi preview` warns about dev, the local run warns about too, naming each key.
-    for warning in Settings.from_dict(read_stack_settings("dev")).warnings():
-        assert f"warning: {warning}" in err
+    lines = out.splitlines()
+    assert "failed          2 (2 expected: broken on purpose in the sample set)" in lines
+    assert "     1 x the JPEG image data is truncated (expected: broken-upload.jpg)" in lines
+    assert ("     1 x the file is not a JPEG, PNG, GIF, WebP or HEIC image (it starts with b'hello, t') "
+            "(expected: notes.jpg)") in lines
     report = json.loads((tmp_path / "report.json").read_text())
+    assert {o["file"]: o["expected"] for o in report["images"] if o["expected"]} == {
+        "broken-upload.jpg": "failed", "notes.jpg": "failed"}
     assert {o["status"] for o in report["images"]} <= {"completed", "failed"} and "missing" not in report["summary"]
+    # The dev stack's warnings (the original design's values, kept on purpose) are one line, not an alarm.
+    assert len(Settings.from_dict(read_stack_settings("dev")).warnings()) == 2 and "warning:" not in err
+    assert ("note: stack dev has 2 settings warnings (dead_letter_queue.message_retention_seconds, "
+            "dead_letter_queue.max_receive_count), as `pulumi preview` shows them: add --warnings to list them"
+            ) in err.splitlines()
+
+
+def test_warnings_lists_the_stacks_settings_warnings_and_a_user_s_failures_are_not_expected(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "notes.jpg").write_bytes(text_named_jpg())
+    assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--warnings"]) == 0
+    out, err = capsys.readouterr()
+    # What `pulumi preview` warns about dev, the local run lists too, naming each key.
+    for warning in Settings.from_dict(read_stack_settings("dev")).warnings():
+        assert f"warning: {warning}" in err.splitlines()
+    assert "failed          1" in out.splitlines() and "expected" not in out
 
 
 def test_every_stored_time_has_one_format_iso_utc_with_z():

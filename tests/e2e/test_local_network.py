@@ -21,7 +21,7 @@ NETWORK = {"create_vpc": True, "require_vpc_endpoints": True}
 def test_python_m_local_runs_a_stack_placed_in_a_vpc(monkeypatch, tmp_path, capsys):
     raw = read_stack_settings("dev") | {"network": NETWORK}
     monkeypatch.setattr("local.settings.read_stack_settings", lambda stack: raw)
-    assert main(["--out", str(tmp_path)]) == 0
+    assert main(["--out", str(tmp_path), "--warnings"]) == 0
     _, err = capsys.readouterr()
     assert "warning: network: 5 interface endpoints (sqs, states, sns, logs, monitoring) in 2 AZs" in err
     report = json.loads((tmp_path / "report.json").read_text())

@@ -58,6 +58,8 @@ class Served:
 
     def status(self, key: str) -> dict[str, Any] | None:
         result = self.tool("status", "--local", "--key", key, "--json")
+        if result.returncode == 1 and "has no status yet" in result.stderr:  # not started yet
+            return None
         assert result.returncode == 0, result.stderr
         return json.loads(result.stdout)
 
@@ -169,7 +171,9 @@ def test_serve_takes_uploads_from_any_client_and_the_tools_follow_inspect_and_re
         assert all(len(line) <= 100 for line in human.stdout.splitlines())
         failures = served.tool("status", "--local", "--failed-since", "1h", "--json")
         assert [f["imageId"] for f in json.loads(failures.stdout)] == ["notes"], failures.stderr
-        replay = served.tool("replay", "--local", "--failed-since", "1h")
+        replay = served.tool("replay", "--local", "--failed-since", "1h")  # its file was refused: left alone
+        assert replay.returncode == 0 and "replayed 0, skipped 1" in replay.stdout, replay.stdout + replay.stderr
+        replay = served.tool("replay", "--local", "--failed-since", "1h", "--include-invalid")
         assert replay.returncode == 0 and "replayed 1" in replay.stdout, replay.stdout + replay.stderr
         again = served.wait_for("uploads/me/notes.jpg", lambda i: i["status"] == "failed" and i.get("replayCount"))
         assert int(again["replayCount"]) == 1 and again["error"] == "InvalidImage"

@@ -17,7 +17,7 @@ from moto.server import ThreadedMotoServer
 from components import Settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
-from local.samples import encode, photo, text_named_jpg
+from local.samples import encode, jpeg_with_exif, photo, text_named_jpg
 from tools import __main__ as cli
 from tools import metrics, replay, status
 from tools.resources import LOCAL_OUTPUTS
@@ -64,7 +64,46 @@ def test_status_json_is_the_item_and_the_list_of_failures(runner):
     assert (item["imageId"], item["userId"], item["status"], item["error"]) == ("a", "alice", "failed", "DeadLettered")
     failures = json.loads(cli.run(args(runner, "status", "--failed-since", "1d", "--json")))
     assert [(f["userId"], f["imageId"]) for f in failures] == [("alice", "a")]
-    assert json.loads(cli.run(args(runner, "status", "--key", "uploads/nobody/x.jpg", "--json"))) is None
+
+
+def test_status_of_an_upload_that_does_not_exist_says_so_and_exits_non_zero(runner, capsys):
+    p = runner.pipeline
+    with_bucket = ["--table", p.table, "--input-bucket", p.input_bucket]
+    assert cli.main(["status", "--key", "uploads/nobody/x.jpg", *with_bucket]) == 1
+    assert capsys.readouterr() == ("", f"error: uploads/nobody/x.jpg does not exist in {p.input_bucket}: no such "
+                                       "upload (check the key)\n")
+    assert cli.main(["status", "--key", "uploads/nobody/x.jpg", *with_bucket, "--json"]) == 1
+    assert capsys.readouterr().out == ""
+    boto3.client("s3").put_object(Bucket=p.input_bucket, Key="uploads/nobody/x.jpg", Body=GOOD)  # no event yet
+    assert cli.main(["status", "--key", "uploads/nobody/x.jpg", *with_bucket]) == 1
+    assert capsys.readouterr().err == ("error: uploads/nobody/x.jpg exists but has no status yet: its processing "
+                                       "has not started (queued, or its event was lost and the reconciler will "
+                                       "start it)\n")
+    assert cli.main(["status", "--key", "uploads/nobody/y.jpg", "--table", p.table]) == 1
+    assert capsys.readouterr().err == ("error: no status for uploads/nobody/y.jpg: no such upload, or its "
+                                       "processing has not started (--input-bucket, or --stack or --local, tells "
+                                       "which)\n")
+    assert cli.main(["status", "--image-id", "y", "--user-id", "nobody", "--table", p.table]) == 1
+    assert capsys.readouterr().err == ("error: no status for image y of user nobody: no such image, or its "
+                                       "processing has not started\n")
+
+
+def test_status_json_is_typed_and_the_text_shows_format_dimensions_and_camera(runner):
+    runner.faults.throttle = 0.0
+    runner.run([Upload("p.jpg", "uploads/alice/p.jpg", jpeg_with_exif(6, width=800, height=600))])
+    item = json.loads(cli.run(args(runner, "status", "--key", "uploads/alice/p.jpg", "--json")))
+    assert item["status"] == "completed"
+    assert (item["format"], item["width"], item["height"]) == ("JPEG", 800, 600)
+    assert {k: item["metadata"][k] for k in ("format", "width", "height", "uprightWidth", "orientation",
+                                              "cameraMake", "cameraModel", "capturedAt")} == {
+        "format": "JPEG", "width": 800, "height": 600, "uprightWidth": 600, "orientation": 6, "cameraMake": "Canon",
+        "cameraModel": "EOS R5", "capturedAt": "2026:11:01 10:20:30"}
+    assert item["originalMessage"]["s3Key"] == "uploads/alice/p.jpg" and isinstance(item["variants"][0]["width"],
+                                                                                      int)
+    text = cli.run(args(runner, "status", "--key", "uploads/alice/p.jpg"))
+    assert re.search(r"^file +JPEG, 800x600 \(upright 600x800\), [\d,]+ B$", text, re.MULTILINE), text
+    assert re.search(r"^camera +Canon EOS R5, captured 2026:11:01 10:20:30$", text, re.MULTILINE), text
+    assert "originalMessage" not in text  # in --json; the text says what it means instead
 
 
 def test_long_ids_arns_and_reasons_stay_within_100_columns(runner):
@@ -84,16 +123,16 @@ def test_long_ids_arns_and_reasons_stay_within_100_columns(runner):
     listing = cli.run(args(runner, "status", "--failed-since", "2026-01-01"))
     assert_fits(listing)
     assert len(listing.splitlines()) == 3 and "…" in listing
-    assert_fits(cli.run(args(runner, "replay", "--dry-run")))
+    assert_fits(cli.run(args(runner, "replay", "--all", "--dry-run")))
     assert_fits(cli.run(args(runner, "replay", "--dlq", "--native", "--dry-run", "--dlq-arn", LONG_ARN,
                              "--queue-arn", LONG_ARN)))
 
 
 def test_replay_after_the_fix_completes_the_images_and_never_touches_completed_ones(runner):
     runner.run([Upload("a.jpg", "uploads/alice/a.jpg", GOOD), Upload("b.jpg", "uploads/bob/b.jpg", GOOD)])
-    dry = cli.run(args(runner, "replay", "--dry-run"))
+    dry = cli.run(args(runner, "replay", "--failed-since", "1h", "--dry-run"))
     assert dry.startswith("would replay 2, skipped 0")
-    assert json.loads(cli.run(args(runner, "replay", "--dry-run", "--json"))) == {
+    assert json.loads(cli.run(args(runner, "replay", "--all", "--dry-run", "--json"))) == {
         "dry_run": True, "replayed": ["alice/a", "bob/b"], "skipped": []}
     runner.faults.throttle = 0.0  # the fix
     result = replay.replay_failed(boto3.client("dynamodb"), boto3.client("sqs"), table=runner.pipeline.table,
@@ -109,14 +148,39 @@ def test_replay_after_the_fix_completes_the_images_and_never_touches_completed_o
     assert again.replayed == []
 
 
-def test_a_permanent_rejection_stays_failed_when_replayed(runner):
+def test_a_permanent_rejection_stays_failed_when_replayed_anyway(runner):
     runner.faults.throttle = 0.0
     runner.run([Upload("notes.jpg", "uploads/carol/notes.jpg", text_named_jpg())])
-    replay.replay_failed(boto3.client("dynamodb"), boto3.client("sqs"), table=runner.pipeline.table,
-                         queue_url=runner.pipeline.queue_url, rate=1000)
+    result = replay.replay_failed(boto3.client("dynamodb"), boto3.client("sqs"), table=runner.pipeline.table,
+                                  queue_url=runner.pipeline.queue_url, rate=1000, include_invalid=True)
+    assert result.replayed == ["carol/notes"]
     runner.run([])
     item = status.image_status(boto3.client("dynamodb"), runner.pipeline.table, key="uploads/carol/notes.jpg")
     assert item["status"] == "failed" and item["reason"].startswith("the file is not a JPEG")
+
+
+def test_replay_leaves_images_whose_file_is_bad_alone_unless_asked(runner):
+    runner.run([Upload("a.jpg", "uploads/alice/a.jpg", GOOD)])  # dead-lettered: StartExecution is down
+    runner.faults.throttle = 0.0
+    runner.run([Upload("empty.jpg", "uploads/carol/empty.jpg", b""), Upload("notes.jpg", "uploads/carol/notes.jpg",
+                                                                             text_named_jpg())])
+    dry = cli.run(args(runner, "replay", "--all", "--dry-run"))
+    assert_fits(dry)
+    lines = re.sub(r"\n {6}", " ", dry).splitlines()  # hanging lines joined back
+    assert lines[:2] == ["would replay 1, skipped 2", "  would replay: alice/a"]
+    assert sorted(lines[2:]) == [
+        "  skipped: carol/empty: its file was refused (InvalidImage: the file is empty (0 bytes)): it would fail "
+        "again; --include-invalid replays it anyway",
+        "  skipped: carol/notes: its file was refused (InvalidImage: the file is not a JPEG, PNG, GIF, WebP or "
+        "HEIC image (it starts with b'hello, t')): it would fail again; --include-invalid replays it anyway"]
+    assert sorted(json.loads(cli.run(args(runner, "replay", "--all", "--include-invalid", "--dry-run", "--json")))[
+        "replayed"]) == ["alice/a", "carol/empty", "carol/notes"]
+    cli.run(args(runner, "replay", "--all", "--rate", "1000"))
+    runner.run([])
+    dynamodb = boto3.client("dynamodb")
+    assert status.image_status(dynamodb, runner.pipeline.table, key="uploads/alice/a.jpg")["status"] == "completed"
+    notes = status.image_status(dynamodb, runner.pipeline.table, key="uploads/carol/notes.jpg")
+    assert (notes["status"], notes.get("replayCount")) == ("failed", None)  # untouched
 
 
 def test_redrive_moves_dlq_messages_back_and_resets_their_status(runner):
@@ -252,7 +316,7 @@ def test_local_reaches_the_local_stack_without_aws_credentials(local_stack, caps
     assert_fits(out)
     assert re.search(r"^images-uploads-dlq +1 +0 +0$", out, re.MULTILINE)
     assert "no datapoints in the last hour for: every metric of images-uploads, images-uploads-dlq" in out
-    assert cli.main(["replay", "--local", "--dry-run", "--json"]) == 0
+    assert cli.main(["replay", "--local", "--all", "--dry-run", "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["replayed"] == ["alice/a"]
 
 

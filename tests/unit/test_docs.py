@@ -41,3 +41,8 @@ def test_relative_links_lead_to_a_file_and_heading_that_exist(page):
         elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
             broken.append(f"{target}: no heading #{anchor} in {linked.relative_to(ROOT)}")
     assert not broken, f"{page.relative_to(ROOT)}: " + "; ".join(broken)
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
+def test_no_page_cites_an_issue_number_a_reader_cannot_look_up(page):
+    assert re.findall(r".{0,30}\b[Ii]ssues? \d+.{0,30}", page.read_text()) == []

@@ -75,7 +75,10 @@ def test_an_image_shows_its_placeholder_hashes_duplicates_and_moderation_labels(
                 "moderationLabels": json.dumps([{"Name": "Violence", "ParentName": "", "Confidence": 99.1}])}
     lines = status.describe(rejected).splitlines()
     assert field(lines, "moderation") == ["Violence (99.1 %)"] and "duplicateOf" not in "\n".join(lines)
-    assert status.as_json(rejected)["moderationLabels"][0]["Name"] == "Violence"
+    stored = {"moderationLabels": {"S": rejected["moderationLabels"]}, "width": {"N": "800"},
+              "nearDuplicateDistance": {"N": "2.5"}, "duplicateOf": {"NULL": True}}
+    assert status.as_json(stored) == {"moderationLabels": [{"Name": "Violence", "ParentName": "", "Confidence": 99.1}],
+                                      "width": 800, "nearDuplicateDistance": 2.5, "duplicateOf": None}
 
 
 def test_the_failures_table_fits_aligned_ids_shortened_in_the_middle_and_reasons_at_the_end():
