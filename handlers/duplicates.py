@@ -6,7 +6,14 @@ item can ever collide with them (a real `userId` never contains "/"):
 | item | imageId | userId | what it says |
 |---|---|---|---|
 | content claim | `sha256:{hex}` | `{userId}/content` | the user's images with these exact bytes, in order |
-| hash band | `phash{i}:{8 bits hex}:{userId}` | `{userId}/{imageId}` | an image whose perceptual hash has this band |
+| hash band | `phash{i}:{8 bits hex}:{userId}` | `{userId}/{uploadId}` | an upload whose perceptual hash has this band |
+
+Only the upload that owns its image writes: each write comes after a strongly consistent read of the
+image's status item shows this upload `processing`; a run that lost the image (a newer upload, or the
+same bytes PUT again, took it) raises `UploadSuperseded` and writes nothing. Band items are keyed by
+upload, so a run that loses the image between that read and its writes adds only items that no longer
+count, never replacing the new owner's; the claim is written under its version number after that read,
+so the new owner's place in it is never taken back.
 
 Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, then under a
 version number, so of simultaneous uploads of the same bytes exactly one becomes the original and
@@ -22,7 +29,7 @@ before it looks, so of two near duplicates processed at once, at least the later
 finds the other.
 
 Index items are never trusted alone: each names the upload it came from, and counts only while
-that image's status item still reflects that upload (stale ones are deleted when met).
+that image's status item still reflects that upload (stale ones are skipped, and deleted when met).
 
 Example:
     >>> content_key("user-1", "ab" * 32)["userId"]
@@ -41,7 +48,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from handlers import fingerprints, status
-from handlers.errors import TransientError
+from handlers.errors import TransientError, UploadSuperseded
 from handlers.status import now
 
 BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
@@ -49,7 +56,9 @@ CLAIM_ATTEMPTS = 8
 LOW_DETAIL_BITS = 8  # a photo's pHash has about 32 bits set (median threshold); a flat image's 0 or 1
 MAX_CANDIDATES = 1_000  # per band query: bounds a lookup's reads whatever the user's library
 ORIGINAL_WAIT_SECONDS = 30  # how long a copy waits for a still-processing original's outcome
-MAX_HOLDERS = 200  # the first, and the newest others; keeps the claim item far below DynamoDB's 400 KB
+# The claim keeps the first holder and the newest others that fit: 8 KB is about 100 holders of typical
+# names (a holder of 256 emoji takes 1 KB), far below DynamoDB's 400 KB item limit, and 8 write units.
+MAX_CLAIM_BYTES = 8 * 1024
 LIVE_STATUSES = ("queued", "processing", "completed")  # a failed or rejected image is no original
 KIND = {"S": "fingerprint"}
 TRANSIENT_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
@@ -93,19 +102,26 @@ def content_key(user_id: str, sha256: str) -> dict[str, Any]:
     return {"imageId": {"S": f"sha256:{sha256}"}, "userId": {"S": f"{user_id}/content"}}
 
 
-def index_keys(user_id: str, image_id: str, sha256: str, phash: str) -> list[dict[str, Any]]:
-    """The keys of every index item an image's fingerprint may have written (to clean up after it)."""
-    return [content_key(user_id, sha256), *(_band_key(index, band, user_id, image_id)
+def index_keys(user_id: str, upload_id: str, sha256: str, phash: str) -> list[dict[str, Any]]:
+    """The keys of every index item an upload's fingerprint may have written (to clean up after it)."""
+    return [content_key(user_id, sha256), *(_band_key(index, band, user_id, upload_id)
                                             for index, band in enumerate(fingerprints.bands(int(phash, 16), BANDS)))]
 
 
-def _band_key(index: int, band: str, user_id: str, image_id: str) -> dict[str, Any]:
-    return {"imageId": {"S": _band_partition(index, band, user_id)}, "userId": {"S": f"{user_id}/{image_id}"}}
+def _band_key(index: int, band: str, user_id: str, upload_id: str) -> dict[str, Any]:
+    """One item per upload (its id is unique: a digest of bucket, key, version and sequencer), so an upload
+    never replaces another upload's band item of the same image."""
+    return {"imageId": {"S": _band_partition(index, band, user_id)}, "userId": {"S": f"{user_id}/{upload_id}"}}
 
 
 def _band_partition(index: int, band: str, user_id: str) -> str:
     """One partition per user and band value: users never share (or heat) each other's partitions."""
     return f"phash{index}:{band}:{user_id}"
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """A (typed, flat) item's size as DynamoDB counts it: each attribute's name plus its value, in UTF-8."""
+    return sum(len(name.encode()) + len(str(next(iter(value.values()))).encode()) for name, value in item.items())
 
 
 def informative(phash: int) -> bool:
@@ -150,6 +166,18 @@ class Index:
                                                image_id=image_id, user_id=user_id)
         return self._items[image_id]
 
+    def _check_owner(self, upload: Upload) -> None:
+        """Raise `UploadSuperseded` unless `upload` still owns its image (read afresh): only the upload the
+        status item reflects, while it is processed, writes to the index."""
+        self._items.pop(upload.image_id, None)
+        item = self.image(upload.user_id, upload.image_id) or {}
+        if item.get("uploadId", {}).get("S") != upload.upload_id:
+            raise UploadSuperseded(f"image {upload.image_id!r} now reflects another upload: this run leaves "
+                                   "the duplicates index alone")
+        if (state := item.get("status", {}).get("S")) != "processing":
+            raise UploadSuperseded(f"image {upload.image_id!r} is {state}, no longer processing: this run "
+                                   "leaves the duplicates index alone")
+
     def reflects(self, user_id: str, image_id: str, upload_id: str) -> bool:
         """Does the image still stand for that upload, and is it alive (not failed or rejected)?"""
         item = self.image(user_id, image_id)
@@ -162,15 +190,18 @@ class Index:
         The claim lists its holders in the order they came. The original is the first that still holds
         the bytes: when it is re-uploaded with other content, fails or is rejected, the next holder
         takes its place. A retry of this very step finds itself where it was and gives the same answer.
+        Raises `UploadSuperseded` when `upload` no longer owns its image (checked after reading the claim,
+        before writing it under the version read: the new owner's entry is never replaced).
         """
         key = content_key(upload.user_id, sha256)
         me = [upload.image_id, upload.upload_id]
         for attempt in range(CLAIM_ATTEMPTS):  # each turn settles, or lost a race that changed the claim
             held = self._call(self.dynamodb.get_item, TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+            self._check_owner(upload)
             holders = self._holders(upload, json.loads(held["holders"]["S"]) if held else [])
             version = int(held["version"]["N"]) if held else 0
-            item = key | {"kind": KIND, "holders": {"S": json.dumps(holders)}, "version": {"N": str(version + 1)},
-                          "updatedAt": {"S": now()}}
+            item = _claim_item(key, holders, me, version + 1)
+            holders = json.loads(item["holders"]["S"])
             condition = ("attribute_not_exists(imageId)" if held is None else "version = :version")
             values = {":version": {"N": str(version)}} if held is not None else {}
             written = self._conditional(self.dynamodb.put_item, TableName=self.table, Item=item,
@@ -215,37 +246,46 @@ class Index:
                 kept.append([image, upload_id])  # past the first live holder, the rest are checked when first
         if me not in kept:
             kept.append(me)
-        return kept[:1] + kept[1:][-(MAX_HOLDERS - 1):]
+        return kept
 
     def near(self, upload: Upload, phash: int, sha256: str, max_distance: int) -> NearDuplicate | None:
         """Register `upload`'s hash bands, then find the closest other live image within `max_distance`
-        (nothing for a flat image's hash, see `informative`)."""
+        (nothing for a flat image's hash, see `informative`). Raises `UploadSuperseded` when `upload` no
+        longer owns its image."""
         if not informative(phash):
             return None
+        self._check_owner(upload)
         bands = fingerprints.bands(phash, BANDS)
         hex_hash = format(phash, "016x")
         for index, band in enumerate(bands):
             self._call(self.dynamodb.put_item, TableName=self.table,
-                       Item=_band_key(index, band, upload.user_id, upload.image_id)
+                       Item=_band_key(index, band, upload.user_id, upload.upload_id)
                                    | {"kind": KIND, "ownerImageId": {"S": upload.image_id},
                                       "ownerUploadId": {"S": upload.upload_id}, "phash": {"S": hex_hash},
                                       "sha256": {"S": sha256}})
-        candidates: dict[str, tuple[int, dict[str, Any]]] = {}
+        mine: list[dict[str, Any]] = []  # this image's items of other uploads
+        candidates: list[tuple[int, str, dict[str, Any]]] = []
         for index, band in enumerate(bands):
             for entry in self._entries(index, band, upload.user_id):
                 owner, owner_upload = entry["ownerImageId"]["S"], entry["ownerUploadId"]["S"]
                 if owner == upload.image_id:
                     if owner_upload != upload.upload_id:
-                        self._forget(entry)  # an older upload of this image
+                        mine.append(entry)
                     continue
-                if entry.get("sha256", {}).get("S") == sha256 or owner in candidates:
+                if entry.get("sha256", {}).get("S") == sha256:
                     continue  # an exact duplicate is `duplicateOf`, not a near one
                 distance = fingerprints.hamming(phash, int(entry["phash"]["S"], 16))
                 if distance <= max_distance:
-                    candidates[owner] = (distance, entry)
-        # Closest first, and only until one is live: a user with many similar images costs one read, not one
-        # per similar image (stale entries met on the way are deleted).
-        for owner, (distance, entry) in sorted(candidates.items(), key=lambda c: (c[1][0], c[0])):
+                    candidates.append((distance, owner, entry))
+        if mine:  # an older upload's (or, if this run has just lost the image, the new owner's: kept)
+            self._items.pop(upload.image_id, None)
+            for entry in mine:
+                if not self.reflects(upload.user_id, upload.image_id, entry["ownerUploadId"]["S"]):
+                    self._forget(entry)
+        # Closest first, every item of an image (an image re-uploaded with a slightly different hash has a
+        # stale item and a live one), and only until one is live: a user with many similar images costs one
+        # status read per image met, not one per item (stale items met on the way are deleted).
+        for distance, owner, entry in sorted(candidates, key=lambda c: (c[0], c[1], c[2]["userId"]["S"])):
             if self.reflects(upload.user_id, owner, entry["ownerUploadId"]["S"]):
                 return NearDuplicate(owner, distance)
             self._forget(entry)
@@ -273,3 +313,15 @@ class Index:
                      ConditionExpression="ownerUploadId = :upload",
                      ExpressionAttributeValues={":upload": entry["ownerUploadId"]})
 
+
+def _claim_item(key: dict[str, Any], holders: list[list[str]], me: list[str], version: int) -> dict[str, Any]:
+    """The content claim: `holders` without the oldest after the first (never `me`) until it fits in
+    `MAX_CLAIM_BYTES`, so no number or length of names can make it too large to write."""
+    holders = list(holders)
+    while True:
+        item = key | {"kind": KIND, "holders": {"S": json.dumps(holders, ensure_ascii=False, separators=(",", ":"))},
+                      "version": {"N": str(version)}, "updatedAt": {"S": now()}}
+        droppable = [position for position, holder in enumerate(holders[1:], 1) if holder != me]
+        if item_bytes(item) <= MAX_CLAIM_BYTES or not droppable:
+            return item
+        del holders[droppable[0]]

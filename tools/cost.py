@@ -29,6 +29,9 @@ DATA = Path(__file__).parent / "data"
 ONE_VCPU_MB = 1_769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 EXPRESS_MEMORY_GB = 0.0625  # billed in 64 MB steps; our payloads are a few KB, so the first step
 SECONDS_PER_MONTH = 30 * 86_400
+# The duplicate index per image (`handlers.duplicates`): the content claim and 8 hash bands written; the
+# claim, the image's own status item twice (the owner check) and 8 band queries read.
+INDEX_WRITES, INDEX_READS = 9, 11
 ESM_POLLERS = 5  # an SQS event source mapping starts with five long-polling connections
 UPLOADS_KEPT = "S3 uploads kept"  # storage of the originals: your retention, not the pipeline's work
 # Through interface endpoints (`network`), per image: the S3 event handler's SendMessage and the orchestrator's
@@ -96,11 +99,12 @@ def variant_area(settings: Settings, profile: dict[str, Any]) -> float:
 def status_units(settings: Settings, profile: dict[str, Any], *, original: bool = False) -> tuple[int, int]:
     """DynamoDB write and read units per image: MarkProcessing (1), the final write (1 per KB of the item,
     the larger of before and after), EXPRESS's queued mark or the original orchestrator's write (1), and
-    the duplicate index (9 writes: the content claim and 8 hash bands; 8 band queries and a claim read)."""
+    the duplicate index (9 writes: the content claim and 8 hash bands; 11 reads: the claim, 8 band queries
+    and the image's own status item twice, since only the upload that still owns the image writes)."""
     writes = 1 + math.ceil(profile["status_item_bytes"] / 1024)
     writes += 1 if (settings.workflow.type == "EXPRESS" or original) else 0
     if settings.workflow.duplicates != "off" and not original:
-        return writes + 9, 9
+        return writes + INDEX_WRITES, INDEX_READS
     return writes, 0
 
 
@@ -154,7 +158,7 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
         "validate": (1, cpu["validate"], 2 * call),  # a HEAD and the first bytes
         "variants": (1, decode + encode + cpu["fingerprint"],
                      call + upload_mb / mbps * 1000 + variants * call + variant_mb / mbps * 1000
-                     + (18 * ddb if indexed else 0)),
+                     + ((INDEX_WRITES + INDEX_READS) * ddb if indexed else 0)),
         "metadata": (1, cpu["metadata"], 2 * call),
     }
     gb_second = r["lambda"]["gb_second"]

@@ -195,6 +195,6 @@ def clean_up(session: Any, run: str, keys: list[str], input_bucket: str, output_
         image_key = {"imageId": {"S": image_id}, "userId": {"S": run}}
         item = get_item(dynamodb, table, image_id, run) or {}
         if "sha256" in item and "phash" in item:  # its duplicates' claim and hash bands
-            for index_key in index_keys(run, image_id, item["sha256"]["S"], item["phash"]["S"]):
+            for index_key in index_keys(run, item["uploadId"]["S"], item["sha256"]["S"], item["phash"]["S"]):
                 dynamodb.delete_item(TableName=table, Key=index_key)
         dynamodb.delete_item(TableName=table, Key=image_key)

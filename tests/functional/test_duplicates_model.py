@@ -1,8 +1,10 @@
-"""Model-based: the duplicates index under any sequence of one user's uploads, re-uploads, failures and retries.
+"""Model-based: the duplicates index under any sequence of one user's uploads, re-uploads (with other
+bytes and a slightly different hash), failures, retries and late runs of superseded uploads.
 
 The model knows which image holds which content and whether it completed; after every upload the
 index must name, as `duplicateOf`, one of the other completed images holding the same bytes (none
-if there is none), and as `nearDuplicateOf` the closest completed image within the distance.
+if there is none), and as `nearDuplicateOf` the closest completed image within the distance. A late
+run of an upload its image no longer reflects is refused and changes nothing later uploads see.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 
 import boto3
+import pytest
 from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
@@ -17,13 +20,16 @@ from moto import mock_aws
 
 from handlers import fingerprints
 from handlers.duplicates import Index, Upload
+from handlers.errors import UploadSuperseded
 from local.stack import create_status_table
 
 USER, TABLE, DISTANCE = "u", "status", 4
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
-# Content -> its 64-bit perceptual hash: `near` is 2 bits from `photo`, the others 32 or more from both.
+# Content -> its 64-bit perceptual hash: `near` is 2 bits from `photo`, `first` 1 bit (in the first band,
+# the first queried: a re-upload from `photo` to `first` leaves a stale band item met before the live
+# ones), the others 32 or more from all three.
 PHASH = {"photo": 0x0123_4567_89AB_CDEF, "near": 0x0123_4567_89AB_CDEF ^ 0b101 << 20,
-         "other": 0xFEDC_BA98_7654_3210, "flat": 0x0F0F_0F0F_F0F0_F0F0}
+         "first": 0x0123_4567_89AB_CDEF ^ 1 << 60, "other": 0xFEDC_BA98_7654_3210, "flat": 0x0F0F_0F0F_F0F0_F0F0}
 SHA = {content: f"{index:064x}" for index, content in enumerate(PHASH, 1)}
 
 
@@ -37,6 +43,8 @@ class DuplicatesModel(RuleBasedStateMachine):
         self.images: dict[str, tuple[str, str]] = {}  # image -> (content, terminal status)
         self.held: dict[str, set[str]] = {}  # image -> every content it has held
         self.duplicate_of: dict[str, str | None] = {}  # image -> the original its newest upload recorded
+        self.superseded: list[tuple[Upload, str]] = []  # uploads a newer one of their image replaced
+        self.current: dict[str, tuple[Upload, str]] = {}
         self.uploads = 0
 
     def teardown(self) -> None:
@@ -79,10 +87,25 @@ class DuplicatesModel(RuleBasedStateMachine):
         self.dynamodb.put_item(TableName=TABLE, Item=self._item(image, upload.upload_id, outcome, content))
         self.images[image] = (content, outcome)
         self.held.setdefault(image, set()).add(content)
+        if image in self.current:
+            self.superseded.append(self.current[image])
+        self.current[image] = (upload, content)
         # The original, uploaded anew with the bytes it holds, stays the original (no image names it back).
         if was == (content, "completed") and self.duplicate_of.get(image, "") is None:
             assert original is None, (image, content, original)
         self.duplicate_of[image] = original.image_id if original else None
+
+    @rule(data=st.data())
+    def late_run_of_a_superseded_upload(self, data: st.DataObject) -> None:
+        """An older upload's variants step, held until a newer upload of its image took over, goes on."""
+        if not self.superseded:
+            return
+        upload, content = data.draw(st.sampled_from(self.superseded))
+        with pytest.raises(UploadSuperseded):
+            Index(self.dynamodb, TABLE).claim(upload, SHA[content])
+        if content != "flat":  # a flat hash never reaches the index
+            with pytest.raises(UploadSuperseded):
+                Index(self.dynamodb, TABLE).near(upload, PHASH[content], SHA[content], DISTANCE)
 
 TestDuplicatesModel = DuplicatesModel.TestCase
 # A step is about 30 DynamoDB calls on moto (50 ms); `make soak` runs 33 times as many examples.

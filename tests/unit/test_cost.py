@@ -48,6 +48,14 @@ def test_a_hand_computed_standard_image():
     assert report.per_million("SQS") == pytest.approx(1.2 * 0.40 + idle)
 
 
+def test_the_duplicate_index_costs_its_writes_and_reads_as_handlers_duplicates_makes_them():
+    # 9 writes: the content claim and 8 hash bands; 11 reads: the claim, the image's own status item
+    # twice (only the upload that owns the image writes), 8 band queries.
+    assert cost.status_units(settings(duplicates="flag"), PROFILE) == (3 + 9, 11)
+    report = cost.estimate(settings(duplicates="flag"), profile=PROFILE, prices=PRICES)
+    assert ("DynamoDB", "12 write units, 11 read units") in [(s, w) for s, w, d in report.lines]
+
+
 def test_express_is_priced_by_requests_and_duration_in_100_ms_and_64_mb_steps():
     report = cost.estimate(settings(type="EXPRESS", execution_timeout_seconds=300), profile=PROFILE, prices=PRICES)
     # validate 0 s + variants 1.769 s (metadata runs beside) -> billed 1.8 s x 0.0625 GB x $0.00001667, + $1 a million

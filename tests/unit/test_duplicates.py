@@ -10,14 +10,14 @@ from handlers.errors import TransientError
 
 
 def test_index_items_can_never_be_an_images_item():
-    keys = duplicates.index_keys("alice", "photo", "ab" * 32, "0123456789abcdef")
+    keys = duplicates.index_keys("alice", "upload-1", "ab" * 32, "0123456789abcdef")
     assert len(keys) == 1 + duplicates.BANDS
     assert all("/" in key["userId"]["S"] for key in keys)  # a real userId never contains "/"
     assert all(duplicates.is_index_item(key) for key in keys)
     assert not duplicates.is_index_item({"imageId": {"S": "sha256:x"}, "userId": {"S": "alice"}})
     # One partition per user and band: two users never share one.
     assert {k["imageId"]["S"] for k in keys[1:]}.isdisjoint(
-        k["imageId"]["S"] for k in duplicates.index_keys("bob", "photo", "ab" * 32, "0123456789abcdef")[1:])
+        k["imageId"]["S"] for k in duplicates.index_keys("bob", "upload-2", "ab" * 32, "0123456789abcdef")[1:])
 
 
 @pytest.mark.parametrize("phash", [0, 1 << 63, (1 << 64) - 1, 0xFF00000000000000])
