@@ -35,7 +35,7 @@ def test_a_yaml_program_with_mistakes_gets_each_one_named(schema, tmp_path):
     properties["functions"]["variants"]["memory_size"] = 1769            # snake_case
     program["outputs"]["queue"] = "${images.queueName}"                 # not an output
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(program))
-    program["packages"]["image-pipeline"] = str(ROOT)
+    program["packages"]["image-pipeline"] = str(ROOT / "provider")
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(program))
     problems = yaml_problems(tmp_path / "Pulumi.yaml", schema)
     assert len(problems) == 4, problems
