@@ -3,9 +3,12 @@
 Generated from `components.config` by `python -m provider.codegen`: do not edit. Pulumi's analyzer
 infers the package schema (`provider/schema.json`) from these annotations and docstrings; other
 languages spell the keys in camelCase (`visibility_timeout_seconds` -> `visibilityTimeoutSeconds`).
+`pulumi.Input` marks the settings that may be another resource's output (in the schema: not `plain`).
 """
 
 from typing import TypedDict
+
+import pulumi
 
 
 class QueueArgs(TypedDict, total=False):
@@ -249,8 +252,8 @@ class AlarmArgs(TypedDict, total=False):
     oldest_message_age_seconds: int
     """Oldest message age (maximum) above which to alarm. Default: 300. Range: >= 0."""
 
-    email_subscriptions: list[str]
-    """Email addresses subscribed to the alerts topic. Default: []."""
+    email_subscriptions: list[pulumi.Input[str]]
+    """Email addresses subscribed to the alerts topic (each may be an output or a secret). Default: []."""
 
     lambda_errors_threshold: int
     """Errors of one function in a period at which to alarm. Default: 1. Range: >= 1."""
@@ -280,8 +283,8 @@ class EncryptionArgs(TypedDict, total=False):
     mode: str
     """managed: SSE-SQS, SSE-S3, AWS-owned DynamoDB key (all free); kms: a customer key (about $1/month + $0.03 per 10,000 requests). Default: "managed". One of: managed, kms."""
 
-    kms_key_arn: str
-    """With mode kms: an existing key's ARN; None: create one. Default: unset."""
+    kms_key_arn: pulumi.Input[str]
+    """With mode kms: an existing key's ARN (may be an output); None: create one. Default: unset."""
 
 
 class ModerationArgs(TypedDict, total=False):
@@ -300,11 +303,11 @@ class ModerationArgs(TypedDict, total=False):
 class NetworkArgs(TypedDict, total=False):
     """Where the functions run: Lambda's own network (the default), your VPC's private subnets, or a minimal private VPC created here. In a VPC every AWS call goes through VPC endpoints (`components.network`): no internet gateway or NAT is needed, and interface endpoints cost money (about $7.30 a month each per AZ in eu-west-1; `python -m tools cost` shows the stack's)."""
 
-    subnet_ids: list[str]
-    """Your VPC's private subnets for every function, in at least two AZs; empty: not in your VPC. Default: []."""
+    subnet_ids: pulumi.Input[list[pulumi.Input[str]]]
+    """Your VPC's private subnets for every function, in at least two AZs (may be an output); empty: not in your VPC. Default: []."""
 
-    security_group_ids: list[str]
-    """Security groups of the functions (1 to 5, with subnetIds); they must allow HTTPS (443) out. Default: []."""
+    security_group_ids: list[pulumi.Input[str]]
+    """Security groups of the functions (1 to 5, with subnetIds; each may be an output); they must allow HTTPS (443) out. Default: []."""
 
     create_vpc: bool
     """Create a private VPC (no internet gateway, no NAT) for the functions. Default: false."""

@@ -25,13 +25,25 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "HEIF")  # HEIF: HEIC from phones, and .heif
 
 
+# Which settings may be another resource's output (a VPC's subnets, a key's ARN, a secret address): "whole" (the
+# value, or any item of a list) or "each" (every item, but the list itself is known: one resource per item).
+WHOLE, EACH = "whole", "each"
+
+
 def setting(default: Any, doc: str, *, minimum: int | None = None, maximum: int | None = None,
-            choices: tuple[Any, ...] | None = None) -> Any:
+            choices: tuple[Any, ...] | None = None, outputs: str | None = None) -> Any:
     """A documented field; the range and choices are checked by `components.validation`."""
-    metadata = {"doc": doc, "min": minimum, "max": maximum, "choices": choices}
+    metadata = {"doc": doc, "min": minimum, "max": maximum, "choices": choices, "outputs": outputs}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def is_pending(value: Any) -> bool:
+    """A value known only once deployed (a `pulumi.Output`), which the settings marked `outputs=` hold until then:
+    validated for shape at preview and for content once known (`components.loading`). Recognised without importing
+    Pulumi: the local runner and the tools use this library without it."""
+    return callable(getattr(value, "apply", None)) and callable(getattr(value, "future", None))
 
 
 @dataclass(frozen=True)
@@ -210,7 +222,8 @@ class AlarmSettings:
     dlq_depth_threshold: int = setting(1, "DLQ visible messages at or above which to alarm.", minimum=1)
     oldest_message_age_seconds: int = setting(300, "Oldest message age (maximum) above which to alarm.",
                                               minimum=0)
-    email_subscriptions: list[str] = setting([], "Email addresses subscribed to the alerts topic.")
+    email_subscriptions: list[str] = setting([], "Email addresses subscribed to the alerts topic (each may be an "
+                                             "output or a secret).", outputs=EACH)
     lambda_errors_threshold: int = setting(1, "Errors of one function in a period at which to alarm.", minimum=1)
     lambda_throttles_threshold: int = setting(1, "Throttles of one function in a period at which to alarm.",
                                               minimum=1)
@@ -232,7 +245,8 @@ class EncryptionSettings:
     mode: str = setting("managed", "managed: SSE-SQS, SSE-S3, AWS-owned DynamoDB key (all free); kms: a customer key "
                         "(about $1/month + $0.03 per 10,000 requests).",
                         choices=("managed", "kms"))
-    kms_key_arn: str | None = setting(None, "With mode kms: an existing key's ARN; None: create one.")
+    kms_key_arn: str | None = setting(None, "With mode kms: an existing key's ARN (may be an output); None: create "
+                                      "one.", outputs=WHOLE)
 
 
 @dataclass(frozen=True)
@@ -257,10 +271,10 @@ class NetworkSettings:
     (about $7.30 a month each per AZ in eu-west-1; `python -m tools cost` shows the stack's).
     """
 
-    subnet_ids: list[str] = setting([], "Your VPC's private subnets for every function, in at least two AZs; "
-                                    "empty: not in your VPC.")
-    security_group_ids: list[str] = setting([], "Security groups of the functions (1 to 5, with subnet_ids); they "
-                                            "must allow HTTPS (443) out.")
+    subnet_ids: list[str] = setting([], "Your VPC's private subnets for every function, in at least two AZs (may "
+                                    "be an output); empty: not in your VPC.", outputs=WHOLE)
+    security_group_ids: list[str] = setting([], "Security groups of the functions (1 to 5, with subnet_ids; each "
+                                            "may be an output); they must allow HTTPS (443) out.", outputs=EACH)
     create_vpc: bool = setting(False, "Create a private VPC (no internet gateway, no NAT) for the functions.")
     vpc_cidr: str = setting("10.20.0.0/16", "CIDR block of the created VPC (/16 to /24).")
     availability_zones: int = setting(2, "AZs of the created VPC's subnets, and of every interface endpoint there.",
@@ -273,7 +287,7 @@ class NetworkSettings:
     @property
     def enabled(self) -> bool:
         """The functions run in a VPC (yours or a created one)."""
-        return self.create_vpc or bool(self.subnet_ids)
+        return self.create_vpc or is_pending(self.subnet_ids) or bool(self.subnet_ids)
 
 
 @dataclass(frozen=True)

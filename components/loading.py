@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from components.config import Settings
+from components.config import EACH, Settings, is_pending
 from components.errors import ConfigError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -32,12 +32,20 @@ def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False,
 
     Integers in lists arrive as floats from other languages (`[1280.0, 640.0]`): whole ones are ints.
     A value only known after deployment (another resource's output, a secret) cannot decide what the
-    stack creates: each is a problem naming its key.
+    stack creates: each is a problem naming its key, except at the settings that accept one (`outputs=` in
+    `components.config`: subnets, security groups, the KMS key, alert addresses). Those are validated for
+    shape now and for content once known: the settings hold, in their place, outputs that resolve only
+    after every setting validated with the values known (all problems at once, failing the deployment).
     """
     import pulumi
 
     unknown: list[str] = []
     known = _known(args, "", unknown)
+    if isinstance(known, dict) and not unknown and _pending(known):
+        # Unsecret the check: its outcome must not make the plain settings it gates secret.
+        checked = pulumi.Output.unsecret(pulumi.Output.from_input(known).apply(
+            lambda resolved: _resolved(resolved, known, camel_case=camel_case, source=source)))
+        known = _gated(known, checked)
     try:
         settings = Settings.from_dict(known if isinstance(known, dict) else {})  # UNKNOWN: all outputs
         problems = unknown
@@ -59,16 +67,92 @@ def config_failure(problems: list[str], *, camel_case: bool = False, source: str
     return pulumi.RunError(str(ConfigError(shown, source)))
 
 
+def _resolved(resolved: dict[str, Any], given: dict[str, Any], *, camel_case: bool, source: str) -> bool:
+    """Once the outputs are known: every setting validated again with their values, every problem at once."""
+    problems = [f"{path}: resolved to an empty list; give at least one, or leave the key out"
+                for path, _ in _outputs_given(given, "") if _at(resolved, path) == []]
+    try:
+        Settings.from_dict(_known(resolved, "", []))
+    except ConfigError as error:
+        problems += error.problems
+    if problems:
+        raise config_failure(problems, camel_case=camel_case, source=source)
+    return True
+
+
+def _pending(value: Any) -> bool:
+    if is_pending(value):
+        return True
+    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list) else ()
+    return any(_pending(item) for item in items)
+
+
+def _outputs_given(value: Any, path: str) -> list[tuple[str, Any]]:
+    """(key path, value) of every output in `value`, as `a.b[0]`."""
+    if is_pending(value):
+        return [(path, value)]
+    if isinstance(value, Mapping):
+        return [found for key, item in value.items() for found in _outputs_given(item, f"{path}.{key}".lstrip("."))]
+    if isinstance(value, list):
+        return [found for i, item in enumerate(value) for found in _outputs_given(item, f"{path}[{i}]")]
+    return []
+
+
+def _at(value: Any, path: str) -> Any:
+    for part in re.findall(r"[^.\[\]]+", path):
+        value = value[int(part)] if isinstance(value, list) else value.get(part)
+    return value
+
+
+def _gated(value: Any, checked: Any) -> Any:
+    """`value` with each output replaced by one that resolves to the same value once `checked` has."""
+    import pulumi
+
+    if is_pending(value):
+        return pulumi.Output.all(checked, value).apply(lambda both: both[1])
+    if isinstance(value, Mapping):
+        return {key: _gated(item, checked) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_gated(item, checked) for item in value]
+    return value
+
+
 UNKNOWN = object()  # stands for a value dropped from the settings because it is not known yet
+
+
+@functools.cache
+def accepts_outputs(section: type = Settings, prefix: str = "") -> dict[str, str]:
+    """The settings that may be outputs, by key path: WHOLE or EACH (`components.config`)."""
+    found: dict[str, str] = {}
+    for field in dataclasses.fields(section):  # type: ignore[arg-type]
+        default = field.default_factory() if field.default_factory is not dataclasses.MISSING else None
+        if dataclasses.is_dataclass(default):
+            found |= accepts_outputs(type(default), f"{prefix}{field.name}.")
+        elif field.metadata.get("outputs"):
+            found[f"{prefix}{field.name}"] = field.metadata["outputs"]
+    return found
+
+
+def _accepts_output(path: str) -> bool:
+    """An output is accepted as the whole value of a WHOLE setting, or as an item of a WHOLE or EACH list."""
+    if accepts_outputs().get(path) not in (None, EACH):
+        return True
+    return accepts_outputs().get(re.sub(r"\[\d+\]$", "", path)) is not None and path.endswith("]")
 
 
 def _known(value: Any, path: str, unknown: list[str]) -> Any:
     """`value` with whole floats as ints; UNKNOWN for an output, recorded in `unknown` (a list or mapping
-    holding one is kept without it, so the rest is still validated)."""
+    holding one is kept without it, so the rest is still validated). An output where the settings accept
+    one is kept as it is."""
     import pulumi
 
+    if isinstance(value, pulumi.Output) and path and _accepts_output(path):
+        return value
     if isinstance(value, pulumi.Output):
-        unknown.append(f"{path or '<inputs>'}: must be known at preview (a literal, stack config or a function "
+        each = accepts_outputs().get(path) == EACH
+        unknown.append(f"{path}: must be a list known at preview (one resource per item); each item may be an "
+                       "output or a secret" if each else
+                       f"{path or '<inputs>'}: must be known at preview (a literal, stack config or a function "
                        "result), not another resource's output or a secret: the settings decide what is created")
         return UNKNOWN
     if isinstance(value, float) and value.is_integer():

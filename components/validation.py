@@ -14,7 +14,7 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-from components.config import IMAGE_FORMATS, NetworkSettings, Settings
+from components.config import IMAGE_FORMATS, NetworkSettings, Settings, is_pending
 from components.errors import ConfigError
 
 T = TypeVar("T")
@@ -60,7 +60,10 @@ def _parse_dataclass(cls: type[T], raw: Any, path: str, problems: list[str], bas
 
 
 def _parse_value(hint: Any, value: Any, path: str, problems: list[str], default: Any = None) -> tuple[bool, Any]:
-    """Return (ok, parsed); on a type error record it and return (False, None)."""
+    """Return (ok, parsed); on a type error record it and return (False, None). A pending value (only where the
+    settings accept outputs, `components.loading`) is kept, and judged once known."""
+    if is_pending(value):
+        return True, value
     origin = typing.get_origin(hint)
     args = typing.get_args(hint)
     if origin in (typing.Union, types.UnionType):
@@ -109,7 +112,7 @@ def _range_problems(section: Any, path: str) -> list[str]:
         if dataclasses.is_dataclass(value):
             problems.extend(_range_problems(value, f"{key}."))
             continue
-        if value is None or isinstance(value, (list, dict)):
+        if value is None or isinstance(value, (list, dict)) or is_pending(value):
             continue
         low, high, choices = f.metadata.get("min"), f.metadata.get("max"), f.metadata.get("choices")
         if low is not None and value < low:
@@ -186,12 +189,12 @@ def _rule_problems(s: Settings) -> list[str]:
     problems += [f"workflow.allowed_formats: {fmt!r} is not one of {', '.join(IMAGE_FORMATS)}"
                  for fmt in wf.allowed_formats if fmt not in IMAGE_FORMATS]
     problems += [f"alarms.email_subscriptions: {address!r} is not an email address"
-                 for address in s.alarms.email_subscriptions if not EMAIL.match(address)]
+                 for address in _known(s.alarms.email_subscriptions) if not EMAIL.match(address)]
     enc = s.encryption
     if enc.kms_key_arn is not None and enc.mode != "kms":
         problems.append("encryption.kms_key_arn: only used with encryption.mode 'kms'; set mode: kms "
                         "or remove the key")
-    if enc.kms_key_arn is not None and not KMS_KEY_ARN.match(enc.kms_key_arn):
+    if isinstance(enc.kms_key_arn, str) and not KMS_KEY_ARN.match(enc.kms_key_arn):
         problems.append(f"encryption.kms_key_arn: {enc.kms_key_arn!r} is not a KMS key ARN "
                         "(arn:aws:kms:<region>:<account>:key/<id>; an alias ARN will not do: IAM grants name keys)")
     problems += _alarm_problems(s)
@@ -268,6 +271,11 @@ def _moderation_problems(s: Settings) -> list[str]:
     return problems
 
 
+def _known(values: Any) -> list[Any]:
+    """The items of a list setting known now: none of a pending list, not its pending items."""
+    return [] if is_pending(values) else [value for value in values if not is_pending(value)]
+
+
 SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
 SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
 
@@ -281,15 +289,16 @@ def _network_problems(s: Settings) -> list[str]:
         problems.append("network.create_vpc: true creates its own subnets and security groups; remove "
                         "network.subnet_ids and network.security_group_ids, or set create_vpc: false")
     problems += [f"network.subnet_ids: {sid!r} is not a subnet ID (subnet-0123456789abcdef0)"
-                 for sid in n.subnet_ids if not SUBNET_ID.match(sid)]
+                 for sid in _known(n.subnet_ids) if not SUBNET_ID.match(sid)]
     problems += [f"network.security_group_ids: {gid!r} is not a security group ID (sg-0123456789abcdef0)"
-                 for gid in n.security_group_ids if not SECURITY_GROUP_ID.match(gid)]
+                 for gid in _known(n.security_group_ids) if not SECURITY_GROUP_ID.match(gid)]
     for key, ids, most in (("subnet_ids", n.subnet_ids, 16), ("security_group_ids", n.security_group_ids, 5)):
-        if len(set(ids)) != len(ids):
-            problems.append(f"network.{key}: {ids} has duplicates")
-        if len(ids) > most:
+        known = _known(ids)
+        if len(set(known)) != len(known):
+            problems.append(f"network.{key}: {known} has duplicates")
+        if not is_pending(ids) and len(ids) > most:
             problems.append(f"network.{key}: {len(ids)} given; Lambda allows at most {most}")
-    if len(n.subnet_ids) == 1:
+    if not is_pending(n.subnet_ids) and len(n.subnet_ids) == 1:
         problems.append("network.subnet_ids: one subnet is one AZ; list private subnets in at least two AZs "
                         "(Lambda and the endpoints survive an AZ outage only then)")
     if n.subnet_ids and not n.security_group_ids:
@@ -379,7 +388,11 @@ def _network_warnings(s: Settings) -> list[str]:
               if not n.create_vpc and getattr(n, key) != getattr(default, key)]
     if not (n.enabled and n.endpoints):
         return unused
-    services, zones = interface_services(s), endpoint_zones(s)
+    services = interface_services(s)
+    if is_pending(n.subnet_ids):  # how many AZs: known once the subnets are
+        return [*unused, f"network: {len(services)} interface endpoints ({', '.join(services)}) in each AZ of "
+                "network.subnet_ids, each billed by the hour per AZ; `python -m tools cost` prices the stack"]
+    zones = endpoint_zones(s)
     where, most = ((f"{zones} AZs", "") if n.create_vpc else
                    (f"the AZs of network.subnet_ids (one subnet per AZ; {zones} subnets)", "at most "))
     try:

@@ -6,7 +6,8 @@ internet gateway, no NAT), and the functions' security group: HTTPS out to the V
 endpoints) and to the gateway endpoints' prefix lists (added with them, `components.vpc_endpoints`).
 
 `subnet_ids` + `security_group_ids`: your subnets are looked up to find their VPC, AZs and route tables;
-subnets in one AZ or in several VPCs fail the preview naming `network.subnet_ids`.
+subnets in one AZ or in several VPCs fail the preview naming `network.subnet_ids`. Subnets that are another
+resource's output are looked up and checked once known (in an apply: a problem then fails the deployment).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import NetworkSettings
+from components.config import NetworkSettings, is_pending
 from components.loading import CONFIG_SOURCE, config_failure
 from components.network import HTTPS, eni_policy
 
@@ -37,7 +38,7 @@ class Network:
     """One subnet per AZ: an interface endpoint takes at most one in each."""
     route_table_ids: list[pulumi.Input[str]]
     """The functions' subnets' route tables, for the gateway endpoints."""
-    zones: list[str]
+    zones: pulumi.Input[list[str]]
     eni_policy: pulumi.Output[str]
     """The document each function's role needs before Lambda can place the function (`network.eni_policy`)."""
     cidr: str | None = None
@@ -103,10 +104,23 @@ def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent:
             "functions_security_group": functions, "subnets": subnets}
 
 
+LOOKED_UP = ("vpc_id", "subnet_ids", "endpoint_subnet_ids", "route_table_ids", "zones")
+
+
 def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, Any]:
     """`Network`'s fields for your subnets, after checking them."""
+    groups = {"security_group_ids": list(settings.security_group_ids)}
+    ids = settings.subnet_ids
+    if not (is_pending(ids) or any(is_pending(subnet_id) for subnet_id in ids)):
+        return _looked_up(list(ids), settings, parent) | groups
+    placed = pulumi.Output.from_input(ids).apply(lambda known: _looked_up(known, settings, parent))
+    return {key: placed.apply(lambda found, key=key: found[key]) for key in LOOKED_UP} | groups
+
+
+def _looked_up(subnet_ids: list[str], settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, Any]:
+    """Where `subnet_ids` are (`LOOKED_UP`); subnets in one AZ or several VPCs fail naming `network.subnet_ids`."""
     invoke = pulumi.InvokeOptions(parent=parent)
-    found = [aws.ec2.get_subnet(id=subnet_id, opts=invoke) for subnet_id in settings.subnet_ids]
+    found = [aws.ec2.get_subnet(id=subnet_id, opts=invoke) for subnet_id in subnet_ids]
     vpcs = sorted({s.vpc_id for s in found})
     by_zone: dict[str, str] = {}
     for subnet in found:
@@ -127,9 +141,8 @@ def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, A
                             "DNS needs both on (ModifyVpcAttribute), or set endpoints: false and use the VPC's own")
     if problems:
         raise _failed(problems, parent)
-    tables = _route_tables(vpcs[0], settings.subnet_ids, invoke) if settings.endpoints else []
-    return {"vpc_id": vpcs[0], "subnet_ids": list(settings.subnet_ids),
-            "security_group_ids": list(settings.security_group_ids), "endpoint_subnet_ids": list(by_zone.values()),
+    tables = _route_tables(vpcs[0], subnet_ids, invoke) if settings.endpoints else []
+    return {"vpc_id": vpcs[0], "subnet_ids": subnet_ids, "endpoint_subnet_ids": list(by_zone.values()),
             "route_table_ids": tables, "zones": list(by_zone)}
 
 

@@ -43,13 +43,16 @@ def vpc_endpoints(name: str, network: Network, services: list[str], *, region: s
     group = aws.ec2.SecurityGroup(
         f"{name}-endpoints-sg", vpc_id=network.vpc_id, tags=tags | {"Name": f"{name}-endpoints"},
         description="image-pipeline VPC endpoints: HTTPS from the pipeline functions only", opts=opts)
-    sources = ({"functions": network.functions_security_group.id} if network.functions_security_group
-               else {str(g): g for g in network.security_group_ids})
-    for label, source in sources.items():
+    # Your groups by position (an id may be an output, known only once deployed); the alias keeps the rules of
+    # stacks that named them by a literal id, so they are not replaced.
+    sources = ({"functions": (network.functions_security_group.id, [])} if network.functions_security_group
+               else {f"group-{i}": (g, [pulumi.Alias(name=f"{name}-endpoints-https-from-{g}")] if isinstance(g, str)
+                                    else []) for i, g in enumerate(network.security_group_ids)})
+    for label, (source, aliases) in sources.items():
         aws.vpc.SecurityGroupIngressRule(
             f"{name}-endpoints-https-from-{label}", security_group_id=group.id, ip_protocol="tcp", from_port=HTTPS,
             to_port=HTTPS, referenced_security_group_id=source, description="HTTPS from the pipeline functions",
-            opts=pulumi.ResourceOptions(parent=group))
+            opts=pulumi.ResourceOptions(parent=group, aliases=aliases))
 
     def policy(service: str) -> pulumi.Output[str]:
         return policies.apply(lambda by_service: json.dumps(by_service[service]))

@@ -1,7 +1,8 @@
 """`ImagePipeline` as a Pulumi component package, usable from TypeScript, Go, C#, Java and YAML.
 
-`PulumiPlugin.yaml` (at the repository root) points Pulumi at `provider/__main__.py`, which hosts the
-component with Pulumi's Python component provider. The schema every language's SDK is generated from
+This folder is the plugin: Pulumi runs `python provider <engine>`, that is `provider/__main__.py` (its
+`PulumiPlugin.yaml` and `requirements.txt` sit beside it), which hosts the component with Pulumi's Python
+component provider. The schema every language's SDK is generated from
 is inferred from `components/args.py` and the component's output annotations; both that module and
 the schema snapshot, `provider/schema.json`, are written by `python -m provider.codegen`.
 """

@@ -8,7 +8,8 @@ component's outputs.
 import sys
 from pathlib import Path
 
-# Pulumi runs this file as a script from the plugin's folder: the component library is one level up.
+# Pulumi runs `python <this folder> <engine>` from the program's folder: the component library is one level up
+# (a git source is cloned whole, so it is there too).
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from pulumi.provider import main

@@ -18,7 +18,7 @@ import types
 import typing
 from typing import Any
 
-from components.config import Settings
+from components.config import EACH, WHOLE, Settings
 from components.docs import range_text
 from components.loading import camel_cased
 from provider import PACKAGE, ROOT, VERSION
@@ -30,9 +30,12 @@ HEADER = '''"""The typed inputs of `ImagePipeline`, one TypedDict per settings s
 Generated from `components.config` by `python -m provider.codegen`: do not edit. Pulumi's analyzer
 infers the package schema (`provider/schema.json`) from these annotations and docstrings; other
 languages spell the keys in camelCase (`visibility_timeout_seconds` -> `visibilityTimeoutSeconds`).
+`pulumi.Input` marks the settings that may be another resource's output (in the schema: not `plain`).
 """
 
 from typing import TypedDict
+
+import pulumi
 '''
 
 
@@ -57,6 +60,18 @@ def _annotation(hint: Any) -> str:
     if origin is dict:
         return f"dict[str, {_annotation(args[1])}]"
     return hint.__name__
+
+
+def _input_annotation(hint: Any, outputs: str | None) -> str:
+    """WHOLE: the value or any item may be an output; EACH: any item, in a list known at preview."""
+    plain = _annotation(hint)
+    if outputs is None:
+        return plain
+    if plain.startswith("list["):
+        items = f"list[pulumi.Input[{plain[5:-1]}]]"
+        return items if outputs == EACH else f"pulumi.Input[{items}]"
+    assert outputs == WHOLE, outputs
+    return f"pulumi.Input[{plain}]"
 
 
 def _field_doc(field: dataclasses.Field[Any], default: Any) -> str:
@@ -100,7 +115,7 @@ def args_source() -> str:
         summary = (section.__doc__ or "").strip().split("\n\n")[0].replace("\n", " ")
         body = [f"class {args_name(section)}(TypedDict, total=False):", _docstring(" ".join(summary.split()), "    ")]
         for field in dataclasses.fields(section):
-            body += ["", f"    {field.name}: {_annotation(hints[field.name])}",
+            body += ["", f"    {field.name}: {_input_annotation(hints[field.name], field.metadata.get('outputs'))}",
                      _docstring(_field_doc(field, getattr(defaults, field.name)), "    ")]
         blocks.append("\n" + "\n".join(body) + "\n")
     return "\n".join(blocks)

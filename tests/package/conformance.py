@@ -3,8 +3,10 @@
 - YAML: each resource of this package is validated with a JSON Schema derived from the package
   schema (unknown keys and wrong types fail, as Pulumi YAML's type checker would report them),
   and each `${resource.output}` must name a schema output.
+  A value the schema does not mark `plain` may also be a `${resource.output}` reference.
 - TypeScript: declarations for `@pulumi/image-pipeline` are derived from the schema, shaped as
-  Pulumi's Node.js code generator shapes plain inputs, and `tsc --strict` checks the program.
+  Pulumi's Node.js code generator shapes inputs (`pulumi.Input<T>` where the schema does not say
+  `plain`), and `tsc --strict` checks the program.
 """
 
 from __future__ import annotations
@@ -32,15 +34,19 @@ def _type_name(ref: str) -> str:
     return ref.rsplit(":", 1)[-1]
 
 
+OUTPUT_REFERENCE = {"type": "string", "pattern": r"^\$\{[^}]+\}$"}  # `${vpc.privateSubnetIds}`
+
+
 def _json_type(prop: dict[str, Any]) -> dict[str, Any]:
     if "$ref" in prop:
-        return {"$ref": f"#/$defs/{_type_name(prop['$ref'])}"}
-    kind = prop["type"]
-    if kind == "array":
-        return {"type": "array", "items": _json_type(prop["items"])}
-    if kind == "object":
-        return {"type": "object", "additionalProperties": _json_type(prop["additionalProperties"])}
-    return {"type": kind}
+        shaped = {"$ref": f"#/$defs/{_type_name(prop['$ref'])}"}
+    elif prop["type"] == "array":
+        shaped = {"type": "array", "items": _json_type(prop["items"])}
+    elif prop["type"] == "object":
+        shaped = {"type": "object", "additionalProperties": _json_type(prop["additionalProperties"])}
+    else:
+        shaped = {"type": prop["type"]}
+    return shaped if prop.get("plain") else {"anyOf": [shaped, OUTPUT_REFERENCE]}
 
 
 def _object(properties: dict[str, Any], required: list[str]) -> dict[str, Any]:
@@ -83,15 +89,18 @@ def yaml_problems(program: Path, schema: dict[str, Any]) -> list[str]:
     return problems
 
 
-def _ts_type(prop: dict[str, Any]) -> str:
+def _ts_type(prop: dict[str, Any], *, inputs: bool = False) -> str:
+    """As the Node.js generator writes it: with `inputs`, a value the schema does not mark `plain` is
+    `pulumi.Input<T>` (it may be another resource's output), and so is each such list item."""
     if "$ref" in prop:
-        return _type_name(prop["$ref"])
-    kind = prop["type"]
-    if kind == "array":
-        return f"{_ts_type(prop['items'])}[]"
-    if kind == "object":
-        return f"{{[key: string]: {_ts_type(prop['additionalProperties'])}}}"
-    return {"integer": "number", "number": "number", "string": "string", "boolean": "boolean"}[kind]
+        shaped = _type_name(prop["$ref"])
+    elif prop["type"] == "array":
+        shaped = f"{_ts_type(prop['items'], inputs=inputs)}[]"
+    elif prop["type"] == "object":
+        shaped = f"{{[key: string]: {_ts_type(prop['additionalProperties'], inputs=inputs)}}}"
+    else:
+        shaped = {"integer": "number", "number": "number", "string": "string", "boolean": "boolean"}[prop["type"]]
+    return f"pulumi.Input<{shaped}>" if inputs and not prop.get("plain") else shaped
 
 
 def _ts_members(properties: dict[str, Any], required: list[str], *, output: bool = False) -> list[str]:
@@ -101,15 +110,17 @@ def _ts_members(properties: dict[str, Any], required: list[str], *, output: bool
         if output:
             lines.append(f"    readonly {name}: pulumi.Output<{_ts_type(prop)}>;")
         else:
-            lines.append(f"    {name}{'' if name in required else '?'}: {_ts_type(prop)};")
+            lines.append(f"    {name}{'' if name in required else '?'}: {_ts_type(prop, inputs=True)};")
     return lines
 
 
 def typescript_declarations(schema: dict[str, Any]) -> str:
-    """`@pulumi/image-pipeline` as `pulumi package add` generates it (plain inputs), and a minimal `@pulumi/pulumi`."""
+    """`@pulumi/image-pipeline` as `pulumi package add` generates it, and a minimal `@pulumi/pulumi`."""
     resource = schema["resources"][TOKEN]
     lines = ['declare module "@pulumi/pulumi" {',
              "  export class Output<T> { apply<U>(f: (value: T) => U): Output<U>; }",
+             "  export type Input<T> = T | Promise<T> | Output<T>;",
+             "  export class Config { constructor(name?: string); requireSecret(key: string): Output<string>; }",
              "  export interface ComponentResourceOptions { parent?: unknown; providers?: unknown[] }",
              "  export class ComponentResource { readonly urn: Output<string>; }",
              "}",

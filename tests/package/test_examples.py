@@ -35,7 +35,7 @@ def test_a_yaml_program_with_mistakes_gets_each_one_named(schema, tmp_path):
     properties["functions"]["variants"]["memory_size"] = 1769            # snake_case
     program["outputs"]["queue"] = "${images.queueName}"                 # not an output
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(program))
-    program["packages"]["image-pipeline"] = str(ROOT)
+    program["packages"]["image-pipeline"] = str(ROOT / "provider")
     (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(program))
     problems = yaml_problems(tmp_path / "Pulumi.yaml", schema)
     assert len(problems) == 4, problems
@@ -68,6 +68,53 @@ def _tsc(folder: Path, program: str, schema) -> subprocess.CompletedProcess[str]
 def test_the_typescript_example_type_checks_against_the_schema(schema, tmp_path):
     result = _tsc(tmp_path, TYPESCRIPT_EXAMPLE.read_text(), schema)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+WIRED_PROGRAM = """import * as pulumi from "@pulumi/pulumi";
+import * as imagePipeline from "@pulumi/image-pipeline";
+
+declare const vpc: { privateSubnetIds: pulumi.Output<string[]>; functionsGroupId: pulumi.Output<string> };
+declare const key: { arn: pulumi.Output<string> };
+const oncall = new pulumi.Config().requireSecret("oncallEmail");
+
+new imagePipeline.ImagePipeline("images", {
+    network: { subnetIds: vpc.privateSubnetIds, securityGroupIds: [vpc.functionsGroupId] },
+    encryption: { mode: "kms", kmsKeyArn: key.arn },
+    alarms: { emailSubscriptions: [oncall, "images-oncall@example.com"] },
+});
+"""
+
+
+def test_a_typescript_program_passes_other_resources_outputs_where_the_settings_accept_them(schema, tmp_path):
+    result = _tsc(tmp_path, WIRED_PROGRAM, schema)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_tsc_refuses_outputs_where_the_settings_decide_what_is_created(schema, tmp_path):
+    """The negative control: one subscription per address, so the list itself must be known; a queue setting too."""
+    broken = (WIRED_PROGRAM.replace("emailSubscriptions: [oncall, \"images-oncall@example.com\"]",
+                                    "emailSubscriptions: oncall.apply(address => [address])")
+              .replace("network: {",
+                       "queue: { visibilityTimeoutSeconds: oncall.apply(a => a.length) },\n    network: {"))
+    result = _tsc(tmp_path, broken, schema)
+    assert result.returncode != 0
+    assert "Type 'Output<string[]>' is missing the following properties from type 'Input<string>[]'" in result.stdout
+    assert "Type 'Output<number>' is not assignable to type 'number'" in result.stdout
+
+
+def test_a_yaml_program_passes_a_resources_output_only_where_the_settings_accept_one(schema, tmp_path):
+    program = yaml.safe_load(YAML_EXAMPLE.read_text())
+    properties = program["resources"]["images"]["properties"]
+    properties["network"] = {"subnetIds": "${vpc.privateSubnetIds}", "securityGroupIds": ["${group.id}"]}
+    properties["encryption"]["kmsKeyArn"] = "${key.arn}"
+    program["packages"]["image-pipeline"] = str(ROOT / "provider")
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(program))
+    assert yaml_problems(tmp_path / "Pulumi.yaml", schema) == []
+    properties["queue"]["visibilityTimeoutSeconds"] = "${settings.visibility}"  # decides the queue: known at preview
+    (tmp_path / "Pulumi.yaml").write_text(yaml.safe_dump(program))
+    problems = yaml_problems(tmp_path / "Pulumi.yaml", schema)
+    assert problems == ["resources.images.properties.queue.visibilityTimeoutSeconds: '${settings.visibility}' "
+                        "is not of type 'integer'"]
 
 
 def test_tsc_reports_a_typescript_program_with_a_wrong_key_or_type(schema, tmp_path):

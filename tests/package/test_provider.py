@@ -13,6 +13,7 @@ import pulumi
 import pytest
 from pulumi.provider.experimental.component import ComponentInitError
 from pulumi.provider.experimental.util import camel_case
+from pulumi.runtime import rpc
 
 from components import read_stack_settings
 from components.image_pipeline import ImagePipeline
@@ -121,18 +122,75 @@ def test_the_python_program_names_keys_in_snake_case():
         ImagePipeline("images-dev", {"functions": {"orchestrator": {"batch_size": 20}}})
 
 
-def test_outputs_and_secrets_in_the_inputs_are_named_with_every_other_problem(monkeypatch):
+def test_outputs_and_secrets_where_the_settings_decide_what_is_created_are_named_with_every_other_problem(
+        monkeypatch):
     monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
     inputs = {"alarms": {"emailSubscriptions": pulumi.Output.secret(["oncall@example.com"])},
-              "network": {"subnetIds": [pulumi.Output.from_input("subnet-0123456789abcdef0"), "subnet-1"]},
+              "workflow": {"variantSizes": [pulumi.Output.from_input(1280.0), 640.0]},
               "queue": {"delaySeconds": 901.0}}
     with pytest.raises(ComponentInitError) as raised:
         through_the_provider("dev", inputs)
     message = str(raised.value)
     assert "3 problem(s) in the inputs of ImagePipeline 'images-dev'" in message
-    assert "alarms.emailSubscriptions: must be known at preview" in message
-    assert "network.subnetIds[0]: must be known at preview" in message
+    assert ("alarms.emailSubscriptions: must be a list known at preview (one resource per item); each item may be "
+            "an output or a secret") in message
+    assert "workflow.variantSizes[0]: must be known at preview" in message
     assert "queue.delaySeconds: 901 is above the maximum 900" in message
+
+
+SUBNETS = ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"]
+GROUP = "sg-0123456789abcdef0"
+KEY = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+WIRED = {"network": {"subnet_ids": SUBNETS, "security_group_ids": [GROUP]},
+         "encryption": {"mode": "kms", "kms_key_arn": KEY}, "alarms": {"email_subscriptions": ["oncall@example.com"]}}
+
+
+def wired_from_other_resources(subnets: Any, group: Any, key: Any, address: Any) -> dict[str, Any]:
+    """What a TypeScript or YAML program sends when it wires a VPC's subnets, a group's id, a key's ARN and a
+    secret address into the component: outputs where those values are."""
+    return {"network": {"subnetIds": pulumi.Output.from_input(subnets),
+                        "securityGroupIds": [pulumi.Output.from_input(group)]},
+            "encryption": {"mode": "kms", "kmsKeyArn": pulumi.Output.from_input(key)},
+            "alarms": {"emailSubscriptions": [pulumi.Output.secret(address)]}}
+
+
+def test_outputs_for_subnets_groups_key_and_addresses_build_the_same_resources_as_plain_values(monkeypatch):
+    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+    plain = registered(through_the_provider("prod", as_sent_by_another_language(WIRED)))
+    wired = registered(through_the_provider("prod", wired_from_other_resources(SUBNETS, GROUP, KEY,
+                                                                                "oncall@example.com")))
+    assert any(kind == "aws:ec2/vpcEndpoint:VpcEndpoint" for kind, _, _ in plain)
+    assert any(kind == "aws:sns/topicSubscription:TopicSubscription" for kind, _, _ in plain)
+    subscription = next(i for i, (kind, _, _) in enumerate(wired) if kind.startswith("aws:sns/topicSubscription"))
+    secret = {rpc._special_sig_key: rpc._special_secret_sig, "value": "oncall@example.com"}
+    assert repr(secret) in wired[subscription][2]  # the secret address stays a secret
+    wired[subscription] = (*wired[subscription][:2], wired[subscription][2].replace(repr(secret),
+                                                                                    "'oncall@example.com'"))
+    assert wired == plain
+
+
+def test_outputs_that_resolve_to_bad_values_fail_once_known_naming_every_problem(monkeypatch):
+    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+    inputs = wired_from_other_resources(["subnet-1"], "sg-1", "alias/images", "oncall")
+    with pytest.raises(pulumi.RunError) as raised:
+        through_the_provider("prod", inputs)
+    message = str(raised.value)
+    assert "5 problem(s) in the inputs of ImagePipeline 'images-prod'" in message
+    for problem in ("alarms.emailSubscriptions: 'oncall' is not an email address",
+                    "encryption.kmsKeyArn: 'alias/images' is not a KMS key ARN",
+                    "network.subnetIds: 'subnet-1' is not a subnet ID",
+                    "network.securityGroupIds: 'sg-1' is not a security group ID",
+                    "network.subnetIds: one subnet is one AZ"):
+        assert problem in message
+
+
+def test_subnets_that_are_an_output_are_looked_up_once_known(monkeypatch):
+    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+    inputs = {"network": {"subnetIds": pulumi.Output.from_input(["subnet-0a1b2c3d4e5f60001",
+                                                                  "subnet-0a1b2c3d4e5f60003"]),
+                          "securityGroupIds": [GROUP]}}
+    with pytest.raises(pulumi.RunError, match=r"network.subnetIds: every subnet is in eu-west-1a"):
+        through_the_provider("dev", inputs)
 
 
 def test_typos_wrong_shapes_and_secret_sections_are_named_not_dropped(monkeypatch):

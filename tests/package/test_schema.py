@@ -10,10 +10,12 @@ import dataclasses
 import json
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import grpc
 import pytest
+import yaml
 from pulumi.provider.experimental.util import camel_case
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
@@ -24,6 +26,7 @@ from provider import PACKAGE, ROOT, VERSION
 from provider.codegen import ARGS_MODULE, SCHEMA_FILE, args_name, args_source, literal, package_schema, schema_text
 
 TOKEN = f"{PACKAGE}:index:ImagePipeline"
+PLUGIN_DIR = ROOT / "provider"  # the folder `pulumi package add` is given: its own manifest and __main__.py
 REGENERATE = "the component's interface changed: run `python -m provider.codegen` and review the diff"
 
 
@@ -52,10 +55,35 @@ def test_the_schema_snapshot_is_what_the_analyzer_infers_today():
     assert SCHEMA_FILE.read_text() == schema_text(), REGENERATE
 
 
+def test_the_plugin_folder_holds_its_own_manifest_entry_point_and_requirements():
+    """Pulumi's Python host runs `python <plugin folder>`, the folder's own `__main__.py`; PulumiPlugin.yaml has
+    no `main` (pulumi/pulumi `PluginProject`). At the repository root that would start the stack program."""
+    assert not (ROOT / "PulumiPlugin.yaml").exists()
+    manifest = yaml.safe_load((PLUGIN_DIR / "PulumiPlugin.yaml").read_text())
+    assert set(manifest) <= {"runtime", "packages", "requiredPulumiVersion"}
+    assert manifest["runtime"]["name"] == "python"
+    assert manifest["requiredPulumiVersion"] == ">=3.154.0"  # git plugins in subfolders, `pulumi install` of them
+    assert (PLUGIN_DIR / "__main__.py").is_file()
+    pins = {line.split("==")[0] for line in requirements(PLUGIN_DIR / "requirements.txt")}
+    assert pins == {"pulumi", "pulumi-aws", "PyYAML"}  # the program's own pins, one list
+
+
+def requirements(path: Path) -> list[str]:
+    """The pinned lines of a requirements file, following `-r` as pip does (relative to the file)."""
+    lines = []
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line.startswith("-r "):
+            lines += requirements(path.parent / line[3:].strip())
+        elif line:
+            lines.append(line)
+    return lines
+
+
 def test_the_plugin_process_serves_the_snapshot_over_pulumis_provider_protocol(tmp_path):
-    """As the engine starts it: `python provider/__main__.py <plugin dir> <engine>`, from another folder;
-    it prints its port, then answers GetSchema."""
-    plugin = subprocess.Popen([sys.executable, str(ROOT / "provider" / "__main__.py"), str(ROOT), "127.0.0.1:1"],
+    """As the engine starts it: `python <plugin folder> <engine address>`, from another folder; it prints its
+    port, then answers GetSchema."""
+    plugin = subprocess.Popen([sys.executable, str(PLUGIN_DIR), "127.0.0.1:1"],
                               cwd=tmp_path, stdout=subprocess.PIPE, text=True)
     try:
         port = int(plugin.stdout.readline())
