@@ -13,7 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from local.serve import CannotStart, LocalServer
+from local.serve import LocalServer
+from local.serve_checks import CannotStart
 from local.settings import load_stack
 
 
@@ -49,7 +50,7 @@ def main(argv: list[str]) -> int:
 
     def on_signal(*_: object) -> None:
         # Set explicitly: a process started in the background inherits SIGINT ignored. A second
-        # Ctrl-C while stopping says what is happening; a third quits without saving. Signals within
+        # Ctrl-C while stopping says what is happening; a third quits without the final save. Signals within
         # half a second count once: wrappers (make, timeout, a shell) pass one Ctrl-C on as several.
         now = time.monotonic()
         if now - signals["last"] < 0.5:
@@ -60,7 +61,7 @@ def main(argv: list[str]) -> int:
         if signals["count"] == 2:
             say("still stopping (saving --state and closing the endpoint); Ctrl-C again quits without saving")
         elif signals["count"] >= 3:
-            say("quitting without saving; the previous --state snapshot is unchanged")
+            say("quitting without saving; --state keeps its last save (made after the last outcome)")
             server.forget_outputs()
             os._exit(130)
 
