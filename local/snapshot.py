@@ -1,7 +1,8 @@
 """`serve --state DIR`: keep the buckets and the status table across restarts.
 
 moto's server keeps everything in memory and has no persistence of its own, so `serve` saves
-what a user would miss (uploads, variants, statuses) when it stops and loads it when it starts:
+what a user would miss (uploads, variants, statuses) after each second with news and when it
+stops, and loads it when it starts:
 
     DIR/snapshot/manifest.json   every object: bucket, key, ETag, time, content type, metadata
     DIR/snapshot/objects/<n>     the objects' bytes (numbered: keys never become paths)
