@@ -40,7 +40,7 @@ from local.serve_checks import CannotStart
 from local.stack import REGION, subscribe_inbox
 
 OUTPUTS_FILE = "stack-outputs.json"
-SAVE_EVERY_SECONDS = 1.0  # at most one save per view refresh, however many outcomes it shows
+SAVE_SHARE = 0.2  # saving takes at most this share of the delivery loop's time, however big the state
 ENV_HINT = ("export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=" + REGION + " AWS_REGION=" + REGION +
             " AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
 
@@ -76,6 +76,7 @@ class LocalServer:
         self._state_lock: Any = None
         self._saving = threading.Lock()
         self._saved_after: tuple[int, ...] = (0, 0, 0)
+        self._next_save = 0.0
         self._save_failed = False
 
     @property
@@ -177,8 +178,12 @@ class LocalServer:
         """Save when uploads arrived or images ended since the last save: a crash then loses only the
         runs in flight (announced again at the next start) and uploads of the last second."""
         news = (self.delivery.counts.s3_events, self.view.endings, self.delivery.counts.dead_letters_settled)
-        if self.state_dir is not None and news != self._saved_after and self.save() is not None:
+        if self.state_dir is None or news == self._saved_after or time.monotonic() < self._next_save:
+            return
+        started = time.monotonic()
+        if self.save() is not None:
             self._saved_after = news
+        self._next_save = started + (time.monotonic() - started) / SAVE_SHARE
 
     def forget_outputs(self) -> None:
         """Remove the outputs file if it is ours: the tools then say no local stack is running."""
@@ -217,7 +222,7 @@ class LocalServer:
                 if self.clock.now() >= next_view:
                     self.refresh_view()
                     self._save_if_news()
-                    next_view = self.clock.now() + SAVE_EVERY_SECONDS
+                    next_view = self.clock.now() + 1.0
             except Exception as error:  # the loop must outlive one bad round; say what happened
                 moved = False
                 self.errors.append(f"{type(error).__name__}: {error}")
