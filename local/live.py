@@ -53,6 +53,7 @@ class LiveView:
     _seen: dict[tuple[str, str], str] = field(default_factory=dict)  # image -> "status|time" last seen
     _totals: Totals = field(default_factory=Totals)
     _shown: str = ""
+    endings: int = 0  # outcome lines shown so far: serve saves --state when it grows
 
     def prime(self, items: list[dict[str, Any]]) -> None:
         """Take `items` (DynamoDB's) as already shown: outcomes restored from `--state` are not news."""
@@ -70,6 +71,7 @@ class LiveView:
             version = _version(item)
             if item.get("status") in TERMINAL and self._seen.get(image) != version:
                 self.emit(f"{stamp} {item['status']:<15} {describe(item)}")
+                self.endings += 1
             self._seen[image] = version
         for reason in bad_keys or []:
             self.emit(f"{stamp} {'bad key':<15} {' '.join(reason.split())[:160]}")

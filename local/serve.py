@@ -9,6 +9,9 @@ S3 -> s3_event_handler -> SQS -> orchestrator -> workflow -> status; DLQ -> dlq_
 alerts; the reconciler every `workflow.reconcile_every_minutes`. The in-process handlers and
 the HTTP endpoint share moto's backends, so what a client uploads is what the pipeline sees.
 
+With `--state DIR` (one serve per folder: it holds `DIR/serve.lock`) it saves the buckets and the
+status table after the uploads and outcomes of each second, and at a clean stop (`local.snapshot`).
+
 It writes `<out>/stack-outputs.json` (the keys of `pulumi stack output --json`, plus
 `endpoint_url` and `region`), which `python -m tools ... --local` reads, and the functions'
 logs to `<out>/functions.log`.
@@ -18,7 +21,6 @@ from __future__ import annotations
 
 import json
 import logging
-import socket
 import threading
 import time
 from datetime import UTC, datetime
@@ -28,22 +30,19 @@ from typing import Any
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from components.config import Settings
-from local import moderation, snapshot
+from local import moderation, serve_checks, snapshot
 from local.clock import RealClock
 from local.delivery import Delivery
 from local.emulator import Emulator
 from local.events import Sequencer
 from local.live import LiveView
+from local.serve_checks import CannotStart
 from local.stack import REGION, subscribe_inbox
 
 OUTPUTS_FILE = "stack-outputs.json"
+SAVE_SHARE = 0.2  # saving takes at most this share of the delivery loop's time, however big the state
 ENV_HINT = ("export AWS_ENDPOINT_URL={endpoint} AWS_DEFAULT_REGION=" + REGION + " AWS_REGION=" + REGION +
             " AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local")
-
-
-class CannotStart(OSError):
-    """Something stops serve from starting (a taken port, a running stack, a bad --state): the message
-    says what, and what to do instead."""
 
 
 def stack_outputs(emulator: Emulator, endpoint: str) -> dict[str, Any]:
@@ -74,6 +73,11 @@ class LocalServer:
         self._stop = threading.Event()
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
+        self._state_lock: Any = None
+        self._saving = threading.Lock()
+        self._saved_after: tuple[int, ...] = (0, 0, 0)
+        self._next_save = 0.0
+        self._save_failed = False
 
     @property
     def endpoint(self) -> str:
@@ -86,11 +90,18 @@ class LocalServer:
     def __enter__(self) -> LocalServer:
         from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-        self._check_state_dir()
-        self._check_outputs_owner()
-        self._check_port()  # werkzeug would print its own advice and exit the process
-        self._server = make_server(self.host, self.port, DomainDispatcherApplication(create_backend_app),
-                                   threaded=True, request_handler=MotoRequestHandler)
+        for flag, folder in (("--state", self.state_dir), ("--out", self.out_dir)):
+            if folder is not None:
+                serve_checks.check_folder(flag, folder)
+        self._state_lock = serve_checks.lock_state(self.state_dir) if self.state_dir is not None else None
+        try:
+            serve_checks.check_outputs_owner(self.outputs_path)
+            serve_checks.check_port(self.host, self.port)  # werkzeug would print its own advice and exit
+        except CannotStart:
+            self._unlock_state_dir()
+            raise
+        app = serve_checks.without_moto_api(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self.host, self.port, app, threaded=True, request_handler=MotoRequestHandler)
         self.port = self._server.server_port  # --port 0 picks a free one
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # a line per request would drown the view
         self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -104,37 +115,6 @@ class LocalServer:
         self._start(self._server.serve_forever, "endpoint")
         self._start(self._deliver, "delivery")
         return self
-
-    def _check_state_dir(self) -> None:
-        for flag, folder in (("--state", self.state_dir), ("--out", self.out_dir)):
-            if folder is None:
-                continue
-            if folder.exists() and not folder.is_dir():
-                raise CannotStart(f"{flag} {folder} is a file: give a folder (it is created if missing)")
-            try:
-                folder.mkdir(parents=True, exist_ok=True)
-                probe = folder / ".writable"
-                probe.write_text("")
-                probe.unlink()
-            except OSError as error:
-                raise CannotStart(f"{flag} {folder}: cannot write there ({error.strerror}): give a folder you "
-                                  "can write to") from None
-
-    def _check_outputs_owner(self) -> None:
-        """Refuse to take over the outputs file of a local stack that is still running."""
-        running = _answering_endpoint(self.outputs_path)
-        if running:
-            raise CannotStart(f"a local stack is already running at {running} (its outputs are in "
-                              f"{self.outputs_path}): use that one, stop it, or pass --out DIR to run another")
-
-    def _check_port(self) -> None:
-        with socket.socket() as probe:
-            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as werkzeug binds
-            try:
-                probe.bind((self.host, self.port))
-            except OSError as error:
-                raise CannotStart(f"port {self.port} on {self.host} is in use ({error.strerror}): another "
-                                "`python -m local serve` or LocalStack? Stop it, or pass --port N") from None
 
     def _prepare(self) -> None:
         from local.inprocess import functions_log
@@ -154,7 +134,9 @@ class LocalServer:
                           f"from {self.state_dir}; {len(unfinished)} unfinished upload(s) announced again")
         self._alerts_url = subscribe_inbox(self.emulator.sqs, self.emulator.sns, self.emulator.pipeline.topic_arn,
                                            "local-alerts-live", raw=False)
-        self.outputs_path.write_text(json.dumps(stack_outputs(self.emulator, self.endpoint), indent=2) + "\n")
+        written = self.outputs_path.with_name(f".{OUTPUTS_FILE}.new")  # renamed whole: no reader sees half of it
+        written.write_text(json.dumps(stack_outputs(self.emulator, self.endpoint), indent=2) + "\n")
+        written.replace(self.outputs_path)
 
     def _start(self, target: Any, name: str) -> None:
         thread = threading.Thread(target=target, name=f"serve-{name}", daemon=True)
@@ -169,22 +151,53 @@ class LocalServer:
             thread.join(timeout=30)
         try:
             if self.state_dir is not None and hasattr(self.emulator, "pipeline"):
-                saved = snapshot.save(self.state_dir, self.emulator.s3, self.emulator.dynamodb,
-                                      self.emulator.pipeline)
-                self.emit(f"saved {saved['objects']} objects and {saved['items']} status items to {self.state_dir}")
-        except OSError as error:  # a full disk, a folder made read-only meanwhile: the last save is intact
-            self.emit(f"could not save to {self.state_dir} ({error.strerror or error}): this session is not "
-                      "saved; the previous snapshot there is unchanged")
+                saved = self.save()
+                if saved:
+                    self.emit(f"saved {saved['objects']} objects and {saved['items']} status items to "
+                              f"{self.state_dir}")
         finally:
             self._close()
 
+    def save(self) -> dict[str, int] | None:
+        """Save to --state (atomically, see `local.snapshot`); None, said once, if the disk refuses."""
+        assert self.state_dir is not None
+        e = self.emulator
+        with self._saving:
+            try:
+                saved = snapshot.save(self.state_dir, e.s3, e.dynamodb, e.pipeline)
+            except OSError as error:  # a full disk, a folder made read-only meanwhile: the last save is intact
+                if not self._save_failed:
+                    self.emit(f"could not save to {self.state_dir} ({error.strerror or error}): the last "
+                              "snapshot there is unchanged; trying again after the next outcome")
+                self._save_failed = True
+                return None
+        self._save_failed = False
+        return saved
+
+    def _save_if_news(self) -> None:
+        """Save when uploads arrived or images ended since the last save: a crash then loses only the
+        runs in flight (announced again at the next start) and uploads of the last second."""
+        news = (self.delivery.counts.s3_events, self.view.endings, self.delivery.counts.dead_letters_settled)
+        if self.state_dir is None or news == self._saved_after or time.monotonic() < self._next_save:
+            return
+        started = time.monotonic()
+        if self.save() is not None:
+            self._saved_after = news
+        self._next_save = started + (time.monotonic() - started) / SAVE_SHARE
+
     def forget_outputs(self) -> None:
         """Remove the outputs file if it is ours: the tools then say no local stack is running."""
-        if _outputs_endpoint(self.outputs_path) == self.endpoint:
+        if serve_checks.outputs_endpoint(self.outputs_path) == self.endpoint:
             self.outputs_path.unlink(missing_ok=True)
+
+    def _unlock_state_dir(self) -> None:
+        if self._state_lock is not None:
+            self._state_lock.close()  # closing lets go of the lock
+            self._state_lock = None
 
     def _close(self) -> None:
         self.forget_outputs()
+        self._unlock_state_dir()
         if hasattr(self, "_functions_log"):
             self._functions_log.__exit__(None, None, None)
         self.emulator.__exit__(None, None, None)
@@ -208,6 +221,7 @@ class LocalServer:
                     next_reconcile = self.clock.now() + period
                 if self.clock.now() >= next_view:
                     self.refresh_view()
+                    self._save_if_news()
                     next_view = self.clock.now() + 1.0
             except Exception as error:  # the loop must outlive one bad round; say what happened
                 moved = False
@@ -247,22 +261,3 @@ class LocalServer:
             f"  aws s3 cp photo.jpg s3://{p.input_bucket}/uploads/me/photo.jpg",
             "  python -m tools status --local --key uploads/me/photo.jpg",
             ""])
-
-
-def _outputs_endpoint(path: Path) -> str | None:
-    try:
-        endpoint = json.loads(path.read_text()).get("endpoint_url")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return endpoint if isinstance(endpoint, str) else None
-
-
-def _answering_endpoint(path: Path) -> str | None:
-    """The endpoint named in the outputs file at `path` if something answers there."""
-    endpoint = _outputs_endpoint(path)
-    if not endpoint or not endpoint.startswith("http://"):
-        return None
-    host, _, port = endpoint.removeprefix("http://").partition(":")
-    with socket.socket() as probe:
-        probe.settimeout(1)
-        return endpoint if port.isdigit() and probe.connect_ex((host, int(port))) == 0 else None

@@ -13,7 +13,8 @@ import threading
 import time
 from pathlib import Path
 
-from local.serve import CannotStart, LocalServer
+from local.serve import LocalServer
+from local.serve_checks import CannotStart
 from local.settings import load_stack
 from tools.arguments import Number, Parser
 
@@ -25,7 +26,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=Number("a port", whole=True, high=65535, note="0 picks a free one"),
                         default=4566,
                         help="the endpoint's port on 127.0.0.1 (default: 4566; 0 picks a free one)")
-    parser.add_argument("--state", type=Path, help="keep the buckets and the status table in DIR across restarts")
+    parser.add_argument("--state", type=Path, help="keep the buckets and the status table in DIR across restarts, "
+                        "saved after each second with news and at the stop (one serve per DIR)")
     parser.add_argument("--out", type=Path, default=Path("out/serve"),
                         help="where the stack outputs and the functions' log go (default: out/serve)")
     return parser.parse_args(argv)
@@ -45,7 +47,7 @@ def main(argv: list[str]) -> int:
 
     def on_signal(*_: object) -> None:
         # Set explicitly: a process started in the background inherits SIGINT ignored. A second
-        # Ctrl-C while stopping says what is happening; a third quits without saving. Signals within
+        # Ctrl-C while stopping says what is happening; a third quits without the final save. Signals within
         # half a second count once: wrappers (make, timeout, a shell) pass one Ctrl-C on as several.
         now = time.monotonic()
         if now - signals["last"] < 0.5:
@@ -56,7 +58,7 @@ def main(argv: list[str]) -> int:
         if signals["count"] == 2:
             say("still stopping (saving --state and closing the endpoint); Ctrl-C again quits without saving")
         elif signals["count"] >= 3:
-            say("quitting without saving; the previous --state snapshot is unchanged")
+            say("quitting without saving; --state keeps its last save (made after the last outcome)")
             server.forget_outputs()
             os._exit(130)
 

@@ -1,16 +1,19 @@
 """`serve --state DIR`: keep the buckets and the status table across restarts.
 
 moto's server keeps everything in memory and has no persistence of its own, so `serve` saves
-what a user would miss (uploads, variants, statuses) when it stops and loads it when it starts:
+what a user would miss (uploads, variants, statuses) after each second with news and when it
+stops, and loads it when it starts:
 
     DIR/snapshot/manifest.json   every object: bucket, key, ETag, time, content type, metadata
     DIR/snapshot/objects/<n>     the objects' bytes (numbered: keys never become paths)
     DIR/snapshot/status.json     every status item, in DynamoDB's JSON
 
-A save is written beside the last one (`snapshot.new`, marked complete last) and swapped in
-only when whole, so a save that is interrupted (a third Ctrl-C, a full disk) leaves the previous
-snapshot as it was; `load` takes the first whole snapshot it finds. Objects come back with
-their ETag, time (to the microsecond), headers and tags, so status items still name them.
+A save is written beside the last one (`snapshot.new`, flushed to the disk, marked complete
+last) and swapped in only when whole, so a save that is interrupted (a crash, a kill -9, a full
+disk) leaves the previous snapshot as it was; `load` takes the first whole snapshot it finds.
+It reads the table before the objects, so a saved `completed` item never names a missing variant,
+and links the files of objects unchanged since the last save, so saving often is cheap. Objects
+come back with their ETag, time (to the microsecond), headers and tags, so status items still name them.
 
 Queues, executions and alerts start empty: in-flight messages of a stopped emulator are gone.
 So that no upload is lost with them, `serve` announces again (an S3 event, as S3 would send;
@@ -22,6 +25,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 from datetime import UTC, datetime
 from pathlib import Path
@@ -47,34 +51,90 @@ COMPLETE = "complete"  # written last: a snapshot folder without it is not whole
 
 
 def save(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> dict[str, int]:
-    """Write the buckets and the status table to `directory/snapshot`, replacing the last save at the end."""
+    """Write the buckets and the status table to `directory/snapshot`, replacing the last save at the end.
+
+    The table is read first: a run writes its variants before its status says `completed`, so every
+    variant a saved item names is among the objects listed after it; a run that ends meanwhile is saved
+    unfinished and announced again at the next start. Objects unchanged since the last save (same key,
+    ETag and time) are hard links to its files, so a save costs a listing plus the new bytes.
+    """
     new, current, old = directory / "snapshot.new", directory / "snapshot", directory / "snapshot.old"
-    shutil.rmtree(new, ignore_errors=True)
-    (new / "objects").mkdir(parents=True)
-    manifest = []
-    keys = s3_backends[ACCOUNT]["aws"].buckets
-    for bucket in (pipeline.input_bucket, pipeline.output_bucket):
-        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for entry in page.get("Contents", []):
-                got = s3.get_object(Bucket=bucket, Key=entry["Key"])
-                (new / "objects" / str(len(manifest))).write_bytes(got["Body"].read())
-                tags = s3.get_object_tagging(Bucket=bucket, Key=entry["Key"])["TagSet"]
-                modified = keys[bucket].keys[entry["Key"]].last_modified  # the listing rounds to seconds
-                manifest.append({"bucket": bucket, "key": entry["Key"], "etag": entry["ETag"].strip('"'),
-                                 "size": entry["Size"], "lastModified": utc_iso(modified.replace(tzinfo=UTC)),
-                                 **{h: _json_safe(got[h]) for h in (*KEPT_HEADERS, "Expires") if got.get(h)},
-                                 **({"Tagging": urlencode({t["Key"]: t["Value"] for t in tags})} if tags else {})})
     items = [item for page in dynamodb.get_paginator("scan").paginate(TableName=pipeline.table)
              for item in page["Items"]]
-    (new / "manifest.json").write_text(json.dumps(manifest))
-    (new / "status.json").write_text(json.dumps(items))
-    (new / COMPLETE).write_text("")
+    last = {(e["bucket"], e["key"]): (number, e) for number, e in enumerate(_whole_manifest(current))}
+    shutil.rmtree(new, ignore_errors=True)
+    (new / "objects").mkdir(parents=True)
+    manifest: list[dict[str, Any]] = []
+    backend = s3_backends[ACCOUNT]["aws"]
+    for bucket in (pipeline.input_bucket, pipeline.output_bucket):
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for listed in page.get("Contents", []):
+                stored = backend.buckets[bucket].keys.get(listed["Key"])
+                if stored is None:
+                    continue  # deleted since the listing
+                entry = _saved(s3, backend, bucket, listed, stored, last, new / "objects" / str(len(manifest)),
+                               current / "objects")
+                if entry is not None:
+                    manifest.append(entry)
+    _write(new / "manifest.json", json.dumps(manifest).encode())
+    _write(new / "status.json", json.dumps(items).encode())
+    _write(new / COMPLETE, b"")
     if current.exists():  # whole, so the older one beside it is stale
         shutil.rmtree(old, ignore_errors=True)
         current.rename(old)
     new.rename(current)  # until here a whole snapshot (current, or old) was always on disk
+    _sync(directory)
     shutil.rmtree(old, ignore_errors=True)
     return {"objects": len(manifest), "items": sum(not is_index_item(item) for item in items)}
+
+
+def _saved(s3: Any, backend: Any, bucket: str, listed: dict[str, Any], stored: Any,
+           last: dict[tuple[str, str], tuple[int, dict[str, Any]]], path: Path,
+           last_objects: Path) -> dict[str, Any] | None:
+    """The manifest entry of one object, its bytes written to `path` (linked from the last save if unchanged)."""
+    etag = listed["ETag"].strip('"')
+    modified = utc_iso(stored.last_modified.replace(tzinfo=UTC))  # the listing rounds to seconds
+    tags = {t["Key"]: t["Value"] for t in backend.get_object_tagging(stored)["Tags"]}
+    tagging = {"Tagging": urlencode(tags)} if tags else {}
+    number, entry = last.get((bucket, listed["Key"]), (-1, {}))
+    if entry.get("etag") == etag and entry.get("lastModified") == modified:
+        try:
+            os.link(last_objects / str(number), path)
+            return {k: v for k, v in entry.items() if k != "Tagging"} | tagging
+        except OSError:
+            pass  # no hard links here, or the last file is gone: copy it afresh
+    try:
+        got = s3.get_object(Bucket=bucket, Key=listed["Key"])
+    except s3.exceptions.NoSuchKey:
+        return None  # deleted since the listing
+    _write(path, got["Body"].read())
+    return {"bucket": bucket, "key": listed["Key"], "etag": etag, "size": listed["Size"], "lastModified": modified,
+            **{h: _json_safe(got[h]) for h in (*KEPT_HEADERS, "Expires") if got.get(h)}, **tagging}
+
+
+def _whole_manifest(snapshot: Path) -> list[dict[str, Any]]:
+    if not (snapshot / COMPLETE).is_file():
+        return []
+    try:
+        return list(json.loads((snapshot / "manifest.json").read_text()))
+    except (OSError, ValueError):
+        return []
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write and flush to the disk: a snapshot marked complete must be whole after a power cut too."""
+    with path.open("wb") as file:
+        file.write(data)
+        file.flush()
+        os.fsync(file.fileno())
+
+
+def _sync(folder: Path) -> None:
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
 
 
 def _json_safe(value: Any) -> Any:
@@ -90,6 +150,9 @@ def load(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> di
             manifest = json.loads((snapshot / "manifest.json").read_text())
             items = json.loads((snapshot / "status.json").read_text())
             bodies = [(snapshot / "objects" / str(number)).read_bytes() for number in range(len(manifest))]
+            cut = [e["key"] for e, body in zip(manifest, bodies, strict=True) if len(body) != e.get("size", len(body))]
+            if cut:
+                raise ValueError(f"{len(cut)} object(s) cut short, the first {cut[0]!r}")
         except (OSError, ValueError) as error:
             logger.warning("skipping the damaged snapshot %s: %s", snapshot, error)
             continue

@@ -84,12 +84,13 @@ def serving(cwd: Path, *extra: str) -> Iterator[Served]:
     process = subprocess.Popen([sys.executable, "-m", "local", "serve", "--port", "0", *extra], cwd=cwd,
                                env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     served = Served(process, cwd)
+    left = served.outputs_file.read_text() if served.outputs_file.exists() else None  # by a serve killed with -9
     reader = threading.Thread(target=lambda: served.lines.extend(line.rstrip() for line in process.stdout),
                               daemon=True)
     reader.start()
     try:
         deadline = time.monotonic() + 120
-        while not served.outputs_file.exists():
+        while not served.outputs_file.exists() or served.outputs_file.read_text() == left:
             assert process.poll() is None, "serve exited:\n" + "\n".join(served.lines)
             assert time.monotonic() < deadline, "serve did not start:\n" + "\n".join(served.lines)
             time.sleep(0.2)
@@ -298,3 +299,84 @@ def test_one_ctrl_c_passed_on_several_times_by_wrappers_still_saves(tmp_path):
         assert served.process.wait(timeout=60) == 0
     log = "\n".join(served.lines)
     assert "saved 0 objects and 0 status items" in log and "quitting without saving" not in log
+
+
+def test_a_state_folder_in_use_is_refused_in_one_line_naming_the_way_out(tmp_path):
+    state = tmp_path / "state"
+    with serving(tmp_path, "--state", str(state)) as served:
+        served.client("s3").put_object(Bucket="local-input", Key="uploads/me/a.jpg", Body=encode(photo(64, 48), "JPEG"))
+        second = subprocess.run([sys.executable, "-m", "local", "serve", "--port", "0", "--state", str(state),
+                                 "--out", str(tmp_path / "second")], cwd=tmp_path, env=CLEAN_ENV,
+                                capture_output=True, text=True, timeout=120)
+        assert second.returncode == 2 and "Traceback" not in second.stderr
+        assert second.stderr.strip().splitlines()[-1] == (
+            f"error: --state {state} is in use by another `python -m local serve` (pid {served.process.pid}): "
+            "Stop it, or pass another --state DIR")
+        assert served.wait_for("uploads/me/a.jpg", lambda i: i["status"] == "completed")
+        assert served.stop() == 0
+    with serving(tmp_path, "--state", str(state)) as served:  # free again once the first has stopped
+        assert served.status("uploads/me/a.jpg")["status"] == "completed"
+        assert served.stop() == 0
+
+
+def last_save(state: Path) -> tuple[dict[str, str], set[str]]:
+    """The statuses (imageId -> status) and the object keys of the last whole save under `state`."""
+    try:
+        if not (state / "snapshot" / "complete").is_file():
+            return {}, set()
+        items = json.loads((state / "snapshot" / "status.json").read_text())
+        keys = {entry["key"] for entry in json.loads((state / "snapshot" / "manifest.json").read_text())}
+    except (OSError, ValueError):  # caught mid-swap
+        return {}, set()
+    return {i["imageId"]["S"]: i["status"]["S"] for i in items if "status" in i}, keys
+
+
+def test_state_survives_kill_9_and_the_next_start_finishes_what_was_in_flight(tmp_path):
+    state = tmp_path / "state"
+    with serving(tmp_path, "--state", str(state)) as served:
+        s3 = served.client("s3")
+        s3.put_object(Bucket="local-input", Key="uploads/me/a.jpg", Body=encode(photo(1600, 1200), "JPEG"))
+        first = served.wait_for("uploads/me/a.jpg", lambda i: i["status"] == "completed")
+        deadline = time.monotonic() + 30
+        while last_save(state)[0].get("a") != "completed":  # saved after the outcome, not at a stop
+            assert time.monotonic() < deadline, f"never saved: {last_save(state)}\n" + "\n".join(served.lines)
+            time.sleep(0.2)
+        s3.put_object(Bucket="local-input", Key="uploads/me/b.jpg", Body=big_photo())
+        deadline = time.monotonic() + 30
+        while "uploads/me/b.jpg" not in last_save(state)[1]:  # saved once S3's event is taken
+            assert time.monotonic() < deadline, f"never saved: {last_save(state)}\n" + "\n".join(served.lines)
+            time.sleep(0.1)
+        served.process.send_signal(signal.SIGKILL)
+        assert served.process.wait(timeout=30) == -signal.SIGKILL
+    assert "saved" not in "\n".join(served.lines)  # no save at the end: what is there was saved before
+
+    with serving(tmp_path, "--state", str(state)) as served:  # the kill released the folder
+        assert served.status("uploads/me/a.jpg") == first
+        for variant in first["variants"]:
+            assert served.client("s3").head_object(Bucket="local-output", Key=variant["key"])["ContentLength"] > 0
+        assert served.wait_for("uploads/me/b.jpg", lambda i: i["status"] == "completed")
+        assert served.stop() == 0
+    assert "restored 5 objects" in "\n".join(served.lines) or "restored 8 objects" in "\n".join(served.lines)
+
+
+MOTO_API_REFUSAL = ("this endpoint serves the pipeline's AWS APIs, not moto's dashboard or its /moto-api/ "
+                    "(which could reset the stack): use python -m tools status|metrics --local")
+
+
+def test_motos_own_dashboard_is_refused_in_one_line_and_cannot_reset_the_stack(tmp_path):
+    import urllib.error
+    import urllib.request
+
+    with serving(tmp_path) as served:
+        endpoint = served.outputs["endpoint_url"]
+        for method, path in (("GET", "/moto-api/"), ("GET", "/moto-api/data.json"), ("POST", "/moto-api/reset"),
+                             ("GET", "/favicon.ico")):
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(urllib.request.Request(endpoint + path, method=method, data=b"" if
+                                                              method == "POST" else None), timeout=30)
+            assert (refused.value.code, refused.value.read().decode()) == (404, MOTO_API_REFUSAL + "\n"), path
+        assert served.client("s3").head_bucket(Bucket="local-input")  # not reset
+        time.sleep(1.5)  # a view refresh
+        assert served.stop() == 0
+    log = "\n".join(served.lines)
+    assert "Traceback" not in log and "Error on request" not in log

@@ -145,3 +145,91 @@ def test_a_damaged_snapshot_is_skipped_for_the_next_whole_one(tmp_path: Path):
         assert loaded["from"] == tmp_path / "snapshot.new"
         assert emulator.s3.get_object(Bucket=emulator.pipeline.input_bucket,
                                       Key="uploads/me/a.jpg")["Body"].read() == b"kept"
+
+
+class EndsTheRunAt:
+    """A client that lets the workflow finish an image's run (variants, then the `completed` status) just
+    before the `moment`-th call the save makes, counted across the S3 and DynamoDB clients."""
+
+    def __init__(self, client: object, calls: list[str], moment: int, finish: object) -> None:
+        self._client, self._calls, self._moment, self._finish = client, calls, moment, finish
+
+    def __getattr__(self, name: str) -> object:
+        method = getattr(self._client, name)
+
+        def called(*args: object, **kwargs: object) -> object:
+            if len(self._calls) == self._moment:
+                self._finish()
+            self._calls.append(name)
+            return method(*args, **kwargs)
+        return called
+
+
+@pytest.mark.parametrize("moment", range(8))
+def test_a_run_that_ends_during_a_save_is_saved_whole_or_announced_again(tmp_path: Path, moment: int):
+    state, key = tmp_path / "state", "uploads/me/a.jpg"
+    variants = [f"variants/me/a/token/{size}.jpg" for size in (160, 640, 1280)]
+    with Emulator(SETTINGS) as emulator:
+        p, s3, db = emulator.pipeline, emulator.s3, emulator.dynamodb
+        etag = s3.put_object(Bucket=p.input_bucket, Key=key, Body=encode(photo(64, 48), "JPEG"))["ETag"].strip('"')
+        db.put_item(TableName=p.table, Item=status_item("a", key, etag, "processing"))
+
+        def finish() -> None:  # the workflow's order: the variants are written before the status says so
+            for variant in variants:
+                s3.put_object(Bucket=p.output_bucket, Key=variant, Body=b"jpeg")
+            db.put_item(TableName=p.table, Item=status_item("a", key, etag) | {
+                "variants": {"S": json.dumps([{"key": v} for v in variants])}})
+
+        calls: list[str] = []
+        snapshot.save(state, EndsTheRunAt(s3, calls, moment, finish), EndsTheRunAt(db, calls, moment, finish), p)
+    with Emulator(SETTINGS) as emulator:
+        p, s3, db = emulator.pipeline, emulator.s3, emulator.dynamodb
+        restored = snapshot.load(state, s3, db, p)
+        item = db.get_item(TableName=p.table, Key={"imageId": {"S": "a"}, "userId": {"S": "me"}})["Item"]
+        announced = [e["key"] for e in snapshot.unreflected_uploads(restored["manifest"], db, p)]
+        if item["status"]["S"] == "completed":
+            saved = {e["key"] for e in restored["manifest"]}
+            assert set(variants) <= saved, f"completed, but the save has {sorted(saved)}"
+            assert announced == []
+        else:
+            assert announced == [key]  # in flight when saved: the next start runs it again
+
+
+def test_a_save_reads_only_what_changed_since_the_last_and_keeps_new_tags(tmp_path: Path):
+    with Emulator(SETTINGS) as emulator:
+        p, s3 = emulator.pipeline, emulator.s3
+        s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"first")
+        snapshot.save(tmp_path, s3, emulator.dynamodb, p)
+        s3.put_object(Bucket=p.input_bucket, Key="uploads/me/b.jpg", Body=b"second")
+        s3.put_object_tagging(Bucket=p.input_bucket, Key="uploads/me/a.jpg",
+                              Tagging={"TagSet": [{"Key": "kept", "Value": "yes"}]})
+        calls: list[str] = []
+        reads = EndsTheRunAt(s3, calls, moment=-1, finish=lambda: None)
+        assert snapshot.save(tmp_path, reads, emulator.dynamodb, p)["objects"] == 2
+        assert calls == ["get_paginator", "get_object", "get_paginator"]  # the listings, and b.jpg's bytes
+        assert (tmp_path / "snapshot" / "objects" / "0").stat().st_nlink == 1  # the last save's folder is gone
+    with Emulator(SETTINGS) as emulator:
+        p, s3 = emulator.pipeline, emulator.s3
+        snapshot.load(tmp_path, s3, emulator.dynamodb, p)
+        assert s3.get_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg")["Body"].read() == b"first"
+        assert s3.get_object_tagging(Bucket=p.input_bucket, Key="uploads/me/a.jpg")["TagSet"] == [
+            {"Key": "kept", "Value": "yes"}]
+
+
+def test_a_snapshot_with_an_object_cut_short_is_skipped_for_the_older_whole_one(tmp_path: Path):
+    import shutil
+
+    with Emulator(SETTINGS) as emulator:
+        p = emulator.pipeline
+        emulator.s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"kept whole")
+        snapshot.save(tmp_path, emulator.s3, emulator.dynamodb, p)
+        shutil.copytree(tmp_path / "snapshot", tmp_path / "older")
+        emulator.s3.put_object(Bucket=p.input_bucket, Key="uploads/me/b.jpg", Body=b"written last")
+        snapshot.save(tmp_path, emulator.s3, emulator.dynamodb, p)
+    # A swap cut short kept the older save beside the newer, whose b.jpg lost its bytes (a power cut).
+    (tmp_path / "older").rename(tmp_path / "snapshot.old")
+    (tmp_path / "snapshot" / "objects" / "1").write_bytes(b"")
+    with Emulator(SETTINGS) as emulator:
+        loaded = snapshot.load(tmp_path, emulator.s3, emulator.dynamodb, emulator.pipeline)
+        assert loaded["from"] == tmp_path / "snapshot.old"
+        assert [e["key"] for e in loaded["manifest"]] == ["uploads/me/a.jpg"]
