@@ -31,6 +31,9 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
     """Build `Settings` from a plain dict, or raise `ConfigError` with all problems."""
     problems: list[str] = []
     settings = _parse_dataclass(Settings, raw, "", problems)
+    given = raw.get("workflow") if isinstance(raw, dict) else None
+    settings = dataclasses.replace(settings, workflow=settings.workflow.with_type_defaults(
+        given if isinstance(given, dict) else {}))
     problems.extend(_range_problems(settings, ""))
     problems.extend(_rule_problems(settings))
     if problems:
@@ -232,8 +235,8 @@ def _workflow_type_problems(s: Settings) -> list[str]:
     too_long = wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300
     if too_long:
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
-                        "300, the longest an EXPRESS execution may run; set it to 300 or less (the default, 900, "
-                        "is STANDARD's)")
+                        "300, the longest an EXPRESS execution may run; set it to 300 or less, or leave it unset "
+                        "(EXPRESS's default is 300)")
     if wf.type == "EXPRESS" and wf.log_level == "OFF":
         problems.append("workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions "
                         "(EXPRESS keeps no execution history); use ERROR or ALL")
