@@ -325,6 +325,13 @@ LABEL = re.compile(r"^(?=.*\S)[A-Za-z0-9 &/().-]{1,100}$")
 UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
 
 
+def reserved_concurrency(s: Settings) -> tuple[int, int]:
+    """(concurrent executions the created functions reserve, the account quota that needs): Lambda refuses a
+    reservation that leaves fewer than 100 unreserved (Lambda docs, "Configuring reserved concurrency")."""
+    reserved = sum(fn.reserved_concurrency or 0 for fn in s.created_functions().values())
+    return reserved, reserved + UNRESERVED_MINIMUM
+
+
 def pitfall_warnings(s: Settings) -> list[str]:
     """Settings AWS accepts that lose or delay messages in production."""
     warnings: list[str] = []
@@ -349,13 +356,13 @@ def pitfall_warnings(s: Settings) -> list[str]:
     warnings += [f"moderation.labels: {label!r} starts with a small letter; Rekognition's names are capitalised "
                  "(e.g. 'Violence') and match exactly, so this label would never reject an image"
                  for label in s.moderation.labels if label[:1].islower()]
-    reserved = sum(fn.reserved_concurrency or 0 for fn in s.created_functions().values())
+    reserved, needed = reserved_concurrency(s)
     quota = s.functions.account_concurrency_quota
-    if reserved and reserved + UNRESERVED_MINIMUM > quota:
+    if reserved and needed > quota:
         warnings.append(
             f"functions.account_concurrency_quota: the functions reserve {reserved} concurrent executions; AWS "
             f"keeps {UNRESERVED_MINIMUM} unreserved, so the account needs a quota of at least "
-            f"{reserved + UNRESERVED_MINIMUM} (it is {quota}). Check with `aws lambda get-account-settings`; "
+            f"{needed} (it is {quota}). Check with `aws lambda get-account-settings`; "
             "raise it in Service Quotas (Lambda, Concurrent executions)")
     if s.encryption.kms_key_arn is not None:
         warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com (alarms to the "
