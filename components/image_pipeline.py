@@ -20,7 +20,7 @@ from components.encryption import Keys, pipeline_keys
 from components.environment import UPLOAD_PREFIX, function_environment
 from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
-from components.loading import CONFIG_SOURCE, settings_from_args
+from components.loading import CONFIG_SOURCE, config_failure, settings_from_args
 from components.monitoring import (
     Alerts,
     Monitoring,
@@ -30,6 +30,7 @@ from components.monitoring import (
     queue_alarms,
     workflow_alarms,
 )
+from components.names import name_problems
 from components.network import SERVICE_SIDE_ROLES, interface_services
 from components.queues import QueuePair, queue_pair, queue_policy
 from components.storage import Storage, secure_bucket, status_table
@@ -87,8 +88,10 @@ class ImagePipeline(pulumi.ComponentResource):
         self._name = name
         # Where a problem is, in messages: the stack's config, or this component's inputs in another language.
         self.problem_source = f"the inputs of ImagePipeline '{name}'" if self.camel_case_keys else CONFIG_SOURCE
+        if isinstance(args, Settings) and name_problems(name):  # settings already validated: only the name
+            raise config_failure(name_problems(name), camel_case=self.camel_case_keys, source=self.problem_source)
         self.settings = args if isinstance(args, Settings) else settings_from_args(
-            args, camel_case=self.camel_case_keys, source=self.problem_source)
+            args, camel_case=self.camel_case_keys, source=self.problem_source, name=name)
         settings = self.settings
         # Invokes with this component as parent use its providers: an explicit `aws` provider's
         # account and region, not the default provider's.

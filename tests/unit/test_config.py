@@ -267,3 +267,12 @@ def test_a_customer_key_of_ones_own_must_let_every_service_principal_use_it():
 ])
 def test_values_aws_would_refuse_at_deploy_are_caught_at_preview(raw, message):
     assert problems(raw) == [message]
+
+
+def test_a_component_name_some_aws_name_refuses_is_a_problem_naming_the_rule():
+    from components.names import name_problems
+
+    assert name_problems("images-prod") == []
+    assert name_problems("images_prod") == [
+        "component name: 'images_prod' may hold only letters, digits and hyphens, starting with a letter or digit "
+        "(S3 bucket names, and the SQS, Lambda and EventBridge names made from it, allow nothing else)"]
