@@ -102,8 +102,9 @@ class ImagePipeline(pulumi.ComponentResource):
 
         self.keys: Keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
         self.storage: Storage = self._storage()
-        self.network: Network | None = vpc_network(name, settings.network, account_id=self.account_id,
-                                                   region=self.region, tags=self.tags, parent=self)
+        self.network: Network | None = vpc_network(name, settings.network, services=interface_services(settings),
+                                                   account_id=self.account_id, region=self.region, tags=self.tags,
+                                                   parent=self)
         self.queues: QueuePair = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
         self.alerts: Alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
                                            kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)

@@ -21,7 +21,8 @@ import pulumi_aws as aws
 
 from components.config import NetworkSettings
 from components.loading import CONFIG_SOURCE, config_failure
-from components.network import HTTPS, eni_policy
+from components.network import GATEWAY_SERVICES, HTTPS, eni_policy
+from components.vpc_lookups import existing_endpoints, service_zones
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,9 @@ class Network:
     """Every function's subnets."""
     security_group_ids: list[pulumi.Input[str]]
     """Every function's security groups."""
-    endpoint_subnet_ids: list[pulumi.Input[str]]
-    """One subnet per AZ: an interface endpoint takes at most one in each."""
+    endpoint_subnet_ids: dict[str, list[pulumi.Input[str]]]
+    """Each interface endpoint's subnets, by service: one per AZ (an endpoint takes at most one in each) of the
+    AZs its service is offered in."""
     route_table_ids: list[pulumi.Input[str]]
     """The functions' subnets' route tables, for the gateway endpoints."""
     zones: list[str]
@@ -47,12 +49,15 @@ class Network:
     subnets: list[aws.ec2.Subnet] = field(default_factory=list)
 
 
-def vpc_network(name: str, settings: NetworkSettings, *, account_id: str, region: str, tags: dict[str, str],
-                parent: pulumi.Resource) -> Network | None:
-    """None without network settings: the functions stay on Lambda's own network."""
+def vpc_network(name: str, settings: NetworkSettings, *, services: list[str], account_id: str, region: str,
+                tags: dict[str, str], parent: pulumi.Resource) -> Network | None:
+    """None without network settings: the functions stay on Lambda's own network. `services`: the interface
+    endpoints to place (with `endpoints: true`)."""
     if not settings.enabled:
         return None
-    placed = _created(name, settings, tags, parent) if settings.create_vpc else _existing(settings, parent)
+    services = services if settings.endpoints else []
+    placed = (_created(name, settings, services, region, tags, parent) if settings.create_vpc
+              else _existing(settings, services, region, parent))
     document = pulumi.Output.all(placed["subnet_ids"], placed["security_group_ids"]).apply(
         lambda ids: json.dumps(eni_policy(region=region, account_id=account_id, subnet_ids=ids[0],
                                           security_group_ids=ids[1])))
@@ -65,14 +70,19 @@ def _failed(problems: list[str], parent: pulumi.Resource) -> Exception:
                           source=getattr(parent, "problem_source", CONFIG_SOURCE))
 
 
-def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent: pulumi.Resource) -> dict[str, Any]:
+def _created(name: str, settings: NetworkSettings, services: list[str], region: str, tags: dict[str, str],
+             parent: pulumi.Resource) -> dict[str, Any]:
     """`Network`'s fields for a created VPC."""
-    wanted = settings.availability_zones
-    available = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=parent)).names
+    wanted, invoke = settings.availability_zones, pulumi.InvokeOptions(parent=parent)
+    available = aws.get_availability_zones(state="available", opts=invoke).names
     if len(available) < wanted:
         raise _failed([f"network.availability_zones: {wanted} asked, but the region has {len(available)} "
                        f"available ({', '.join(available)}); lower it"], parent)
     zones = list(available)[:wanted]
+    offered, problems = service_zones(services, zones, region, invoke, "network.availability_zones",
+                                      "raise availability_zones")
+    if problems:
+        raise _failed(problems, parent)
     opts = pulumi.ResourceOptions(parent=parent)
     vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=settings.vpc_cidr, enable_dns_support=True,
                       enable_dns_hostnames=True, tags=tags | {"Name": f"{name}-vpc"}, opts=opts)
@@ -97,13 +107,14 @@ def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent:
         f"{name}-functions-https-to-endpoints", security_group_id=functions.id, ip_protocol="tcp", from_port=HTTPS,
         to_port=HTTPS, cidr_ipv4=settings.vpc_cidr, description="HTTPS to the interface endpoints",
         opts=pulumi.ResourceOptions(parent=functions))
-    ids = [s.id for s in subnets]
-    return {"vpc_id": vpc.id, "subnet_ids": ids, "security_group_ids": [functions.id], "endpoint_subnet_ids": ids,
+    ids, by_zone = [s.id for s in subnets], dict(zip(zones, (s.id for s in subnets), strict=True))
+    return {"vpc_id": vpc.id, "subnet_ids": ids, "security_group_ids": [functions.id],
+            "endpoint_subnet_ids": {service: [by_zone[z] for z in offered[service]] for service in services},
             "route_table_ids": [routes.id], "zones": zones, "cidr": settings.vpc_cidr, "vpc": vpc,
             "functions_security_group": functions, "subnets": subnets}
 
 
-def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, Any]:
+def _existing(settings: NetworkSettings, services: list[str], region: str, parent: pulumi.Resource) -> dict[str, Any]:
     """`Network`'s fields for your subnets, after checking them."""
     invoke = pulumi.InvokeOptions(parent=parent)
     found = [aws.ec2.get_subnet(id=subnet_id, opts=invoke) for subnet_id in settings.subnet_ids]
@@ -128,8 +139,15 @@ def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, A
     if problems:
         raise _failed(problems, parent)
     tables = _route_tables(vpcs[0], settings.subnet_ids, invoke) if settings.endpoints else []
+    offered, problems = service_zones(services, list(by_zone), region, invoke, "network.subnet_ids",
+                                      "add subnets in those AZs")
+    if settings.endpoints:
+        problems += existing_endpoints(vpcs[0], [*services, *GATEWAY_SERVICES], tables, region, invoke)
+    if problems:
+        raise _failed(problems, parent)
     return {"vpc_id": vpcs[0], "subnet_ids": list(settings.subnet_ids),
-            "security_group_ids": list(settings.security_group_ids), "endpoint_subnet_ids": list(by_zone.values()),
+            "security_group_ids": list(settings.security_group_ids),
+            "endpoint_subnet_ids": {service: [by_zone[z] for z in offered[service]] for service in services},
             "route_table_ids": tables, "zones": list(by_zone)}
 
 
