@@ -18,7 +18,7 @@ from components.args import ImagePipelineArgs
 from components.config import Settings
 from components.encryption import Keys, pipeline_keys
 from components.environment import UPLOAD_PREFIX, function_environment
-from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
+from components.functions import PipelineFunction, attach_policy, function_role, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
 from components.loading import CONFIG_SOURCE, config_failure, settings_from_args
 from components.monitoring import (
@@ -102,9 +102,11 @@ class ImagePipeline(pulumi.ComponentResource):
 
         self.keys: Keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
         self.storage: Storage = self._storage()
+        self._roles = {fn: function_role(fn, name, account_id=self.account_id, tags=self.tags, parent=self,
+                                         in_vpc=settings.network.enabled) for fn in settings.created_functions()}
         self.network: Network | None = vpc_network(name, settings.network, services=interface_services(settings),
                                                    account_id=self.account_id, region=self.region, tags=self.tags,
-                                                   parent=self)
+                                                   parent=self, roles=list(self._roles.values()))
         self.queues: QueuePair = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
         self.alerts: Alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
                                            kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
@@ -154,8 +156,8 @@ class ImagePipeline(pulumi.ComponentResource):
             state_machine_arn=self.workflow.state_machine.arn if "orchestrator" in names else "",
             output_bucket=self.storage.output_bucket.bucket.bucket)
         return {name: pipeline_function(
-            name, self._name, getattr(fs, name), runtime=fs.runtime, account_id=self.account_id,
-            code=self._code, layers=layers(name, getattr(fs, name).architecture),
+            name, self._name, getattr(fs, name), role=self._roles[name], runtime=fs.runtime, code=self._code,
+            layers=layers(name, getattr(fs, name).architecture),
             environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self, network=self.network)
             for name in names}
 

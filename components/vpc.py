@@ -50,13 +50,14 @@ class Network:
 
 
 def vpc_network(name: str, settings: NetworkSettings, *, services: list[str], account_id: str, region: str,
-                tags: dict[str, str], parent: pulumi.Resource) -> Network | None:
+                tags: dict[str, str], parent: pulumi.Resource, roles: list[aws.iam.Role]) -> Network | None:
     """None without network settings: the functions stay on Lambda's own network. `services`: the interface
-    endpoints to place (with `endpoints: true`)."""
+    endpoints to place (with `endpoints: true`); `roles`: the functions' roles, which a created VPC's subnets
+    and security group depend on (so a destroy deletes them first: `components.functions.function_role`)."""
     if not settings.enabled:
         return None
     services = services if settings.endpoints else []
-    placed = (_created(name, settings, services, region, tags, parent) if settings.create_vpc
+    placed = (_created(name, settings, services, region, tags, parent, roles) if settings.create_vpc
               else _existing(settings, services, region, parent))
     document = pulumi.Output.all(placed["subnet_ids"], placed["security_group_ids"]).apply(
         lambda ids: json.dumps(eni_policy(region=region, account_id=account_id, subnet_ids=ids[0],
@@ -71,7 +72,7 @@ def _failed(problems: list[str], parent: pulumi.Resource) -> Exception:
 
 
 def _created(name: str, settings: NetworkSettings, services: list[str], region: str, tags: dict[str, str],
-             parent: pulumi.Resource) -> dict[str, Any]:
+             parent: pulumi.Resource, roles: list[aws.iam.Role]) -> dict[str, Any]:
     """`Network`'s fields for a created VPC."""
     wanted, invoke = settings.availability_zones, pulumi.InvokeOptions(parent=parent)
     available = aws.get_availability_zones(state="available", opts=invoke).names
@@ -87,6 +88,8 @@ def _created(name: str, settings: NetworkSettings, services: list[str], region: 
     vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=settings.vpc_cidr, enable_dns_support=True,
                       enable_dns_hostnames=True, tags=tags | {"Name": f"{name}-vpc"}, opts=opts)
     child = pulumi.ResourceOptions(parent=vpc)
+    # What Lambda's network interfaces use: deleted before the roles Lambda deletes those interfaces with.
+    held = pulumi.ResourceOptions(parent=vpc, depends_on=roles)
     # No routes: only the VPC's own local route, and the gateway endpoints' prefix-list routes they add.
     routes = aws.ec2.RouteTable(f"{name}-private-routes", vpc_id=vpc.id,
                                 tags=tags | {"Name": f"{name}-private"}, opts=child)
@@ -95,14 +98,14 @@ def _created(name: str, settings: NetworkSettings, services: list[str], region: 
     for zone, block in zip(zones, blocks, strict=False):
         subnet = aws.ec2.Subnet(f"{name}-private-{zone}", vpc_id=vpc.id, cidr_block=str(block), availability_zone=zone,
                                 map_public_ip_on_launch=False, tags=tags | {"Name": f"{name}-private-{zone}"},
-                                opts=child)
+                                opts=held)
         aws.ec2.RouteTableAssociation(f"{name}-private-{zone}-routes", subnet_id=subnet.id, route_table_id=routes.id,
                                       opts=pulumi.ResourceOptions(parent=subnet))
         subnets.append(subnet)
     # Created without inline rules, the group loses EC2's default allow-all egress: only the rules below.
     functions = aws.ec2.SecurityGroup(
         f"{name}-functions-sg", vpc_id=vpc.id, description="image-pipeline functions: HTTPS to the VPC endpoints only",
-        tags=tags | {"Name": f"{name}-functions"}, opts=child)
+        tags=tags | {"Name": f"{name}-functions"}, opts=held)
     aws.vpc.SecurityGroupEgressRule(
         f"{name}-functions-https-to-endpoints", security_group_id=functions.id, ip_protocol="tcp", from_port=HTTPS,
         to_port=HTTPS, cidr_ipv4=settings.vpc_cidr, description="HTTPS to the interface endpoints",

@@ -204,6 +204,7 @@ class RecordingMonitor(MockMonitor):
             key: list(value.urns) for key, value in request.propertyDependencies.items()}
         self.options[response.urn] = {"protect": request.protect,
                                       "retain_on_delete": request.retainOnDelete,
+                                      "deleted_with": request.deletedWith,
                                       "parent": request.parent}
         return response
 
@@ -247,6 +248,15 @@ class Graph:
 
     def depends_on(self, resource: Resource, other: Resource) -> bool:
         return other.urn in self.dependencies.get(resource.urn, set())
+
+    def deleted_before(self, resource: Resource, other: Resource) -> bool:
+        """Pulumi deletes a resource before everything it depends on, directly or not."""
+        seen, todo = set(), [resource.urn]
+        while todo:
+            for urn in self.dependencies.get(todo.pop(), set()) - seen:
+                seen.add(urn)
+                todo.append(urn)
+        return other.urn in seen
 
 
 def run_under_mocks(stack: str, program: Callable[[], Any], mocks: PipelineMocks | None = None) -> Graph:

@@ -337,3 +337,23 @@ def test_a_service_offered_in_fewer_than_two_of_the_azs_fails_the_preview_naming
     assert ("network.subnet_ids: com.amazonaws.eu-west-1.states is offered in eu-west-1b, eu-west-1c: of the AZs "
             "here (eu-west-1a, eu-west-1b) only eu-west-1b, and its endpoint needs two (it survives an AZ outage only "
             "then); add subnets in those AZs") in str(raised.value)
+
+
+def test_at_destroy_the_roles_and_their_network_permissions_outlive_the_subnets_and_security_group():
+    """Lambda deletes a function's network interfaces with its role, minutes after the function is gone: until
+    then the subnets and the functions' security group cannot be deleted, and they must still have the role."""
+    graph = network_graph("dev", "create")
+    [functions_group] = [g for g in graph.of_type(GROUP) if "functions" in g.name]
+    held = [*graph.of_type("aws:ec2/subnet:Subnet"), functions_group]
+    functions = graph.of_type(FUNCTION)
+    for fn in functions:
+        role = graph.by_arn(fn.inputs["role"])
+        [policy] = [p for p in graph.of_type(ROLE_POLICY) if p.name == f"{fn.name}-network-policy"]
+        assert all(graph.deleted_before(resource, role) for resource in held), role.urn
+        # The policy names the subnets, so it cannot outlive them by itself: it goes with its role, which
+        # deletes its inline policies first.
+        assert policy.options["deleted_with"] == role.urn and role.inputs["forceDetachPolicies"] is True
+        assert graph.deleted_before(fn, policy) and graph.deleted_before(fn, role)
+    # Your own subnets and security groups are never deleted: nothing to hold.
+    assert all(not r.inputs.get("forceDetachPolicies") for r in network_graph("dev", None).of_type(
+        "aws:iam/role:Role"))
