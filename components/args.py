@@ -143,7 +143,7 @@ class WorkflowArgs(TypedDict, total=False):
     """STANDARD (exactly-once) or EXPRESS (at-least-once). Default: "STANDARD". One of: STANDARD, EXPRESS."""
 
     execution_timeout_seconds: int
-    """Whole-execution timeout (s); EXPRESS: <= 300. Default: 900. Range: 1 to 31,536,000."""
+    """Whole-execution timeout (s); EXPRESS allows at most 300 and defaults to it (the default shown is STANDARD's). Default: 900. Range: 1 to 31,536,000."""
 
     variant_sizes: list[int]
     """Long edges of the variants (px). Default: [1280, 640, 160]."""

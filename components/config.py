@@ -16,6 +16,7 @@ key path); `Settings.warnings()` lists the pitfalls AWS accepts but that hurt in
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +29,9 @@ IMAGE_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "HEIF")  # HEIF: HEIC from phones
 # Which settings may be another resource's output (a VPC's subnets, a key's ARN, a secret address): "whole" (the
 # value, or any item of a list) or "each" (every item, but the list itself is known: one resource per item).
 WHOLE, EACH = "whole", "each"
+
+# Workflow settings whose default depends on `workflow.type`: what differs from the field's (STANDARD's) default.
+TYPE_DEFAULTS: dict[str, dict[str, Any]] = {"EXPRESS": {"execution_timeout_seconds": 300}}
 
 
 def setting(default: Any, doc: str, *, minimum: int | None = None, maximum: int | None = None,
@@ -149,7 +153,8 @@ class WorkflowSettings:
 
     type: str = setting("STANDARD", "STANDARD (exactly-once) or EXPRESS (at-least-once).",
                         choices=("STANDARD", "EXPRESS"))
-    execution_timeout_seconds: int = setting(900, "Whole-execution timeout (s); EXPRESS: <= 300.",
+    execution_timeout_seconds: int = setting(900, "Whole-execution timeout (s); EXPRESS allows at most 300 and "
+                                             "defaults to it (the default shown is STANDARD's).",
                                              minimum=1, maximum=31_536_000)
     variant_sizes: list[int] = setting([1280, 640, 160], "Long edges of the variants (px).")
     variant_formats: list[str] = setting(["jpeg"], "Variant formats: jpeg, webp and/or avif.")
@@ -194,6 +199,11 @@ class WorkflowSettings:
     near_duplicate_distance: int = setting(
         4, "Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (re-encoded or "
         "resized copies measure 0 to 2, unrelated photos 16 or more).", minimum=0, maximum=7)
+
+    def with_type_defaults(self, given: Iterable[str]) -> WorkflowSettings:
+        """These settings with the chosen type's defaults (`TYPE_DEFAULTS`) for every key not in `given`."""
+        return dataclasses.replace(self, **{key: value for key, value in TYPE_DEFAULTS.get(self.type, {}).items()
+                                            if key not in given})
 
     @property
     def stale_after(self) -> int:

@@ -41,19 +41,33 @@ def handler_code() -> pulumi.AssetArchive:
     return pulumi.AssetArchive({f"handlers/{path.name}": pulumi.FileAsset(str(path)) for path in files})
 
 
-def pipeline_function(name: str, component_name: str, settings: FunctionSettings, *,
-                      runtime: str, account_id: str, code: pulumi.Archive,
-                      layers: list[pulumi.Input[str]], environment: dict[str, pulumi.Input[str]],
-                      tracing: bool, tags: dict[str, str], parent: pulumi.Resource,
-                      network: Network | None = None) -> PipelineFunction:
-    resource_name = f"{component_name}-{name.replace('_', '-')}"
-    role = aws.iam.Role(
+def resource_name_of(name: str, component_name: str) -> str:
+    return f"{component_name}-{name.replace('_', '-')}"
+
+
+def function_role(name: str, component_name: str, *, account_id: str, tags: dict[str, str],
+                  parent: pulumi.Resource, in_vpc: bool) -> aws.iam.Role:
+    """A function's execution role. In a VPC it is created before the subnets, which depend on it: Lambda
+    deletes a function's network interfaces with this role minutes after the function is gone, so a destroy
+    must delete the subnets and security group (waiting for those interfaces) before the role. Deleting it
+    then removes its inline policies first (`force_detach_policies`), the network one included."""
+    resource_name = resource_name_of(name, component_name)
+    return aws.iam.Role(
         f"{resource_name}-role",
         assume_role_policy=json.dumps(policies.assume_role_policy("lambda", account_id)),
         description=f"Execution role of {resource_name}",
+        force_detach_policies=True if in_vpc else None,
         tags=tags,
         opts=pulumi.ResourceOptions(parent=parent),
     )
+
+
+def pipeline_function(name: str, component_name: str, settings: FunctionSettings, *, role: aws.iam.Role,
+                      runtime: str, code: pulumi.Archive,
+                      layers: list[pulumi.Input[str]], environment: dict[str, pulumi.Input[str]],
+                      tracing: bool, tags: dict[str, str], parent: pulumi.Resource,
+                      network: Network | None = None) -> PipelineFunction:
+    resource_name = resource_name_of(name, component_name)
     log_group = aws.cloudwatch.LogGroup(
         f"{resource_name}-logs",
         name_prefix=f"/aws/lambda/{resource_name}-",
@@ -65,7 +79,8 @@ def pipeline_function(name: str, component_name: str, settings: FunctionSettings
         f"{resource_name}-network-policy", role=role.id, policy=network.eni_policy,
         # AWS checks these at CreateFunction: "The provided execution role does not have permissions to
         # call CreateNetworkInterface on EC2" unless the policy exists first (the function depends on it).
-        opts=pulumi.ResourceOptions(parent=role))
+        # It names the subnets, so it would be deleted before them: it goes with its role instead, after them.
+        opts=pulumi.ResourceOptions(parent=role, deleted_with=role))
     function = aws.lambda_.Function(
         resource_name,
         runtime=runtime,

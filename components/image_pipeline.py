@@ -18,9 +18,9 @@ from components.args import ImagePipelineArgs
 from components.config import Settings
 from components.encryption import Keys, pipeline_keys
 from components.environment import UPLOAD_PREFIX, function_environment
-from components.functions import PipelineFunction, attach_policy, handler_code, pipeline_function
+from components.functions import PipelineFunction, attach_policy, function_role, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
-from components.loading import CONFIG_SOURCE, settings_from_args
+from components.loading import CONFIG_SOURCE, config_failure, settings_from_args
 from components.monitoring import (
     Alerts,
     Monitoring,
@@ -30,6 +30,7 @@ from components.monitoring import (
     queue_alarms,
     workflow_alarms,
 )
+from components.names import name_problems
 from components.network import SERVICE_SIDE_ROLES, interface_services
 from components.queues import QueuePair, queue_pair, queue_policy
 from components.storage import Storage, secure_bucket, status_table
@@ -87,8 +88,10 @@ class ImagePipeline(pulumi.ComponentResource):
         self._name = name
         # Where a problem is, in messages: the stack's config, or this component's inputs in another language.
         self.problem_source = f"the inputs of ImagePipeline '{name}'" if self.camel_case_keys else CONFIG_SOURCE
+        if isinstance(args, Settings) and name_problems(name):  # settings already validated: only the name
+            raise config_failure(name_problems(name), camel_case=self.camel_case_keys, source=self.problem_source)
         self.settings = args if isinstance(args, Settings) else settings_from_args(
-            args, camel_case=self.camel_case_keys, source=self.problem_source)
+            args, camel_case=self.camel_case_keys, source=self.problem_source, name=name)
         settings = self.settings
         # Invokes with this component as parent use its providers: an explicit `aws` provider's
         # account and region, not the default provider's.
@@ -99,8 +102,11 @@ class ImagePipeline(pulumi.ComponentResource):
 
         self.keys: Keys = pipeline_keys(name, settings.encryption, self.account_id, self.tags, self)
         self.storage: Storage = self._storage()
-        self.network: Network | None = vpc_network(name, settings.network, account_id=self.account_id,
-                                                   region=self.region, tags=self.tags, parent=self)
+        self._roles = {fn: function_role(fn, name, account_id=self.account_id, tags=self.tags, parent=self,
+                                         in_vpc=settings.network.enabled) for fn in settings.created_functions()}
+        self.network: Network | None = vpc_network(name, settings.network, services=interface_services(settings),
+                                                   account_id=self.account_id, region=self.region, tags=self.tags,
+                                                   parent=self, roles=list(self._roles.values()))
         self.queues: QueuePair = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
         self.alerts: Alerts = alerts_topic(name, settings.alarms, account_id=self.account_id,
                                            kms_key_arn=self.keys.alerts_key_arn, tags=self.tags, parent=self)
@@ -150,8 +156,8 @@ class ImagePipeline(pulumi.ComponentResource):
             state_machine_arn=self.workflow.state_machine.arn if "orchestrator" in names else "",
             output_bucket=self.storage.output_bucket.bucket.bucket)
         return {name: pipeline_function(
-            name, self._name, getattr(fs, name), runtime=fs.runtime, account_id=self.account_id,
-            code=self._code, layers=layers(name, getattr(fs, name).architecture),
+            name, self._name, getattr(fs, name), role=self._roles[name], runtime=fs.runtime, code=self._code,
+            layers=layers(name, getattr(fs, name).architecture),
             environment=environment[name], tracing=wf.tracing, tags=self.tags, parent=self, network=self.network)
             for name in names}
 

@@ -13,6 +13,7 @@ import yaml
 
 from components.config import EACH, Settings, is_pending
 from components.errors import ConfigError
+from components.names import name_problems
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 CONFIG_KEY = "image-pipeline:pipeline"
@@ -26,9 +27,10 @@ def load_settings() -> Settings:
     return settings_from_args(pulumi.Config("image-pipeline").get_object("pipeline") or {})
 
 
-def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False,
-                       source: str = CONFIG_SOURCE) -> Settings:
-    """Validate the component's `args`; every problem at once, naming keys as the caller spells them.
+def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False, source: str = CONFIG_SOURCE,
+                       name: str | None = None) -> Settings:
+    """Validate the component's `args` (and its `name`, `components.names`); every problem at once, naming
+    keys as the caller spells them.
 
     Integers in lists arrive as floats from other languages (`[1280.0, 640.0]`): whole ones are ints.
     A value only known after deployment (another resource's output, a secret) cannot decide what the
@@ -51,6 +53,7 @@ def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False,
         problems = unknown
     except ConfigError as error:
         problems = unknown + error.problems
+    problems += [] if name is None else name_problems(name)
     if problems:
         raise config_failure(problems, camel_case=camel_case, source=source) from None
     for warning in settings.warnings():

@@ -31,6 +31,9 @@ def parse_settings(raw: dict[str, Any]) -> Settings:
     """Build `Settings` from a plain dict, or raise `ConfigError` with all problems."""
     problems: list[str] = []
     settings = _parse_dataclass(Settings, raw, "", problems)
+    given = raw.get("workflow") if isinstance(raw, dict) else None
+    settings = dataclasses.replace(settings, workflow=settings.workflow.with_type_defaults(
+        given if isinstance(given, dict) else {}))
     problems.extend(_range_problems(settings, ""))
     problems.extend(_rule_problems(settings))
     if problems:
@@ -235,8 +238,8 @@ def _workflow_type_problems(s: Settings) -> list[str]:
     too_long = wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300
     if too_long:
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
-                        "300, the longest an EXPRESS execution may run; set it to 300 or less (the default, 900, "
-                        "is STANDARD's)")
+                        "300, the longest an EXPRESS execution may run; set it to 300 or less, or leave it unset "
+                        "(EXPRESS's default is 300)")
     if wf.type == "EXPRESS" and wf.log_level == "OFF":
         problems.append("workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions "
                         "(EXPRESS keeps no execution history); use ERROR or ALL")
@@ -331,6 +334,13 @@ LABEL = re.compile(r"^(?=.*\S)[A-Za-z0-9 &/().-]{1,100}$")
 UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
 
 
+def reserved_concurrency(s: Settings) -> tuple[int, int]:
+    """(concurrent executions the created functions reserve, the account quota that needs): Lambda refuses a
+    reservation that leaves fewer than 100 unreserved (Lambda docs, "Configuring reserved concurrency")."""
+    reserved = sum(fn.reserved_concurrency or 0 for fn in s.created_functions().values())
+    return reserved, reserved + UNRESERVED_MINIMUM
+
+
 def pitfall_warnings(s: Settings) -> list[str]:
     """Settings AWS accepts that lose or delay messages in production."""
     warnings: list[str] = []
@@ -355,13 +365,13 @@ def pitfall_warnings(s: Settings) -> list[str]:
     warnings += [f"moderation.labels: {label!r} starts with a small letter; Rekognition's names are capitalised "
                  "(e.g. 'Violence') and match exactly, so this label would never reject an image"
                  for label in s.moderation.labels if label[:1].islower()]
-    reserved = sum(fn.reserved_concurrency or 0 for fn in s.created_functions().values())
+    reserved, needed = reserved_concurrency(s)
     quota = s.functions.account_concurrency_quota
-    if reserved and reserved + UNRESERVED_MINIMUM > quota:
+    if reserved and needed > quota:
         warnings.append(
             f"functions.account_concurrency_quota: the functions reserve {reserved} concurrent executions; AWS "
             f"keeps {UNRESERVED_MINIMUM} unreserved, so the account needs a quota of at least "
-            f"{reserved + UNRESERVED_MINIMUM} (it is {quota}). Check with `aws lambda get-account-settings`; "
+            f"{needed} (it is {quota}). Check with `aws lambda get-account-settings`; "
             "raise it in Service Quotas (Lambda, Concurrent executions)")
     if s.encryption.kms_key_arn is not None:
         warnings.append("encryption.kms_key_arn: the key's policy must let cloudwatch.amazonaws.com (alarms to the "

@@ -22,7 +22,8 @@ import pulumi_aws as aws
 
 from components.config import NetworkSettings, is_pending
 from components.loading import CONFIG_SOURCE, config_failure
-from components.network import HTTPS, eni_policy
+from components.network import GATEWAY_SERVICES, HTTPS, eni_policy
+from components.vpc_lookups import existing_endpoints, service_zones
 
 
 @dataclass(frozen=True)
@@ -34,8 +35,9 @@ class Network:
     """Every function's subnets."""
     security_group_ids: list[pulumi.Input[str]]
     """Every function's security groups."""
-    endpoint_subnet_ids: list[pulumi.Input[str]]
-    """One subnet per AZ: an interface endpoint takes at most one in each."""
+    endpoint_subnet_ids: dict[str, list[pulumi.Input[str]]]
+    """Each interface endpoint's subnets, by service: one per AZ (an endpoint takes at most one in each) of the
+    AZs its service is offered in."""
     route_table_ids: list[pulumi.Input[str]]
     """The functions' subnets' route tables, for the gateway endpoints."""
     zones: pulumi.Input[list[str]]
@@ -48,12 +50,16 @@ class Network:
     subnets: list[aws.ec2.Subnet] = field(default_factory=list)
 
 
-def vpc_network(name: str, settings: NetworkSettings, *, account_id: str, region: str, tags: dict[str, str],
-                parent: pulumi.Resource) -> Network | None:
-    """None without network settings: the functions stay on Lambda's own network."""
+def vpc_network(name: str, settings: NetworkSettings, *, services: list[str], account_id: str, region: str,
+                tags: dict[str, str], parent: pulumi.Resource, roles: list[aws.iam.Role]) -> Network | None:
+    """None without network settings: the functions stay on Lambda's own network. `services`: the interface
+    endpoints to place (with `endpoints: true`); `roles`: the functions' roles, which a created VPC's subnets
+    and security group depend on (so a destroy deletes them first: `components.functions.function_role`)."""
     if not settings.enabled:
         return None
-    placed = _created(name, settings, tags, parent) if settings.create_vpc else _existing(settings, parent)
+    services = services if settings.endpoints else []
+    placed = (_created(name, settings, services, region, tags, parent, roles) if settings.create_vpc
+              else _existing(settings, services, region, parent))
     document = pulumi.Output.all(placed["subnet_ids"], placed["security_group_ids"]).apply(
         lambda ids: json.dumps(eni_policy(region=region, account_id=account_id, subnet_ids=ids[0],
                                           security_group_ids=ids[1])))
@@ -66,18 +72,25 @@ def _failed(problems: list[str], parent: pulumi.Resource) -> Exception:
                           source=getattr(parent, "problem_source", CONFIG_SOURCE))
 
 
-def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent: pulumi.Resource) -> dict[str, Any]:
+def _created(name: str, settings: NetworkSettings, services: list[str], region: str, tags: dict[str, str],
+             parent: pulumi.Resource, roles: list[aws.iam.Role]) -> dict[str, Any]:
     """`Network`'s fields for a created VPC."""
-    wanted = settings.availability_zones
-    available = aws.get_availability_zones(state="available", opts=pulumi.InvokeOptions(parent=parent)).names
+    wanted, invoke = settings.availability_zones, pulumi.InvokeOptions(parent=parent)
+    available = aws.get_availability_zones(state="available", opts=invoke).names
     if len(available) < wanted:
         raise _failed([f"network.availability_zones: {wanted} asked, but the region has {len(available)} "
                        f"available ({', '.join(available)}); lower it"], parent)
     zones = list(available)[:wanted]
+    offered, problems = service_zones(services, zones, region, invoke, "network.availability_zones",
+                                      "raise availability_zones")
+    if problems:
+        raise _failed(problems, parent)
     opts = pulumi.ResourceOptions(parent=parent)
     vpc = aws.ec2.Vpc(f"{name}-vpc", cidr_block=settings.vpc_cidr, enable_dns_support=True,
                       enable_dns_hostnames=True, tags=tags | {"Name": f"{name}-vpc"}, opts=opts)
     child = pulumi.ResourceOptions(parent=vpc)
+    # What Lambda's network interfaces use: deleted before the roles Lambda deletes those interfaces with.
+    held = pulumi.ResourceOptions(parent=vpc, depends_on=roles)
     # No routes: only the VPC's own local route, and the gateway endpoints' prefix-list routes they add.
     routes = aws.ec2.RouteTable(f"{name}-private-routes", vpc_id=vpc.id,
                                 tags=tags | {"Name": f"{name}-private"}, opts=child)
@@ -86,39 +99,46 @@ def _created(name: str, settings: NetworkSettings, tags: dict[str, str], parent:
     for zone, block in zip(zones, blocks, strict=False):
         subnet = aws.ec2.Subnet(f"{name}-private-{zone}", vpc_id=vpc.id, cidr_block=str(block), availability_zone=zone,
                                 map_public_ip_on_launch=False, tags=tags | {"Name": f"{name}-private-{zone}"},
-                                opts=child)
+                                opts=held)
         aws.ec2.RouteTableAssociation(f"{name}-private-{zone}-routes", subnet_id=subnet.id, route_table_id=routes.id,
                                       opts=pulumi.ResourceOptions(parent=subnet))
         subnets.append(subnet)
     # Created without inline rules, the group loses EC2's default allow-all egress: only the rules below.
     functions = aws.ec2.SecurityGroup(
         f"{name}-functions-sg", vpc_id=vpc.id, description="image-pipeline functions: HTTPS to the VPC endpoints only",
-        tags=tags | {"Name": f"{name}-functions"}, opts=child)
+        tags=tags | {"Name": f"{name}-functions"}, opts=held)
     aws.vpc.SecurityGroupEgressRule(
         f"{name}-functions-https-to-endpoints", security_group_id=functions.id, ip_protocol="tcp", from_port=HTTPS,
         to_port=HTTPS, cidr_ipv4=settings.vpc_cidr, description="HTTPS to the interface endpoints",
         opts=pulumi.ResourceOptions(parent=functions))
-    ids = [s.id for s in subnets]
-    return {"vpc_id": vpc.id, "subnet_ids": ids, "security_group_ids": [functions.id], "endpoint_subnet_ids": ids,
+    ids, by_zone = [s.id for s in subnets], dict(zip(zones, (s.id for s in subnets), strict=True))
+    return {"vpc_id": vpc.id, "subnet_ids": ids, "security_group_ids": [functions.id],
+            "endpoint_subnet_ids": {service: [by_zone[z] for z in offered[service]] for service in services},
             "route_table_ids": [routes.id], "zones": zones, "cidr": settings.vpc_cidr, "vpc": vpc,
             "functions_security_group": functions, "subnets": subnets}
 
 
-LOOKED_UP = ("vpc_id", "subnet_ids", "endpoint_subnet_ids", "route_table_ids", "zones")
+LOOKED_UP = ("vpc_id", "subnet_ids", "route_table_ids", "zones")
 
 
-def _existing(settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, Any]:
-    """`Network`'s fields for your subnets, after checking them."""
+def _existing(settings: NetworkSettings, services: list[str], region: str, parent: pulumi.Resource) -> dict[str, Any]:
+    """`Network`'s fields for your subnets, after checking them (once known, when the subnets are an output)."""
     groups = {"security_group_ids": list(settings.security_group_ids)}
     ids = settings.subnet_ids
     if not (is_pending(ids) or any(is_pending(subnet_id) for subnet_id in ids)):
-        return _looked_up(list(ids), settings, parent) | groups
-    placed = pulumi.Output.from_input(ids).apply(lambda known: _looked_up(known, settings, parent))
-    return {key: placed.apply(lambda found, key=key: found[key]) for key in LOOKED_UP} | groups
+        return _looked_up(list(ids), settings, services, region, parent) | groups
+    placed = pulumi.Output.from_input(ids).apply(
+        lambda known: _looked_up(known, settings, services, region, parent))
+    endpoint_subnets = {service: placed.apply(lambda found, service=service: found["endpoint_subnet_ids"][service])
+                        for service in services}
+    return ({key: placed.apply(lambda found, key=key: found[key]) for key in LOOKED_UP}
+            | {"endpoint_subnet_ids": endpoint_subnets} | groups)
 
 
-def _looked_up(subnet_ids: list[str], settings: NetworkSettings, parent: pulumi.Resource) -> dict[str, Any]:
-    """Where `subnet_ids` are (`LOOKED_UP`); subnets in one AZ or several VPCs fail naming `network.subnet_ids`."""
+def _looked_up(subnet_ids: list[str], settings: NetworkSettings, services: list[str], region: str,
+               parent: pulumi.Resource) -> dict[str, Any]:
+    """Where `subnet_ids` are; subnets in one AZ or several VPCs fail naming `network.subnet_ids`, endpoints that
+    would clash with your VPC's own fail naming `network.endpoints`."""
     invoke = pulumi.InvokeOptions(parent=parent)
     found = [aws.ec2.get_subnet(id=subnet_id, opts=invoke) for subnet_id in subnet_ids]
     vpcs = sorted({s.vpc_id for s in found})
@@ -142,7 +162,14 @@ def _looked_up(subnet_ids: list[str], settings: NetworkSettings, parent: pulumi.
     if problems:
         raise _failed(problems, parent)
     tables = _route_tables(vpcs[0], subnet_ids, invoke) if settings.endpoints else []
-    return {"vpc_id": vpcs[0], "subnet_ids": subnet_ids, "endpoint_subnet_ids": list(by_zone.values()),
+    offered, problems = service_zones(services, list(by_zone), region, invoke, "network.subnet_ids",
+                                      "add subnets in those AZs")
+    if settings.endpoints:
+        problems += existing_endpoints(vpcs[0], [*services, *GATEWAY_SERVICES], tables, region, invoke)
+    if problems:
+        raise _failed(problems, parent)
+    return {"vpc_id": vpcs[0], "subnet_ids": subnet_ids,
+            "endpoint_subnet_ids": {service: [by_zone[z] for z in offered[service]] for service in services},
             "route_table_ids": tables, "zones": list(by_zone)}
 
 

@@ -59,7 +59,7 @@ def vpc_endpoints(name: str, network: Network, services: list[str], *, region: s
 
     interface = {service: aws.ec2.VpcEndpoint(
         f"{name}-{service}-endpoint", vpc_id=network.vpc_id, service_name=service_name(region, service),
-        vpc_endpoint_type="Interface", private_dns_enabled=True, subnet_ids=network.endpoint_subnet_ids,
+        vpc_endpoint_type="Interface", private_dns_enabled=True, subnet_ids=network.endpoint_subnet_ids[service],
         security_group_ids=[group.id], policy=policy(service), tags=tags | {"Name": f"{name}-{service}"}, opts=opts)
         for service in services}
     gateway = {service: aws.ec2.VpcEndpoint(

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.config import Settings
+from components.validation import UNRESERVED_MINIMUM, reserved_concurrency
 from tools import cost
 
 BIG_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")  # Step Functions' larger token buckets
@@ -34,7 +35,7 @@ class Limit:
     """What exceeding it does: `start` (StartExecution throttled: messages retried, then dead-lettered),
     `queue` (messages wait in the queue), `slow` (executions wait for transition tokens), `steps`
     (step invocations throttled: retried three times, then the image is recorded failed), `dynamodb`
-    (status writes throttled), `moderation` (Rekognition throttled)."""
+    (status writes throttled), `moderation` (Rekognition throttled), `deploy` (AWS refuses the stack itself)."""
 
     @property
     def headroom(self) -> float:
@@ -56,7 +57,10 @@ def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = N
     seconds = step_seconds(settings, profile)
     p = profile or cost.load("step_profile.json")
     transitions = p["standard_transitions"]["moderation" if settings.moderation.enabled else "plain"]
-    concurrency = sum(rate * s for s in seconds.values())
+    reserved, needed = reserved_concurrency(settings)
+    # Functions with a reservation run in it; the others share what the account has left.
+    created = settings.created_functions()
+    concurrency = sum(rate * s for name, s in seconds.items() if created[name].reserved_concurrency is None)
     # The orchestrator's invocations at once: the mapping's cap, its reserved concurrency, SQS's own limit.
     caps = [fs.orchestrator.maximum_concurrency or q["lambda"]["sqs_max_concurrency"],
             q["lambda"]["sqs_max_concurrency"]]
@@ -69,14 +73,21 @@ def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = N
     rows = [
         Limit(f"Step Functions StartExecution ({wf.type})", rate, sfn[wf.type]["start_execution_refill"], "/s",
               starts, "start"),
-        Limit("Lambda concurrency (account, all functions)", concurrency, fs.account_concurrency_quota, "",
-              "Service Quotas: Lambda Concurrent executions (functions.account_concurrency_quota)", "steps"),
         Limit("Orchestrator throughput (concurrency x batch / batch time)", rate, orchestrator_cap, "/s",
               "functions.orchestrator: maximum_concurrency, reserved_concurrency or batch_size"),
         Limit("DynamoDB on-demand writes (table)", rate * writes, q["dynamodb"]["table_write_units"], " WRU/s",
               "Service Quotas: DynamoDB table-level on-demand throughput", "dynamodb"),
         Limit("SQS standard queue", rate * 3, q["sqs"]["standard_requests"], "/s", "none (nearly unlimited)"),
     ]
+    if not reserved or needed <= fs.account_concurrency_quota:  # else nothing deploys: the row below says so
+        rows.append(Limit("Lambda concurrency (functions without a reservation)", concurrency,
+                          fs.account_concurrency_quota - reserved, "",
+                          "Service Quotas: Lambda Concurrent executions (functions.account_concurrency_quota)",
+                          "steps"))
+    if reserved:
+        rows.append(Limit(f"Lambda reserved concurrency (reserved + {UNRESERVED_MINIMUM} unreserved)", needed,
+                          fs.account_concurrency_quota, "", "Service Quotas: Lambda Concurrent executions, or reserve "
+                          "less (functions.<name>.reserved_concurrency)", "deploy"))
     if settings.moderation.enabled:
         rows.append(Limit("Rekognition DetectModerationLabels", rate, q["rekognition"]["detect_moderation_labels"],
                           "/s", "Service Quotas: Amazon Rekognition DetectModerationLabels transactions per second",
@@ -108,6 +119,10 @@ def throttled_backlog(settings: Settings, rate: float, served: float) -> dict[st
 def beyond(settings: Settings, limit: Limit, rate: float) -> str:
     """What the pipeline does while `rate` exceeds `limit`."""
     served = rate * limit.headroom
+    if limit.beyond == "deploy":
+        return (f"- {limit.name}: `pulumi up` fails: Lambda refuses a reservation that leaves less than "
+                f"{UNRESERVED_MINIMUM} of the account's {limit.limit:,.0f} concurrent executions unreserved "
+                f"(InvalidParameterValueException); raise the quota to at least {limit.demand:,.0f} first")
     if limit.beyond == "slow":
         return (f"- {limit.name}: executions start but wait for state-transition tokens, so they run longer (the "
                 f"executions-throttled alarm fires) and pile up; about {served:,.0f} images/s finish. One that reaches "
@@ -135,6 +150,17 @@ def beyond(settings: Settings, limit: Limit, rate: float) -> str:
     return text
 
 
+def new_accounts(settings: Settings, quotas: dict[str, Any]) -> str:
+    """What a new account starts with (AWS raises it with use), against what this stack needs."""
+    reserved, needed = reserved_concurrency(settings)
+    need = (f" (this stack needs at least {needed}: {reserved} reserved + {UNRESERVED_MINIMUM} unreserved)"
+            if reserved else "")
+    transitions = " and reduced Step Functions state transitions" if settings.workflow.type == "STANDARD" else ""
+    return (f"New accounts start lower: Lambda {quotas['lambda']['new_account_concurrent_executions']} concurrent "
+            f"executions{need}{transitions}, raised automatically with use; `aws lambda get-account-settings` and "
+            "Service Quotas show yours.")
+
+
 def _number(value: float) -> str:
     return f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
 
@@ -150,6 +176,7 @@ def render(settings: Settings, stack: str, rate: float, region: str = "eu-west-1
     per_user = cost.load("quotas.json")["s3"]["put_per_prefix"] / cost.variant_count(settings)
     lines += ["", f"Binds first: {binding.name} ({_number(binding.headroom)}x headroom). One user's uploads alone "
               f"are bound by S3's 3,500 PUT/s per prefix (variants/{{userId}}/): {per_user:,.0f} images/s."]
+    lines.append(new_accounts(settings, cost.load("quotas.json")))
     exceeded = [row for row in rows if row.headroom < 1]
     if exceeded:
         lines += ["", "Beyond its quota, each limit exceeded at this rate:", *(beyond(settings, row, rate)

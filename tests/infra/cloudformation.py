@@ -308,8 +308,9 @@ def tracked(graph: Graph) -> Graph:
 
 # Inputs with no CloudFormation counterpart: physical names and computed outputs the mocks echo,
 # Pulumi-only switches, and the component's own inputs.
-NOT_IN_CLOUDFORMATION = {"name", "arn", "id", "url", "urn", "namePrefix", "forceDestroy", "invokeArn", "keyId",
-                         "bucket", "tagsAll", "code", "prefixListId"}
+# Outputs, and the provider's own behaviour flags (forceDestroy, forceDetachPolicies: what a delete does first).
+NOT_IN_CLOUDFORMATION = {"name", "arn", "id", "url", "urn", "namePrefix", "forceDestroy", "forceDetachPolicies",
+                         "invokeArn", "keyId", "bucket", "tagsAll", "code", "prefixListId"}
 
 
 def unread_inputs(graph: Graph) -> dict[str, set[str]]:

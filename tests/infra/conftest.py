@@ -100,7 +100,25 @@ def mocked_outputs(typ: str, name: str, inputs: dict[str, Any]) -> tuple[str, di
     return f"{physical}-id", inputs | computed
 
 
+@dataclass(frozen=True)
+class ExistingEndpoint:
+    """An endpoint already in a VPC (DescribeVpcEndpoints' view)."""
+
+    id: str
+    vpc_id: str
+    service: str
+    type: str = "Interface"
+    private_dns: bool = True
+    route_table_ids: tuple[str, ...] = ()
+
+
 class PipelineMocks(pulumi.runtime.Mocks):
+    def __init__(self, endpoints: tuple[ExistingEndpoint, ...] = (),
+                 service_zones: dict[str, tuple[str, ...]] | None = None) -> None:
+        """`endpoints`: already in the VPCs (none by default); `service_zones`: the AZs an endpoint service is
+        offered in, by service (default: every AZ of the region)."""
+        self.endpoints, self.service_zones = endpoints, service_zones or {}
+
     def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict[str, Any]]:
         return mocked_outputs(args.typ, args.name, dict(args.inputs))
 
@@ -134,7 +152,30 @@ class PipelineMocks(pulumi.runtime.Mocks):
             assert args.args["filters"] == [{"name": "association.main", "values": ["true"]}], args.args
             return {"id": MAIN_ROUTE_TABLE, "routeTableId": MAIN_ROUTE_TABLE, "vpcId": args.args["vpcId"],
                     "associations": [{"main": True, "routeTableId": MAIN_ROUTE_TABLE}]}
+        if args.token == "aws:ec2/getVpcEndpointService:getVpcEndpointService":
+            name = args.args["serviceName"]
+            zones = self.service_zones.get(name.rsplit(".", 1)[-1], ZONES)
+            return {"id": name, "serviceName": name, "serviceType": args.args.get("serviceType"),
+                    "availabilityZones": list(zones), "owner": "amazon", "acceptanceRequired": False}
+        if args.token == "aws:ec2/getVpcEndpoint:getVpcEndpoint":
+            return self.vpc_endpoint(args.args)
         raise AssertionError(f"unexpected invoke {args.token}")
+
+    def vpc_endpoint(self, query: dict[str, Any]) -> dict[str, Any] | tuple[dict[str, Any], list[tuple[str, str]]]:
+        """As the provider's data source: exactly one match, or an error naming none or several (returned as the
+        engine returns a data source's error: the program can catch it, as it can a real one)."""
+        states = {f["name"]: f["values"] for f in query.get("filters") or []}.get("vpc-endpoint-state")
+        assert states and "available" in states, query
+        matches = [e for e in self.endpoints if e.vpc_id == query["vpcId"]
+                   and f"com.amazonaws.{REGION}.{e.service}" == query["serviceName"]]
+        if not matches:
+            return {}, [("", "no matching EC2 VPC Endpoint found")]
+        if len(matches) > 1:
+            return {}, [("", "multiple EC2 VPC Endpoints matched; use additional constraints to reduce matches to a "
+                             "single EC2 VPC Endpoint")]
+        [e] = matches
+        return {"id": e.id, "vpcId": e.vpc_id, "serviceName": query["serviceName"], "vpcEndpointType": e.type,
+                "privateDnsEnabled": e.private_dns, "routeTableIds": list(e.route_table_ids), "state": "available"}
 
     @staticmethod
     def subnet(subnet_id: str) -> dict[str, Any]:
@@ -163,6 +204,7 @@ class RecordingMonitor(MockMonitor):
             key: list(value.urns) for key, value in request.propertyDependencies.items()}
         self.options[response.urn] = {"protect": request.protect,
                                       "retain_on_delete": request.retainOnDelete,
+                                      "deleted_with": request.deletedWith,
                                       "parent": request.parent}
         return response
 
@@ -207,9 +249,18 @@ class Graph:
     def depends_on(self, resource: Resource, other: Resource) -> bool:
         return other.urn in self.dependencies.get(resource.urn, set())
 
+    def deleted_before(self, resource: Resource, other: Resource) -> bool:
+        """Pulumi deletes a resource before everything it depends on, directly or not."""
+        seen, todo = set(), [resource.urn]
+        while todo:
+            for urn in self.dependencies.get(todo.pop(), set()) - seen:
+                seen.add(urn)
+                todo.append(urn)
+        return other.urn in seen
 
-def run_under_mocks(stack: str, program: Callable[[], Any]) -> Graph:
-    mocks = PipelineMocks()
+
+def run_under_mocks(stack: str, program: Callable[[], Any], mocks: PipelineMocks | None = None) -> Graph:
+    mocks = mocks or PipelineMocks()
     monitor = RecordingMonitor(mocks)
     pulumi.runtime.set_mocks(mocks, project="image-pipeline", stack=stack, preview=False,
                              monitor=monitor, logger=logging.getLogger("pulumi"))

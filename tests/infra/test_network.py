@@ -20,13 +20,16 @@ from tests.infra.conftest import (
     SECURITY_GROUPS,
     STACKS,
     SUBNETS,
+    ExistingEndpoint,
     Graph,
+    PipelineMocks,
     network_graph,
     run_under_mocks,
     stack_settings,
 )
 
 A, B, A2, OTHER_VPC, OTHER_VPC_A = SUBNETS  # A2 shares A's AZ; the others are in a VPC without DNS hostnames
+VPC_OF_A = SUBNETS[A][1]
 FUNCTION, ROLE_POLICY = "aws:lambda/function:Function", "aws:iam/rolePolicy:RolePolicy"
 ENDPOINT, GROUP = "aws:ec2/vpcEndpoint:VpcEndpoint", "aws:ec2/securityGroup:SecurityGroup"
 INGRESS = "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule"
@@ -40,8 +43,8 @@ DEFAULT_RESOURCES = {"dev": 99, "staging": 106, "prod": 102}
 
 
 
-def build_raw(stack: str, raw: dict[str, Any]) -> Graph:
-    return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", Settings.from_dict(raw)).queue_url)
+def build_raw(stack: str, raw: dict[str, Any], mocks: PipelineMocks | None = None) -> Graph:
+    return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", Settings.from_dict(raw)).queue_url, mocks)
 
 
 def roles(graph: Graph) -> dict[str, str]:
@@ -287,3 +290,70 @@ def test_required_endpoints_deny_the_functions_roles_any_other_way_in(stack, mod
             arn for name, arn in role.items() if name not in exempt), queue
     workflow_role = graph.named(f"images-{stack}-workflow-role").inputs["arn"]
     assert all(workflow_role not in json.dumps(d) and "Service" not in json.dumps(d) for d in denies.values())
+
+
+# -- endpoints already in your VPC, and the AZs each endpoint service is offered in ---------------
+
+def test_endpoints_already_in_your_vpc_fail_the_preview_naming_endpoints_and_each_conflict():
+    existing = (ExistingEndpoint("vpce-0a1b2c3d4e5f60101", VPC_OF_A, "sqs"),
+                ExistingEndpoint("vpce-0a1b2c3d4e5f60102", VPC_OF_A, "s3", "Gateway", False, (SUBNETS[A][2],)),
+                ExistingEndpoint("vpce-0a1b2c3d4e5f60103", VPC_OF_A, "sns", private_dns=False),  # no DNS clash
+                ExistingEndpoint("vpce-0a1b2c3d4e5f60104", VPC_OF_A, "dynamodb", "Gateway", False, ("rtb-other",)))
+    with pytest.raises(Exception) as raised:
+        build_raw("dev", {"network": NETWORK_MODES["own"]}, PipelineMocks(endpoints=existing))
+    assert (f"network.endpoints: {VPC_OF_A} already has endpoints this pipeline would create: "
+            "vpce-0a1b2c3d4e5f60101 (sqs, private DNS: a second would fail with a conflicting DNS domain), "
+            f"vpce-0a1b2c3d4e5f60102 (s3 gateway on {SUBNETS[A][2]}: its policy governs every workload there); set "
+            "endpoints: false and let their policies allow this pipeline (docs/deploy.md, VPC placement)"
+            ) in str(raised.value)
+    # Private DNS off, or a gateway on other route tables: nothing clashes.
+    graph = build_raw("dev", {"network": NETWORK_MODES["own"]}, PipelineMocks(endpoints=existing[2:]))
+    assert len(graph.of_type(ENDPOINT)) == 7
+
+
+def interface_subnets(graph: Graph) -> dict[str, list[str]]:
+    return {e.inputs["serviceName"].rsplit(".", 1)[-1]: e.inputs["subnetIds"] for e in graph.of_type(ENDPOINT)
+            if e.inputs["vpcEndpointType"] == "Interface"}
+
+
+def test_each_interface_endpoint_sits_only_in_the_azs_its_service_is_offered_in():
+    offered = PipelineMocks(service_zones={"states": ("eu-west-1b", "eu-west-1c")})
+    graph = build_raw("dev", {"network": {"create_vpc": True, "availability_zones": 3}}, offered)
+    subnets = {s.inputs["availabilityZone"]: s.id for s in subnets_by_zone(graph)}
+    placed = interface_subnets(graph)
+    assert placed["states"] == [subnets["eu-west-1b"], subnets["eu-west-1c"]]
+    assert all(ids == list(subnets.values()) for service, ids in placed.items() if service != "states")
+
+
+def test_a_service_offered_in_fewer_than_two_of_the_azs_fails_the_preview_naming_it():
+    offered = PipelineMocks(service_zones={"states": ("eu-west-1b", "eu-west-1c")})
+    with pytest.raises(Exception) as raised:
+        build_raw("dev", {"network": {"create_vpc": True}}, offered)
+    assert ("network.availability_zones: com.amazonaws.eu-west-1.states is offered in eu-west-1b, eu-west-1c: of "
+            "the AZs here (eu-west-1a, eu-west-1b) only eu-west-1b, and its endpoint needs two (it survives an AZ "
+            "outage only then); raise availability_zones") in str(raised.value)
+    with pytest.raises(Exception) as raised:
+        build_raw("dev", {"network": NETWORK_MODES["own"]}, offered)
+    assert ("network.subnet_ids: com.amazonaws.eu-west-1.states is offered in eu-west-1b, eu-west-1c: of the AZs "
+            "here (eu-west-1a, eu-west-1b) only eu-west-1b, and its endpoint needs two (it survives an AZ outage only "
+            "then); add subnets in those AZs") in str(raised.value)
+
+
+def test_at_destroy_the_roles_and_their_network_permissions_outlive_the_subnets_and_security_group():
+    """Lambda deletes a function's network interfaces with its role, minutes after the function is gone: until
+    then the subnets and the functions' security group cannot be deleted, and they must still have the role."""
+    graph = network_graph("dev", "create")
+    [functions_group] = [g for g in graph.of_type(GROUP) if "functions" in g.name]
+    held = [*graph.of_type("aws:ec2/subnet:Subnet"), functions_group]
+    functions = graph.of_type(FUNCTION)
+    for fn in functions:
+        role = graph.by_arn(fn.inputs["role"])
+        [policy] = [p for p in graph.of_type(ROLE_POLICY) if p.name == f"{fn.name}-network-policy"]
+        assert all(graph.deleted_before(resource, role) for resource in held), role.urn
+        # The policy names the subnets, so it cannot outlive them by itself: it goes with its role, which
+        # deletes its inline policies first.
+        assert policy.options["deleted_with"] == role.urn and role.inputs["forceDetachPolicies"] is True
+        assert graph.deleted_before(fn, policy) and graph.deleted_before(fn, role)
+    # Your own subnets and security groups are never deleted: nothing to hold.
+    assert all(not r.inputs.get("forceDetachPolicies") for r in network_graph("dev", None).of_type(
+        "aws:iam/role:Role"))

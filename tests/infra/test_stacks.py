@@ -106,3 +106,18 @@ def test_an_explicit_provider_sets_the_account_and_region_the_component_builds_f
     assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": OTHER_ACCOUNT}}
     layers = graph.named("images-dev-orchestrator").inputs["layers"]
     assert any(f":{OTHER_REGION}:" in layer for layer in layers), layers
+
+
+def test_a_stack_name_too_long_for_aws_names_fails_the_preview_with_the_other_problems():
+    stack = "production-eu-west-1-customers"  # the component: images-production-eu-west-1-customers, 37 characters
+    with pytest.raises(Exception) as raised:
+        run_main(stack, {"queue": {"delay_seconds": 901}})
+    message = str(raised.value)
+    assert "3 problem(s)" in message
+    assert "queue.delay_seconds: 901 is above the maximum 900" in message
+    assert ("component name: 'images-production-eu-west-1-customers' is 37 characters, so "
+            "'images-production-eu-west-1-customers-s3-event-handler-role' + the 8 characters Pulumi adds is 67, "
+            "over the 64 AWS allows for IAM role names; use a name of at most 34 characters") in message
+    assert ("component name: 'images-production-eu-west-1-customers' is 37 characters, so "
+            "'images-production-eu-west-1-customers-unfinished-executions' + the 8 characters Pulumi adds is 67, "
+            "over the 64 AWS allows for EventBridge rule names; use a name of at most 34 characters") in message

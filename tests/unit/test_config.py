@@ -116,9 +116,9 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
 
 
 @pytest.mark.parametrize(("raw", "message"), [
-    ({"workflow": {"type": "EXPRESS"}},
+    ({"workflow": {"type": "EXPRESS", "execution_timeout_seconds": 900}},
      "workflow.execution_timeout_seconds: 900 is above 300, the longest an EXPRESS execution may run; set it to "
-     "300 or less (the default, 900, is STANDARD's)"),
+     "300 or less, or leave it unset (EXPRESS's default is 300)"),
     ({"workflow": {"type": "EXPRESS", "log_level": "OFF", "execution_timeout_seconds": 300}},
      "workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions (EXPRESS keeps no "
      "execution history); use ERROR or ALL"),
@@ -161,6 +161,17 @@ def test_typos_and_wrong_types_are_errors_naming_their_key(raw, message):
 ])
 def test_cross_field_rules(raw, message):
     assert problems(raw) == [message]
+
+
+def test_the_workflow_types_defaults_follow_the_chosen_type_and_only_a_set_value_is_an_error():
+    express = Settings.from_dict({"workflow": {"type": "EXPRESS"}}).workflow
+    assert (express.execution_timeout_seconds, express.stale_after) == (300, 600)
+    standard = Settings.from_dict({"workflow": {"type": "STANDARD"}}).workflow
+    assert (standard.execution_timeout_seconds, standard.stale_after) == (900, 1200)
+    chosen = Settings.from_dict({"workflow": {"type": "EXPRESS", "execution_timeout_seconds": 240}}).workflow
+    assert chosen.execution_timeout_seconds == 240
+    assert Settings.from_dict({"workflow": {"execution_timeout_seconds": 3600}}).workflow.execution_timeout_seconds \
+        == 3600
 
 
 def test_every_problem_is_listed_at_once():
@@ -256,3 +267,12 @@ def test_a_customer_key_of_ones_own_must_let_every_service_principal_use_it():
 ])
 def test_values_aws_would_refuse_at_deploy_are_caught_at_preview(raw, message):
     assert problems(raw) == [message]
+
+
+def test_a_component_name_some_aws_name_refuses_is_a_problem_naming_the_rule():
+    from components.names import name_problems
+
+    assert name_problems("images-prod") == []
+    assert name_problems("images_prod") == [
+        "component name: 'images_prod' may hold only letters, digits and hyphens, starting with a letter or digit "
+        "(S3 bucket names, and the SQS, Lambda and EventBridge names made from it, allow nothing else)"]

@@ -169,3 +169,31 @@ def test_capacity_says_what_each_exceeded_limit_does():
     for name in ("Rekognition DetectModerationLabels:", "state transitions (STANDARD):", "StartExecution (STANDARD):"):
         assert name in text
     assert "dead-lettered" in text and "one SNS alert" in text
+
+
+def test_reserved_concurrency_needs_the_100_lambda_keeps_unreserved_and_fails_the_deploy_on_a_new_account():
+    prod = read_stack_settings("prod")  # orchestrator 60 + DLQ processor 5 reserved
+    rows = capacity.limits(Settings.from_dict(prod), rate=10, profile=PROFILE)
+    reserved = next(r for r in rows if r.name.startswith("Lambda reserved concurrency"))
+    assert (reserved.demand, reserved.limit) == (165, 1000)
+    shared = next(r for r in rows if r.name.startswith("Lambda concurrency"))
+    assert shared.limit == 1000 - 65  # the functions without a reservation share what is left
+    quotas = cost.load("quotas.json")["lambda"]
+    assert (quotas["concurrent_executions"], quotas["new_account_concurrent_executions"]) == (1000, 10)
+    new = Settings.from_dict(prod | {"functions": prod["functions"] | {"account_concurrency_quota": 10}})
+    first = capacity.limits(new, rate=10, profile=PROFILE)[0]
+    assert (first.name, first.demand, first.limit) == ("Lambda reserved concurrency (reserved + 100 unreserved)",
+                                                       165, 10)
+    text = capacity.render(new, "prod", 10)
+    assert ("- Lambda reserved concurrency (reserved + 100 unreserved): `pulumi up` fails: Lambda refuses a "
+            "reservation that leaves less than 100 of the account's 10 concurrent executions unreserved "
+            "(InvalidParameterValueException); raise the quota to at least 165 first") in text
+
+
+def test_capacity_states_the_quotas_new_accounts_start_with():
+    text = capacity.render(Settings.from_dict(read_stack_settings("prod")), "prod", 10)
+    assert ("New accounts start lower: Lambda 10 concurrent executions (this stack needs at least 165: 65 reserved "
+            "+ 100 unreserved), raised automatically with use; `aws lambda get-account-settings` and Service Quotas "
+            "show yours.") in text  # EXPRESS: no state-transition quota
+    assert ("New accounts start lower: Lambda 10 concurrent executions and reduced Step Functions state transitions, "
+            "raised automatically with use") in capacity.render(Settings.from_dict({}), "any", 10)
