@@ -161,3 +161,15 @@ def test_capacity_says_what_each_exceeded_limit_does():
     for name in ("Rekognition DetectModerationLabels:", "state transitions (STANDARD):", "StartExecution (STANDARD):"):
         assert name in text
     assert "dead-lettered" in text and "one SNS alert" in text
+
+
+def test_a_moderated_image_pays_for_publishing_its_staged_variants():
+    """With moderation, each variant is staged, then copied to `variants/` by the moderation function."""
+    plain = cost.estimate(settings(), profile=PROFILE, prices=PRICES)
+    moderated = cost.estimate(dataclasses.replace(settings(), moderation=Settings.from_dict(
+        {"moderation": {"enabled": True}}).moderation), profile=PROFILE, prices=PRICES)
+    assert next(d for s, w, d in moderated.lines if w == "COPY 3 staged variants to variants/") == pytest.approx(
+        3 * 0.000005)  # a COPY is priced as a PUT; the staged copy's DELETE is free
+    assert "quarantine requests" in {w for _, w, _ in moderated.lines}
+    assert "quarantine requests" not in {w for _, w, _ in plain.lines}
+    assert moderated.per_million("Step Functions") == pytest.approx(11 * 25.0)
