@@ -133,7 +133,7 @@ class FunctionsArgs(TypedDict, total=False):
     """Repairs or fails images left queued or processing. Defaults as FunctionArgs but timeout 120."""
 
     quarantine: FunctionArgs
-    """Workflow step (moderation only): moves a flagged image's variants."""
+    """Workflow step (moderation only): publishes or quarantines staged variants."""
 
 
 class WorkflowArgs(TypedDict, total=False):

@@ -138,7 +138,8 @@ class FunctionsSettings:
                                            memory_size=2_048, timeout=120)
     metadata: FunctionSettings = _function("Workflow step: reads dimensions, EXIF and colour.", memory_size=512)
     reconciler: FunctionSettings = _function("Repairs or fails images left queued or processing.", timeout=120)
-    quarantine: FunctionSettings = _function("Workflow step (moderation only): moves a flagged image's variants.")
+    quarantine: FunctionSettings = _function(
+        "Workflow step (moderation only): publishes or quarantines staged variants.")
 
     def roles(self) -> dict[str, FunctionSettings]:
         """Each function's settings, by function name (`quarantine` is created only with moderation)."""

@@ -62,5 +62,5 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
             "NEAR_DUPLICATE_DISTANCE": str(wf.near_duplicate_distance),
             "MODERATION": str(settings.moderation.enabled).lower()},
         "metadata": image_limits,
-        "quarantine": {"OUTPUT_BUCKET": output_bucket},
+        "quarantine": {"OUTPUT_BUCKET": output_bucket, "DYNAMODB_TABLE": table_name},
     }

@@ -39,7 +39,8 @@ from components.vpc_endpoints import Endpoints, deny_outside_endpoint, vpc_endpo
 from components.workflow import Workflow, events_to_queue_statement, workflow
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
-QUARANTINE_PREFIX = "quarantine/"  # flagged images' variants (`handlers.quarantine`)
+QUARANTINE_PREFIX = "quarantine/"  # flagged images' variants (`handlers.publication`)
+STAGING_PREFIX = "staging/"  # with moderation, variants awaiting their verdict (`handlers.publication`)
 # Functions created after the state machine, which they name.
 AFTER_WORKFLOW = (*QUEUE_FUNCTIONS, "reconciler")
 
@@ -130,10 +131,14 @@ class ImagePipeline(pulumi.ComponentResource):
 
     def _storage(self) -> Storage:
         key, storage, tags = self.keys.data_key_arn, self.settings.storage, self.tags
+        staging = STAGING_PREFIX if self.settings.moderation.enabled else None
+        private = (QUARANTINE_PREFIX, staging) if staging else (QUARANTINE_PREFIX,)
         return Storage(
             input_bucket=secure_bucket(f"{self._name}-input", storage, key, tags, self),
             output_bucket=secure_bucket(f"{self._name}-output", storage, key, tags, self,
-                                        account_id=self.account_id, private_prefix=QUARANTINE_PREFIX),
+                                        account_id=self.account_id,
+                                        private_prefixes=private,
+                                        expiring_prefix=staging),
             table=status_table(f"{self._name}-status", storage, key, tags, self),
         )
 

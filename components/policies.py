@@ -91,14 +91,15 @@ def queue_policy(queue_arn: str, producer_role_arns: list[str],
     return document(*statements)
 
 
-def bucket_policy(bucket_arn: str, account_id: str | None = None, private_prefix: str | None = None) -> Document:
-    """TLS only; with `private_prefix`, objects under it are readable by this account's principals alone,
-    whatever else the policy may grant later (a CDN's service principal, a public prefix)."""
-    private = {"Sid": "DenyQuarantineOutsideAccount", "Effect": "Deny", "Principal": "*",
-               "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket_arn}/{private_prefix}*",
-               "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalAccount": account_id}}}
-    return document(deny_insecure_transport("s3", [bucket_arn, f"{bucket_arn}/*"]),
-                    private if private_prefix and account_id else {})
+def bucket_policy(bucket_arn: str, account_id: str | None = None, private_prefixes: tuple[str, ...] = ()) -> Document:
+    """TLS only; objects under each of `private_prefixes` (`quarantine/`, `staging/`) are readable by this
+    account's principals alone, whatever else the policy may grant later (a CDN's service principal, a
+    public prefix)."""
+    private = [{"Sid": f"Deny{prefix.strip('/').title()}OutsideAccount", "Effect": "Deny", "Principal": "*",
+                "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{bucket_arn}/{prefix}*",
+                "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalAccount": account_id}}}
+               for prefix in (private_prefixes if account_id else ())]
+    return document(deny_insecure_transport("s3", [bucket_arn, f"{bucket_arn}/*"]), *private)
 
 
 def topic_policy(topic_arn: str, account_id: str) -> Document:
@@ -193,7 +194,7 @@ def _fingerprint_index(arns: PipelineArns) -> Document:
 
 def function_policies(arns: PipelineArns) -> dict[str, Document]:
     """Each Lambda function's inline role policy, keyed by function name."""
-    variants = f"{arns.output_bucket}/variants/*"
+    variants, staging = f"{arns.output_bucket}/variants/*", f"{arns.output_bucket}/staging/*"
     data_key = ["kms:GenerateDataKey", "kms:Decrypt"]
     describe = allow("DescribeExecutions", ["states:DescribeExecution"], execution_arns(arns.state_machine))
     specific: dict[str, list[Document]] = {
@@ -234,11 +235,16 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
         "variants": [*_read_uploads(arns),
                      # GetObject: `duplicates: reuse` copies an exact duplicate's variants.
                      allow("WriteVariants", ["s3:PutObject", "s3:GetObject"], [variants]),
+                     # With moderation, new variants are written under `staging/` until the verdict.
+                     allow("StageVariants", ["s3:PutObject"], [staging]) if arns.moderation else {},
                      allow("ReadImages", ["dynamodb:GetItem"], [arns.table]),
                      _fingerprint_index(arns),
                      _kms(arns, data_key, [arns.kms_key])],
-        "quarantine": [allow("MoveVariants", ["s3:GetObject", "s3:DeleteObject"], [variants]),
+        # Moves staged variants where the verdict sends them, or withdraws published ones (`handlers.quarantine`).
+        "quarantine": [allow("MoveStagedVariants", ["s3:GetObject", "s3:DeleteObject"], [staging]),
+                       allow("PublishVariants", ["s3:PutObject", "s3:DeleteObject"], [variants]),
                        allow("WriteQuarantine", ["s3:PutObject"], [f"{arns.output_bucket}/quarantine/*"]),
+                       allow("ReadImageStatus", ["dynamodb:GetItem"], [arns.table]),
                        _kms(arns, data_key, [arns.kms_key])],
         "metadata": [*_read_uploads(arns), _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
     }
@@ -255,7 +261,7 @@ def _moderation(arns: PipelineArns) -> list[Document]:
         # DetectModerationLabels names no resource unless it uses a custom adapter: AWS requires "*".
         allow("ModerateImages", ["rekognition:DetectModerationLabels"], ["*"]),
         # Rekognition reads the S3 object with the caller's credentials.
-        allow("ReadVariantsForModeration", ["s3:GetObject"], [f"{arns.output_bucket}/variants/*"]),
+        allow("ReadVariantsForModeration", ["s3:GetObject"], [f"{arns.output_bucket}/staging/*"]),
         allow("AlertRejectedImages", ["sns:Publish"], [arns.topic]),
     ]
 

@@ -18,6 +18,9 @@ import pulumi_aws as aws
 from components import policies
 from components.config import StorageSettings
 
+# Days a staged variant may outlive its run: every run ends (or is settled) within minutes.
+STAGING_EXPIRY_DAYS = 1
+
 
 @dataclass(frozen=True)
 class SecureBucket:
@@ -25,12 +28,12 @@ class SecureBucket:
     bucket: aws.s3.Bucket
     access_block: aws.s3.BucketPublicAccessBlock
     account_id: str | None = None
-    private_prefix: str | None = None
+    private_prefixes: tuple[str, ...] = ()
 
     def attach_policy(self, extra_statements: list[pulumi.Input[dict]] | None = None) -> aws.s3.BucketPolicy:
         """TLS only (and the private prefix's account-only reads), plus `extra_statements`."""
         def build(args: list) -> str:
-            document = policies.bucket_policy(args[0], self.account_id, self.private_prefix)
+            document = policies.bucket_policy(args[0], self.account_id, self.private_prefixes)
             document["Statement"].extend(args[1:])
             return json.dumps(document)
 
@@ -50,8 +53,9 @@ class Storage:
 
 def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input[str] | None,
                   tags: dict[str, str], parent: pulumi.Resource, *, account_id: str | None = None,
-                  private_prefix: str | None = None) -> SecureBucket:
-    """With `private_prefix` (and `account_id`), only this account reads objects under the prefix."""
+                  private_prefixes: tuple[str, ...] = (), expiring_prefix: str | None = None) -> SecureBucket:
+    """With `private_prefixes` (and `account_id`), only this account reads objects under them; objects under
+    `expiring_prefix` are deleted `STAGING_EXPIRY_DAYS` after they were written."""
     data_opts = pulumi.ResourceOptions(parent=parent, protect=settings.protect,
                                        retain_on_delete=settings.protect)
     bucket = aws.s3.Bucket(name, force_destroy=not settings.protect, tags=tags, opts=data_opts)
@@ -74,8 +78,16 @@ def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Inpu
         f"{name}-versioning", bucket=bucket.id,
         versioning_configuration={"status": "Enabled" if settings.versioning else "Suspended"},
         opts=child)
+    if expiring_prefix:
+        # What a moderated run that never reached its verdict left staged (`handlers.publication`).
+        aws.s3.BucketLifecycleConfiguration(
+            f"{name}-lifecycle", bucket=bucket.id,
+            rules=[{"id": "expire-staged-variants", "status": "Enabled", "filter": {"prefix": expiring_prefix},
+                    "expiration": {"days": STAGING_EXPIRY_DAYS},
+                    "noncurrent_version_expiration": {"noncurrent_days": STAGING_EXPIRY_DAYS}}],
+            opts=child)
     return SecureBucket(name=name, bucket=bucket, access_block=access_block, account_id=account_id,
-                        private_prefix=private_prefix)
+                        private_prefixes=private_prefixes)
 
 
 def status_table(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input[str] | None,

@@ -7,7 +7,8 @@
     the object changed under the steps (S3 412) or a newer upload took the image -> Superseded
     a status write that keeps failing -> StatusNotRecorded (the DLQ processor and the
       reconciler re-run or fail the image)
-    with moderation, Process -> ShouldModerate ... -> RecordRejected (`components.workflow_moderation`)
+    with moderation, Process -> ShouldModerate ... -> Publish -> RecordCompleted, or -> RecordRejected
+      (`components.workflow_moderation`: variants are staged until the verdict, fail-closed)
 
 The input is the queue message body plus the `upload` identity the orchestrator adds (see
 `handlers.uploads.execution_input`): an S3 pointer, never image bytes (Step Functions input
@@ -34,7 +35,7 @@ from typing import Any
 
 from components.states import State, catch_step_errors, lambda_task, retry
 from components.workflow_express import report_unfinished
-from components.workflow_moderation import Moderation, moderation_states
+from components.workflow_moderation import Moderation, completed_catches, moderation_states
 
 __all__ = ["Moderation", "build_definition", "unfinished_executions_pattern"]
 
@@ -200,7 +201,9 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "Catch": catch_step_errors(),
         "Next": "ShouldModerate" if moderation else "RecordCompleted",
     }
-    moderating = moderation_states(moderation, function_arns, timeouts) if moderation else {}
+    moderating = moderation_states(moderation, function_arns, timeouts, STATUS_NOT_RECORDED) if moderation else {}
+    if moderation:  # what Publish made public is withdrawn when `completed` is not written
+        status["RecordCompleted"] = status["RecordCompleted"] | {"Catch": completed_catches([CONDITION_FAILED])}
 
     return {
         "Comment": "Validate an uploaded image, make its variants, extract its metadata, record the outcome.",

@@ -2,9 +2,15 @@
 
     Process -> ShouldModerate -> Moderate (Rekognition DetectModerationLabels, SDK integration)
       -> Verdict -> Flagged? -> Quarantine (Lambda) -> RecordRejected -> AlertRejected (SNS) -> Rejected
-      -> otherwise RecordCompleted
+      -> otherwise (or too small to moderate) Publish (Lambda) -> RecordCompleted
+    Publish fails -> WithdrawFailed -> DescribeFailure -> RecordFailed
+    RecordCompleted not written -> WithdrawSuperseded -> Superseded | WithdrawUnrecorded -> StatusNotRecorded
 
-`RecordRejected` is a status write, built with the others in `components.workflow_definition`.
+Fail-closed by construction: the variants step writes under `staging/` and only `Publish` moves them to
+`variants/`, before the `completed` write names them (`handlers.publication`). Any other end leaves them
+staged (expired by the bucket's lifecycle rule), quarantined, or withdrawn. `RecordRejected` is a status
+write, built with the others in `components.workflow_definition`; so is `RecordCompleted`, whose catches
+`completed_catches` sends through a withdrawal.
 """
 
 from __future__ import annotations
@@ -37,9 +43,31 @@ class Moderation:
                    labels=tuple(settings.labels))
 
 
-def moderation_states(moderation: Moderation, function_arns: dict[str, str],
-                       timeouts: dict[str, int]) -> dict[str, State]:
-    """Moderate -> (flagged) Quarantine -> RecordRejected -> AlertRejected -> Rejected; else RecordCompleted.
+def _settle_variants(function_arn: str, timeout: int, action: str, extra: dict[str, str] | None = None) -> State:
+    """The moderation function (`handlers.quarantine`) applying `action` to the image's variants."""
+    task = lambda_task(function_arn, timeout, {"variants.$": "$.Payload.variants"}, "$.quarantined")
+    task["Parameters"] = {"FunctionName": function_arn, "Payload": {
+        "action": action, "imageId.$": "$.imageId", "variants.$": "$.results.images.variants", **(extra or {})}}
+    return task
+
+
+def _withdraw(function_arn: str, timeout: int, next_state: str) -> State:
+    """Delete what Publish made public; whatever happens, go on to `next_state` (the end it was headed for)."""
+    task = _settle_variants(function_arn, timeout, "withdraw", {
+        "userId.$": "$.userId", "uploadId.$": "$.upload.id", "executionArn.$": "$$.Execution.Id"})
+    return task | {"ResultPath": None, "Next": next_state,
+                   "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": next_state}]}
+
+
+def completed_catches(condition_failed: list[str]) -> list[State]:
+    """RecordCompleted's catches with moderation: published variants are withdrawn before either end."""
+    return [{"ErrorEquals": condition_failed, "ResultPath": None, "Next": "WithdrawSuperseded"},
+            {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "WithdrawUnrecorded"}]
+
+
+def moderation_states(moderation: Moderation, function_arns: dict[str, str], timeouts: dict[str, int],
+                      status_not_recorded: str) -> dict[str, State]:
+    """Moderate -> (flagged) Quarantine -> RecordRejected -> AlertRejected -> Rejected; else Publish.
 
     A label flags the image when its name or its parent's is one of `labels` (any label when empty). An
     image with no variant Rekognition accepts (under 80 px a side) is recorded `moderationSkipped`. When
@@ -68,8 +96,11 @@ def moderation_states(moderation: Moderation, function_arns: dict[str, str],
                               for key in matches]}
     else:
         rule = {"Variable": "$.moderation.labels[0]", "IsPresent": True}
-    quarantine = lambda_task(function_arns["quarantine"], timeouts["quarantine"],
-                              {"variants.$": "$.Payload.variants"}, "$.quarantined")
+    arn, timeout = function_arns["quarantine"], timeouts["quarantine"]
+    quarantine = _settle_variants(arn, timeout, "quarantine", {"labels.$": "$.moderation.names"})
+    publish = _settle_variants(arn, timeout, "publish") | {
+        "ResultPath": None, "Next": "RecordCompleted",
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "WithdrawFailed"}]}
     alert = {
         "Type": "Task",
         "Resource": "arn:aws:states:::sns:publish",
@@ -83,14 +114,18 @@ def moderation_states(moderation: Moderation, function_arns: dict[str, str],
         "Next": "Rejected",
     }
     return {
-        "ShouldModerate": {"Type": "Choice", "Default": "RecordCompleted", "Choices": [
+        "ShouldModerate": {"Type": "Choice", "Default": "Publish", "Choices": [
             {"Variable": "$.results.images.moderationKey", "IsPresent": True, "Next": "Moderate"}]},
         "Moderate": moderate,
         "ModerationUnavailable": {"Type": "Fail", "Error": "TransientError",
                                   "Cause": "Rekognition kept throttling; the DLQ processor re-runs the upload."},
         **({"Verdict": verdict} if moderation.labels else {}),
-        "Flagged": {"Type": "Choice", "Choices": [rule | {"Next": "Quarantine"}], "Default": "RecordCompleted"},
+        "Flagged": {"Type": "Choice", "Choices": [rule | {"Next": "Quarantine"}], "Default": "Publish"},
         "Quarantine": quarantine | {"Catch": catch_step_errors(), "Next": "RecordRejected"},
+        "Publish": publish,
+        "WithdrawFailed": _withdraw(arn, timeout, "DescribeFailure"),
+        "WithdrawSuperseded": _withdraw(arn, timeout, "Superseded"),
+        "WithdrawUnrecorded": _withdraw(arn, timeout, status_not_recorded),
         "AlertRejected": alert,
         "Rejected": {"Type": "Succeed", "Comment": "Flagged by moderation: recorded `rejected`, variants quarantined."},
     }

@@ -1,9 +1,12 @@
-"""Workflow step (moderation only): move a flagged image's variants to `quarantine/` in the output bucket.
+"""Workflow step (moderation only): move a moderated image's staged variants where its verdict sends them.
 
-`variants/{userId}/{imageId}/{token}/160.jpg` becomes `quarantine/variants/{userId}/{imageId}/{token}/160.jpg`.
-The bucket policy lets nobody outside the account read `quarantine/*`, whatever else it grants
-(a CDN, a public prefix), so a rejected image is kept for review and served to no one.
-Idempotent: a retried step finds the variants already moved and reports the same keys.
+- `publish` (accepted, or too small to moderate): `staging/variants/...` -> `variants/...`, before the
+  `completed` status write names them;
+- `quarantine` (flagged): `staging/variants/...` -> `quarantine/variants/...`, kept for review, served to no one;
+- `withdraw` (published, but the `completed` write did not happen): the published copies deleted, unless
+  the status item still needs them (`handlers.publication.keeps_published`).
+
+The layout and why it fails closed: `handlers.publication`. Every action is idempotent.
 """
 
 from __future__ import annotations
@@ -14,37 +17,38 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers import objects
+from handlers import publication
 from handlers.clients import clients
+from handlers.status import get_item
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
-clients.warm("s3")
-PREFIX = "quarantine/"
+clients.warm("s3", "dynamodb")
 
 
-def quarantine_key(key: str) -> str:
-    return PREFIX + key
-
-
-def move(variants: list[dict[str, Any]], bucket: str, s3: Any) -> list[dict[str, Any]]:
-    """Each variant copied under `quarantine/` and then deleted; the records with their new keys."""
-    moved = []
-    for variant in variants:
-        target = quarantine_key(variant["key"])
-        # A retry after the copy and delete finds the source gone: the copy is already in place.
-        if objects.copy(s3, bucket, variant["key"], target):
-            objects.delete(s3, bucket, variant["key"])
-        moved.append(variant | {"key": target})
-    return moved
+def settle(event: dict[str, Any], bucket: str, s3: Any, dynamodb: Any, table: str) -> dict[str, Any]:
+    """The event's `action` applied to its `variants`; `{"variants": [...]}` with their keys now."""
+    action, variants = event["action"], event["variants"]
+    if action == "publish":
+        return {"variants": publication.publish(variants, bucket, s3)}
+    if action == "quarantine":
+        moved = publication.quarantine(variants, bucket, s3)
+        metrics.add_metric(name="ImagesQuarantined", unit=MetricUnit.Count, value=1)
+        logger.warning("Image quarantined", extra={"labels": event.get("labels"), "variants": len(moved)})
+        return {"variants": moved}
+    if action == "withdraw":
+        item = get_item(dynamodb, table, event["imageId"], event["userId"])
+        if publication.keeps_published(item, event["uploadId"], event["executionArn"]):
+            return {"variants": variants}
+        logger.warning("Published variants withdrawn: the image did not complete with them",
+                       extra={"variants": publication.withdraw(variants, bucket, s3)})
+        return {"variants": []}
+    raise ValueError(f"unknown action {action!r}: publish, quarantine or withdraw")
 
 
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
-    moved = move(event["results"]["images"]["variants"], os.environ["OUTPUT_BUCKET"], clients.get("s3"))
-    metrics.add_metric(name="ImagesQuarantined", unit=MetricUnit.Count, value=1)
-    logger.warning("Image quarantined", extra={"labels": event.get("moderation", {}).get("names"),
-                                               "variants": len(moved)})
-    return {"variants": moved}
+    return settle(event, os.environ["OUTPUT_BUCKET"], clients.get("s3"), clients.get("dynamodb"),
+                  os.environ.get("DYNAMODB_TABLE", ""))

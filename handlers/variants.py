@@ -1,5 +1,8 @@
 """Workflow step 2a: resized variants, written to `variants/{userId}/{imageId}/{uploadToken}/{size}.{ext}`.
 
+With moderation on they are written under `staging/` instead, where nobody outside the account reads
+them, and moved by the verdict (`handlers.publication`); their records name the public key all the same.
+
 The upload token (`handlers.uploads.upload_identity`) makes the keys content-addressed: an
 older execution can never overwrite the variants a newer upload's status item points to.
 
@@ -18,7 +21,7 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers import duplicates, fingerprints, imaging, objects
+from handlers import duplicates, fingerprints, imaging, objects, publication
 from handlers.clients import clients
 from handlers.errors import InvalidImage
 
@@ -60,6 +63,7 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
               "nearDuplicateOf": _s(near.image_id if near else None),
               "nearDuplicateDistance": {"N": str(near.distance)} if near else {"NULL": True}}
     key = moderation_key(stored) if settings.moderation else None
+    key = publication.staged_key(key) if key else None  # Rekognition reads the private copy
     record["moderationSkipped"] = _s(MODERATION_SKIPPED if settings.moderation and key is None else None)
     result: dict[str, Any] = {"variants": stored, "record": record}
     if key is not None:
@@ -69,6 +73,11 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
 
 def _s(value: str | None) -> dict[str, Any]:
     return {"S": value} if value is not None else {"NULL": True}
+
+
+def _written(key: str, settings: objects.StepSettings) -> str:
+    """Where a variant is written: its public key, or with moderation its staged one until the verdict."""
+    return publication.staged_key(key) if settings.moderation else key
 
 
 def _make(data: bytes, sha256: str, upload: dict[str, Any], settings: objects.StepSettings,
@@ -82,8 +91,8 @@ def _make(data: bytes, sha256: str, upload: dict[str, Any], settings: objects.St
     for variant in variants:
         key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant.size,
                           variant.extension, variant.shape)
-        objects.write(s3, settings.output_bucket, key, variant.data, content_type=variant.content_type,
-                      cache_control=settings.cache_control)
+        objects.write(s3, settings.output_bucket, _written(key, settings), variant.data,
+                      content_type=variant.content_type, cache_control=settings.cache_control)
         stored.append({"size": variant.size, "shape": variant.shape, "format": variant.format, "key": key,
                        "width": variant.width, "height": variant.height, "bytes": len(variant.data),
                        "frames": variant.frames, **({"note": variant.note} if variant.note else {})})
@@ -101,7 +110,7 @@ def _reuse(original: duplicates.Original, upload: dict[str, Any], settings: obje
         extension = variant["key"].rsplit(".", 1)[-1]
         key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant["size"],
                           extension, variant["shape"])
-        if not objects.copy(s3, settings.output_bucket, variant["key"], key):
+        if not objects.copy(s3, settings.output_bucket, variant["key"], _written(key, settings)):
             return None, None  # gone meanwhile: make them
         stored.append(variant | {"key": key, "reusedFrom": original.image_id})
     return stored, fingerprints.Fingerprint(sha256=item["sha256"], phash=item["phash"], thumbhash=item["thumbhash"],

@@ -54,15 +54,22 @@ class ModerationStandIn:
         self.table, self.region, self.authorize = table, region, authorize
         self.calls: list[tuple[str, str]] = []
         self.throttle_next = 0  # tests: answer this many next calls with ThrottlingException, as a busy account does
+        self.fail_images: dict[str, str] = {}  # tests: imageId -> the error code every call for it answers
+        self.on_detect: Callable[[str], None] | None = None  # tests: called with the key before answering
         self._patches = contextlib.ExitStack()
 
     def detect(self, request: dict[str, Any]) -> dict[str, Any]:
         s3_object = request["Image"]["S3Object"]
         bucket, key = s3_object["Bucket"], s3_object["Name"]
         self.calls.append((bucket, key))
+        if self.on_detect is not None:
+            self.on_detect(key)
         if self.throttle_next > 0:
             self.throttle_next -= 1
             raise _error("ThrottlingException", "Rate exceeded")
+        parts = key.removeprefix("staging/").split("/")
+        if len(parts) > 2 and parts[2] in self.fail_images:
+            raise _error(self.fail_images[parts[2]], f"refused {key} (injected)")
         if self.authorize is not None and not self.authorize(bucket, key):
             raise _error("AccessDeniedException", f"the workflow role may not read s3://{bucket}/{key}")
         try:
@@ -74,8 +81,8 @@ class ModerationStandIn:
                 "ModerationModelVersion": "7.0"}
 
     def _marker(self, key: str) -> str | None:
-        """The upload's marker: variants/{userId}/{imageId}/... -> the image's upload -> its metadata."""
-        parts = key.split("/")
+        """The upload's marker: [staging/]variants/{userId}/{imageId}/... -> the image's upload -> its metadata."""
+        parts = key.removeprefix("staging/").split("/")
         if len(parts) < 4 or parts[0] != "variants":
             return None
         item = get_item(self._dynamodb, self.table, parts[2], parts[1]) or {}

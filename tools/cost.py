@@ -160,6 +160,8 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
                      call + upload_mb / mbps * 1000 + variants * call + variant_mb / mbps * 1000
                      + ((INDEX_WRITES + INDEX_READS) * ddb if indexed else 0)),
         "metadata": (1, cpu["metadata"], 2 * call),
+        # With moderation: publishing the staged variants (a copy and a delete each; rarely, quarantining).
+        **({"quarantine": (1, 0, 2 * variants * call)} if moderated else {}),
     }
     gb_second = r["lambda"]["gb_second"]
     step_seconds = 0.0
@@ -199,6 +201,8 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     gets = 3 + 2 + (1 if original else 0) + (2 if moderated else 0)
     report.add("S3", "PUT of the upload", r["s3"]["put"])
     report.add("S3", f"PUT {variants} variants", variants * r["s3"]["put"])
+    if moderated:  # staged until the verdict; a COPY is priced as a PUT, the staged copy's DELETE is free
+        report.add("S3", f"COPY {variants} staged variants to variants/", variants * r["s3"]["put"])
     report.add("S3", f"GET/HEAD x {gets}", gets * r["s3"]["get"])
     # Storage is what one month's images add; every month kept adds as much again (no lifecycle rule).
     # The uploads themselves: kept as long as you keep them (the pipeline sets no lifecycle rule on them).

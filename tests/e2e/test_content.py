@@ -170,9 +170,10 @@ def test_a_flagged_image_ends_rejected_its_variants_quarantined_and_an_alert_sen
     assert status(moderating, "beach")["status"] == "completed"  # a label the stack does not reject
     [alert] = [a for a in moderating.read_alerts() if "bad" in json.dumps(a)]
     assert alert["labels"] == ["Violence", "Weapon Violence"] and alert["userId"] == "u"
-    calls = moderating.emulator.moderation.calls  # the smallest JPEG variant of each image, nothing else
-    assert sorted(key.split("/")[2] for _, key in calls) == ["bad", "beach", "fine"]
-    assert all(key.endswith("/160.jpg") and bucket == moderating.pipeline.output_bucket for bucket, key in calls)
+    calls = moderating.emulator.moderation.calls  # the smallest JPEG variant of each image, staged, nothing else
+    assert sorted(key.split("/")[3] for _, key in calls) == ["bad", "beach", "fine"]
+    assert all(key.startswith("staging/variants/") and key.endswith("/160.jpg")
+               and bucket == moderating.pipeline.output_bucket for bucket, key in calls)
     assert moderating.enforcer.denied == []
 
 

@@ -65,6 +65,7 @@ def bucket(graph: Graph, r: Resource) -> Properties:
     ownership = child("bucketOwnershipControls:BucketOwnershipControls")
     versioning = child("bucketVersioning:BucketVersioning")
     notification = child("bucketNotification:BucketNotification")
+    lifecycle = child("bucketLifecycleConfiguration:BucketLifecycleConfiguration")
     properties: Properties = {"Tags": _tags(r.inputs)}
     if sse:
         properties["BucketEncryption"] = {"ServerSideEncryptionConfiguration": [_drop_empty({
@@ -80,6 +81,12 @@ def bucket(graph: Graph, r: Resource) -> Properties:
         properties["OwnershipControls"] = {"Rules": [{"ObjectOwnership": ownership["rule"]["objectOwnership"]}]}
     if versioning:
         properties["VersioningConfiguration"] = {"Status": versioning["versioningConfiguration"]["status"]}
+    if lifecycle:
+        properties["LifecycleConfiguration"] = {"Rules": [_drop_empty({
+            "Id": rule["id"], "Status": rule["status"], "Prefix": rule["filter"]["prefix"],
+            "ExpirationInDays": rule["expiration"]["days"],
+            "NoncurrentVersionExpiration": {"NoncurrentDays": rule["noncurrentVersionExpiration"]["noncurrentDays"]}})
+            for rule in lifecycle["rules"]]}
     if notification:
         properties["NotificationConfiguration"] = {"LambdaConfigurations": [
             _drop_empty({"Event": event, "Function": target["lambdaFunctionArn"], "Filter": _drop_empty({
@@ -278,6 +285,7 @@ MAPPINGS: dict[str, tuple[str, Callable[[Graph, Resource], Properties]]] = {
 FOLDED = {"aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
           "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "aws:s3/bucketVersioning:BucketVersioning",
           "aws:s3/bucketOwnershipControls:BucketOwnershipControls", "aws:s3/bucketNotification:BucketNotification",
+          "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration",
           "aws:sqs/redriveAllowPolicy:RedriveAllowPolicy", "aws:cloudwatch/eventTarget:EventTarget",
           "image-pipeline:index:ImagePipeline"}
 

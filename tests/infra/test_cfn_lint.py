@@ -83,6 +83,8 @@ NEGATIVE_CONTROLS: dict[str, Break] = {
     "aws:s3/bucket:Bucket": lambda i: i.update(tags={"k": "v" * 300}),
     "aws:s3/bucketPolicy:BucketPolicy": _policy,
     "aws:s3/bucketVersioning:BucketVersioning": lambda i: i["versioningConfiguration"].update(status="Sometimes"),
+    "aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration": lambda i: i["rules"][0].update(
+        status="Sometimes"),
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration": lambda i: i[
         "rules"][0]["applyServerSideEncryptionByDefault"].update(sseAlgorithm="ROT13"),
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": lambda i: i.update(blockPublicAcls="maybe"),

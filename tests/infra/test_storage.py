@@ -30,14 +30,30 @@ def test_both_buckets_are_encrypted_private_owner_enforced_and_tls_only(deploy, 
         assert ownership.inputs["rule"] == {"objectOwnership": "BucketOwnerEnforced"}
         [policy] = bucket_children(graph, bucket, "aws:s3/bucketPolicy:BucketPolicy")
         arn = bucket.inputs["arn"]
-        quarantine = [{"Sid": "DenyQuarantineOutsideAccount", "Effect": "Deny", "Principal": "*",
-                       "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{arn}/quarantine/*",
-                       "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalAccount": "123456789012"}}}]
+        # Staged variants (moderation on: staging and prod) await their verdict: private like quarantine.
+        private = [{"Sid": f"Deny{name}OutsideAccount", "Effect": "Deny", "Principal": "*",
+                    "Action": ["s3:GetObject", "s3:GetObjectVersion"], "Resource": f"{arn}/{name.lower()}/*",
+                    "Condition": {"StringNotEqualsIfExists": {"aws:PrincipalAccount": "123456789012"}}}
+                   for name in ("Quarantine", "Staging")[:1 if stack == "dev" else 2]]
         assert policy.policy()["Statement"] == [{
             "Sid": "DenyInsecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
             "Resource": [arn, f"{arn}/*"], "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
-            *(quarantine if bucket.name.endswith("-output") else [])]
+            *(private if bucket.name.endswith("-output") else [])]
         assert graph.depends_on(policy, block), "policy must wait for the public access block"
+
+
+@pytest.mark.parametrize("stack", STACKS)
+def test_with_moderation_staged_variants_of_runs_that_never_finished_expire(deploy, stack):
+    graph = deploy(stack)
+    lifecycles = graph.of_type("aws:s3/bucketLifecycleConfiguration:BucketLifecycleConfiguration")
+    if stack == "dev":  # no moderation: nothing is staged, nothing changes
+        assert lifecycles == []
+        return
+    [lifecycle] = lifecycles
+    assert lifecycle.inputs["bucket"] == graph.named(f"images-{stack}-output").inputs["bucket"]
+    assert lifecycle.inputs["rules"] == [{
+        "id": "expire-staged-variants", "status": "Enabled", "filter": {"prefix": "staging/"},
+        "expiration": {"days": 1}, "noncurrentVersionExpiration": {"noncurrentDays": 1}}]
 
 
 def test_versioning_follows_the_stack(deploy):

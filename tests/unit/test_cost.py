@@ -197,3 +197,15 @@ def test_capacity_states_the_quotas_new_accounts_start_with():
             "show yours.") in text  # EXPRESS: no state-transition quota
     assert ("New accounts start lower: Lambda 10 concurrent executions and reduced Step Functions state transitions, "
             "raised automatically with use") in capacity.render(Settings.from_dict({}), "any", 10)
+
+
+def test_a_moderated_image_pays_for_publishing_its_staged_variants():
+    """With moderation, each variant is staged, then copied to `variants/` by the moderation function."""
+    plain = cost.estimate(settings(), profile=PROFILE, prices=PRICES)
+    moderated = cost.estimate(dataclasses.replace(settings(), moderation=Settings.from_dict(
+        {"moderation": {"enabled": True}}).moderation), profile=PROFILE, prices=PRICES)
+    assert next(d for s, w, d in moderated.lines if w == "COPY 3 staged variants to variants/") == pytest.approx(
+        3 * 0.000005)  # a COPY is priced as a PUT; the staged copy's DELETE is free
+    assert "quarantine requests" in {w for _, w, _ in moderated.lines}
+    assert "quarantine requests" not in {w for _, w, _ in plain.lines}
+    assert moderated.per_million("Step Functions") == pytest.approx(11 * 25.0)

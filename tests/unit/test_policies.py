@@ -36,7 +36,7 @@ def all_documents(arns: policies.PipelineArns) -> dict[str, dict]:
     return {**policies.function_policies(arns), "state_machine": policies.state_machine_policy(arns),
             "queue": policies.queue_policy(arns.upload_queue, [role + "producer"], [role + "consumer"]),
             "bucket": policies.bucket_policy(arns.input_bucket),
-            "output_bucket": policies.bucket_policy(arns.output_bucket, ACCOUNT, "quarantine/"),
+            "output_bucket": policies.bucket_policy(arns.output_bucket, ACCOUNT, ("quarantine/", "staging/")),
             "topic": policies.topic_policy(arns.topic, ACCOUNT)}
 
 
@@ -67,7 +67,7 @@ def test_function_policies_name_only_the_resources_given():
     given = {arns.upload_queue, arns.dead_letter_queue, arns.table, arns.topic, arns.state_machine,
              arns.kms_key, arns.alerts_key, f"{arns.input_bucket}/uploads/*", f"{arns.output_bucket}/variants/*",
              arns.input_bucket, f"{arns.output_bucket}/dead-letters/*", f"{arns.table}/index/pending",
-             f"{arns.output_bucket}/quarantine/*",
+             f"{arns.output_bucket}/quarantine/*", f"{arns.output_bucket}/staging/*",
              *policies.execution_arns(arns.state_machine),
              arns.state_machine.replace(":stateMachine:", ":mapRun:") + "/*:*",
              *(f"{group}:*" for group in arns.log_groups.values())}
@@ -96,8 +96,8 @@ def test_only_the_workflow_role_moderates_and_only_with_moderation_on():
     moderated = sample_arns(moderation=True)
     workflow = {s["Sid"]: s for s in policies.state_machine_policy(moderated)["Statement"]}
     assert workflow["ModerateImages"]["Action"] == ["rekognition:DetectModerationLabels"]
-    # Rekognition reads the variant with the caller's credentials, and the alert is the workflow's own.
-    assert workflow["ReadVariantsForModeration"]["Resource"] == ["arn:aws:s3:::output/variants/*"]
+    # Rekognition reads the staged variant with the caller's credentials, and the alert is the workflow's own.
+    assert workflow["ReadVariantsForModeration"]["Resource"] == ["arn:aws:s3:::output/staging/*"]
     assert workflow["AlertRejectedImages"]["Resource"] == [moderated.topic]
     assert moderated.step_functions["quarantine"] in workflow["InvokeStepFunctions"]["Resource"]
     assert moderated.alerts_key in workflow["UseEncryptionKey"]["Resource"]
@@ -107,19 +107,35 @@ def test_only_the_workflow_role_moderates_and_only_with_moderation_on():
     assert "quarantine" not in policies.function_policies(plain)
     sids = {s["Sid"] for s in policies.state_machine_policy(plain)["Statement"]}
     assert not sids & {"ModerateImages", "ReadVariantsForModeration", "AlertRejectedImages"}
+    assert all(s["Sid"] != "StageVariants" for s in policies.function_policies(plain)["variants"]["Statement"])
 
 
-def test_the_quarantine_function_moves_variants_and_nothing_else():
+def test_with_moderation_the_variants_step_may_only_add_staged_variants():
+    statements = policies.function_policies(sample_arns(kms=False, tracing=False))["variants"]["Statement"]
+    granted = {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if "/staging/" in r}
+    assert granted == {("s3:PutObject", "arn:aws:s3:::output/staging/*")}
+
+
+def test_the_moderation_function_moves_staged_variants_and_nothing_else():
+    """Staged -> published or quarantined; published ones withdrawn when the image did not complete."""
     statements = policies.function_policies(sample_arns(kms=False, tracing=False))["quarantine"]["Statement"]
     granted = {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if ":log-group:" not in r}
-    assert granted == {("s3:GetObject", "arn:aws:s3:::output/variants/*"),
+    assert granted == {("s3:GetObject", "arn:aws:s3:::output/staging/*"),
+                       ("s3:DeleteObject", "arn:aws:s3:::output/staging/*"),
+                       ("s3:PutObject", "arn:aws:s3:::output/variants/*"),
                        ("s3:DeleteObject", "arn:aws:s3:::output/variants/*"),
-                       ("s3:PutObject", "arn:aws:s3:::output/quarantine/*")}
+                       ("s3:PutObject", "arn:aws:s3:::output/quarantine/*"),
+                       ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/status")}
 
 
-def test_quarantined_objects_are_readable_by_this_account_alone():
-    [_, private] = policies.bucket_policy("arn:aws:s3:::output", ACCOUNT, "quarantine/")["Statement"]
-    assert (private["Effect"], private["Principal"]) == ("Deny", "*")
-    assert private["Resource"] == "arn:aws:s3:::output/quarantine/*"
-    # IfExists: a request with no principal account (anonymous, a service principal such as a CDN) is denied too.
-    assert private["Condition"] == {"StringNotEqualsIfExists": {"aws:PrincipalAccount": ACCOUNT}}
+def test_quarantined_and_staged_objects_are_readable_by_this_account_alone():
+    document = policies.bucket_policy("arn:aws:s3:::output", ACCOUNT, ("quarantine/", "staging/"))
+    [_, *private] = document["Statement"]
+    assert [(p["Sid"], p["Resource"]) for p in private] == [
+        ("DenyQuarantineOutsideAccount", "arn:aws:s3:::output/quarantine/*"),
+        ("DenyStagingOutsideAccount", "arn:aws:s3:::output/staging/*")]
+    for statement in private:
+        assert (statement["Effect"], statement["Principal"]) == ("Deny", "*")
+        # IfExists: a request with no principal account (anonymous, a service principal such as a CDN) is
+        # denied too.
+        assert statement["Condition"] == {"StringNotEqualsIfExists": {"aws:PrincipalAccount": ACCOUNT}}

@@ -1,0 +1,74 @@
+"""Where a moderated image's variants live before and after the verdict: fail-closed by construction.
+
+With moderation on, the variants step writes each variant under `staging/` (`staged_key`): the
+bucket policy lets nobody outside the account read `staging/*` or `quarantine/*`, and a lifecycle
+rule expires what a run that never finished left in `staging/`. Only the verdict moves them:
+
+    staging/variants/{userId}/{imageId}/{token}/160.jpg
+      -> accepted (or too small to moderate, with the reason recorded): variants/{userId}/.../160.jpg
+      -> rejected: quarantine/variants/{userId}/.../160.jpg
+
+Publishing happens before the `completed` status write that names the `variants/` keys, so any end
+other than `completed` (failed, timed out, superseded, dead-lettered) leaves nothing readable. The
+one window after publishing, a `completed` write that does not happen, is closed by `withdraw`.
+Variant records always carry their public key; the staged one is derived from it, never stored.
+Every move is idempotent: a retry finds the source gone and the copy already in place.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from handlers import objects
+
+STAGING_PREFIX = "staging/"
+QUARANTINE_PREFIX = "quarantine/"
+
+
+def staged_key(key: str) -> str:
+    """`variants/u/a/t/160.jpg` -> `staging/variants/u/a/t/160.jpg`."""
+    return STAGING_PREFIX + key
+
+
+def quarantine_key(key: str) -> str:
+    return QUARANTINE_PREFIX + key
+
+
+def _move(s3: Any, bucket: str, source: str, target: str) -> None:
+    # A retry after the copy and delete finds the source gone: the copy is already in place.
+    if objects.copy(s3, bucket, source, target):
+        objects.delete(s3, bucket, source)
+
+
+def publish(variants: list[dict[str, Any]], bucket: str, s3: Any) -> list[dict[str, Any]]:
+    """Each staged variant moved to its public key; the records, unchanged, name those keys."""
+    for variant in variants:
+        _move(s3, bucket, staged_key(variant["key"]), variant["key"])
+    return variants
+
+
+def quarantine(variants: list[dict[str, Any]], bucket: str, s3: Any) -> list[dict[str, Any]]:
+    """Each staged variant moved under `quarantine/`; the records with their new keys."""
+    moved = []
+    for variant in variants:
+        _move(s3, bucket, staged_key(variant["key"]), quarantine_key(variant["key"]))
+        moved.append(variant | {"key": quarantine_key(variant["key"])})
+    return moved
+
+
+def keeps_published(item: dict[str, Any] | None, upload_id: str, execution_arn: str) -> bool:
+    """Whether the image's status item still needs this upload's published variants: it is `completed`
+    for this upload, or another execution of this very upload owns it and settles them itself."""
+    if not item or item.get("uploadId", {}).get("S") != upload_id:
+        return False
+    state = item.get("status", {}).get("S")
+    return state == "completed" or (state in ("processing", "queued")
+                                    and item.get("executionArn", {}).get("S") != execution_arn)
+
+
+def withdraw(variants: list[dict[str, Any]], bucket: str, s3: Any) -> int:
+    """Delete the published and the staged copy of each variant (idempotent); how many records."""
+    for variant in variants:
+        objects.delete(s3, bucket, variant["key"])
+        objects.delete(s3, bucket, staged_key(variant["key"]))
+    return len(variants)
