@@ -25,7 +25,7 @@ AUTONAME = 8  # "-" and 7 random characters (Pulumi's auto-naming)
 NAME_PREFIX = 26  # what a `name_prefix` gets (the AWS provider's unique suffix)
 # S3 bucket names allow only lowercase letters, digits, dots and hyphens (Pulumi lowercases auto-names);
 # Lambda, SQS, EventBridge and dashboards refuse dots: letters, digits and hyphens fit every child.
-NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]*$")
+NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
 FUNCTIONS = tuple(name.replace("_", "-") for name in FunctionsSettings().roles())
 
 
@@ -75,7 +75,7 @@ def longest_name() -> int:
 
 def name_problems(name: str) -> list[str]:
     """Each AWS name limit the component's name makes a child exceed, and the character rule."""
-    problems = [] if NAME.match(name) else [
+    problems = [] if NAME.fullmatch(name) else [
         f"component name: {name!r} may hold only letters, digits and hyphens, starting with a letter or digit "
         "(S3 bucket names, and the SQS, Lambda and EventBridge names made from it, allow nothing else)"]
     for limit in LIMITS:

@@ -20,9 +20,9 @@ from components.errors import ConfigError
 T = TypeVar("T")
 # A key ARN, never an alias: IAM authorizes KMS calls against the key's ARN, so grants naming an
 # alias match nothing and every encrypted call would be denied.
-KMS_KEY_ARN = re.compile(r"^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9_-]+$")
-TAG_VALUE = re.compile(r"^[\w\s.:/=+\-@]*$")  # what SQS, SNS and IAM all accept in tags
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+KMS_KEY_ARN = re.compile(r"arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key/[A-Za-z0-9_-]+")
+TAG_VALUE = re.compile(r"[\w\s.:/=+\-@]*")  # what SQS, SNS and IAM all accept in tags
+EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 # The price data `python -m tools cost` uses; absent when the library is used without the repository's tools.
 PRICES = Path(__file__).resolve().parent.parent / "tools" / "data" / "prices.json"
 
@@ -192,12 +192,12 @@ def _rule_problems(s: Settings) -> list[str]:
     problems += [f"workflow.allowed_formats: {fmt!r} is not one of {', '.join(IMAGE_FORMATS)}"
                  for fmt in wf.allowed_formats if fmt not in IMAGE_FORMATS]
     problems += [f"alarms.email_subscriptions: {address!r} is not an email address"
-                 for address in _known(s.alarms.email_subscriptions) if not EMAIL.match(address)]
+                 for address in _known(s.alarms.email_subscriptions) if not EMAIL.fullmatch(address)]
     enc = s.encryption
     if enc.kms_key_arn is not None and enc.mode != "kms":
         problems.append("encryption.kms_key_arn: only used with encryption.mode 'kms'; set mode: kms "
                         "or remove the key")
-    if isinstance(enc.kms_key_arn, str) and not KMS_KEY_ARN.match(enc.kms_key_arn):
+    if isinstance(enc.kms_key_arn, str) and not KMS_KEY_ARN.fullmatch(enc.kms_key_arn):
         problems.append(f"encryption.kms_key_arn: {enc.kms_key_arn!r} is not a KMS key ARN "
                         "(arn:aws:kms:<region>:<account>:key/<id>; an alias ARN will not do: IAM grants name keys)")
     problems += _alarm_problems(s)
@@ -213,7 +213,7 @@ def _rule_problems(s: Settings) -> list[str]:
     problems += [f"tags.{key}: keys starting with 'aws:' are reserved by AWS"
                  for key in s.tags if key.lower().startswith("aws:")]
     problems += [f"tags.{key}: use only letters, digits, spaces and _ . : / = + - @ (SQS, SNS and IAM refuse others)"
-                 for key, value in s.tags.items() if not (TAG_VALUE.match(key) and TAG_VALUE.match(value))]
+                 for key, value in s.tags.items() if not (TAG_VALUE.fullmatch(key) and TAG_VALUE.fullmatch(value))]
     return problems
 
 
@@ -258,7 +258,7 @@ def _workflow_type_problems(s: Settings) -> list[str]:
 def _moderation_problems(s: Settings) -> list[str]:
     m = s.moderation
     problems = [f"moderation.labels: {label!r} is not a label name (1 to 100 letters, digits, spaces and & / ( ) . -)"
-                for label in m.labels if not LABEL.match(label)]
+                for label in m.labels if not LABEL.fullmatch(label)]
     if len(set(m.labels)) != len(m.labels):
         problems.append(f"moderation.labels: {m.labels} has duplicates")
     if len(m.labels) > 50:
@@ -270,7 +270,7 @@ def _moderation_problems(s: Settings) -> list[str]:
         problems.append(f"moderation.enabled: no variant size in workflow.variant_sizes {s.workflow.variant_sizes} "
                         "reaches 80 px, Rekognition's smallest image: no image could be moderated")
     problems += [f"moderation.labels: {label!r} has spaces at an end or doubled; Rekognition's names match exactly"
-                 for label in m.labels if LABEL.match(label) and " ".join(label.split()) != label]
+                 for label in m.labels if LABEL.fullmatch(label) and " ".join(label.split()) != label]
     return problems
 
 
@@ -279,8 +279,8 @@ def _known(values: Any) -> list[Any]:
     return [] if is_pending(values) else [value for value in values if not is_pending(value)]
 
 
-SUBNET_ID = re.compile(r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")
-SECURITY_GROUP_ID = re.compile(r"^sg-[0-9a-f]{8}([0-9a-f]{9})?$")
+SUBNET_ID = re.compile(r"subnet-[0-9a-f]{8}([0-9a-f]{9})?")
+SECURITY_GROUP_ID = re.compile(r"sg-[0-9a-f]{8}([0-9a-f]{9})?")
 
 
 def _network_problems(s: Settings) -> list[str]:
@@ -292,9 +292,9 @@ def _network_problems(s: Settings) -> list[str]:
         problems.append("network.create_vpc: true creates its own subnets and security groups; remove "
                         "network.subnet_ids and network.security_group_ids, or set create_vpc: false")
     problems += [f"network.subnet_ids: {sid!r} is not a subnet ID (subnet-0123456789abcdef0)"
-                 for sid in _known(n.subnet_ids) if not SUBNET_ID.match(sid)]
+                 for sid in _known(n.subnet_ids) if not SUBNET_ID.fullmatch(sid)]
     problems += [f"network.security_group_ids: {gid!r} is not a security group ID (sg-0123456789abcdef0)"
-                 for gid in _known(n.security_group_ids) if not SECURITY_GROUP_ID.match(gid)]
+                 for gid in _known(n.security_group_ids) if not SECURITY_GROUP_ID.fullmatch(gid)]
     for key, ids, most in (("subnet_ids", n.subnet_ids, 16), ("security_group_ids", n.security_group_ids, 5)):
         known = _known(ids)
         if len(set(known)) != len(known):
@@ -330,7 +330,7 @@ def _network_problems(s: Settings) -> list[str]:
 
 
 # Rekognition's label names (e.g. "Drugs & Tobacco"); no quote or brace can break the definition's intrinsics.
-LABEL = re.compile(r"^(?=.*\S)[A-Za-z0-9 &/().-]{1,100}$")
+LABEL = re.compile(r"(?=.*\S)[A-Za-z0-9 &/().-]{1,100}")
 UNRESERVED_MINIMUM = 100  # Lambda keeps this much of the account's concurrency unreserved
 
 

@@ -276,3 +276,24 @@ def test_a_component_name_some_aws_name_refuses_is_a_problem_naming_the_rule():
     assert name_problems("images_prod") == [
         "component name: 'images_prod' may hold only letters, digits and hyphens, starting with a letter or digit "
         "(S3 bucket names, and the SQS, Lambda and EventBridge names made from it, allow nothing else)"]
+
+
+@pytest.mark.parametrize(("raw", "key"), [
+    ({"encryption": {"mode": "kms", "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/abc\n"}},
+     "encryption.kms_key_arn"),
+    ({"alarms": {"email_subscriptions": ["ops@example.com\n"]}}, "alarms.email_subscriptions"),
+    ({"moderation": {"enabled": True, "labels": ["Violence\n"]}}, "moderation.labels"),
+    ({"network": {"subnet_ids": ["subnet-0123456789abcdef0\n", "subnet-0123456789abcdef1"],
+                  "security_group_ids": ["sg-0123456789abcdef0"]}}, "network.subnet_ids"),
+    ({"network": {"subnet_ids": ["subnet-0123456789abcdef0", "subnet-0123456789abcdef1"],
+                  "security_group_ids": ["sg-0123456789abcdef0\n"]}}, "network.security_group_ids"),
+])
+def test_a_value_ending_in_a_newline_is_refused_naming_its_key(raw, key):
+    """`$` matches before a final newline: every pattern is matched whole."""
+    assert any(problem.startswith(key) for problem in problems(raw)), problems(raw)
+
+
+def test_a_component_name_ending_in_a_newline_is_refused():
+    from components.names import name_problems
+
+    assert name_problems("images-prod\n")
