@@ -28,6 +28,8 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
     wf = settings.workflow
     image_limits = {"MAX_IMAGE_BYTES": str(wf.max_image_bytes), "MAX_PIXELS": str(wf.max_pixels),
                     "ALLOWED_FORMATS": ",".join(wf.allowed_formats), "KEEP_GPS": str(wf.keep_gps).lower()}
+    # The repairs withdraw what a failed upload published (`handlers.repair.withdraw_published`).
+    moderation = {"MODERATION": "true", "OUTPUT_BUCKET": output_bucket} if settings.moderation.enabled else {}
     return {
         "s3_event_handler": {"SQS_QUEUE_URL": queue_url},
         "orchestrator": {"STEP_FUNCTIONS_ARN": state_machine_arn, "WORKFLOW_TYPE": wf.type,
@@ -35,13 +37,14 @@ def function_environment(settings: Settings, *, queue_url: Any, dlq_url: Any, ta
         "dlq_processor": {"SNS_TOPIC_ARN": topic_arn, "DYNAMODB_TABLE": table_name, "DLQ_URL": dlq_url,
                           "STEP_FUNCTIONS_ARN": state_machine_arn, "SQS_QUEUE_URL": queue_url,
                           "OUTPUT_BUCKET": output_bucket, "REPAIR_ATTEMPTS": str(wf.repair_attempts),
-                          "WORKFLOW_TYPE": wf.type,
+                          "WORKFLOW_TYPE": wf.type, **moderation,
                           "MAX_RECEIVE_COUNT": str(settings.dead_letter_queue.max_receive_count)},
         "reconciler": {"SNS_TOPIC_ARN": topic_arn, "DYNAMODB_TABLE": table_name,
                        "STEP_FUNCTIONS_ARN": state_machine_arn,
                        "SQS_QUEUE_URL": queue_url, "STALE_AFTER_SECONDS": str(wf.stale_after),
                        "REPAIR_ATTEMPTS": str(wf.repair_attempts), "WORKFLOW_TYPE": wf.type,
-                       "RECONCILE_EVERY_MINUTES": str(wf.reconcile_every_minutes)},
+                       "RECONCILE_EVERY_MINUTES": str(wf.reconcile_every_minutes),
+                       **moderation},
         "validate": image_limits,
         "variants": image_limits | {
             "OUTPUT_BUCKET": output_bucket,

@@ -192,6 +192,16 @@ def _fingerprint_index(arns: PipelineArns) -> Document:
             "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sha256:*", "phash*"]}}}
 
 
+def _withdraw_published(arns: PipelineArns) -> list[Document]:
+    """With moderation: list one upload's published variants (`variants/{userId}/{imageId}/{token}/`, the
+    request's prefix) and delete them (`handlers.publication.withdraw`); nothing else of the bucket."""
+    if not arns.moderation:
+        return []
+    return [{**allow("ListPublishedVariants", ["s3:ListBucket"], [arns.output_bucket]),
+             "Condition": {"StringLike": {"s3:prefix": ["variants/*"]}}},
+            allow("WithdrawPublishedVariants", ["s3:DeleteObject"], [f"{arns.output_bucket}/variants/*"])]
+
+
 def function_policies(arns: PipelineArns) -> dict[str, Document]:
     """Each Lambda function's inline role policy, keyed by function name."""
     variants, staging = f"{arns.output_bucket}/variants/*", f"{arns.output_bucket}/staging/*"
@@ -217,6 +227,7 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
             describe,
             allow("RequeueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
             allow("ArchiveUnreadableDeadLetters", ["s3:PutObject"], [f"{arns.output_bucket}/dead-letters/*"]),
+            *_withdraw_published(arns),
             _kms(arns, data_key, [arns.kms_key, arns.alerts_key]),
         ],
         "reconciler": [
@@ -229,6 +240,7 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
             allow("RequeueUploads", ["sqs:SendMessage"], [arns.upload_queue]),
             allow("PublishAlerts", ["sns:Publish"], [arns.topic]),
             *_read_uploads(arns),
+            *_withdraw_published(arns),
             _kms(arns, data_key, [arns.kms_key, arns.alerts_key]),
         ],
         "validate": [*_read_uploads(arns), _kms(arns, ["kms:Decrypt"], [arns.kms_key])],
@@ -242,7 +254,8 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
                      _kms(arns, data_key, [arns.kms_key])],
         # Moves staged variants where the verdict sends them, or withdraws published ones (`handlers.quarantine`).
         "quarantine": [allow("MoveStagedVariants", ["s3:GetObject", "s3:DeleteObject"], [staging]),
-                       allow("PublishVariants", ["s3:PutObject", "s3:DeleteObject"], [variants]),
+                       allow("PublishVariants", ["s3:PutObject"], [variants]),
+                       *_withdraw_published(arns),
                        allow("WriteQuarantine", ["s3:PutObject"], [f"{arns.output_bucket}/quarantine/*"]),
                        allow("ReadImageStatus", ["dynamodb:GetItem"], [arns.table]),
                        _kms(arns, data_key, [arns.kms_key])],

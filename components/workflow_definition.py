@@ -202,6 +202,8 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "Next": "ShouldModerate" if moderation else "RecordCompleted",
     }
     moderating = moderation_states(moderation, function_arns, timeouts, STATUS_NOT_RECORDED) if moderation else {}
+    # With moderation, whatever this upload published is withdrawn before `failed` is recorded.
+    before_failed = "WithdrawFailed" if moderation else "RecordFailed"
     if moderation:  # what Publish made public is withdrawn when `completed` is not written
         status["RecordCompleted"] = status["RecordCompleted"] | {"Catch": completed_catches([CONDITION_FAILED])}
 
@@ -230,10 +232,10 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
                 "ResultPath": "$.failure", "Next": "LambdaFailureReason"},
             "LambdaFailureReason": {"Type": "Pass", "Parameters": {
                 "error.$": "$.failure.error", "reason.$": "$.failure.detail.errorMessage"},
-                "ResultPath": "$.failure", "Next": "RecordFailed"},
+                "ResultPath": "$.failure", "Next": before_failed},
             "ServiceFailure": {"Type": "Pass", "Parameters": {
                 "error.$": "$.error.Error", "reason.$": "$.error.Cause"},
-                "ResultPath": "$.failure", "Next": "RecordFailed"},
+                "ResultPath": "$.failure", "Next": before_failed},
             "RecordFailed": status["RecordFailed"],
             "Failed": {"Type": "Fail", "Error": "ImageFailed",
                        "Cause": "The image was rejected or could not be processed; see its status item."},

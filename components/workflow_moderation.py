@@ -3,14 +3,18 @@
     Process -> ShouldModerate -> Moderate (Rekognition DetectModerationLabels, SDK integration)
       -> Verdict -> Flagged? -> Quarantine (Lambda) -> RecordRejected -> AlertRejected (SNS) -> Rejected
       -> otherwise (or too small to moderate) Publish (Lambda) -> RecordCompleted
-    Publish fails -> WithdrawFailed -> DescribeFailure -> RecordFailed
+    any step error (Publish's too) -> DescribeFailure -> WithdrawFailed -> RecordFailed
     RecordCompleted not written -> WithdrawSuperseded -> Superseded | WithdrawUnrecorded -> StatusNotRecorded
 
 Fail-closed by construction: the variants step writes under `staging/` and only `Publish` moves them to
 `variants/`, before the `completed` write names them (`handlers.publication`). Any other end leaves them
-staged (expired by the bucket's lifecycle rule), quarantined, or withdrawn. `RecordRejected` is a status
-write, built with the others in `components.workflow_definition`; so is `RecordCompleted`, whose catches
-`completed_catches` sends through a withdrawal.
+staged (expired by the bucket's lifecycle rule), quarantined, or withdrawn: a withdrawal deletes
+everything published under the upload's prefix, so it also removes what an earlier run of the same upload
+published before it timed out. `failed` is recorded only after that withdrawal (`failed_withdrawal`); an
+execution that ends with no state left to run is settled by the DLQ processor or the reconciler, which
+withdraw too (`handlers.repair`). `RecordRejected` is a status write, built with the others in
+`components.workflow_definition`; so is `RecordCompleted`, whose catches `completed_catches` sends through
+a withdrawal.
 """
 
 from __future__ import annotations
@@ -51,12 +55,21 @@ def _settle_variants(function_arn: str, timeout: int, action: str, extra: dict[s
     return task
 
 
-def _withdraw(function_arn: str, timeout: int, next_state: str) -> State:
-    """Delete what Publish made public; whatever happens, go on to `next_state` (the end it was headed for)."""
-    task = _settle_variants(function_arn, timeout, "withdraw", {
-        "userId.$": "$.userId", "uploadId.$": "$.upload.id", "executionArn.$": "$$.Execution.Id"})
+def _withdraw(function_arn: str, timeout: int, next_state: str, on_error: str | None = None) -> State:
+    """Delete what this upload has published (any run of it); then `next_state` (the end it was headed for),
+    and on an error `on_error` (by default `next_state` too)."""
+    task = lambda_task(function_arn, timeout, {"withdrawn.$": "$.Payload.withdrawn"}, "$.withdrawn")
+    task["Parameters"] = {"FunctionName": function_arn, "Payload": {
+        "action": "withdraw", "imageId.$": "$.imageId", "userId.$": "$.userId", "upload.$": "$.upload",
+        "executionArn.$": "$$.Execution.Id"}}
     return task | {"ResultPath": None, "Next": next_state,
-                   "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": next_state}]}
+                   "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": on_error or next_state}]}
+
+
+def failed_withdrawal(function_arn: str, timeout: int, status_not_recorded: str) -> State:
+    """Before RecordFailed: nothing of the upload stays readable beside `failed`. If the withdrawal fails
+    the status is not written either, so the DLQ processor or the reconciler settles (and withdraws) it."""
+    return _withdraw(function_arn, timeout, "RecordFailed", on_error=status_not_recorded)
 
 
 def completed_catches(condition_failed: list[str]) -> list[State]:
@@ -100,7 +113,7 @@ def moderation_states(moderation: Moderation, function_arns: dict[str, str], tim
     quarantine = _settle_variants(arn, timeout, "quarantine", {"labels.$": "$.moderation.names"})
     publish = _settle_variants(arn, timeout, "publish") | {
         "ResultPath": None, "Next": "RecordCompleted",
-        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "WithdrawFailed"}]}
+        "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "DescribeFailure"}]}
     alert = {
         "Type": "Task",
         "Resource": "arn:aws:states:::sns:publish",
@@ -123,7 +136,7 @@ def moderation_states(moderation: Moderation, function_arns: dict[str, str], tim
         "Flagged": {"Type": "Choice", "Choices": [rule | {"Next": "Quarantine"}], "Default": "Publish"},
         "Quarantine": quarantine | {"Catch": catch_step_errors(), "Next": "RecordRejected"},
         "Publish": publish,
-        "WithdrawFailed": _withdraw(arn, timeout, "DescribeFailure"),
+        "WithdrawFailed": failed_withdrawal(arn, timeout, status_not_recorded),
         "WithdrawSuperseded": _withdraw(arn, timeout, "Superseded"),
         "WithdrawUnrecorded": _withdraw(arn, timeout, status_not_recorded),
         "AlertRejected": alert,

@@ -43,6 +43,7 @@ def settle_undelivered(upload: dict[str, Any], error: str, reason: str, dead_let
             return f"its execution exists ({running}) and records the outcome; status unchanged"
     if status.fail_dead_letter(clients.get("dynamodb"), env["DYNAMODB_TABLE"], upload, reason=reason, error=error,
                                dead_letter_id=dead_letter_id):
+        repair.withdraw_published(clients.get("dynamodb"), env["DYNAMODB_TABLE"], upload)
         metrics.add_metric(name="ImagesFailed", unit=MetricUnit.Count, value=1)
         return f"failed: {reason}"
     return "a newer upload, or a finished run of this one, owns the image; status unchanged"

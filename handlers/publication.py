@@ -8,9 +8,12 @@ rule expires what a run that never finished left in `staging/`. Only the verdict
       -> accepted (or too small to moderate, with the reason recorded): variants/{userId}/.../160.jpg
       -> rejected: quarantine/variants/{userId}/.../160.jpg
 
-Publishing happens before the `completed` status write that names the `variants/` keys, so any end
-other than `completed` (failed, timed out, superseded, dead-lettered) leaves nothing readable. The
-one window after publishing, a `completed` write that does not happen, is closed by `withdraw`.
+Publishing happens before the `completed` status write that names the `variants/` keys. Whatever ends
+an upload otherwise after that (its `completed` write refused or failing, a later run of the same upload
+failing, the execution timing out or stopped between the two) withdraws everything under the upload's
+own prefix (`upload_prefix`: variant keys change with every upload) unless the status item still needs
+it (`keeps_published`): the workflow before it records `failed`, and the DLQ processor and the
+reconciler whenever they settle an ended execution or record `failed` themselves.
 Variant records always carry their public key; the staged one is derived from it, never stored.
 Every move is idempotent: a retry finds the source gone and the copy already in place.
 """
@@ -20,9 +23,20 @@ from __future__ import annotations
 from typing import Any
 
 from handlers import objects
+from handlers.uploads import upload_identity
 
 STAGING_PREFIX = "staging/"
 QUARANTINE_PREFIX = "quarantine/"
+
+
+def upload_prefix(user_id: str, image_id: str, token: str) -> str:
+    """Where one upload's variants are published: `variants/{userId}/{imageId}/{uploadToken}/`."""
+    return f"variants/{user_id}/{image_id}/{token}/"
+
+
+def prefix_of(upload: dict[str, Any]) -> str:
+    """`upload_prefix` of an upload message (or execution input)."""
+    return upload_prefix(upload["userId"], upload["imageId"], upload_identity(upload)["token"])
 
 
 def staged_key(key: str) -> str:
@@ -66,9 +80,17 @@ def keeps_published(item: dict[str, Any] | None, upload_id: str, execution_arn: 
                                     and item.get("executionArn", {}).get("S") != execution_arn)
 
 
-def withdraw(variants: list[dict[str, Any]], bucket: str, s3: Any) -> int:
-    """Delete the published and the staged copy of each variant (idempotent); how many records."""
-    for variant in variants:
-        objects.delete(s3, bucket, variant["key"])
-        objects.delete(s3, bucket, staged_key(variant["key"]))
-    return len(variants)
+def withdraw(prefix: str, bucket: str, s3: Any) -> int:
+    """Delete every published variant under one upload's `prefix` (listed, so a run that never reached
+    its variants' records still finds them); how many. Staged copies are private and expire."""
+    keys = [entry["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+            for entry in page.get("Contents", [])]
+    for key in keys:
+        objects.delete(s3, bucket, key)
+    return len(keys)
+
+
+def withdraw_unless_kept(item: dict[str, Any] | None, *, upload_id: str, prefix: str, execution_arn: str,
+                         bucket: str, s3: Any) -> int:
+    """`withdraw` an upload's published variants unless the image's status `item` still needs them."""
+    return 0 if keeps_published(item, upload_id, execution_arn) else withdraw(prefix, bucket, s3)

@@ -3,8 +3,9 @@
 - `publish` (accepted, or too small to moderate): `staging/variants/...` -> `variants/...`, before the
   `completed` status write names them;
 - `quarantine` (flagged): `staging/variants/...` -> `quarantine/variants/...`, kept for review, served to no one;
-- `withdraw` (published, but the `completed` write did not happen): the published copies deleted, unless
-  the status item still needs them (`handlers.publication.keeps_published`).
+- `withdraw` (the image is not completing with this upload: its `completed` write did not happen, or it is
+  about to be recorded `failed`): everything published under the upload's prefix deleted, unless the
+  status item still needs it (`handlers.publication.keeps_published`).
 
 The layout and why it fails closed: `handlers.publication`. Every action is idempotent.
 """
@@ -27,22 +28,26 @@ clients.warm("s3", "dynamodb")
 
 
 def settle(event: dict[str, Any], bucket: str, s3: Any, dynamodb: Any, table: str) -> dict[str, Any]:
-    """The event's `action` applied to its `variants`; `{"variants": [...]}` with their keys now."""
-    action, variants = event["action"], event["variants"]
+    """The event's `action` applied to its `variants` (`{"variants": [...]}` with their keys now), or for
+    `withdraw` to its `upload`'s prefix (`{"withdrawn": count}`)."""
+    action = event["action"]
     if action == "publish":
-        return {"variants": publication.publish(variants, bucket, s3)}
+        return {"variants": publication.publish(event["variants"], bucket, s3)}
     if action == "quarantine":
-        moved = publication.quarantine(variants, bucket, s3)
+        moved = publication.quarantine(event["variants"], bucket, s3)
         metrics.add_metric(name="ImagesQuarantined", unit=MetricUnit.Count, value=1)
         logger.warning("Image quarantined", extra={"labels": event.get("labels"), "variants": len(moved)})
         return {"variants": moved}
     if action == "withdraw":
-        item = get_item(dynamodb, table, event["imageId"], event["userId"])
-        if publication.keeps_published(item, event["uploadId"], event["executionArn"]):
-            return {"variants": variants}
-        logger.warning("Published variants withdrawn: the image did not complete with them",
-                       extra={"variants": publication.withdraw(variants, bucket, s3)})
-        return {"variants": []}
+        upload = event["upload"]
+        withdrawn = publication.withdraw_unless_kept(
+            get_item(dynamodb, table, event["imageId"], event["userId"]), upload_id=upload["id"],
+            prefix=publication.upload_prefix(event["userId"], event["imageId"], upload["token"]),
+            execution_arn=event["executionArn"], bucket=bucket, s3=s3)
+        if withdrawn:
+            logger.warning("Published variants withdrawn: the image did not complete with them",
+                           extra={"variants": withdrawn})
+        return {"withdrawn": withdrawn}
     raise ValueError(f"unknown action {action!r}: publish, quarantine or withdraw")
 
 

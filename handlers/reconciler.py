@@ -105,6 +105,8 @@ def settle_queued(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcom
                   "each one's first status write kept failing)")
         written = status.fail_queued(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"], since,
                                      reason=reason)
+        if written:
+            repair.withdraw_published(dynamodb, env["DYNAMODB_TABLE"], upload)
         return repair.Outcome("failed" if written else "nothing", reason)
     values = {":since": {"S": since}}
     if status.queue_again(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"],
@@ -159,6 +161,8 @@ def settle_unrecorded(described: dict[str, Any]) -> repair.Outcome:
     reason = f"workflow execution {described['name']} failed ({described.get('error')}) before recording the image"
     written = status.fail_dead_letter(dynamodb, env["DYNAMODB_TABLE"], upload, reason=reason, error="ExecutionFailed",
                                       dead_letter_id=described["executionArn"], idempotent=False)
+    if written:
+        repair.withdraw_published(dynamodb, env["DYNAMODB_TABLE"], upload)
     return repair.Outcome("failed" if written else "nothing", reason)
 
 

@@ -5,6 +5,10 @@ those events or a status write missed). An ended execution that still owns its i
 re-run when the failure was transient (a status write that kept failing, a timeout, a
 throttled service) and it has re-run fewer than `REPAIR_ATTEMPTS` times; otherwise the image
 is marked `failed` with a reason. An execution that no longer owns its image changes nothing.
+
+With moderation on, settling an ended execution (and any `failed` the repairs write) first withdraws
+what its upload published, unless the image still needs it (`withdraw_published`): an execution that
+timed out or was stopped between publishing and its `completed` write ran no state to do so.
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers import status
+from handlers import publication, status
+from handlers.clients import clients
 from handlers.uploads import rerun_message, upload_identity
 
 TRANSIENT_PREFIXES = ("DynamoDB.", "Lambda.", "States.Timeout", "States.TaskFailed", "TransientError",
@@ -90,6 +95,17 @@ def transient(status_name: str, error: str) -> bool:
             or (status_name == "FAILED" and error.startswith(TRANSIENT_PREFIXES)))
 
 
+def withdraw_published(dynamodb: Any, table: str, upload: dict[str, Any], execution_arn: str = "") -> int:
+    """With moderation on: `upload`'s published variants deleted unless its image still needs them
+    (`handlers.publication.keeps_published`); how many. Nothing to do without moderation."""
+    if os.environ.get("MODERATION") != "true":
+        return 0
+    item = status.get_item(dynamodb, table, upload["imageId"], upload["userId"])
+    return publication.withdraw_unless_kept(item, upload_id=upload_identity(upload)["id"],
+                                            prefix=publication.prefix_of(upload), execution_arn=execution_arn,
+                                            bucket=os.environ["OUTPUT_BUCKET"], s3=clients.get("s3"))
+
+
 def requeue(dynamodb: Any, sqs: Any, *, table: str, queue_url: str, upload: dict[str, Any],
             execution_arn: str, attempt: str) -> bool:
     """Queue a re-run of `upload` named `attempt`, if the ended `execution_arn` still owns its image
@@ -122,6 +138,8 @@ def settle_ended_execution(dynamodb: Any, sqs: Any, *, table: str, queue_url: st
     image_id, user_id = upload["imageId"], upload["userId"]
     name = name_of(execution_arn)
     attempt = attempt_number(upload)
+    # Before any write: while the ended execution still owns the image, no other run publishes under it.
+    withdraw_published(dynamodb, table, upload, execution_arn)
     if transient(status_name, error) and attempt < repair_attempts():
         if requeue(dynamodb, sqs, table=table, queue_url=queue_url, upload=upload, execution_arn=execution_arn,
                    attempt=f"repair{attempt + 1}"):

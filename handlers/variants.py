@@ -37,7 +37,7 @@ def variant_key(user_id: str, image_id: str, upload_token: str, size: int, exten
     """Variants live under their upload's token, so two uploads of one image never mix; square ones
     are `square-{size}.{ext}`."""
     name = f"square-{size}" if shape == "square" else str(size)
-    return f"variants/{user_id}/{image_id}/{upload_token}/{name}.{extension}"
+    return f"{publication.upload_prefix(user_id, image_id, upload_token)}{name}.{extension}"
 
 
 def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: Any,

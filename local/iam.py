@@ -7,11 +7,16 @@ the exact resource ARN, and evaluated with moto's policy engine.
 
 Who is calling is known from context: the runner marks the function it invokes (and the
 Lambda poller acting with that function's role); Step Functions tasks use the workflow role.
+
+moto's engine evaluates `StringEquals` conditions only; the `s3:prefix` of a listing (ListObjects
+is s3:ListBucket on the bucket) is checked here against the `StringLike`/`StringEquals` of the
+Allow statements that grant it, so a listing outside the granted prefix is denied as AWS would.
 """
 
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import json
 import threading
 from collections.abc import Iterator
@@ -29,22 +34,29 @@ SQS_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteM
                "ChangeMessageVisibilityBatch": "ChangeMessageVisibility"}
 
 
+LISTINGS = ("ListObjects", "ListObjectsV2")
+
+
 @dataclass(frozen=True)
 class Call:
     principal: str
     action: str
     resource: str
+    prefix: str | None = None
+    """A listing's `s3:prefix` ("" without one); None for every other call."""
 
 
-def actions_and_resources(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, str]]:
-    """Every (IAM action, resource ARN) an API call is authorized against: one, but a CopyObject needs
-    s3:PutObject on the copy and s3:GetObject on its source."""
+def actions_and_resources(service: str, operation: str, params: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Every (IAM action, resource ARN[, s3:prefix]) an API call is authorized against: one, but a
+    CopyObject needs s3:PutObject on the copy and s3:GetObject on its source; a listing names its prefix."""
     if service == "s3" and operation == "CopyObject":
         source = params.get("CopySource")
         bucket, key = ((source["Bucket"], source["Key"]) if isinstance(source, dict)
                        else str(source).lstrip("/").split("/", 1))
         return [("s3:PutObject", f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"),
                 ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")]
+    if service == "s3" and operation in LISTINGS:
+        return [("s3:ListBucket", f"arn:aws:s3:::{params.get('Bucket')}", params.get("Prefix") or "")]
     return [action_and_resource(service, operation, params)]
 
 
@@ -71,6 +83,23 @@ def action_and_resource(service: str, operation: str, params: dict[str, Any]) ->
         arn = name if name.startswith("arn:") else f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
         return "lambda:InvokeFunction" if operation == "Invoke" else f"lambda:{operation}", arn
     return f"{service}:{operation}", "*"
+
+
+def _prefix_allowed(statement: dict[str, Any], call: Call) -> bool:
+    """An Allow statement granting the listing `call`, with its `s3:prefix` conditions (if any) met."""
+    permitted = IAMPolicy(json.dumps({"Version": "2012-10-17", "Statement": [
+        {k: v for k, v in statement.items() if k != "Condition"}]})).is_action_permitted(call.action, call.resource)
+    if statement.get("Effect") != "Allow" or permitted != PermissionResult.PERMITTED:
+        return False
+    for operator, values in statement.get("Condition", {}).items():
+        patterns = values.get("s3:prefix")
+        if patterns is None:
+            continue
+        patterns = [patterns] if isinstance(patterns, str) else patterns
+        match = fnmatch.fnmatchcase if operator == "StringLike" else str.__eq__
+        if operator not in ("StringLike", "StringEquals") or not any(match(call.prefix or "", p) for p in patterns):
+            return False
+    return True
 
 
 @dataclass
@@ -104,7 +133,10 @@ class IamEnforcer:
         # NEUTRAL (no statement matched) is truthy in moto: compare with PERMITTED exactly.
         if policy is None:
             return False
-        return policy.is_action_permitted(call.action, call.resource) == PermissionResult.PERMITTED
+        if policy.is_action_permitted(call.action, call.resource) != PermissionResult.PERMITTED:
+            return False
+        return call.prefix is None or any(
+            _prefix_allowed(statement, call) for statement in self.policies[call.principal]["Statement"])
 
     def __enter__(self) -> IamEnforcer:
         enforcer, real = self, botocore.client.BaseClient._make_api_call

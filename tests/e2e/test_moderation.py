@@ -119,3 +119,54 @@ def test_an_accepted_image_and_one_too_small_to_moderate_are_readable_once_compl
     assert [key.startswith("variants/") for _, key in moderating.emulator.moderation.calls] == [False]
     assert listed(moderating, "quarantine/") == []
     assert moderating.enforcer.denied == []
+
+
+COMPLETED_WRITE = "#completedAt"  # RecordCompleted's write (`local.faults.dynamodb_write_faults` identity)
+
+
+def ended_after_publishing(runner, monkeypatch, runs: int) -> None:
+    """The next `runs` executions end right after Publish without recording anything, as an execution that
+    reaches its timeout (or is stopped) there does: the `completed` write fails past its retries and none
+    of the workflow's own withdrawals runs, so only the DLQ processor or the reconciler settles the image."""
+    from handlers import quarantine
+
+    real, skipped = quarantine.settle, {"withdrawals": 0}
+
+    def settle_without_withdrawing(event, *args, **kwargs):
+        if event["action"].startswith("withdraw") and skipped["withdrawals"] < runs:
+            skipped["withdrawals"] += 1
+            return {"variants": event.get("variants", [])}
+        return real(event, *args, **kwargs)
+
+    monkeypatch.setattr(quarantine, "settle", settle_without_withdrawing)
+    runner.faults.target("dynamodb", COMPLETED_WRITE, times=7 * runs)  # its 6 attempts and one more, per run
+
+
+def test_a_run_that_ends_between_publish_and_completed_past_every_re_run_leaves_nothing_readable(
+        moderating, monkeypatch):
+    runs = 1 + moderating.settings.workflow.repair_attempts
+    ended_after_publishing(moderating, monkeypatch, runs)
+    moderating.run([Upload("a.jpg", "uploads/u/a.jpg", PHOTO)])
+    failed = item(moderating, "a")
+    assert (failed["status"], failed["error"]) == ("failed", "ExecutionFailed")
+    assert f"after {runs - 1} re-run(s)" in failed["reason"]
+    assert readable(moderating, "a") == []
+    assert moderating.enforcer.denied == []
+
+
+def test_a_run_that_ends_after_publishing_then_a_re_run_that_fails_before_publish_leaves_nothing_readable(
+        moderating, monkeypatch):
+    ended_after_publishing(moderating, monkeypatch, runs=1)
+    stand_in = moderating.emulator.moderation
+
+    def refuse_the_re_run(key: str) -> None:
+        if len(stand_in.calls) == 2:  # the re-run's request: Rekognition refuses it, a step error
+            stand_in.fail_images["a"] = "ImageTooLargeException"
+
+    stand_in.on_detect = refuse_the_re_run
+    moderating.run([Upload("a.jpg", "uploads/u/a.jpg", PHOTO)])
+    failed = item(moderating, "a")
+    assert (failed["status"], failed["error"]) == ("failed", "Rekognition.ImageTooLargeException")
+    assert len(stand_in.calls) == 2
+    assert readable(moderating, "a") == []
+    assert moderating.enforcer.denied == []

@@ -67,6 +67,7 @@ def test_function_policies_name_only_the_resources_given():
     given = {arns.upload_queue, arns.dead_letter_queue, arns.table, arns.topic, arns.state_machine,
              arns.kms_key, arns.alerts_key, f"{arns.input_bucket}/uploads/*", f"{arns.output_bucket}/variants/*",
              arns.input_bucket, f"{arns.output_bucket}/dead-letters/*", f"{arns.table}/index/pending",
+             arns.output_bucket,  # listed under `variants/` only (the s3:prefix condition, tested below)
              f"{arns.output_bucket}/quarantine/*", f"{arns.output_bucket}/staging/*",
              *policies.execution_arns(arns.state_machine),
              arns.state_machine.replace(":stateMachine:", ":mapRun:") + "/*:*",
@@ -117,15 +118,46 @@ def test_with_moderation_the_variants_step_may_only_add_staged_variants():
 
 
 def test_the_moderation_function_moves_staged_variants_and_nothing_else():
-    """Staged -> published or quarantined; published ones withdrawn when the image did not complete."""
+    """Staged -> published or quarantined; an upload's published ones withdrawn (listed by its prefix) when the
+    image does not complete with them."""
     statements = policies.function_policies(sample_arns(kms=False, tracing=False))["quarantine"]["Statement"]
     granted = {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if ":log-group:" not in r}
     assert granted == {("s3:GetObject", "arn:aws:s3:::output/staging/*"),
                        ("s3:DeleteObject", "arn:aws:s3:::output/staging/*"),
                        ("s3:PutObject", "arn:aws:s3:::output/variants/*"),
+                       ("s3:ListBucket", "arn:aws:s3:::output"),
                        ("s3:DeleteObject", "arn:aws:s3:::output/variants/*"),
                        ("s3:PutObject", "arn:aws:s3:::output/quarantine/*"),
                        ("dynamodb:GetItem", "arn:aws:dynamodb:eu-west-1:123456789012:table/status")}
+
+
+def test_with_moderation_the_repairs_may_list_and_delete_published_variants_only():
+    """The DLQ processor and the reconciler withdraw a failed upload's published variants: a listing of the
+    `variants/` prefix and deletes under it, nothing more of the output bucket; without moderation, neither."""
+    for moderation in (True, False):
+        documents = policies.function_policies(sample_arns(kms=False, tracing=False, moderation=moderation))
+        for name in ("dlq_processor", "reconciler"):
+            statements = documents[name]["Statement"]
+            granted = {(a, r) for s in statements for a in s["Action"] for r in s["Resource"]
+                       if r.startswith("arn:aws:s3:::output") and "/dead-letters/" not in r}
+            expected = {("s3:ListBucket", "arn:aws:s3:::output"), ("s3:DeleteObject", "arn:aws:s3:::output/variants/*")}
+            assert granted == (expected if moderation else set()), (name, moderation)
+            listing = [s for s in statements
+                       if "s3:ListBucket" in s["Action"] and s["Resource"] == ["arn:aws:s3:::output"]]
+            assert [s.get("Condition") for s in listing] == (
+                [{"StringLike": {"s3:prefix": ["variants/*"]}}] if moderation else []), name
+
+
+def test_the_local_iam_check_holds_a_listing_to_its_granted_prefix():
+    from local.iam import Call, IamEnforcer, actions_and_resources
+
+    enforcer = IamEnforcer({"dlq_processor": policies.function_policies(sample_arns())["dlq_processor"]})
+    listing = actions_and_resources("s3", "ListObjectsV2", {"Bucket": "output", "Prefix": "variants/u/a/0123/"})
+    assert listing == [("s3:ListBucket", "arn:aws:s3:::output", "variants/u/a/0123/")]
+    assert enforcer.permitted(Call("dlq_processor", *listing[0]))
+    for prefix in ("", "staging/variants/u/a/", "quarantine/"):
+        assert not enforcer.permitted(Call("dlq_processor", "s3:ListBucket", "arn:aws:s3:::output", prefix)), prefix
+    assert not enforcer.permitted(Call("dlq_processor", "s3:ListBucket", "arn:aws:s3:::input", "variants/"))
 
 
 def test_quarantined_and_staged_objects_are_readable_by_this_account_alone():
