@@ -26,6 +26,8 @@ NAME_PREFIX = 26  # what a `name_prefix` gets (the AWS provider's unique suffix)
 # S3 bucket names allow only lowercase letters, digits, dots and hyphens (Pulumi lowercases auto-names);
 # Lambda, SQS, EventBridge and dashboards refuse dots: letters, digits and hyphens fit every child.
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9-]*")
+# S3 refuses bucket names that start with these (the buckets' names start with the component's).
+S3_RESERVED_PREFIXES = ("xn--", "sthree-", "amzn-s3-demo-")
 FUNCTIONS = tuple(name.replace("_", "-") for name in FunctionsSettings().roles())
 
 
@@ -78,6 +80,8 @@ def name_problems(name: str) -> list[str]:
     problems = [] if NAME.fullmatch(name) else [
         f"component name: {name!r} may hold only letters, digits and hyphens, starting with a letter or digit "
         "(S3 bucket names, and the SQS, Lambda and EventBridge names made from it, allow nothing else)"]
+    problems += [f"component name: {name!r} starts with {prefix!r}, which S3 reserves: its buckets' names start "
+                 "with the component's name" for prefix in S3_RESERVED_PREFIXES if name.lower().startswith(prefix)]
     for limit in LIMITS:
         child = longest(limit, name)
         total = len(child) + limit.added

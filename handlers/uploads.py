@@ -76,8 +76,9 @@ def parse_key(key: str) -> UploadKey:
 
 
 def has_control_characters(value: str) -> bool:
-    """Any character of Unicode's "other" categories: controls (a newline too), format, private, surrogates."""
-    return any(unicodedata.category(ch).startswith("C") for ch in value)
+    """Any character of Unicode's "other" categories (controls, a newline too, format, private, surrogates) or a
+    line or paragraph separator (U+2028, U+2029: a line break to `str.splitlines` and to log readers)."""
+    return any(unicodedata.category(ch)[0] == "C" or unicodedata.category(ch) in ("Zl", "Zp") for ch in value)
 
 
 def upload_message(record: dict[str, Any]) -> dict[str, Any]:

@@ -32,6 +32,7 @@ from components import policies
 from components.config import Settings
 from components.environment import UPLOAD_PREFIX
 from handlers.clients import clients
+from handlers.publication import STAGING_PREFIX
 from local.events import ExecutionEvents
 from local.express import ExpressExecutions
 from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults, lost_workflow_reports
@@ -106,8 +107,10 @@ class Emulator:
                                                 emitted=self.settings.workflow.type == "STANDARD")
 
     def _count_variant_write(self, params: dict[str, Any], **_: Any) -> None:
-        if params.get("Bucket") == self.pipeline.output_bucket and params.get("Key", "").startswith("variants/"):
-            self.variant_writes[params["Key"]] += 1
+        # With moderation the variants step writes under `staging/`; publishing copies, it writes no variant again.
+        key = params.get("Key", "").removeprefix(STAGING_PREFIX)
+        if params.get("Bucket") == self.pipeline.output_bucket and key.startswith("variants/"):
+            self.variant_writes[key] += 1
 
     def _policies(self) -> dict[str, dict[str, Any]]:
         p = self.pipeline

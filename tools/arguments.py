@@ -52,7 +52,8 @@ class Number:
     @property
     def said(self) -> str:
         if self.high is not None:
-            bounds = f"{self.low:g} to {self.high:g}"
+            bounds = (f"more than {self.low:g}, at most {self.high:,.0f}" if self.above else
+                      f"{self.low:g} to {self.high:g}")
         else:
             bounds = f"more than {self.low:g}" if self.above else f"{self.low:g} or more"
         return f"{self.what} ({bounds}{'; ' + self.note if self.note else ''})"
@@ -70,7 +71,7 @@ class Number:
 
 positive = Number(above=True)
 whole = Number("a whole number", whole=True, low=1)
-RATE = Number("a rate", above=True, note="e.g. 500/s, 30000/min or 500")
+RATE = Number("a rate", above=True, high=1e9, note="e.g. 500/s, 30000/min or 500")
 SIZE = Number("a list of pixel sizes", whole=True, low=1, note="e.g. 1280,640,160")
 
 
@@ -96,11 +97,12 @@ def timestamp(value: str) -> str:
     if not value:
         return ""  # no lower bound
     duration = DURATION.fullmatch(value.strip())
-    if duration:
-        return utc_iso(datetime.now(UTC) - timedelta(**{UNITS[duration[2]]: int(duration[1])}))
     try:
-        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        if duration:
+            return utc_iso(datetime.now(UTC) - timedelta(**{UNITS[duration[2]]: int(duration[1])}))
+        return utc_iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
+    except OverflowError:  # before year 1 or after 9999 once in UTC
+        raise argparse.ArgumentTypeError(f"{value!r} is outside the years 1 to 9999") from None
     except ValueError:
         raise argparse.ArgumentTypeError(f"{value!r} is neither an ISO 8601 time (2026-11-28T00:00:00Z) nor a "
                                          "duration back from now (30m, 2h, 1d)") from None
-    return utc_iso(parsed)

@@ -162,7 +162,7 @@ def new_accounts(settings: Settings, quotas: dict[str, Any]) -> str:
 
 
 def _number(value: float) -> str:
-    return f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
+    return f"{value:.2g}" if value < 1 else f"{value:,.2f}" if value < 10 else f"{value:,.0f}"
 
 
 def render(settings: Settings, stack: str, rate: float, region: str = "eu-west-1") -> str:

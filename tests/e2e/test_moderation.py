@@ -170,3 +170,11 @@ def test_a_run_that_ends_after_publishing_then_a_re_run_that_fails_before_publis
     assert len(stand_in.calls) == 2
     assert readable(moderating, "a") == []
     assert moderating.enforcer.denied == []
+
+
+def test_the_run_counts_each_staged_variant_write_once_and_no_rewrite(moderating):
+    """The run's summary counts variant writes (a rewrite of one key would mean wasted work): with moderation
+    they are written under `staging/` and published by a copy, which is no write of the variant."""
+    moderating.run([Upload("a.jpg", "uploads/u/a.jpg", PHOTO)])
+    variants = json.loads(item(moderating, "a")["variants"])
+    assert dict(moderating.variant_writes) == {v["key"]: 1 for v in variants}

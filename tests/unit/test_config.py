@@ -297,3 +297,12 @@ def test_a_component_name_ending_in_a_newline_is_refused():
     from components.names import name_problems
 
     assert name_problems("images-prod\n")
+
+
+@pytest.mark.parametrize(("name", "prefix"), [("xn--images", "xn--"), ("sthree-images", "sthree-"),
+                                              ("Amzn-S3-Demo-images", "amzn-s3-demo-")])
+def test_a_component_name_starting_with_a_prefix_s3_reserves_is_refused(name, prefix):
+    from components.names import name_problems
+
+    assert name_problems(name) == [f"component name: {name!r} starts with {prefix!r}, which S3 reserves: its "
+                                   "buckets' names start with the component's name"]

@@ -209,3 +209,8 @@ def test_a_moderated_image_pays_for_publishing_its_staged_variants():
     assert "quarantine requests" in {w for _, w, _ in moderated.lines}
     assert "quarantine requests" not in {w for _, w, _ in plain.lines}
     assert moderated.per_million("Step Functions") == pytest.approx(11 * 25.0)
+
+
+def test_a_slow_rate_is_shown_with_its_digits_not_as_zero():
+    text = capacity.render(Settings.from_dict(read_stack_settings("prod")), "prod", 5 / 3600)  # --rate 5/h
+    assert text.splitlines()[0] == "Capacity of stack prod (EXPRESS, eu-west-1) at 0.0014 images/s"

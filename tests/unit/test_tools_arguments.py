@@ -82,13 +82,18 @@ def refusal(main, argv: list[str], capsys) -> str:
     return lines[0]
 
 
+RATE_RANGE = "(more than 0, at most 1,000,000,000; e.g. 500/s, 30000/min or 500)"
+
+
 @pytest.mark.parametrize(("argv", "said"), [
-    (["capacity", "--stack", "prod", "--rate", "-5/s"], "argument --rate: '-5/s' is not a rate "
-                                                        "(more than 0; e.g. 500/s, 30000/min or 500)"),
-    (["capacity", "--stack", "prod", "--rate", "0/s"], "argument --rate: '0/s' is not a rate "
-                                                       "(more than 0; e.g. 500/s, 30000/min or 500)"),
-    (["capacity", "--stack", "prod", "--rate", "5/week"], "argument --rate: '5/week' is not a rate "
-                                                          "(more than 0; e.g. 500/s, 30000/min or 500)"),
+    (["capacity", "--stack", "prod", "--rate", "-5/s"], "argument --rate: '-5/s' is not a rate " + RATE_RANGE),
+    (["capacity", "--stack", "prod", "--rate", "0/s"], "argument --rate: '0/s' is not a rate " + RATE_RANGE),
+    (["capacity", "--stack", "prod", "--rate", "5/week"], "argument --rate: '5/week' is not a rate " + RATE_RANGE),
+    (["capacity", "--stack", "prod", "--rate", "1e308/s"], "argument --rate: '1e308/s' is not a rate " + RATE_RANGE),
+    (["replay", "--failed-since", "99999999d"], "argument --failed-since: '99999999d' is outside the years 1 to 9999"),
+    (["replay", "--failed-since", "0001-01-01T00:00:00+14:00"], "argument --failed-since: "
+                                                                 "'0001-01-01T00:00:00+14:00' is outside the years "
+                                                                 "1 to 9999"),
     (["cost", "--stack", "prod", "--images", "-1"], "argument --images: '-1' is not a whole number (1 or more)"),
     (["cost", "--stack", "prod", "--avg-megapixels", "0"], "argument --avg-megapixels: '0' is not a number "
                                                            "(more than 0)"),

@@ -48,6 +48,8 @@ def test_valid_keys_parse(key, user, image, content_type):
     ("uploads/u/a.tiff", "has unsupported extension .tiff"),
     ("uploads/u/a\x00b.jpg", "has control characters in its imageId"),
     ("uploads/u/a.jpg\n", "has control characters"),
+    ("uploads/u/a\u2028b.jpg", "has control characters in its imageId"),
+    ("uploads/u\u2029/a.jpg", "has control characters in its userId"),
     ("uploads/u\n/a.jpg", "has control characters in its userId"),
     ("uploads/u/noextension", "is not uploads/{userId}/{imageId}.{ext}"),
 ])
