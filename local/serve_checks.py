@@ -79,7 +79,9 @@ def without_moto_api(app: Any) -> Any:
     def guarded(environ: dict[str, Any], start_response: Any) -> Any:
         host = environ.get("HTTP_HOST", "").partition(":")[0]
         path = environ.get("PATH_INFO", "")
-        if path.startswith("/moto-api") or path == "/favicon.ico" or host == "moto_api":  # moto routes these
+        # `Credential=<key>/<date>/<region>/<service>/aws4_request`: moto routes a request signed for `moto_api` there.
+        signed_for = environ.get("HTTP_AUTHORIZATION", "").partition("Credential=")[2].split(",")[0].split("/")[3:4]
+        if path.startswith("/moto-api") or path == "/favicon.ico" or "moto_api" in (host, *signed_for):
             start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
             return [f"{MOTO_API_REFUSAL}\n".encode()]
         return app(environ, start_response)

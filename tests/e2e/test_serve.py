@@ -380,3 +380,18 @@ def test_motos_own_dashboard_is_refused_in_one_line_and_cannot_reset_the_stack(t
         assert served.stop() == 0
     log = "\n".join(served.lines)
     assert "Traceback" not in log and "Error on request" not in log
+
+
+def test_a_request_signed_for_motos_own_api_is_refused_like_its_path():
+    """moto routes a request whose SigV4 scope names `moto_api` to its dashboard app, whatever the path."""
+    from local.serve_checks import without_moto_api
+
+    def pipeline_app(environ, start_response):
+        raise AssertionError("reached moto's dispatcher")
+
+    answered = []
+    body = without_moto_api(pipeline_app)(
+        {"HTTP_HOST": "127.0.0.1:4566", "PATH_INFO": "/", "HTTP_AUTHORIZATION": "AWS4-HMAC-SHA256 Credential=x/"
+         "20261207/eu-west-1/moto_api/aws4_request, SignedHeaders=host, Signature=0"},
+        lambda status, headers: answered.append(status))
+    assert (answered, b"".join(body).decode()) == (["404 Not Found"], MOTO_API_REFUSAL + "\n")
