@@ -93,7 +93,7 @@ class Journal:
         try:
             with self._lock:
                 if self._file is None:
-                    self.folder.mkdir(exist_ok=True)
+                    self.folder.mkdir(parents=True, exist_ok=True)
                     self._file = (self.folder / str(self._number)).open("ab")
                     sync_folder(self.folder)  # the new file's name survives a power cut too
                 self._file.write(json.dumps(header).encode() + b"\n" + body)
