@@ -191,7 +191,7 @@ class LocalServer:
 
     def _save_if_news(self) -> None:
         """Save when uploads arrived or images ended since the last save: a crash then loses only the
-        runs in flight (announced again at the next start) and uploads of the last second."""
+        runs in flight (announced again at the next start); uploads are in the journal already."""
         news = (self.delivery.counts.s3_events, self.view.endings, self.delivery.counts.dead_letters_settled)
         if self.state_dir is None or news == self._saved_after or time.monotonic() < self._next_save:
             return

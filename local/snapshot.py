@@ -2,7 +2,7 @@
 
 moto's server keeps everything in memory and has no persistence of its own, so `serve` saves
 what a user would miss (uploads, variants, statuses) after each second with news and when it
-stops, and loads it when it starts:
+stops, and loads it when it starts (uploads since the last save are in its journal, `local.journal`):
 
     DIR/snapshot/manifest.json   every object: bucket, key, ETag, time, content type, metadata
     DIR/snapshot/objects/<n>     the objects' bytes (numbered: keys never become paths)
