@@ -10,7 +10,8 @@ alerts; the reconciler every `workflow.reconcile_every_minutes`. The in-process 
 the HTTP endpoint share moto's backends, so what a client uploads is what the pipeline sees.
 
 With `--state DIR` (one serve per folder: it holds `DIR/serve.lock`) it saves the buckets and the
-status table after the uploads and outcomes of each second, and at a clean stop (`local.snapshot`).
+status table after the uploads and outcomes of each second, and at a clean stop (`local.snapshot`);
+between two saves it journals each upload before S3's acknowledgement is sent (`local.journal`).
 
 It writes `<out>/stack-outputs.json` (the keys of `pulumi stack output --json`, plus
 `endpoint_url` and `region`), which `python -m tools ... --local` reads, and the functions'
@@ -35,6 +36,7 @@ from local.clock import RealClock
 from local.delivery import Delivery
 from local.emulator import Emulator
 from local.events import Sequencer
+from local.journal import Journal, replay
 from local.live import LiveView
 from local.serve_checks import CannotStart
 from local.stack import REGION, subscribe_inbox
@@ -74,6 +76,7 @@ class LocalServer:
         self._server: BaseWSGIServer | None = None
         self._threads: list[threading.Thread] = []
         self._state_lock: Any = None
+        self.journal: Journal | None = None
         self._saving = threading.Lock()
         self._saved_after: tuple[int, ...] = (0, 0, 0)
         self._next_save = 0.0
@@ -124,14 +127,19 @@ class LocalServer:
         if self.state_dir is not None:
             e = self.emulator
             restored = snapshot.load(self.state_dir, e.s3, e.dynamodb, e.pipeline)
+            manifest, journaled = replay(self.state_dir, e.s3, restored["manifest"])
             e.sqs.purge_queue(QueueUrl=e.events_url)  # restored uploads are not new
             self.view.prime(self._status_items())  # restored outcomes are not news either
-            unfinished = snapshot.unreflected_uploads(restored["manifest"], e.dynamodb, e.pipeline)
+            unfinished = snapshot.unreflected_uploads(manifest, e.dynamodb, e.pipeline)
             for entry in unfinished:  # S3's event for it, sent again: none is lost, the object is untouched
                 e.sqs.send_message(QueueUrl=e.events_url, MessageBody=json.dumps(snapshot.s3_event(entry)))
-            if restored["objects"] or restored["items"]:
-                self.emit(f"restored {restored['objects']} objects and {restored['items']} status items "
-                          f"from {self.state_dir}; {len(unfinished)} unfinished upload(s) announced again")
+            if manifest or restored["items"]:
+                self.emit(f"restored {len(manifest)} objects and {restored['items']} status items from "
+                          f"{self.state_dir}" + (f" ({journaled} upload(s) from the journal)" if journaled else "") +
+                          f"; {len(unfinished)} unfinished upload(s) announced again")
+            self.journal = Journal(self.state_dir, e.s3, e.pipeline.input_bucket, self._journal_failed).__enter__()
+            assert self._server is not None
+            self._server.app = self.journal.wsgi(self._server.app)
         self._alerts_url = subscribe_inbox(self.emulator.sqs, self.emulator.sns, self.emulator.pipeline.topic_arn,
                                            "local-alerts-live", raw=False)
         written = self.outputs_path.with_name(f".{OUTPUTS_FILE}.new")  # renamed whole: no reader sees half of it
@@ -164,7 +172,10 @@ class LocalServer:
         e = self.emulator
         with self._saving:
             try:
+                covered = self.journal.rotate() if self.journal is not None else 0
                 saved = snapshot.save(self.state_dir, e.s3, e.dynamodb, e.pipeline)
+                if self.journal is not None:
+                    self.journal.drop(covered)
             except OSError as error:  # a full disk, a folder made read-only meanwhile: the last save is intact
                 if not self._save_failed:
                     self.emit(f"could not save to {self.state_dir} ({error.strerror or error}): the last "
@@ -174,9 +185,13 @@ class LocalServer:
         self._save_failed = False
         return saved
 
+    def _journal_failed(self, error: OSError) -> None:
+        self.emit(f"could not journal an upload to {self.state_dir} ({error.strerror or error}): it is kept "
+                  "by the next save")
+
     def _save_if_news(self) -> None:
         """Save when uploads arrived or images ended since the last save: a crash then loses only the
-        runs in flight (announced again at the next start) and uploads of the last second."""
+        runs in flight (announced again at the next start); uploads are in the journal already."""
         news = (self.delivery.counts.s3_events, self.view.endings, self.delivery.counts.dead_letters_settled)
         if self.state_dir is None or news == self._saved_after or time.monotonic() < self._next_save:
             return
@@ -197,6 +212,8 @@ class LocalServer:
 
     def _close(self) -> None:
         self.forget_outputs()
+        if self.journal is not None:
+            self.journal.__exit__(None, None, None)
         self._unlock_state_dir()
         if hasattr(self, "_functions_log"):
             self._functions_log.__exit__(None, None, None)

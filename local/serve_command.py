@@ -27,7 +27,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
                         default=4566,
                         help="the endpoint's port on 127.0.0.1 (default: 4566; 0 picks a free one)")
     parser.add_argument("--state", type=Path, help="keep the buckets and the status table in DIR across restarts, "
-                        "saved after each second with news and at the stop (one serve per DIR)")
+                        "each upload journaled as S3 accepts it, the rest saved after each second with news "
+                        "and at the stop (one serve per DIR)")
     parser.add_argument("--out", type=Path, default=Path("out/serve"),
                         help="where the stack outputs and the functions' log go (default: out/serve)")
     return parser.parse_args(argv)

@@ -2,7 +2,7 @@
 
 moto's server keeps everything in memory and has no persistence of its own, so `serve` saves
 what a user would miss (uploads, variants, statuses) after each second with news and when it
-stops, and loads it when it starts:
+stops, and loads it when it starts (uploads since the last save are in its journal, `local.journal`):
 
     DIR/snapshot/manifest.json   every object: bucket, key, ETag, time, content type, metadata
     DIR/snapshot/objects/<n>     the objects' bytes (numbered: keys never become paths)
@@ -83,7 +83,7 @@ def save(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> di
         shutil.rmtree(old, ignore_errors=True)
         current.rename(old)
     new.rename(current)  # until here a whole snapshot (current, or old) was always on disk
-    _sync(directory)
+    sync_folder(directory)
     shutil.rmtree(old, ignore_errors=True)
     return {"objects": len(manifest), "items": sum(not is_index_item(item) for item in items)}
 
@@ -94,22 +94,38 @@ def _saved(s3: Any, backend: Any, bucket: str, listed: dict[str, Any], stored: A
     """The manifest entry of one object, its bytes written to `path` (linked from the last save if unchanged)."""
     etag = listed["ETag"].strip('"')
     modified = utc_iso(stored.last_modified.replace(tzinfo=UTC))  # the listing rounds to seconds
-    tags = {t["Key"]: t["Value"] for t in backend.get_object_tagging(stored)["Tags"]}
-    tagging = {"Tagging": urlencode(tags)} if tags else {}
     number, entry = last.get((bucket, listed["Key"]), (-1, {}))
     if entry.get("etag") == etag and entry.get("lastModified") == modified:
         try:
             os.link(last_objects / str(number), path)
-            return {k: v for k, v in entry.items() if k != "Tagging"} | tagging
+            return {k: v for k, v in entry.items() if k != "Tagging"} | _tagging(backend, stored)
         except OSError:
             pass  # no hard links here, or the last file is gone: copy it afresh
+    read = object_entry(s3, backend, bucket, stored)
+    if read is None:
+        return None
+    entry, body = read
+    _write(path, body)
+    return entry
+
+
+def object_entry(s3: Any, backend: Any, bucket: str, stored: Any) -> tuple[dict[str, Any], bytes] | None:
+    """One stored object's manifest entry (ETag, time to the microsecond, headers, tags) and bytes; None if
+    it was deleted meanwhile."""
     try:
-        got = s3.get_object(Bucket=bucket, Key=listed["Key"])
+        got = s3.get_object(Bucket=bucket, Key=stored.name)
     except s3.exceptions.NoSuchKey:
-        return None  # deleted since the listing
-    _write(path, got["Body"].read())
-    return {"bucket": bucket, "key": listed["Key"], "etag": etag, "size": listed["Size"], "lastModified": modified,
-            **{h: _json_safe(got[h]) for h in (*KEPT_HEADERS, "Expires") if got.get(h)}, **tagging}
+        return None
+    body = got["Body"].read()
+    return {"bucket": bucket, "key": stored.name, "etag": got["ETag"].strip('"'), "size": len(body),
+            "lastModified": utc_iso(stored.last_modified.replace(tzinfo=UTC)),
+            **{h: _json_safe(got[h]) for h in (*KEPT_HEADERS, "Expires") if got.get(h)},
+            **_tagging(backend, stored)}, body
+
+
+def _tagging(backend: Any, stored: Any) -> dict[str, str]:
+    tags = {t["Key"]: t["Value"] for t in backend.get_object_tagging(stored)["Tags"]}
+    return {"Tagging": urlencode(tags)} if tags else {}
 
 
 def _whole_manifest(snapshot: Path) -> list[dict[str, Any]]:
@@ -129,7 +145,7 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(file.fileno())
 
 
-def _sync(folder: Path) -> None:
+def sync_folder(folder: Path) -> None:
     descriptor = os.open(folder, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -156,20 +172,24 @@ def load(directory: Path, s3: Any, dynamodb: Any, pipeline: LocalPipeline) -> di
         except (OSError, ValueError) as error:
             logger.warning("skipping the damaged snapshot %s: %s", snapshot, error)
             continue
-        buckets = s3_backends[ACCOUNT]["aws"].buckets
         for entry, body in zip(manifest, bodies, strict=True):
-            headers = {h: entry[h] for h in (*KEPT_HEADERS, "Tagging") if h in entry}
-            if "Expires" in entry:
-                headers["Expires"] = datetime.fromisoformat(entry["Expires"].replace("Z", "+00:00"))
-            s3.put_object(Bucket=entry["bucket"], Key=entry["key"], Body=body, **headers)
-            restored = buckets[entry["bucket"]].keys[entry["key"]]
-            restored._etag = entry["etag"]  # a multipart ETag (md5-N) is not what the bytes alone give
-            restored.last_modified = _moment(entry["lastModified"]).replace(tzinfo=None)
+            restore_object(s3, entry, body)
         for item in items:
             dynamodb.put_item(TableName=pipeline.table, Item=item)
         return {"objects": len(manifest), "items": sum(not is_index_item(item) for item in items), "manifest": manifest,
                 "from": snapshot}
     return {"objects": 0, "items": 0, "manifest": [], "from": None}
+
+
+def restore_object(s3: Any, entry: dict[str, Any], body: bytes) -> None:
+    """Put back one saved object with its ETag, time, headers and tags."""
+    headers = {h: entry[h] for h in (*KEPT_HEADERS, "Tagging") if h in entry}
+    if "Expires" in entry:
+        headers["Expires"] = datetime.fromisoformat(entry["Expires"].replace("Z", "+00:00"))
+    s3.put_object(Bucket=entry["bucket"], Key=entry["key"], Body=body, **headers)
+    restored = s3_backends[ACCOUNT]["aws"].buckets[entry["bucket"]].keys[entry["key"]]
+    restored._etag = entry["etag"]  # a multipart ETag (md5-N) is not what the bytes alone give
+    restored.last_modified = _moment(entry["lastModified"]).replace(tzinfo=None)
 
 
 def _moment(text: str) -> datetime:
