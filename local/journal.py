@@ -87,11 +87,13 @@ class Journal:
 
     def record(self, key: str) -> None:
         """Append the input bucket's `key` as it is now (or its removal), flushed to the disk."""
-        stored = s3_backends[ACCOUNT]["aws"].buckets[self.bucket].keys.get(key)
-        read = object_entry(self.s3, s3_backends[ACCOUNT]["aws"], self.bucket, stored) if stored else None
-        header, body = ({"put": read[0]}, read[1]) if read else ({"removed": {"bucket": self.bucket, "key": key}}, b"")
         try:
             with self._lock:
+                # Read inside the lock: of two requests that change one key, the later record is the newer state.
+                stored = s3_backends[ACCOUNT]["aws"].buckets[self.bucket].keys.get(key)
+                read = object_entry(self.s3, s3_backends[ACCOUNT]["aws"], self.bucket, stored) if stored else None
+                header, body = ({"put": read[0]}, read[1]) if read else (
+                    {"removed": {"bucket": self.bucket, "key": key}}, b"")
                 if self._file is None:
                     self.folder.mkdir(parents=True, exist_ok=True)
                     self._file = (self.folder / str(self._number)).open("ab")
@@ -136,8 +138,8 @@ def replay(directory: Path, s3: Any, manifest: list[dict[str, Any]]) -> tuple[li
             if "put" in header:
                 entry = header["put"]
                 known = objects.get((entry["bucket"], entry["key"]))
-                if known and (known["etag"], known["lastModified"]) == (entry["etag"], entry["lastModified"]):
-                    continue  # the snapshot has it already
+                if known == entry:
+                    continue  # the snapshot has it already (bytes, headers and tags: a retag keeps ETag and time)
                 restore_object(s3, entry, body)
                 objects[(entry["bucket"], entry["key"])] = entry
             else:

@@ -109,14 +109,25 @@ def _saved(s3: Any, backend: Any, bucket: str, listed: dict[str, Any], stored: A
     return entry
 
 
+READ_ATTEMPTS = 5
+
+
 def object_entry(s3: Any, backend: Any, bucket: str, stored: Any) -> tuple[dict[str, Any], bytes] | None:
     """One stored object's manifest entry (ETag, time to the microsecond, headers, tags) and bytes; None if
     it was deleted meanwhile."""
-    try:
-        got = s3.get_object(Bucket=bucket, Key=stored.name)
-    except s3.exceptions.NoSuchKey:
-        return None
-    body = got["Body"].read()
+    for _ in range(READ_ATTEMPTS):
+        try:
+            got = s3.get_object(Bucket=bucket, Key=stored.name)
+            body = got["Body"].read()
+            break
+        except s3.exceptions.NoSuchKey:
+            return None
+        except ValueError:  # "I/O operation on closed file": an overwrite disposed of this version: read the newer
+            stored = backend.buckets[bucket].keys.get(stored.name)
+            if stored is None:
+                return None
+    else:
+        return None  # overwritten at every read: the request that overwrote it last is journaled after this
     return {"bucket": bucket, "key": stored.name, "etag": got["ETag"].strip('"'), "size": len(body),
             "lastModified": utc_iso(stored.last_modified.replace(tzinfo=UTC)),
             **{h: _json_safe(got[h]) for h in (*KEPT_HEADERS, "Expires") if got.get(h)},

@@ -92,3 +92,55 @@ def test_a_save_drops_the_journal_files_it_covers_and_keeps_what_came_after_it(t
         assert changed == 1  # b is in the snapshot already; a is newer than the snapshot's
     with Journal(state, None, "local-input", errors.append) as journal:
         assert journal.rotate() == 3  # a journal after a restart continues the numbering
+
+
+def test_tags_changed_after_an_upload_come_back_as_acknowledged(tmp_path: Path):
+    """A retag keeps the object's ETag and time: the journal's record still differs from the snapshot's."""
+    state, errors = tmp_path / "state", []
+    with Emulator(SETTINGS) as emulator:
+        p, s3 = emulator.pipeline, emulator.s3
+        s3.put_object(Bucket=p.input_bucket, Key="uploads/me/saved.jpg", Body=b"s", Tagging="k=C")
+        snapshot.save(state, s3, emulator.dynamodb, p)
+        with Journal(state, s3, p.input_bucket, errors.append) as journal:
+            request(journal, lambda: s3.put_object_tagging(Bucket=p.input_bucket, Key="uploads/me/saved.jpg",
+                                                           Tagging={"TagSet": [{"Key": "k", "Value": "D"}]}))
+            request(journal, lambda: s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"a"))
+            request(journal, lambda: s3.put_object_tagging(Bucket=p.input_bucket, Key="uploads/me/a.jpg",
+                                                           Tagging={"TagSet": [{"Key": "k", "Value": "A"}]}))
+            request(journal, lambda: s3.put_object(Bucket=p.input_bucket, Key="uploads/me/b.jpg", Body=b"b",
+                                                   Tagging="k=B"))
+            request(journal, lambda: s3.delete_object_tagging(Bucket=p.input_bucket, Key="uploads/me/b.jpg"))
+    assert errors == []
+
+    with restarted(state) as (emulator, _, _):
+        p, s3 = emulator.pipeline, emulator.s3
+        tags = {key: s3.get_object_tagging(Bucket=p.input_bucket, Key=f"uploads/me/{key}")["TagSet"]
+                for key in ("saved.jpg", "a.jpg", "b.jpg")}
+        assert tags == {"saved.jpg": [{"Key": "k", "Value": "D"}], "a.jpg": [{"Key": "k", "Value": "A"}],
+                        "b.jpg": []}
+
+
+def test_a_version_disposed_of_by_an_overwrite_while_it_is_read_is_journaled_as_the_newer_one(tmp_path: Path):
+    """moto closes an overwritten version's bytes: a read racing the overwrite raises ValueError ("I/O
+    operation on closed file"), which must neither fail the request nor lose the newer version."""
+    state, errors = tmp_path / "state", []
+    with Emulator(SETTINGS) as emulator:
+        p, s3 = emulator.pipeline, emulator.s3
+        get_object, raced = s3.get_object, []
+
+        def racing(**kwargs: Any) -> Any:
+            if not raced:
+                raced.append(kwargs["Key"])
+                s3.put_object(Bucket=p.input_bucket, Key=kwargs["Key"], Body=b"newer")  # the overwrite wins the race
+                raise ValueError("I/O operation on closed file.")
+            return get_object(**kwargs)
+
+        with Journal(state, s3, p.input_bucket, errors.append) as journal:
+            s3.get_object = racing
+            request(journal, lambda: s3.put_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg", Body=b"older"))
+            s3.get_object = get_object
+    assert (errors, raced) == ([], ["uploads/me/a.jpg"])
+
+    with restarted(state) as (emulator, _, _):
+        p, s3 = emulator.pipeline, emulator.s3
+        assert s3.get_object(Bucket=p.input_bucket, Key="uploads/me/a.jpg")["Body"].read() == b"newer"
