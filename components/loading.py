@@ -43,7 +43,7 @@ def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False, sou
 
     unknown: list[str] = []
     known = _known(args, "", unknown)
-    if isinstance(known, dict) and not unknown and _pending(known):
+    if isinstance(known, dict) and not unknown and outputs_in(known):
         # Unsecret the check: its outcome must not make the plain settings it gates secret.
         checked = pulumi.Output.unsecret(pulumi.Output.from_input(known).apply(
             lambda resolved: _resolved(resolved, known, camel_case=camel_case, source=source)))
@@ -73,7 +73,7 @@ def config_failure(problems: list[str], *, camel_case: bool = False, source: str
 def _resolved(resolved: dict[str, Any], given: dict[str, Any], *, camel_case: bool, source: str) -> bool:
     """Once the outputs are known: every setting validated again with their values, every problem at once."""
     problems = [f"{path}: resolved to an empty list; give at least one, or leave the key out"
-                for path, _ in _outputs_given(given, "") if _at(resolved, path) == []]
+                for path, _ in outputs_in(given) if _at(resolved, path) == []]
     try:
         Settings.from_dict(_known(resolved, "", []))
     except ConfigError as error:
@@ -83,21 +83,14 @@ def _resolved(resolved: dict[str, Any], given: dict[str, Any], *, camel_case: bo
     return True
 
 
-def _pending(value: Any) -> bool:
-    if is_pending(value):
-        return True
-    items = value.values() if isinstance(value, Mapping) else value if isinstance(value, list) else ()
-    return any(_pending(item) for item in items)
-
-
-def _outputs_given(value: Any, path: str) -> list[tuple[str, Any]]:
+def outputs_in(value: Any, path: str = "") -> list[tuple[str, Any]]:
     """(key path, value) of every output in `value`, as `a.b[0]`."""
     if is_pending(value):
         return [(path, value)]
     if isinstance(value, Mapping):
-        return [found for key, item in value.items() for found in _outputs_given(item, f"{path}.{key}".lstrip("."))]
+        return [found for key, item in value.items() for found in outputs_in(item, f"{path}.{key}".lstrip("."))]
     if isinstance(value, list):
-        return [found for i, item in enumerate(value) for found in _outputs_given(item, f"{path}[{i}]")]
+        return [found for i, item in enumerate(value) for found in outputs_in(item, f"{path}[{i}]")]
     return []
 
 

@@ -20,8 +20,8 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from components.config import NetworkSettings, is_pending
-from components.loading import CONFIG_SOURCE, config_failure
+from components.config import NetworkSettings
+from components.loading import CONFIG_SOURCE, config_failure, outputs_in
 from components.network import GATEWAY_SERVICES, HTTPS, eni_policy
 from components.vpc_lookups import existing_endpoints, service_zones
 
@@ -125,7 +125,7 @@ def _existing(settings: NetworkSettings, services: list[str], region: str, paren
     """`Network`'s fields for your subnets, after checking them (once known, when the subnets are an output)."""
     groups = {"security_group_ids": list(settings.security_group_ids)}
     ids = settings.subnet_ids
-    if not (is_pending(ids) or any(is_pending(subnet_id) for subnet_id in ids)):
+    if not outputs_in(ids):
         return _looked_up(list(ids), settings, services, region, parent) | groups
     placed = pulumi.Output.from_input(ids).apply(
         lambda known: _looked_up(known, settings, services, region, parent))

@@ -188,7 +188,7 @@ def get_item(dynamodb: Any, table: str, image_id: str, user_id: str) -> dict[str
 def stale_items(dynamodb: Any, table: str, older_than: str) -> list[dict[str, Any]]:
     """Items still `queued` or `processing` since before `older_than` (the sparse `pending` index)."""
     items: list[dict[str, Any]] = []
-    for state in ("queued", "processing"):
+    for state in UNFINISHED:
         kwargs: dict[str, Any] = {
             "TableName": table, "IndexName": PENDING_INDEX,
             "KeyConditionExpression": "#pending = :state AND pendingSince < :cutoff",
