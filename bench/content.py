@@ -1,7 +1,7 @@
 """Content: what the placeholder and the hashes add to the variants step, on a 12 MP photo.
 
-The variants step decodes the upload once and resizes in a cascade (`handlers.imaging`); the
-fingerprint (`handlers.fingerprints`) then costs a SHA-256 of the uploaded bytes plus a pHash,
+The variants step decodes the upload once and resizes in a cascade (`handlers.image.imaging`); the
+fingerprint (`handlers.image.fingerprints`) then costs a SHA-256 of the uploaded bytes plus a pHash,
 ThumbHash and average colour of the smallest variant's pixels (160 px). Baseline, measured in the
 same run: the same fingerprint taken from the original (decoded whole, as a step of its own would).
 Goal: placeholder + hashes <= 5 % of the variants step. The step hashes the upload while it
@@ -35,8 +35,8 @@ def median_ms(call: Callable[[], object]) -> float:
 def run() -> tuple[str, dict[str, float]]:
     from PIL import Image
 
-    from handlers import fingerprints
-    from handlers.imaging import make_variants_and_smallest
+    from handlers.image import fingerprints
+    from handlers.image.imaging import make_variants_and_smallest
 
     data = photo_jpeg()
     _, smallest = make_variants_and_smallest(data, SIZES, ["jpeg"])

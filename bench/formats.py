@@ -25,7 +25,7 @@ AVIF = {"quality": 60, "speed": 6}  # the component's defaults (workflow.avif_qu
 
 
 def ours(fmt: str, data: bytes) -> int:
-    from handlers.imaging import make_variants
+    from handlers.image.imaging import make_variants
 
     return sum(len(v.data) for v in make_variants(data, SIZES, [fmt], quality={"jpeg": 85, "webp": 85,
                                                                                  "avif": AVIF["quality"]},
@@ -33,7 +33,7 @@ def ours(fmt: str, data: bytes) -> int:
 
 
 def ours_avif_1280(data: bytes) -> int:
-    from handlers.imaging import make_variants
+    from handlers.image.imaging import make_variants
 
     return len(make_variants(data, [1280], ["avif"], quality=AVIF["quality"], avif_speed=AVIF["speed"])[0].data)
 
@@ -43,7 +43,7 @@ def ours_heic(data: bytes) -> int:
 
     from PIL import Image
 
-    import handlers.imaging  # noqa: F401 - registers the HEIF opener
+    import handlers.image.imaging  # noqa: F401 - registers the HEIF opener
 
     with Image.open(BytesIO(data)) as image:
         image.load()

@@ -47,7 +47,7 @@ def photo_jpeg() -> bytes:
 
 
 def ours(data: bytes) -> int:
-    from handlers.imaging import make_variants
+    from handlers.image.imaging import make_variants
 
     return sum(len(v.data) for v in make_variants(data, SIZES, ["jpeg"]))
 
@@ -90,7 +90,7 @@ def worker(method: str, path: str) -> None:
     else:
         import PIL.Image  # noqa: F401
 
-        import handlers.imaging  # noqa: F401
+        import handlers.image.imaging  # noqa: F401
     rss_after_imports = peak_rss_mb()
     METHODS[method](data)  # warm-up
     times = []

@@ -54,7 +54,7 @@ def s3_event(keys: list[str]) -> dict[str, Any]:
 def run() -> tuple[str, dict[str, float]]:
     with mock_aws(), contextlib.redirect_stdout(io.StringIO()):  # the handlers' EMF metrics lines
         from handlers import orchestrator, s3_event_handler
-        from handlers.clients import clients
+        from handlers.lifecycle.clients import clients
 
         clients.reset()
         iam, sfn, dynamodb = boto3.client("iam"), boto3.client("stepfunctions"), boto3.client("dynamodb")

@@ -36,7 +36,7 @@ ASSUMPTIONS = {"aws_call_ms": 15, "dynamodb_call_ms": 5, "s3_mb_per_s": 90, "wor
 
 
 def step_cpu(data: bytes) -> tuple[dict[str, Any], dict[str, int]]:
-    from handlers import fingerprints, imaging
+    from handlers.image import fingerprints, imaging
 
     cpu: dict[str, Any] = {"validate": median_ms(lambda: imaging.inspect(data)),
                            "metadata": median_ms(lambda: imaging.extract_metadata(data)), "variants": {}}

@@ -9,9 +9,9 @@ policies (what the local pipeline needs) import without Pulumi installed.
 
 from typing import Any
 
-from components.config import Settings
-from components.errors import ConfigError
-from components.loading import read_stack_settings
+from components.settings.config import Settings
+from components.settings.errors import ConfigError
+from components.settings.loading import read_stack_settings
 
 __all__ = ["ConfigError", "ImagePipeline", "Settings", "load_settings", "read_stack_settings"]
 
@@ -22,7 +22,7 @@ def __getattr__(name: str) -> Any:
 
         return ImagePipeline
     if name == "load_settings":
-        from components.loading import load_settings
+        from components.settings.loading import load_settings
 
         return load_settings
     raise AttributeError(f"module 'components' has no attribute {name!r}")

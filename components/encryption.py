@@ -14,7 +14,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import EncryptionSettings
+from components.settings.config import EncryptionSettings
 
 
 @dataclass(frozen=True)

@@ -16,12 +16,14 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import FunctionSettings
-from components.environment import handler_path
-from components.network import METRICS_NAMESPACE
-from components.vpc import Network
+from components.network.services import METRICS_NAMESPACE
+from components.network.vpc import Network
+from components.settings.config import FunctionSettings
+from contract.functions import handler_path
 
-HANDLERS_DIR = Path(__file__).resolve().parent.parent / "handlers"
+ROOT = Path(__file__).resolve().parent.parent
+# What the functions run: the entry points and the layers below them (`handlers/`), and the contract.
+LAMBDA_PACKAGES = ("handlers", "contract")
 
 
 @dataclass(frozen=True)
@@ -36,9 +38,9 @@ class PipelineFunction:
 
 
 def handler_code() -> pulumi.AssetArchive:
-    """The `handlers` package as explicit files (no caches, stable hash)."""
-    files = sorted(HANDLERS_DIR.glob("*.py"))
-    return pulumi.AssetArchive({f"handlers/{path.name}": pulumi.FileAsset(str(path)) for path in files})
+    """The `handlers` and `contract` packages as explicit files (no caches, stable hash)."""
+    files = sorted(path for package in LAMBDA_PACKAGES for path in (ROOT / package).rglob("*.py"))
+    return pulumi.AssetArchive({path.relative_to(ROOT).as_posix(): pulumi.FileAsset(str(path)) for path in files})
 
 
 def resource_name_of(name: str, component_name: str) -> str:

@@ -14,13 +14,10 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.args import ImagePipelineArgs
-from components.config import Settings
 from components.encryption import Keys, pipeline_keys
-from components.environment import UPLOAD_PREFIX, function_environment
+from components.environment import function_environment
 from components.functions import PipelineFunction, attach_policy, function_role, handler_code, pipeline_function
 from components.layers import build_pillow_layer, powertools_layer_arn
-from components.loading import CONFIG_SOURCE, config_failure, settings_from_args
 from components.monitoring import (
     Alerts,
     Monitoring,
@@ -30,17 +27,21 @@ from components.monitoring import (
     queue_alarms,
     workflow_alarms,
 )
-from components.names import name_problems
-from components.network import SERVICE_SIDE_ROLES, interface_services
+from components.network.endpoints import Endpoints, deny_outside_endpoint, vpc_endpoints
+from components.network.services import SERVICE_SIDE_ROLES, interface_services
+from components.network.vpc import Network, vpc_network
 from components.queues import QueuePair, queue_pair, queue_policy
+from components.settings.args import ImagePipelineArgs
+from components.settings.config import Settings
+from components.settings.loading import CONFIG_SOURCE, config_failure, settings_from_args
+from components.settings.names import name_problems
 from components.storage import Storage, secure_bucket, status_table
-from components.vpc import Network, vpc_network
-from components.vpc_endpoints import Endpoints, deny_outside_endpoint, vpc_endpoints
-from components.workflow import Workflow, events_to_queue_statement, workflow
+from components.workflow.resources import Workflow, events_to_queue_statement, workflow
+from contract.functions import UPLOAD_PREFIX
 
 QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
-QUARANTINE_PREFIX = "quarantine/"  # flagged images' variants (`handlers.publication`)
-STAGING_PREFIX = "staging/"  # with moderation, variants awaiting their verdict (`handlers.publication`)
+QUARANTINE_PREFIX = "quarantine/"  # flagged images' variants (`handlers.lifecycle.publication`)
+STAGING_PREFIX = "staging/"  # with moderation, variants awaiting their verdict (`handlers.lifecycle.publication`)
 # Functions created after the state machine, which they name.
 AFTER_WORKFLOW = (*QUEUE_FUNCTIONS, "reconciler")
 
@@ -83,7 +84,7 @@ class ImagePipeline(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ImagePipelineArgs,
                  opts: pulumi.ResourceOptions | None = None) -> None:
-        """`args`: the settings as a mapping (`components.args`), validated here with every problem
+        """`args`: the settings as a mapping (`components.settings.args`), validated here with every problem
         listed at once; or a `Settings` already validated (`components.load_settings()`)."""
         super().__init__("image-pipeline:index:ImagePipeline", name, None, opts)
         self._name = name
@@ -206,7 +207,7 @@ class ImagePipeline(pulumi.ComponentResource):
 
     def _outside_endpoint(self, service: str, resources: list[pulumi.Input[str]],
                           exempt: tuple[str, ...] = ()) -> list[pulumi.Output[dict]]:
-        """With `require_vpc_endpoints`, the deny for `resources` (`components.vpc_endpoints`)."""
+        """With `require_vpc_endpoints`, the deny for `resources` (`components.network.endpoints`)."""
         if self.endpoints is None or not self.settings.network.require_vpc_endpoints:
             return []
         roles = [fn.role.arn for name, fn in self.functions.items() if name not in exempt]

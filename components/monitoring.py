@@ -10,8 +10,8 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import AlarmSettings
 from components.dashboard import dashboard_body
+from components.settings.config import AlarmSettings
 
 
 @dataclass(frozen=True)

@@ -186,7 +186,7 @@ def execution_arns(state_machine_arn: str) -> list[str]:
 
 
 def _fingerprint_index(arns: PipelineArns) -> Document:
-    """The content claims and hash bands (`handlers.duplicates`): only items whose key says so."""
+    """The content claims and hash bands (`handlers.lifecycle.duplicates`): only items whose key says so."""
     return {**allow("KeepFingerprintIndex", ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
                     [arns.table]),
             "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sha256:*", "phash*"]}}}
@@ -194,7 +194,7 @@ def _fingerprint_index(arns: PipelineArns) -> Document:
 
 def _withdraw_published(arns: PipelineArns) -> list[Document]:
     """With moderation: list one upload's published variants (`variants/{userId}/{imageId}/{token}/`, the
-    request's prefix) and delete them (`handlers.publication.withdraw`); nothing else of the bucket."""
+    request's prefix) and delete them (`handlers.lifecycle.publication.withdraw`); nothing else of the bucket."""
     if not arns.moderation:
         return []
     return [{**allow("ListPublishedVariants", ["s3:ListBucket"], [arns.output_bucket]),

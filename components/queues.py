@@ -13,7 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import QueueSettings, Settings
+from components.settings.config import QueueSettings, Settings
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import pulumi
 import pulumi_aws as aws
 
 from components import policies
-from components.config import StorageSettings
+from components.settings.config import StorageSettings
 
 # Days a staged variant may outlive its run: every run ends (or is settled) within minutes.
 STAGING_EXPIRY_DAYS = 1
@@ -79,7 +79,7 @@ def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Inpu
         versioning_configuration={"status": "Enabled" if settings.versioning else "Suspended"},
         opts=child)
     if expiring_prefix:
-        # What a moderated run that never reached its verdict left staged (`handlers.publication`).
+        # What a moderated run that never reached its verdict left staged (`handlers.lifecycle.publication`).
         aws.s3.BucketLifecycleConfiguration(
             f"{name}-lifecycle", bucket=bucket.id,
             rules=[{"id": "expire-staged-variants", "status": "Enabled", "filter": {"prefix": expiring_prefix},

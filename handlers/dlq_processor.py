@@ -5,7 +5,7 @@ Each dead letter ends in exactly one SNS alert and is never handed back for its 
   execution of that upload exists (it records the outcome) or a newer upload owns the image;
 - execution events (FAILED, TIMED_OUT, ABORTED from EventBridge): a transient failure is
   re-run a bounded number of times, anything else is `failed`, only while the execution
-  still owns the image (`handlers.repair`);
+  still owns the image (`handlers.lifecycle.repair`);
 - anything else is archived under `dead-letters/unreadable/` in the output bucket.
 Status writes are idempotent per dead letter, so a record retried after a failed publish
 writes nothing twice and its alert still says what happened.
@@ -19,12 +19,12 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers import repair, status
-from handlers.alerts import alert
-from handlers.batch import partial_batch_response
-from handlers.clients import clients
-from handlers.dead_letters import ExecutionEnded, UndeliveredUploads, Unreadable, classify
-from handlers.uploads import execution_name
+from handlers.lifecycle import repair, status
+from handlers.lifecycle.alerts import alert
+from handlers.lifecycle.batch import partial_batch_response
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.dead_letters import ExecutionEnded, UndeliveredUploads, Unreadable, classify
+from handlers.lifecycle.uploads import execution_name
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")

@@ -12,9 +12,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers import imaging, objects
-from handlers.clients import clients
-from handlers.errors import InvalidImage
+from contract.errors import InvalidImage
+from handlers.image import imaging
+from handlers.lifecycle import objects
+from handlers.lifecycle.clients import clients
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")

@@ -19,11 +19,11 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from handlers import repair, status
-from handlers.batch import partial_batch_response
-from handlers.clients import clients
-from handlers.errors import DeadlineReached
-from handlers.uploads import execution_input, execution_name, parse_message
+from contract.errors import DeadlineReached
+from handlers.lifecycle import repair, status
+from handlers.lifecycle.batch import partial_batch_response
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.uploads import execution_input, execution_name, parse_message
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")

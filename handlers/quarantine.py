@@ -5,9 +5,9 @@
 - `quarantine` (flagged): `staging/variants/...` -> `quarantine/variants/...`, kept for review, served to no one;
 - `withdraw` (the image is not completing with this upload: its `completed` write did not happen, or it is
   about to be recorded `failed`): everything published under the upload's prefix deleted, unless the
-  status item still needs it (`handlers.publication.keeps_published`).
+  status item still needs it (`handlers.lifecycle.publication.keeps_published`).
 
-The layout and why it fails closed: `handlers.publication`. Every action is idempotent.
+The layout and why it fails closed: `handlers.lifecycle.publication`. Every action is idempotent.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers import publication
-from handlers.clients import clients
-from handlers.status import get_item
+from handlers.lifecycle import publication
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.status import get_item
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")

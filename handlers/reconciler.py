@@ -31,12 +31,12 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
-from handlers import repair, status
-from handlers.alerts import alert
-from handlers.clients import clients
-from handlers.errors import ReconcileIncomplete
-from handlers.repair import SETTLED_ERRORS, execution_arn, execution_status
-from handlers.uploads import execution_name, rerun_message, upload_identity, utc_iso
+from contract.errors import ReconcileIncomplete
+from handlers.lifecycle import repair, status
+from handlers.lifecycle.alerts import alert
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.repair import SETTLED_ERRORS, execution_arn, execution_status
+from handlers.lifecycle.uploads import execution_name, rerun_message, upload_identity, utc_iso
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")

@@ -18,9 +18,9 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers.clients import clients
-from handlers.errors import EnqueueError, InvalidMessage, InvalidUploadKey
-from handlers.uploads import message_attributes, upload_message
+from contract.errors import EnqueueError, InvalidMessage, InvalidUploadKey
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.uploads import message_attributes, upload_message
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")

@@ -1,15 +1,15 @@
 """Workflow step 2a: resized variants, written to `variants/{userId}/{imageId}/{uploadToken}/{size}.{ext}`.
 
 With moderation on they are written under `staging/` instead, where nobody outside the account reads
-them, and moved by the verdict (`handlers.publication`); their records name the public key all the same.
+them, and moved by the verdict (`handlers.lifecycle.publication`); their records name the public key all the same.
 
-The upload token (`handlers.uploads.upload_identity`) makes the keys content-addressed: an
+The upload token (`handlers.lifecycle.uploads.upload_identity`) makes the keys content-addressed: an
 older execution can never overwrite the variants a newer upload's status item points to.
 
-Decodes the upload once (see `handlers.imaging`); animated images use their first frame.
+Decodes the upload once (see `handlers.image.imaging`); animated images use their first frame.
 Fingerprints each upload (SHA-256 of its bytes; perceptual hash, ThumbHash and average colour
-from the smallest variant's pixels, `handlers.fingerprints`) and, unless `DUPLICATES=off`, looks
-for the same user's duplicates (`handlers.duplicates`); with `reuse`, an exact duplicate's
+from the smallest variant's pixels, `handlers.image.fingerprints`) and, unless `DUPLICATES=off`, looks
+for the same user's duplicates (`handlers.lifecycle.duplicates`); with `reuse`, an exact duplicate's
 variants are copied instead of made.
 """
 
@@ -21,9 +21,10 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from handlers import duplicates, fingerprints, imaging, objects, publication
-from handlers.clients import clients
-from handlers.errors import InvalidImage
+from contract.errors import InvalidImage
+from handlers.image import fingerprints, imaging
+from handlers.lifecycle import duplicates, objects, publication
+from handlers.lifecycle.clients import clients
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")

@@ -23,10 +23,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from contract.errors import ReconcileIncomplete
 from handlers import dlq_processor, orchestrator, reconciler, s3_event_handler
-from handlers import status as status_module
-from handlers.errors import ReconcileIncomplete
-from handlers.uploads import utc_iso
+from handlers.lifecycle import status as status_module
+from handlers.lifecycle.uploads import utc_iso
 from local import express
 from local.clock import Clock
 from local.emulator import Emulator

@@ -29,10 +29,10 @@ import boto3
 from moto import mock_aws
 
 from components import policies
-from components.config import Settings
-from components.environment import UPLOAD_PREFIX
-from handlers.clients import clients
-from handlers.publication import STAGING_PREFIX
+from components.settings.config import Settings
+from contract.functions import UPLOAD_PREFIX
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.publication import STAGING_PREFIX
 from local.events import ExecutionEvents
 from local.express import ExpressExecutions
 from local.faults import Faults, ThrottlingStepFunctions, dynamodb_write_faults, lost_workflow_reports

@@ -17,7 +17,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from components.workflow_definition import unfinished_executions_pattern
+from components.workflow.definition import unfinished_executions_pattern
 from local.faults import Faults
 
 ENDED = ("FAILED", "TIMED_OUT", "ABORTED")

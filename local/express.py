@@ -24,7 +24,7 @@ from moto.stepfunctions.exceptions import InvalidArn
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from handlers import repair
+from handlers.lifecycle import repair
 
 
 def is_express(machine: Any) -> bool:

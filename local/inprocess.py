@@ -32,7 +32,7 @@ from unittest import mock
 from moto.awslambda_simple.models import LambdaSimpleBackend
 from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
 
-from components.environment import FUNCTION_NAMES
+from contract.functions import FUNCTION_NAMES
 
 MOTO_CONFIG: Any = {"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}}
 Hook = Callable[[str, dict[str, Any]], None]

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from handlers.duplicates import is_index_item
-from handlers.status import plain_item
+from handlers.lifecycle.duplicates import is_index_item
+from handlers.lifecycle.status import plain_item
 
 TERMINAL = ("completed", "failed", "rejected")
 

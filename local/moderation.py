@@ -27,7 +27,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.rekognition.responses import RekognitionResponse
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_aws_sdk
 
-from handlers.status import get_item
+from handlers.lifecycle.status import get_item
 
 MARKER = "moderation-labels"
 CONFIDENCE = 99.0

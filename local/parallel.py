@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.config import Settings
+from components.settings.config import Settings
 from local.faults import Faults
 from local.report import Report, collect, image_of
 from local.runner import LocalRunner, Upload

@@ -11,9 +11,9 @@ from typing import Any
 
 import boto3
 
-from handlers import repair
-from handlers.errors import InvalidUploadKey
-from handlers.uploads import parse_key
+from contract.errors import InvalidUploadKey
+from handlers.lifecycle import repair
+from handlers.lifecycle.uploads import parse_key
 from local import express
 from local.runner import LocalRunner, Upload
 from tools.status import plain_item

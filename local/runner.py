@@ -25,7 +25,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from unittest import mock
 
-from components.config import Settings
+from components.settings.config import Settings
 from local.clock import VirtualClock
 from local.delivery import Delivery, DeliveryCounts
 from local.emulator import Emulator

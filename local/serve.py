@@ -30,7 +30,7 @@ from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from components.config import Settings
+from components.settings.config import Settings
 from local import moderation, serve_checks, snapshot
 from local.clock import RealClock
 from local.delivery import Delivery

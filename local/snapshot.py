@@ -34,11 +34,11 @@ from urllib.parse import quote_plus, urlencode
 
 from moto.s3.models import s3_backends
 
-from components.environment import UPLOAD_PREFIX
-from handlers.duplicates import is_index_item
-from handlers.errors import InvalidUploadKey
-from handlers.status import plain_item
-from handlers.uploads import parse_key, utc_iso
+from contract.errors import InvalidUploadKey
+from contract.functions import UPLOAD_PREFIX
+from handlers.lifecycle.duplicates import is_index_item
+from handlers.lifecycle.status import plain_item
+from handlers.lifecycle.uploads import parse_key, utc_iso
 from local.stack import REGION, LocalPipeline
 
 logger = logging.getLogger("local.snapshot")

@@ -40,7 +40,7 @@ from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguagePa
 from moto.stepfunctions.parser.asl.parse.intrinsic.intrinsic_parser import IntrinsicParser
 from moto.stepfunctions.parser.asl.utils import boto_client, json_path
 
-from handlers.uploads import utc_iso
+from handlers.lifecycle.uploads import utc_iso
 
 DYNAMODB_METHODS = ("put_item", "get_item", "update_item", "delete_item", "query", "scan",
                     "transact_write_items", "batch_write_item", "batch_get_item")

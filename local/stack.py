@@ -20,9 +20,10 @@ from typing import Any
 
 import boto3
 
-from components.config import Settings
-from components.environment import FUNCTION_NAMES, function_environment, handler_path
-from components.workflow_definition import Moderation, build_definition
+from components.environment import function_environment
+from components.settings.config import Settings
+from components.workflow.definition import Moderation, build_definition
+from contract.functions import FUNCTION_NAMES, handler_path
 
 REGION = "eu-west-1"
 

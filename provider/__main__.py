@@ -1,7 +1,7 @@
 """The plugin Pulumi runs for `pulumi package add` and for every program using the package.
 
 It serves `ImagePipeline` over Pulumi's provider protocol with Pulumi's Python component provider;
-the schema is inferred from the type annotations of `components.args.ImagePipelineArgs` and the
+the schema is inferred from the type annotations of `components.settings.args.ImagePipelineArgs` and the
 component's outputs.
 """
 

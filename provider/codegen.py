@@ -1,8 +1,8 @@
-"""Write the component package's interface from `components.config.Settings`.
+"""Write the component package's interface from `components.settings.config.Settings`.
 
 Two files, both reviewed as diffs when a setting changes (`tests/package` fails when either is stale):
 
-- `components/args.py`: one TypedDict per settings section, every key optional, its docstring the
+- `components/settings/args.py`: one TypedDict per settings section, every key optional, its docstring the
   setting's meaning, default and range. Pulumi's analyzer reads these annotations and docstrings.
 - `provider/schema.json`: the schema the analyzer infers from them and from `ImagePipeline`'s
   output annotations, exactly what the plugin serves and every language's SDK is generated from.
@@ -18,16 +18,16 @@ import types
 import typing
 from typing import Any
 
-from components.config import EACH, WHOLE, Settings
-from components.docs import range_text
-from components.loading import camel_cased
+from components.settings.config import EACH, WHOLE, Settings
+from components.settings.docs import range_text
+from components.settings.loading import camel_cased
 from provider import PACKAGE, ROOT, VERSION
 
 ARGS_MODULE = ROOT / "components" / "args.py"
 SCHEMA_FILE = ROOT / "provider" / "schema.json"
 HEADER = '''"""The typed inputs of `ImagePipeline`, one TypedDict per settings section; every key is optional.
 
-Generated from `components.config` by `python -m provider.codegen`: do not edit. Pulumi's analyzer
+Generated from `components.settings.config` by `python -m provider.codegen`: do not edit. Pulumi's analyzer
 infers the package schema (`provider/schema.json`) from these annotations and docstrings; other
 languages spell the keys in camelCase (`visibility_timeout_seconds` -> `visibilityTimeoutSeconds`).
 `pulumi.Input` marks the settings that may be another resource's output (in the schema: not `plain`).
@@ -108,7 +108,7 @@ def _docstring(text: str, indent: str) -> str:
 
 
 def args_source() -> str:
-    """The text of `components/args.py`."""
+    """The text of `components/settings/args.py`."""
     blocks = [HEADER]
     for section in _sections(Settings, {}):
         hints, defaults = typing.get_type_hints(section), section()
@@ -143,9 +143,9 @@ def main() -> None:
     # The analyzer reads the module just written (a fresh interpreter would too).
     import importlib
 
-    import components.args
+    import components.settings.args
 
-    importlib.reload(components.args)
+    importlib.reload(components.settings.args)
     SCHEMA_FILE.write_text(schema_text())
     print(f"wrote {ARGS_MODULE.relative_to(ROOT)} and {SCHEMA_FILE.relative_to(ROOT)}")
 

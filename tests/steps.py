@@ -6,7 +6,7 @@ import pytest
 
 from components import Settings
 from components.environment import function_environment
-from handlers.objects import StepSettings
+from handlers.lifecycle.objects import StepSettings
 
 
 def variants_step_settings(settings: Settings) -> StepSettings:

@@ -113,7 +113,7 @@ def estimates(args: argparse.Namespace) -> str:
     import json
 
     from components import Settings, read_stack_settings
-    from components.loading import stack_region
+    from components.settings.loading import stack_region
     from tools import capacity, cost
 
     settings = Settings.from_dict(read_stack_settings(args.stack))  # an unknown stack names the ones there are

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import NoReturn
 
-from handlers.uploads import utc_iso
+from handlers.lifecycle.uploads import utc_iso
 
 __all__ = ["Number", "Parser", "per_second", "positive", "sizes", "timestamp", "whole"]
 

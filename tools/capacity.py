@@ -17,8 +17,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from components.config import Settings
-from components.validation import UNRESERVED_MINIMUM, reserved_concurrency
+from components.settings.config import Settings
+from components.settings.validation import UNRESERVED_MINIMUM, reserved_concurrency
 from tools import cost
 
 BIG_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")  # Step Functions' larger token buckets

@@ -22,14 +22,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from components.config import Settings
-from components.network import HOURS_PER_MONTH, endpoint_hours_cost, endpoint_zones, interface_services
+from components.network.services import HOURS_PER_MONTH, endpoint_hours_cost, endpoint_zones, interface_services
+from components.settings.config import Settings
 
 DATA = Path(__file__).parent / "data"
 ONE_VCPU_MB = 1_769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 EXPRESS_MEMORY_GB = 0.0625  # billed in 64 MB steps; our payloads are a few KB, so the first step
 SECONDS_PER_MONTH = 30 * 86_400
-# The duplicate index per image (`handlers.duplicates`): the content claim and 8 hash bands written; the
+# The duplicate index per image (`handlers.lifecycle.duplicates`): the content claim and 8 hash bands written; the
 # claim, the image's own status item twice (the owner check) and 8 band queries read.
 INDEX_WRITES, INDEX_READS = 9, 11
 ESM_POLLERS = 5  # an SQS event source mapping starts with five long-polling connections

@@ -21,7 +21,7 @@ from botocore.exceptions import (
     TokenRetrievalError,
 )
 
-from handlers.errors import InvalidUploadKey
+from contract.errors import InvalidUploadKey
 from tools.layout import one_line
 
 NOT_FOUND = "check the name (its flag, or the stack outputs: --stack, --local, --outputs) and the region"

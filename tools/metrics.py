@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from handlers.uploads import utc_iso
+from handlers.lifecycle.uploads import utc_iso
 from tools.layout import WIDTH, columns, fitted_widths, number, paragraph, shorten, sparkline
 
 # The metrics the original design watches, each with the statistic that makes sense of it per 5 minutes:

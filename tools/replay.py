@@ -17,9 +17,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from handlers.errors import FILE_ERRORS, InvalidMessage
-from handlers.status import now
-from handlers.uploads import parse_message, rerun_message
+from contract.errors import FILE_ERRORS, InvalidMessage
+from handlers.lifecycle.status import now
+from handlers.lifecycle.uploads import parse_message, rerun_message
 from tools.layout import paragraph
 from tools.status import failures_since
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.loading import stack_names
+from components.settings.loading import stack_names
 
 LOCAL_OUTPUTS = Path("out/serve/stack-outputs.json")
 OUTPUT_NAMES = {"table": "table_name", "queue_url": "queue_url", "dlq_url": "dead_letter_queue_url",

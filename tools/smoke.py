@@ -19,8 +19,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw
 
-from handlers.duplicates import index_keys
-from handlers.status import get_item
+from handlers.lifecycle.duplicates import index_keys
+from handlers.lifecycle.status import get_item
 from tools.status import plain_item
 
 FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}

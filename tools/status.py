@@ -9,8 +9,8 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer
 from botocore.exceptions import ClientError
 
-from handlers.status import plain_item
-from handlers.uploads import parse_key
+from handlers.lifecycle.status import plain_item
+from handlers.lifecycle.uploads import parse_key
 from tools.layout import WIDTH, columns, fitted_widths, labelled, shorten
 
 __all__ = ["NotFound", "as_json", "describe", "failed_items", "failures_since", "failures_table", "image_item",

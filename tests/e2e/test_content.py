@@ -11,7 +11,7 @@ import pytest
 from PIL import Image
 
 from components import Settings, read_stack_settings
-from handlers import fingerprints
+from handlers.image import fingerprints
 from local.runner import LocalRunner, Upload
 from tests.corpus import encode, photo
 from tools.status import plain_item

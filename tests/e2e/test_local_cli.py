@@ -6,8 +6,8 @@ import json
 import re
 
 from components import Settings, read_stack_settings
-from handlers.duplicates import is_index_item
-from handlers.status import plain_item
+from handlers.lifecycle.duplicates import is_index_item
+from handlers.lifecycle.status import plain_item
 from local.__main__ import main, uploads_from
 from local.runner import LocalRunner, Upload
 from local.samples import encode, jpeg_with_exif, photo, sample_set, text_named_jpg

@@ -9,7 +9,7 @@ from typing import Any
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
 from components import Settings, read_stack_settings
-from components.network import ACTION_PREFIX, GATEWAY_SERVICES, endpoint_policies, interface_services
+from components.network.services import ACTION_PREFIX, GATEWAY_SERVICES, endpoint_policies, interface_services
 from local.__main__ import main
 from local.faults import Faults
 from local.runner import LocalRunner, Upload

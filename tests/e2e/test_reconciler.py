@@ -7,7 +7,7 @@ import json
 import boto3
 import pytest
 
-from handlers import status as status_writes
+from handlers.lifecycle import status as status_writes
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
 from local.samples import encode, photo

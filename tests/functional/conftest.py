@@ -19,8 +19,8 @@ import pytest
 from moto import mock_aws
 
 from components import Settings, read_stack_settings
-from handlers.clients import clients
-from handlers.uploads import execution_input, upload_message
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.uploads import execution_input, upload_message
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, sqs_event
 from local.stack import LocalPipeline, create_queue, create_status_table, deploy, queue_arn, subscribe_inbox
 from tools.status import plain_item

@@ -7,9 +7,10 @@ import json
 import boto3
 import pytest
 
-from handlers import alerts, dlq_processor, orchestrator, s3_event_handler
-from handlers.clients import clients
-from handlers.uploads import execution_input, execution_name, upload_identity, upload_message
+from handlers import dlq_processor, orchestrator, s3_event_handler
+from handlers.lifecycle import alerts
+from handlers.lifecycle.clients import clients
+from handlers.lifecycle.uploads import execution_input, execution_name, upload_identity, upload_message
 from tests.functional.conftest import lambda_context, poll, s3_event, s3_record
 
 

@@ -6,8 +6,8 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from handlers.duplicates import Index, NearDuplicate, Upload, content_key
-from handlers.errors import UploadSuperseded
+from contract.errors import UploadSuperseded
+from handlers.lifecycle.duplicates import Index, NearDuplicate, Upload, content_key
 from local.stack import create_status_table
 
 USER, TABLE, DISTANCE = "u", "status", 4

@@ -18,9 +18,9 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 from moto import mock_aws
 
-from handlers import fingerprints
-from handlers.duplicates import Index, Upload
-from handlers.errors import UploadSuperseded
+from contract.errors import UploadSuperseded
+from handlers.image import fingerprints
+from handlers.lifecycle.duplicates import Index, Upload
 from local.stack import create_status_table
 
 USER, TABLE, DISTANCE = "u", "status", 4

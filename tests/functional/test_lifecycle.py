@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import threading
 
-from handlers.uploads import execution_input
+from handlers.lifecycle.uploads import execution_input
 from tests import images
 
 KEY = "uploads/user-1/img-1.jpg"

@@ -7,7 +7,7 @@ import json
 from botocore.exceptions import ClientError
 
 from handlers import orchestrator, s3_event_handler
-from handlers.clients import clients
+from handlers.lifecycle.clients import clients
 from tests.functional.conftest import lambda_context, poll, s3_event
 
 

@@ -10,9 +10,9 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
+from contract.errors import EnqueueError
 from handlers import s3_event_handler
-from handlers.clients import clients
-from handlers.errors import EnqueueError
+from handlers.lifecycle.clients import clients
 from tests.functional.conftest import lambda_context, s3_event
 
 CONTRACT_FIELDS = {"imageId", "userId", "s3Key", "bucketName", "fileName", "fileSize", "fileType",

@@ -1,6 +1,6 @@
 """An upgrade never changes a finished image's outcome: items the previous release wrote have no upload identity.
 
-The release before the upload identity (`git show abb97cf^:components/workflow_definition.py`) wrote
+The release before the upload identity (`git show abb97cf^:components/workflow/definition.py`) wrote
 `status`, `executionArn`, `startedAt`, `updatedAt`, `s3Key`, `bucketName` when an execution started, then
 `completedAt`, `format`, `width`, `height`, `variants`, `metadata` (or `failedAt`, `error`, `reason`), and
 named executions differently, so no execution of its uploads can be found by today's name.
@@ -12,8 +12,9 @@ import json
 
 import pytest
 
-from handlers import dlq_processor, reconciler, status
-from handlers.uploads import execution_input, upload_identity, upload_message
+from handlers import dlq_processor, reconciler
+from handlers.lifecycle import status
+from handlers.lifecycle.uploads import execution_input, upload_identity, upload_message
 from tests import images
 from tests.functional.conftest import poll, s3_record
 

@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from components.workflow_definition import Moderation, build_definition
-from handlers import status
-from handlers.errors import TransientError
+from components.workflow.definition import Moderation, build_definition
+from contract.errors import TransientError
+from handlers.lifecycle import status
 from tests import corpus, images
 
 MODERATION = Moderation(output_bucket="out", topic_arn="arn:aws:sns:eu-west-1:123456789012:alerts",

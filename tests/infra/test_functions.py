@@ -7,7 +7,7 @@ import json
 import pytest
 
 from components import Settings, read_stack_settings
-from components.functions import HANDLERS_DIR
+from components.functions import ROOT
 from tests.infra.conftest import STACKS
 
 FUNCTION = "aws:lambda/function:Function"
@@ -49,14 +49,16 @@ def test_functions_default_to_arm64_and_run_the_handlers_package(deploy):
         module = name.replace("-", "_")
         assert fn.inputs["architectures"] == ["arm64"], name
         assert fn.inputs["handler"] == f"handlers.{module}.lambda_handler", name
-        assert (HANDLERS_DIR / f"{module}.py").is_file(), f"handlers/{module}.py is missing"
+        assert (ROOT / "handlers" / f"{module}.py").is_file(), f"handlers/{module}.py is missing"
 
 
-def test_code_archive_holds_only_handler_sources(deploy):
+def test_code_archive_holds_only_the_handler_and_contract_sources(deploy):
     fn = functions(deploy("dev"))["orchestrator"]
     assets = fn.inputs["code"].assets
-    assert "handlers/orchestrator.py" in assets and "handlers/__init__.py" in assets
-    assert all(path.startswith("handlers/") and path.endswith(".py") for path in assets)
+    assert {"handlers/orchestrator.py", "handlers/__init__.py", "handlers/image/imaging.py",
+            "handlers/lifecycle/status.py", "contract/__init__.py"} <= set(assets)
+    assert all(path.startswith(("handlers/", "contract/")) and path.endswith(".py") for path in assets)
+    assert not any("__pycache__" in path for path in assets)
 
 
 def test_powertools_comes_from_the_aws_layer_and_pillow_only_where_images_are_decoded(deploy):

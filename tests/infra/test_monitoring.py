@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from components.workflow_definition import build_definition
+from components.workflow.definition import build_definition
 from tests.infra.conftest import STACKS
 
 ALARM = "aws:cloudwatch/metricAlarm:MetricAlarm"

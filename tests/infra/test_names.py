@@ -1,11 +1,11 @@
-"""Every child's AWS name, as the component builds it, against `components.names` (which the preview checks)."""
+"""Every child's AWS name, as the component builds it, against `components.settings.names` (checked at preview)."""
 
 from __future__ import annotations
 
 import pytest
 
 from components import ImagePipeline, Settings
-from components.names import AUTONAME, LIMITS, NAME_PREFIX, longest, longest_name, name_problems
+from components.settings.names import AUTONAME, LIMITS, NAME_PREFIX, longest, longest_name, name_problems
 from tests.infra.conftest import run_under_mocks, stack_settings
 
 # Auto-named types, and the input that holds an explicit name or prefix (with what the provider adds to it).

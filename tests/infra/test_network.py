@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from components import ImagePipeline, Settings, read_stack_settings
-from components.network import SERVICE_SIDE_ROLES, eni_policy, interface_services
+from components.network.services import SERVICE_SIDE_ROLES, eni_policy, interface_services
 from tests.infra.conftest import (
     ACCOUNT,
     MAIN_ROUTE_TABLE,

@@ -1,7 +1,7 @@
 """The package schema: generated from the settings, snapshot-tested, complete and documented.
 
 A change to the component's interface must show up in review as a diff of `provider/schema.json`
-(and of `components/args.py`, which the schema is inferred from).
+(and of `components/settings/args.py`, which the schema is inferred from).
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ import yaml
 from pulumi.provider.experimental.util import camel_case
 from pulumi.runtime.proto import provider_pb2, provider_pb2_grpc
 
-from components.config import Settings
-from components.docs import range_text
-from components.loading import camel_cased
+from components.settings.config import Settings
+from components.settings.docs import range_text
+from components.settings.loading import camel_cased
 from provider import PACKAGE, ROOT, VERSION
 from provider.codegen import ARGS_MODULE, SCHEMA_FILE, args_name, args_source, literal, package_schema, schema_text
 

@@ -8,8 +8,8 @@ import pytest
 from PIL import Image, ImageSequence
 
 from components import ConfigError, Settings
-from handlers import animation, imaging
-from handlers.errors import InvalidImage
+from contract.errors import InvalidImage
+from handlers.image import animation, imaging
 from tests import corpus, images
 from tests.steps import variants_step_settings
 

@@ -8,8 +8,8 @@ import pytest
 
 from tests.conftest import ROOT
 
-PLAIN_COMPONENT_MODULES = ("policies", "workflow_definition", "environment", "dashboard", "config", "validation",
-                           "network")
+PLAIN_COMPONENT_MODULES = ("policies", "workflow/definition", "environment", "dashboard", "settings/config",
+                           "settings/validation", "network/services")
 
 
 def imported_modules(path) -> set[str]:
@@ -23,7 +23,8 @@ def imported_modules(path) -> set[str]:
     return names
 
 
-@pytest.mark.parametrize("path", sorted((ROOT / "handlers").glob("*.py")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted((ROOT / "handlers").rglob("*.py")),
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
 def test_handlers_never_import_pulumi_or_the_component_library(path):
     assert not imported_modules(path) & {"pulumi", "pulumi_aws", "components", "local", "tools"}
 

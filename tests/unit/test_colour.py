@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from handlers import colour, imaging
+from handlers.image import colour, imaging
 from local.samples import encode
 from tests import icc
 

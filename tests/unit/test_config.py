@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from components import ConfigError, Settings, read_stack_settings
-from components.config import LOG_RETENTION_DAYS
+from components.settings.config import LOG_RETENTION_DAYS
 
 
 def problems(raw: dict) -> list[str]:
@@ -270,7 +270,7 @@ def test_values_aws_would_refuse_at_deploy_are_caught_at_preview(raw, message):
 
 
 def test_a_component_name_some_aws_name_refuses_is_a_problem_naming_the_rule():
-    from components.names import name_problems
+    from components.settings.names import name_problems
 
     assert name_problems("images-prod") == []
     assert name_problems("images_prod") == [
@@ -294,7 +294,7 @@ def test_a_value_ending_in_a_newline_is_refused_naming_its_key(raw, key):
 
 
 def test_a_component_name_ending_in_a_newline_is_refused():
-    from components.names import name_problems
+    from components.settings.names import name_problems
 
     assert name_problems("images-prod\n")
 
@@ -302,7 +302,7 @@ def test_a_component_name_ending_in_a_newline_is_refused():
 @pytest.mark.parametrize(("name", "prefix"), [("xn--images", "xn--"), ("sthree-images", "sthree-"),
                                               ("Amzn-S3-Demo-images", "amzn-s3-demo-")])
 def test_a_component_name_starting_with_a_prefix_s3_reserves_is_refused(name, prefix):
-    from components.names import name_problems
+    from components.settings.names import name_problems
 
     assert name_problems(name) == [f"component name: {name!r} starts with {prefix!r}, which S3 reserves: its "
                                    "buckets' names start with the component's name"]

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageDraw
 
 from components import ConfigError, Settings
-from handlers import crops, imaging
+from handlers.image import crops, imaging
 from handlers.variants import variant_key
 from local.samples import encode
 from tests.steps import variants_step_settings

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from components.docs import settings_table
+from components.settings.docs import settings_table
 from tests.conftest import ROOT
 
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"
@@ -25,7 +25,8 @@ def test_settings_page_table_matches_the_settings():
     page = SETTINGS_PAGE.read_text()
     start = page.index("\n", page.index("<!-- settings-table:start")) + 1
     end = page.index("<!-- settings-table:end -->")
-    assert page[start:end] == settings_table(), "run `python -m components.docs` and paste into docs/settings.md"
+    assert page[start:end] == settings_table(), (
+        "run `python -m components.settings.docs` and paste into docs/settings.md")
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))

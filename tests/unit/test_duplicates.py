@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from botocore.exceptions import ClientError
 
-from handlers import duplicates, fingerprints
-from handlers.errors import TransientError
+from contract.errors import TransientError
+from handlers.image import fingerprints
+from handlers.lifecycle import duplicates
 
 
 def test_index_items_can_never_be_an_images_item():

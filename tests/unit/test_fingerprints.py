@@ -27,7 +27,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageChops, ImageDraw, ImageFilter
 
-from handlers import fingerprints
+from handlers.image import fingerprints
 
 SMALLEST = 160  # the long edge of the smallest variant, whose pixels are fingerprinted
 

@@ -7,9 +7,9 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from handlers import imaging
-from handlers.errors import InvalidImage, InvalidUploadKey
-from handlers.uploads import parse_key
+from contract.errors import InvalidImage, InvalidUploadKey
+from handlers.image import imaging
+from handlers.lifecycle.uploads import parse_key
 from tests import corpus
 
 

@@ -11,8 +11,8 @@ from io import BytesIO
 import pytest
 from PIL import Image
 
-from handlers import colour, imaging
-from handlers.errors import InvalidImage
+from contract.errors import InvalidImage
+from handlers.image import colour, imaging
 from tests import corpus, images
 
 SIZES, FORMATS = [1280, 640, 160], ["jpeg", "webp"]
@@ -243,10 +243,10 @@ def test_an_orientation_out_of_range_is_ignored():
 
 
 def test_a_camera_make_that_is_not_text_is_left_out_with_a_warning_naming_the_field(caplog):
-    with caplog.at_level(logging.WARNING, logger="handlers.imaging"):
+    with caplog.at_level(logging.WARNING, logger="handlers.image.imaging"):
         metadata = imaging.extract_metadata(corpus.odd_exif_jpegs()["make-rational-be.jpg"], keep_gps=True)
     assert "cameraMake" not in metadata and "cameraModel" not in metadata and "gps" not in metadata
-    assert any(r.name == "handlers.imaging" and "Make" in r.getMessage() for r in caplog.records), caplog.records
+    assert any(r.name == "handlers.image.imaging" and "Make" in r.getMessage() for r in caplog.records), caplog.records
 
 
 def test_exif_text_ends_at_its_first_nul_and_gps_with_zero_denominators_is_left_out():

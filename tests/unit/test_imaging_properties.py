@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from handlers import imaging
-from handlers.errors import InvalidImage
+from contract.errors import InvalidImage
+from handlers.image import imaging
 from tests import corpus
 
 ADDRESS = re.compile(r"0x[0-9a-f]{6,}", re.IGNORECASE)

@@ -10,8 +10,8 @@ import sys
 import pytest
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from components import ConfigError, Settings, validation
-from components.network import (
+from components import ConfigError, Settings
+from components.network.services import (
     ACTION_PREFIX,
     GATEWAY_SERVICES,
     deny_outside_endpoint,
@@ -22,6 +22,7 @@ from components.network import (
     interface_services,
 )
 from components.policies import PipelineArns, function_policies
+from components.settings import validation
 from tests.conftest import ROOT
 
 A, B = "subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"

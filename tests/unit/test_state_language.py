@@ -10,7 +10,7 @@ import subprocess
 
 import pytest
 
-from components.workflow_definition import Moderation, build_definition
+from components.workflow.definition import Moderation, build_definition
 from tests.conftest import ROOT
 
 VALIDATOR = ROOT / "tests" / "asl" / "node_modules" / ".bin" / "asl-validator"

@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from handlers.errors import InvalidMessage, InvalidUploadKey
-from handlers.uploads import decode_key, execution_name, parse_key, parse_message
+from contract.errors import InvalidMessage, InvalidUploadKey
+from handlers.lifecycle.uploads import decode_key, execution_name, parse_key, parse_message
 
 BODY = {"imageId": "img-1", "userId": "user-1", "s3Key": "uploads/user-1/img-1.jpg", "bucketName": "input"}
 
@@ -89,7 +89,7 @@ def test_a_new_version_of_the_same_key_gets_a_new_execution_name():
 
 
 def test_sequencers_compare_after_left_padding_as_aws_documents():
-    from handlers.uploads import padded_sequencer
+    from handlers.lifecycle.uploads import padded_sequencer
 
     assert padded_sequencer("FF") < padded_sequencer("100")  # a plain string comparison would say otherwise
     assert padded_sequencer("0a1") == padded_sequencer("A1")
@@ -97,7 +97,7 @@ def test_sequencers_compare_after_left_padding_as_aws_documents():
 
 
 def test_the_upload_identity_orders_one_key_by_sequencer_and_keys_by_event_time():
-    from handlers.uploads import upload_identity
+    from handlers.lifecycle.uploads import upload_identity
 
     base = BODY | {"eTag": "e", "uploadTimestamp": "2026-11-28T05:00:00Z"}
     first, second = upload_identity(base | {"sequencer": "0A"}), upload_identity(base | {"sequencer": "0B"})
@@ -108,8 +108,8 @@ def test_the_upload_identity_orders_one_key_by_sequencer_and_keys_by_event_time(
 
 
 def test_the_status_rules_outside_the_workflow_are_the_definitions_own():
-    from components.workflow_definition import OWNED, TAKES_IMAGE
-    from handlers import status
+    from components.workflow.definition import OWNED, TAKES_IMAGE
+    from handlers.lifecycle import status
 
     assert TAKES_IMAGE.startswith(status.NEWER_UPLOAD)
     assert status.OWNED == OWNED

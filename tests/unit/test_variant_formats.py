@@ -7,7 +7,7 @@ from io import BytesIO
 from PIL import Image
 
 from components import Settings
-from handlers import colour, imaging
+from handlers.image import colour, imaging
 from local.samples import encode, jpeg_with_exif, photo
 from tests import icc
 from tests.steps import variants_step_settings
