@@ -6,8 +6,11 @@ in decimal, booleans `true`/`false`, tuples comma-separated, a workflow type by 
 passes string fields through untouched, so the component may give Pulumi outputs (an ARN not known
 until deployed) where the local runner gives plain strings.
 
-A function reads its settings once, at cold start: every variable its class names must be set, or
-`MissingSettings` names each missing one (a half-configured function never runs).
+A function reads its settings with `current(cls)`: at import inside Lambda (`at_cold_start`), so a
+function missing a variable fails its cold start with `MissingSettings` naming each missing one (a
+half-configured function never runs), and again per invocation, which costs a dictionary lookup: the
+result is kept per distinct environment, so the local runner and the tests, which run every function
+in one process with each one's own environment, get each function's own.
 
 Example:
     >>> from dataclasses import dataclass
@@ -134,3 +137,22 @@ def from_env(cls: type[T], environ: Mapping[str, str] | None = None) -> T:
         raise MissingSettings(f"{cls.__name__}: " + "; ".join(problems)
                               + " (the function's environment comes from the component: redeploy the stack)")
     return settings
+
+
+_current: dict[tuple[type, tuple[str | None, ...]], Any] = {}
+
+
+def current(cls: type[T]) -> T:
+    """`cls` as this process's environment sets it now (read once per distinct environment)."""
+    environ = process_environment()
+    key = (cls, tuple(environ.get(name) for name in variables(cls)))
+    settings = _current.get(key)
+    if settings is None:
+        settings = _current[key] = from_env(cls, environ)
+    return settings
+
+
+def at_cold_start(cls: type) -> None:
+    """Inside Lambda, read `cls` now, during init: a missing variable fails the cold start, naming it."""
+    if in_lambda():
+        current(cls)
