@@ -13,14 +13,14 @@ import dataclasses
 import json
 
 from bench.measure import ROOT, table
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from tools import cost
 
 
 def run() -> tuple[str, dict[str, float]]:
     fresh = ROOT / "build" / "step_profile.json"
     profile = json.loads(fresh.read_text()) if fresh.exists() else cost.load("step_profile.json")
-    prod = Settings.from_dict(read_stack_settings("prod"))
+    prod = parse_settings(read_stack_settings("prod"))
     figures: dict[str, float] = {}
     rows = []
     for duplicates in ("off", "flag"):

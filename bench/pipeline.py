@@ -13,7 +13,7 @@ import contextlib
 import io
 
 from bench.measure import table
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from local import parallel
 from local.runner import Upload
 from local.samples import encode, photo
@@ -22,7 +22,7 @@ RUNS = [(100, 2, True), (1_000, 2, True), (10_000, 2, True), (100, 1, True), (1_
 
 
 def run() -> tuple[str, dict[str, float]]:
-    settings = Settings.from_dict(read_stack_settings("dev"))
+    settings = parse_settings(read_stack_settings("dev"))
     small = encode(photo(320, 240), "JPEG", quality=80)
     figures: dict[str, float] = {}
     rows = []

@@ -106,7 +106,7 @@ class ImagePipeline(pulumi.ComponentResource):
         self.storage: Storage = self._storage()
         self._roles = {fn: function_role(fn, name, account_id=self.account_id, tags=self.tags, parent=self,
                                          in_vpc=settings.network.enabled) for fn in settings.created_functions()}
-        self.network: Network | None = vpc_network(name, settings.network, services=interface_services(settings),
+        self.network: Network | None = vpc_network(name, settings.network, services=self._interface_services(),
                                                    account_id=self.account_id, region=self.region, tags=self.tags,
                                                    parent=self, roles=list(self._roles.values()))
         self.queues: QueuePair = queue_pair(name, settings, self.keys.data_key_arn, self.tags, self)
@@ -196,11 +196,15 @@ class ImagePipeline(pulumi.ComponentResource):
             moderation=self.settings.moderation.enabled, express=self.settings.workflow.type == "EXPRESS",
             **(a | {"kms_key": a["kms_key"] or None})))
 
+    def _interface_services(self) -> list[str]:
+        return interface_services(customer_key=self.settings.encryption.customer_key,
+                                  tracing=self.settings.workflow.tracing)
+
     def _endpoints(self) -> Endpoints | None:
         """The VPC endpoints, each allowing what the functions' role policies allow for its service."""
         if self.network is None or not self.settings.network.endpoints:
             return None
-        return vpc_endpoints(self._name, self.network, interface_services(self.settings), region=self.region,
+        return vpc_endpoints(self._name, self.network, self._interface_services(), region=self.region,
                              function_policies=self._role_documents,
                              roles={name: fn.role.arn for name, fn in self.functions.items()},
                              tags=self.tags, parent=self)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from components import ConfigError, Settings, read_stack_settings
+from components import ConfigError, Settings, parse_settings, read_stack_settings, settings_warnings
 
 
 def load_stack(stack: str, *, brief: bool = False) -> Settings | None:
@@ -12,11 +12,11 @@ def load_stack(stack: str, *, brief: bool = False) -> Settings | None:
     one line counting them); None after printing one line per problem if the stack is unknown or its
     settings invalid."""
     try:
-        settings = Settings.from_dict(read_stack_settings(stack))
+        settings = parse_settings(read_stack_settings(stack))
     except (ConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return None
-    warnings = settings.warnings()
+    warnings = settings_warnings(settings)
     if brief and warnings:
         keys = ", ".join(dict.fromkeys(warning.split(":")[0] for warning in warnings))
         print(f"note: stack {stack} has {len(warnings)} settings warning{'s' if len(warnings) > 1 else ''} ({keys}), "

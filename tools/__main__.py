@@ -46,7 +46,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         if name == "cost":
             sub.add_argument("--images", type=whole, default=1_000_000, help="images a month (default 1,000,000)")
             sub.add_argument("--avg-megapixels", type=positive, default=12.0, help="average photo size (default 12)")
-            sub.add_argument("--prices", help="a prices file like tools/data/prices.json")
+            sub.add_argument("--prices", help="a prices file like components/settings/prices.json")
         else:
             sub.add_argument("--rate", type=per_second, required=True, help="sustained uploads, e.g. 500/s")
     replay = None
@@ -112,22 +112,24 @@ def estimates(args: argparse.Namespace) -> str:
     import dataclasses
     import json
 
-    from components import Settings, read_stack_settings
+    from components import parse_settings, read_stack_settings
     from components.settings.loading import stack_region
+    from components.settings.prices import load_prices
     from tools import capacity, cost
 
-    settings = Settings.from_dict(read_stack_settings(args.stack))  # an unknown stack names the ones there are
+    settings = parse_settings(read_stack_settings(args.stack))  # an unknown stack names the ones there are
     region = stack_region(args.stack) or "eu-west-1"
     if args.command == "capacity":
         return capacity.render(settings, args.stack, args.rate, region)
     try:
-        prices = cost.load("prices.json", args.prices)
+        prices = load_prices(args.prices)
     except (OSError, json.JSONDecodeError) as error:
         raise ValueError(f"--prices {args.prices}: {error}") from None
     missing = sorted({"lambda", "step_functions", "sqs", "s3", "dynamodb", "cloudwatch", "kms", "rekognition",
                       "xray"} - set(prices))
     if missing:
-        raise ValueError(f"--prices {args.prices}: no {', '.join(missing)} (copy tools/data/prices.json and edit it)")
+        raise ValueError(f"--prices {args.prices}: no {', '.join(missing)} "
+                         "(copy components/settings/prices.json and edit it)")
     reports = {}
     for workflow_type in ("STANDARD", "EXPRESS"):
         workflow = dataclasses.replace(settings.workflow, type=workflow_type,

@@ -5,8 +5,8 @@ settings and the cost tool's per-image durations (`tools.cost`). Quotas are data
 (`tools/data/quotas.json`, with their sources; `--quotas FILE` overrides them).
 
 Example:
-    >>> from components import Settings
-    >>> rows = limits(Settings.from_dict({}), rate=500)
+    >>> from components import parse_settings
+    >>> rows = limits(parse_settings({}), rate=500)
     >>> [(row.name, round(row.headroom, 2)) for row in rows[:2]]   # 7 transitions an image; eu-west-1 buckets
     [('Step Functions state transitions (STANDARD)', 0.43), ('Step Functions StartExecution (STANDARD)', 0.6)]
 """
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from components.settings.config import Settings
-from components.settings.validation import UNRESERVED_MINIMUM, reserved_concurrency
+from components.settings.rules import UNRESERVED_MINIMUM, reserved_concurrency
 from tools import cost
 
 BIG_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")  # Step Functions' larger token buckets

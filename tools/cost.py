@@ -5,11 +5,12 @@ workflow type, batch sizes); durations come from measured CPU times (`tools/data
 written by `python -m bench steps`), scaled to each function's memory by Lambda's vCPU share (1,769 MB
 is one vCPU; the steps are single-threaded, so more memory than that buys no speed), plus AWS call
 latency and S3 transfer time (the profile's stated assumptions). Prices are data
-(`tools/data/prices.json`: region, date, sources; `--prices FILE` overrides them).
+(`components/settings/prices.json`, the component's package data: region, date, sources; `--prices FILE`
+overrides them).
 
 Example:
-    >>> from components import Settings
-    >>> report = estimate(Settings.from_dict({}), images_per_month=1_000_000)
+    >>> from components import parse_settings
+    >>> report = estimate(parse_settings({}), images_per_month=1_000_000)
     >>> round(report.per_million("Step Functions"), 2)   # 7 transitions x $25 per million
     175.0
 """
@@ -24,6 +25,7 @@ from typing import Any
 
 from components.network.services import HOURS_PER_MONTH, endpoint_hours_cost, endpoint_zones, interface_services
 from components.settings.config import Settings
+from components.settings.prices import load_prices
 
 DATA = Path(__file__).parent / "data"
 ONE_VCPU_MB = 1_769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
@@ -127,7 +129,7 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     """The cost of `images_per_month` new, valid images. `design="original"` prices the original
     design's handlers instead (a client per message, HeadObject + SendMessage per upload, a status
     write per message in the orchestrator) on the same steps."""
-    p, r = profile or load("step_profile.json"), prices or load("prices.json")
+    p, r = profile or load("step_profile.json"), prices or load_prices()
     a, cpu, fs, wf = p["assumptions"], p["cpu_ms"], settings.functions, settings.workflow
     mp = megapixels or p["photo"]["megapixels"]
     if mp * 1e6 > wf.max_pixels:
@@ -236,10 +238,12 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     # reuse and DynamoDB's table key cache leave few requests per image.
     report.monthly.append(("KMS", "customer key", r["kms"]["key_month"]))
     if settings.network.enabled and settings.network.endpoints:
-        link, services = r["privatelink"], interface_services(settings)
-        zones = endpoint_zones(settings) if settings.network.create_vpc else f"up to {endpoint_zones(settings)}"
-        hours = endpoint_hours_cost(settings, link["interface_endpoint_az_hour"])
-        report.monthly.append(("VPC endpoints", f"{len(services)} interface endpoints x {zones} AZs x "
+        link = r["privatelink"]
+        services = interface_services(customer_key=settings.encryption.customer_key, tracing=wf.tracing)
+        zones = endpoint_zones(settings.network)
+        spread = zones if settings.network.create_vpc else f"up to {zones}"
+        hours = endpoint_hours_cost(settings.network, len(services), link["interface_endpoint_az_hour"])
+        report.monthly.append(("VPC endpoints", f"{len(services)} interface endpoints x {spread} AZs x "
                                f"{HOURS_PER_MONTH} h", hours))
         through = ENDPOINT_CALLS * (CALL_BYTES + MESSAGE_BYTES)
         report.add("VPC endpoints", f"{through:,} bytes through interface endpoints (SendMessage, StartExecution)",

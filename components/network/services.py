@@ -4,12 +4,12 @@
 one (one subnet per AZ, no internet gateway, no NAT). Without a NAT, an AWS service with no endpoint
 is unreachable, so every service the functions call has one:
 
-    >>> from components.settings.config import Settings
-    >>> interface_services(Settings.from_dict({"network": {"create_vpc": True}}))
+    >>> interface_services(customer_key=False, tracing=False)
     ['sqs', 'states', 'sns', 'logs', 'monitoring']
 
-This module is plain (no pulumi import), as `components.policies` is: the settings' validation, the
-cost tool and the local runner use it without Pulumi installed. The resources are built by
+This module is plain (no pulumi import), as `components.policies` is: the settings' warnings, the
+cost tool and the local runner use it without Pulumi installed. It takes plain values (and the network
+settings section), never imports the settings: the settings' warnings import it. The resources are built by
 `components.network.vpc` (subnets, security groups) and `components.network.endpoints` (the endpoints) from the
 documents below.
 
@@ -23,10 +23,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Protocol
 
 from components.policies import Document, allow, document
-from components.settings.config import Settings
 
 # Gateway endpoints are free; interface endpoints are billed per AZ per hour and per GB.
 GATEWAY_SERVICES = ("s3", "dynamodb")
@@ -41,30 +40,40 @@ METRICS_NAMESPACE = "ImagePipeline"  # POWERTOOLS_METRICS_NAMESPACE of every fun
 SERVICE_SIDE_ROLES = {"upload_queue": ("orchestrator",), "dead_letter_queue": ("dlq_processor", "s3_event_handler")}
 
 
-def interface_services(settings: Settings) -> list[str]:
+class Placement(Protocol):
+    """What the endpoint helpers read of the network settings (`components.settings.config.NetworkSettings`)."""
+
+    create_vpc: bool
+    availability_zones: int
+    subnet_ids: list[str]
+    endpoints: bool
+
+    @property
+    def enabled(self) -> bool: ...
+
+
+def interface_services(*, customer_key: bool, tracing: bool) -> list[str]:
     """The interface endpoints a stack needs: always SQS, Step Functions, SNS, CloudWatch Logs and
-    Monitoring; KMS with a customer key; X-Ray with tracing."""
+    Monitoring; KMS with a customer key (`encryption.mode: kms`); X-Ray with tracing."""
     services = ["sqs", "states", "sns", "logs", "monitoring"]
-    if settings.encryption.mode == "kms":
+    if customer_key:
         services.append("kms")
-    if settings.workflow.tracing:
+    if tracing:
         services.append("xray")
     return services
 
 
-def endpoint_zones(settings: Settings) -> int:
+def endpoint_zones(network: Placement) -> int:
     """AZs the interface endpoints span: the created VPC's, or at most one per subnet of yours (AWS allows one
     endpoint subnet per AZ; which AZs your subnets are in is known only at deployment)."""
-    n = settings.network
-    return n.availability_zones if n.create_vpc else len(n.subnet_ids)
+    return network.availability_zones if network.create_vpc else len(network.subnet_ids)
 
 
-def endpoint_hours_cost(settings: Settings, hourly_price: float) -> float:
-    """Dollars a month for the interface endpoints: endpoints x AZs x 730 hours x the hourly price."""
-    n = settings.network
-    if not (n.enabled and n.endpoints):
+def endpoint_hours_cost(network: Placement, services: int, hourly_price: float) -> float:
+    """Dollars a month for `services` interface endpoints: endpoints x AZs x 730 hours x the hourly price."""
+    if not (network.enabled and network.endpoints):
         return 0.0
-    return len(interface_services(settings)) * endpoint_zones(settings) * HOURS_PER_MONTH * hourly_price
+    return services * endpoint_zones(network) * HOURS_PER_MONTH * hourly_price
 
 
 def service_name(region: str, service: str) -> str:

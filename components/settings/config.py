@@ -5,12 +5,13 @@ A stack sets them as one structured object, `image-pipeline:pipeline`, in
 design's value. Keys are the field names (snake_case).
 
 Example:
-    >>> settings = Settings.from_dict({"queue": {"visibility_timeout_seconds": 360}})
+    >>> settings = Settings(queue=QueueSettings(visibility_timeout_seconds=360))
     >>> settings.queue.visibility_timeout_seconds, settings.dead_letter_queue.max_receive_count
     (360, 3)
 
-`Settings.from_dict` raises `ConfigError` listing every problem at once (each with its
-key path); `Settings.warnings()` lists the pitfalls AWS accepts but that hurt in production.
+This module holds the settings as data only. `components.settings.validation.parse_settings` builds them
+from a plain mapping, raising `ConfigError` listing every problem at once (each with its key path);
+`components.settings.pitfalls.settings_warnings` lists the pitfalls AWS accepts but that hurt in production.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ RECIPE, LIMITS, BUDGET, VARIANTS = Recipe(), Limits(), Budget(), VariantsSetting
 
 def setting(default: Any, doc: str, *, minimum: int | None = None, maximum: int | None = None,
             choices: tuple[Any, ...] | None = None, outputs: str | None = None) -> Any:
-    """A documented field; the range and choices are checked by `components.settings.validation`."""
+    """A documented field; the range and choices are checked by `components.settings.parsing`."""
     metadata = {"doc": doc, "min": minimum, "max": maximum, "choices": choices, "outputs": outputs}
     if isinstance(default, (list, dict)):
         return field(default_factory=lambda: type(default)(default), metadata=metadata)
@@ -284,6 +285,11 @@ class EncryptionSettings:
     kms_key_arn: str | None = setting(None, "With mode kms: an existing key's ARN (may be an output); None: create "
                                       "one.", outputs=WHOLE)
 
+    @property
+    def customer_key(self) -> bool:
+        """Data is encrypted with a customer KMS key (mode kms), not AWS-managed keys."""
+        return self.mode == "kms"
+
 
 @dataclass(frozen=True)
 class ModerationSettings:
@@ -363,16 +369,3 @@ class Settings:
         """The functions this stack creates: every one, `quarantine` only with moderation enabled."""
         return {name: fn for name, fn in self.functions.roles().items()
                 if name != "quarantine" or self.moderation.enabled}
-
-    @classmethod
-    def from_dict(cls, raw: dict[str, Any] | None) -> Settings:
-        """Parse and validate; raise `ConfigError` listing every problem."""
-        from components.settings.validation import parse_settings
-
-        return parse_settings(raw or {})
-
-    def warnings(self) -> list[str]:
-        """Pitfalls AWS accepts; each message names its key."""
-        from components.settings.validation import pitfall_warnings
-
-        return pitfall_warnings(self)

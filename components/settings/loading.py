@@ -14,6 +14,8 @@ import yaml
 from components.settings.config import EACH, Settings, is_pending
 from components.settings.errors import ConfigError
 from components.settings.names import name_problems
+from components.settings.pitfalls import settings_warnings
+from components.settings.validation import parse_settings
 
 PROJECT_DIR = Path(__file__).resolve().parents[2]
 CONFIG_KEY = "image-pipeline:pipeline"
@@ -49,14 +51,14 @@ def settings_from_args(args: Mapping[str, Any], *, camel_case: bool = False, sou
             lambda resolved: _resolved(resolved, known, camel_case=camel_case, source=source)))
         known = _gated(known, checked)
     try:
-        settings = Settings.from_dict(known if isinstance(known, dict) else {})  # UNKNOWN: all outputs
+        settings = parse_settings(known if isinstance(known, dict) else {})  # UNKNOWN: all outputs
         problems = unknown
     except ConfigError as error:
         problems = unknown + error.problems
     problems += [] if name is None else name_problems(name)
     if problems:
         raise config_failure(problems, camel_case=camel_case, source=source) from None
-    for warning in settings.warnings():
+    for warning in settings_warnings(settings):
         pulumi.log.warn(camel_cased(warning) if camel_case else warning)
     return settings
 
@@ -75,7 +77,7 @@ def _resolved(resolved: dict[str, Any], given: dict[str, Any], *, camel_case: bo
     problems = [f"{path}: resolved to an empty list; give at least one, or leave the key out"
                 for path, _ in outputs_in(given) if _at(resolved, path) == []]
     try:
-        Settings.from_dict(_known(resolved, "", []))
+        parse_settings(_known(resolved, "", []))
     except ConfigError as error:
         problems += error.problems
     if problems:

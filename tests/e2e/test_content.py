@@ -10,7 +10,7 @@ import boto3
 import pytest
 from PIL import Image
 
-from components import Settings, read_stack_settings
+from components import Settings, parse_settings, read_stack_settings
 from handlers.image import fingerprints
 from local.runner import LocalRunner, Upload
 from tests.corpus import encode, photo
@@ -25,7 +25,7 @@ def settings(**sections) -> Settings:
     raw = json.loads(json.dumps(DEV))
     for section, values in sections.items():
         raw[section] = raw.get(section, {}) | values
-    return Settings.from_dict(raw)
+    return parse_settings(raw)
 
 
 def status(runner, image_id: str, user_id: str = "u") -> dict:

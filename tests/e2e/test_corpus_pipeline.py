@@ -8,7 +8,7 @@ from io import BytesIO
 import boto3
 from PIL import Image
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
 from tests import corpus as corpus_module
@@ -16,7 +16,7 @@ from tests.corpus import corpus
 from tools.status import plain_item
 
 STAGING = read_stack_settings("staging")  # jpeg and webp variants; here AVIF too
-SETTINGS = Settings.from_dict(STAGING | {"workflow": STAGING.get("workflow", {}) | {
+SETTINGS = parse_settings(STAGING | {"workflow": STAGING.get("workflow", {}) | {
     "variant_formats": ["jpeg", "webp", "avif"], "square_sizes": [256], "animation": "animated_webp"}})
 ANIMATED = {"animated-220.gif": 220, "animated-160.webp": 160}
 TYPES = {"jpeg": "image/jpeg", "webp": "image/webp", "avif": "image/avif"}

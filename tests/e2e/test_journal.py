@@ -8,12 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from local import snapshot
 from local.emulator import Emulator
 from local.journal import Journal, replay
 
-SETTINGS = Settings.from_dict(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev"))
 
 
 def request(journal: Journal, change: Any) -> None:

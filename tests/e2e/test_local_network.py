@@ -8,7 +8,7 @@ from typing import Any
 
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from components.network.services import ACTION_PREFIX, GATEWAY_SERVICES, endpoint_policies, interface_services
 from local.__main__ import main
 from local.faults import Faults
@@ -41,7 +41,7 @@ def test_every_call_the_functions_make_is_allowed_by_their_role_and_by_their_end
     """dev in a VPC, with crashes, lost events, one image throttled and one image's status writes failing until
     the DLQ processor and the reconciler take over: no call is denied by a role policy, and each call's endpoint
     policy allows it."""
-    settings = Settings.from_dict(read_stack_settings("dev") | {"network": NETWORK})
+    settings = parse_settings(read_stack_settings("dev") | {"network": NETWORK})
     good = encode(photo(320, 240), "JPEG", quality=80)
     uploads = [Upload(f"p{i}.jpg", f"uploads/u{i % 2}/p{i}.jpg", good) for i in range(10)]
     uploads.append(Upload("broken.jpg", "uploads/u0/broken.jpg", truncated_jpeg()))
@@ -60,7 +60,8 @@ def test_every_call_the_functions_make_is_allowed_by_their_role_and_by_their_end
     assert {(p, a) for p, a, _ in calls} >= {("dlq_processor", "sns:Publish"), ("dlq_processor", "sqs:SendMessage"),
                                              ("reconciler", "states:DescribeExecution")}  # the repair paths ran
     # Every service the functions call has an endpoint in the stack (a VPC without NAT reaches nothing else).
-    endpoints = {ACTION_PREFIX[s]: s for s in [*interface_services(settings), *GATEWAY_SERVICES]}
+    services = interface_services(customer_key=settings.encryption.customer_key, tracing=settings.workflow.tracing)
+    endpoints = {ACTION_PREFIX[s]: s for s in [*services, *GATEWAY_SERVICES]}
     called = {action.split(":")[0] for _, action, _ in calls}
     assert called <= set(endpoints), called - set(endpoints)
     roles = {name: f"arn:aws:iam::123456789012:role/{name}" for name in documents}

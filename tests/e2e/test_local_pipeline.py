@@ -9,7 +9,7 @@ from collections import Counter
 import pytest
 from botocore.exceptions import ClientError
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from local import parallel
 from local.faults import Faults, FaultSpecError
 from local.report import image_of
@@ -18,7 +18,7 @@ from local.samples import encode, photo, png_header, text_named_jpg, truncated_j
 from tests.e2e.workflow_types import WORKFLOW_TYPES, stack_settings
 
 FAULTS = "throttle=0.35,dynamodb=0.05,crash=0.1,duplicate=0.1,lost_event=0.3,stuck_write=0.05"
-SETTINGS = Settings.from_dict(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev"))
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
 
 

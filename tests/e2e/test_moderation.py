@@ -13,7 +13,7 @@ import time
 import boto3
 import pytest
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from local.runner import LocalRunner, Upload
 from tests.corpus import encode, photo
 from tests.e2e.workflow_types import WORKFLOW_TYPES
@@ -30,7 +30,7 @@ def moderating(request):
     raw["moderation"] = {"enabled": True, "min_confidence": 80, "labels": ["Violence"]}
     raw["workflow"] = raw.get("workflow", {}) | {"type": request.param} | (
         {"execution_timeout_seconds": 300} if request.param == "EXPRESS" else {})
-    runner = LocalRunner(Settings.from_dict(raw), iam_enforce=True)
+    runner = LocalRunner(parse_settings(raw), iam_enforce=True)
     with runner.running():
         yield runner
 

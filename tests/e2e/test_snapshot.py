@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from boto3.s3.transfer import TransferConfig
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from local import snapshot
 from local.emulator import Emulator
 from local.samples import encode, photo
 
-SETTINGS = Settings.from_dict(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev"))
 MIB = 1024 * 1024
 
 

@@ -14,7 +14,7 @@ import pytest
 from moto import mock_aws
 from moto.server import ThreadedMotoServer
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
 from local.samples import encode, jpeg_with_exif, photo, text_named_jpg
@@ -22,7 +22,7 @@ from tools import __main__ as cli
 from tools import metrics, replay, status
 from tools.resources import LOCAL_OUTPUTS
 
-SETTINGS = Settings.from_dict(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev"))
 GOOD = encode(photo(320, 240), "JPEG", quality=80)
 LONG_USER = "user-" + "0123456789" * 3 + "-abcd"  # 40 characters
 LONG_ARN = ("arn:aws:states:eu-west-1:123456789012:execution:image-pipeline-workflow-3f9a2c1:"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components import Settings, read_stack_settings
+from components import Settings, parse_settings, read_stack_settings
 
 WORKFLOW_TYPES = ("STANDARD", "EXPRESS")
 
@@ -12,4 +12,4 @@ def stack_settings(stack: str, workflow_type: str) -> Settings:
     raw = read_stack_settings(stack)
     raw["workflow"] = raw.get("workflow", {}) | {"type": workflow_type} | (
         {"execution_timeout_seconds": 300} if workflow_type == "EXPRESS" else {})
-    return Settings.from_dict(raw)
+    return parse_settings(raw)

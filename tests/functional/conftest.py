@@ -18,7 +18,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from components import Settings, read_stack_settings
+from components import Settings, parse_settings, read_stack_settings
 from handlers.lifecycle.clients import clients
 from handlers.lifecycle.uploads import execution_input, upload_message
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, sqs_event
@@ -67,7 +67,7 @@ class Pipeline:
 
 @pytest.fixture
 def pipeline(monkeypatch) -> Iterator[Pipeline]:
-    settings = Settings.from_dict(read_stack_settings("dev"))
+    settings = parse_settings(read_stack_settings("dev"))
     with mock_aws():
         clients.reset()
         sqs, sfn, dynamodb = boto3.client("sqs"), boto3.client("stepfunctions"), boto3.client("dynamodb")
@@ -179,7 +179,7 @@ class Workflow:
 
 @pytest.fixture
 def workflow() -> Iterator[Workflow]:
-    settings = Settings.from_dict(read_stack_settings("dev"))
+    settings = parse_settings(read_stack_settings("dev"))
     with mock_aws(config=MOTO_CONFIG), InProcessLambdas(retry_scale=0.01) as lambdas:
         clients.reset()
         yield Workflow(deploy(settings), lambdas)

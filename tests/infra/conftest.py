@@ -20,7 +20,7 @@ import pulumi
 import pytest
 from pulumi.runtime.mocks import MockMonitor
 
-from components import ImagePipeline, Settings, read_stack_settings
+from components import ImagePipeline, parse_settings, read_stack_settings
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -287,7 +287,7 @@ def stack_settings(stack: str, mode: str | None = None, **network: Any) -> dict[
 @cache
 def network_graph(stack: str, mode: str | None, require: bool = False) -> Graph:
     """A stack's graph in a VPC mode (None: the default), built once per test session: read it, never change it."""
-    settings = Settings.from_dict(stack_settings(stack, mode, **({"require_vpc_endpoints": True} if require else {})))
+    settings = parse_settings(stack_settings(stack, mode, **({"require_vpc_endpoints": True} if require else {})))
     return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", settings).queue_url)
 
 
@@ -295,7 +295,7 @@ def network_graph(stack: str, mode: str | None, require: bool = False) -> Graph:
 def deploy() -> Callable[..., Graph]:
     """Build a stack's pipeline (its YAML, or `raw` settings) and return what it registered."""
     def build(stack: str = "dev", raw: dict[str, Any] | None = None) -> Graph:
-        settings = Settings.from_dict(read_stack_settings(stack) if raw is None else raw)
+        settings = parse_settings(read_stack_settings(stack) if raw is None else raw)
 
         def program() -> pulumi.Output[Any]:
             pipeline = ImagePipeline(f"images-{stack}", settings)

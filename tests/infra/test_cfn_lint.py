@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from cfnlint.api import ManualArgs, lint
 
-from components import ImagePipeline, Settings, read_stack_settings
+from components import ImagePipeline, parse_settings, read_stack_settings
 from tests.infra.cloudformation import FOLDED, MAPPINGS, logical_id, template, tracked, unread_inputs
 from tests.infra.conftest import NETWORK_MODES, STACKS, Graph, network_graph, run_under_mocks
 
@@ -24,7 +24,7 @@ LINT = ManualArgs(regions=["eu-west-1"])
 @cache
 def stack_graph(stack: str) -> Graph:
     def program() -> Any:
-        return ImagePipeline(f"images-{stack}", Settings.from_dict(read_stack_settings(stack))).queue_url
+        return ImagePipeline(f"images-{stack}", parse_settings(read_stack_settings(stack))).queue_url
 
     return run_under_mocks(stack, program)
 

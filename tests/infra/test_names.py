@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from components import ImagePipeline, Settings
+from components import ImagePipeline, parse_settings
 from components.settings.names import AUTONAME, LIMITS, NAME_PREFIX, longest, longest_name, name_problems
 from tests.infra.conftest import run_under_mocks, stack_settings
 
@@ -28,7 +28,7 @@ def test_the_longest_name_the_preview_allows_fits_every_childs_aws_limit_exactly
     name = "n" * longest_name()
     raw = stack_settings("prod", "create") | {"workflow": {"type": workflow_type}}
     raw["functions"] = raw["functions"] | {"validate": {"architecture": "x86_64"}}  # both layers
-    graph = run_under_mocks("prod", lambda: ImagePipeline(name, Settings.from_dict(raw)).queue_url)
+    graph = run_under_mocks("prod", lambda: ImagePipeline(name, parse_settings(raw)).queue_url)
     built: dict[str, int] = {}
     for resource in graph.resources:
         if resource.type in AUTONAMED:

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from components import ImagePipeline, Settings, read_stack_settings
+from components import ImagePipeline, parse_settings, read_stack_settings
 from components.network.services import SERVICE_SIDE_ROLES, eni_policy, interface_services
 from tests.infra.conftest import (
     ACCOUNT,
@@ -45,7 +45,7 @@ DEFAULT_RESOURCES = {"dev": 99, "staging": 107, "prod": 103}
 
 
 def build_raw(stack: str, raw: dict[str, Any], mocks: PipelineMocks | None = None) -> Graph:
-    return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", Settings.from_dict(raw)).queue_url, mocks)
+    return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", parse_settings(raw)).queue_url, mocks)
 
 
 def roles(graph: Graph) -> dict[str, str]:
@@ -89,7 +89,7 @@ def test_every_function_runs_in_the_subnets_with_the_security_groups(stack, mode
     graph = network_graph(stack, mode)
     subnets, groups = expected_placement(graph, mode)
     functions = graph.of_type(FUNCTION)
-    assert len(functions) == 7 + Settings.from_dict(read_stack_settings(stack)).moderation.enabled
+    assert len(functions) == 7 + parse_settings(read_stack_settings(stack)).moderation.enabled
     for fn in functions:
         assert fn.inputs["vpcConfig"] == {"subnetIds": subnets, "securityGroupIds": groups}, fn.urn
 
@@ -124,9 +124,10 @@ def pipeline_arns(graph: Graph, stack: str) -> list[str]:
 @pytest.mark.parametrize("mode", NETWORK_MODES)
 def test_endpoints_serve_only_the_pipelines_functions_and_resources(stack, mode):
     graph = network_graph(stack, mode)
-    settings = Settings.from_dict(stack_settings(stack, mode))
+    settings = parse_settings(stack_settings(stack, mode))
     endpoints = {e.inputs["serviceName"].rsplit(".", 1)[-1]: e for e in graph.of_type(ENDPOINT)}
-    assert set(endpoints) == {*interface_services(settings), "s3", "dynamodb"}
+    services = interface_services(customer_key=settings.encryption.customer_key, tracing=settings.workflow.tracing)
+    assert set(endpoints) == {*services, "s3", "dynamodb"}
     owned, function_roles = pipeline_arns(graph, stack), set(roles(graph).values())
     for service, endpoint in endpoints.items():
         assert endpoint.inputs["serviceName"] == f"com.amazonaws.{REGION}.{service}"

@@ -9,7 +9,7 @@ import runpy
 import pulumi
 import pytest
 
-from components import Settings, read_stack_settings
+from components import parse_settings, read_stack_settings
 from tests.conftest import ROOT
 from tests.infra.conftest import STACKS, run_under_mocks
 
@@ -39,7 +39,7 @@ def test_main_builds_each_stack_from_its_yaml(stack):
 
     assert set(exported) == EXPORTS
     assert len(graph.of_type("image-pipeline:index:ImagePipeline")) == 1
-    moderated = Settings.from_dict(read_stack_settings(stack)).moderation.enabled
+    moderated = parse_settings(read_stack_settings(stack)).moderation.enabled
     assert len(graph.of_type("aws:lambda/function:Function")) == 7 + moderated  # + quarantine
     assert len(graph.of_type("aws:sfn/stateMachine:StateMachine")) == 1
 
@@ -91,12 +91,12 @@ def test_an_explicit_provider_sets_the_account_and_region_the_component_builds_f
     import pulumi
     import pulumi_aws as aws
 
-    from components import ImagePipeline, Settings
+    from components import ImagePipeline
     from tests.infra.conftest import OTHER_ACCOUNT, OTHER_REGION, run_under_mocks
 
     def program():
         other = aws.Provider("other", region=OTHER_REGION)
-        pipeline = ImagePipeline("images-dev", Settings.from_dict({}), opts=pulumi.ResourceOptions(
+        pipeline = ImagePipeline("images-dev", parse_settings({}), opts=pulumi.ResourceOptions(
             providers={"aws": other}))
         return pipeline.queue_url
 

@@ -7,7 +7,7 @@ from io import BytesIO
 import pytest
 from PIL import Image, ImageSequence
 
-from components import ConfigError, Settings
+from components import ConfigError, parse_settings
 from contract.errors import InvalidImage
 from handlers.image import animation, imaging
 from tests import corpus, images
@@ -71,9 +71,9 @@ def test_a_still_image_is_not_touched_by_the_animation_setting():
 
 def test_animation_settings_are_validated_and_reach_the_variants_function():
     with pytest.raises(ConfigError, match=r"workflow\.animation"):
-        Settings.from_dict({"workflow": {"animation": "gif"}})
-    settings = Settings.from_dict({"workflow": {"animation": "animated_webp", "max_animation_frames": 50,
-                                                "max_animation_pixels": 2_000_000}})
+        parse_settings({"workflow": {"animation": "gif"}})
+    settings = parse_settings({"workflow": {"animation": "animated_webp", "max_animation_frames": 50,
+                                            "max_animation_pixels": 2_000_000}})
     step = variants_step_settings(settings)
     assert (step.animation, step.animation_budget) == ("animated_webp", animation.Budget(50, 2_000_000))
 

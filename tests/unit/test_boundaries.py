@@ -9,7 +9,8 @@ import pytest
 from tests.conftest import ROOT
 
 PLAIN_COMPONENT_MODULES = ("policies", "workflow/definition", "environment", "dashboard", "settings/config",
-                           "settings/validation", "network/services")
+                           "settings/validation", "settings/parsing", "settings/rules", "settings/pitfalls",
+                           "settings/prices", "network/services")
 
 
 def imported_modules(path) -> set[str]:

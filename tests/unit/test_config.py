@@ -6,18 +6,18 @@ import dataclasses
 
 import pytest
 
-from components import ConfigError, Settings, read_stack_settings
+from components import ConfigError, parse_settings, read_stack_settings, settings_warnings
 from components.settings.config import LOG_RETENTION_DAYS
 
 
 def problems(raw: dict) -> list[str]:
     with pytest.raises(ConfigError) as raised:
-        Settings.from_dict(raw)
+        parse_settings(raw)
     return raised.value.problems
 
 
 def test_defaults_are_the_original_designs_values():
-    s = Settings.from_dict({})
+    s = parse_settings({})
     assert dataclasses.astuple(s.queue) == (1_209_600, 300, 20, 262_144, 0)
     assert s.dead_letter_queue.max_receive_count == 3
     assert s.encryption.mode == "managed"
@@ -29,15 +29,15 @@ def test_defaults_are_the_original_designs_values():
 
 
 def test_dlq_settings_fall_back_to_the_queues():
-    s = Settings.from_dict({"queue": {"visibility_timeout_seconds": 600},
-                            "dead_letter_queue": {"message_retention_seconds": 1_209_600}})
+    s = parse_settings({"queue": {"visibility_timeout_seconds": 600},
+                        "dead_letter_queue": {"message_retention_seconds": 1_209_600}})
     assert s.dlq.visibility_timeout_seconds == 600
     assert s.dlq.message_retention_seconds == 1_209_600
     assert s.dlq.max_message_size == s.queue.max_message_size
 
 
 def test_a_partial_function_section_keeps_that_functions_own_defaults():
-    s = Settings.from_dict({"functions": {"variants": {"log_retention_days": 90}}})
+    s = parse_settings({"functions": {"variants": {"log_retention_days": 90}}})
     assert (s.functions.variants.memory_size, s.functions.variants.timeout) == (2048, 120)
     assert s.functions.variants.log_retention_days == 90
 
@@ -164,13 +164,13 @@ def test_cross_field_rules(raw, message):
 
 
 def test_the_workflow_types_defaults_follow_the_chosen_type_and_only_a_set_value_is_an_error():
-    express = Settings.from_dict({"workflow": {"type": "EXPRESS"}}).workflow
+    express = parse_settings({"workflow": {"type": "EXPRESS"}}).workflow
     assert (express.execution_timeout_seconds, express.stale_after) == (300, 600)
-    standard = Settings.from_dict({"workflow": {"type": "STANDARD"}}).workflow
+    standard = parse_settings({"workflow": {"type": "STANDARD"}}).workflow
     assert (standard.execution_timeout_seconds, standard.stale_after) == (900, 1200)
-    chosen = Settings.from_dict({"workflow": {"type": "EXPRESS", "execution_timeout_seconds": 240}}).workflow
+    chosen = parse_settings({"workflow": {"type": "EXPRESS", "execution_timeout_seconds": 240}}).workflow
     assert chosen.execution_timeout_seconds == 240
-    assert Settings.from_dict({"workflow": {"execution_timeout_seconds": 3600}}).workflow.execution_timeout_seconds \
+    assert parse_settings({"workflow": {"execution_timeout_seconds": 3600}}).workflow.execution_timeout_seconds \
         == 3600
 
 
@@ -187,15 +187,15 @@ def test_every_problem_is_listed_at_once():
 
 
 def test_a_label_rekognition_never_returns_is_a_warning():
-    warnings = Settings.from_dict({"moderation": {"labels": ["violence", "Violence"]}}).warnings()
+    warnings = settings_warnings(parse_settings({"moderation": {"labels": ["violence", "Violence"]}}))
     assert [w for w in warnings if w.startswith("moderation.")] == [
         "moderation.labels: 'violence' starts with a small letter; Rekognition's names are capitalised "
         "(e.g. 'Violence') and match exactly, so this label would never reject an image"]
 
 
 def test_pitfalls_aws_accepts_are_warnings_naming_their_key():
-    s = Settings.from_dict({"queue": {"visibility_timeout_seconds": 100}})
-    assert s.warnings() == [
+    s = parse_settings({"queue": {"visibility_timeout_seconds": 100}})
+    assert settings_warnings(s) == [
         "queue.visibility_timeout_seconds: 100 is below 6 x functions.orchestrator.timeout + batching window "
         "(180); retried invocations may see messages reappear while still in flight",
         "queue.visibility_timeout_seconds: 100 (the dead-letter queue inherits it; or set "
@@ -209,21 +209,21 @@ def test_pitfalls_aws_accepts_are_warnings_naming_their_key():
 
 
 def test_batching_window_counts_toward_the_visibility_warning():
-    s = Settings.from_dict({"functions": {"orchestrator": {"batching_window_seconds": 121}},
-                            "dead_letter_queue": {"max_receive_count": 5, "message_retention_seconds": 1_209_600},
-                            "queue": {"message_retention_seconds": 345_600}})
-    assert [w.split(":")[0] for w in s.warnings()] == ["queue.visibility_timeout_seconds"]
+    s = parse_settings({"functions": {"orchestrator": {"batching_window_seconds": 121}},
+                        "dead_letter_queue": {"max_receive_count": 5, "message_retention_seconds": 1_209_600},
+                        "queue": {"message_retention_seconds": 345_600}})
+    assert [w.split(":")[0] for w in settings_warnings(s)] == ["queue.visibility_timeout_seconds"]
 
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_each_stack_file_is_valid(stack):
-    Settings.from_dict(read_stack_settings(stack))
+    parse_settings(read_stack_settings(stack))
 
 
 def test_staging_and_prod_are_hardened_and_dev_is_not():
-    dev, prod = (Settings.from_dict(read_stack_settings(s)) for s in ("dev", "prod"))
-    assert len(dev.warnings()) == 2
-    assert prod.warnings() == []
+    dev, prod = (parse_settings(read_stack_settings(s)) for s in ("dev", "prod"))
+    assert len(settings_warnings(dev)) == 2
+    assert settings_warnings(prod) == []
     assert prod.storage.point_in_time_recovery and prod.storage.protect
     assert prod.dlq.message_retention_seconds > prod.queue.message_retention_seconds
     assert prod.alarms.email_subscriptions
@@ -231,19 +231,19 @@ def test_staging_and_prod_are_hardened_and_dev_is_not():
 
 def test_reserved_concurrency_beyond_the_accounts_quota_is_a_warning_saying_how_to_raise_it():
     prod = read_stack_settings("prod")
-    new_account = Settings.from_dict(prod | {"functions": prod["functions"] | {"account_concurrency_quota": 10}})
-    assert new_account.warnings() == [
+    new_account = parse_settings(prod | {"functions": prod["functions"] | {"account_concurrency_quota": 10}})
+    assert settings_warnings(new_account) == [
         "functions.account_concurrency_quota: the functions reserve 65 concurrent executions; AWS keeps 100 "
         "unreserved, so the account needs a quota of at least 165 (it is 10). Check with `aws lambda "
         "get-account-settings`; raise it in Service Quotas (Lambda, Concurrent executions)"]
-    assert Settings.from_dict(prod).warnings() == []  # the default quota, 1,000, is enough
+    assert settings_warnings(parse_settings(prod)) == []  # the default quota, 1,000, is enough
 
 
 def test_a_customer_key_of_ones_own_must_let_every_service_principal_use_it():
-    s = Settings.from_dict({"encryption": {"mode": "kms", "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
-                            "dead_letter_queue": {"max_receive_count": 5, "message_retention_seconds": 1_209_600},
-                            "queue": {"message_retention_seconds": 345_600}})
-    [warning] = s.warnings()
+    s = parse_settings({"encryption": {"mode": "kms", "kms_key_arn": "arn:aws:kms:eu-west-1:123456789012:key/abc"},
+                        "dead_letter_queue": {"max_receive_count": 5, "message_retention_seconds": 1_209_600},
+                        "queue": {"message_retention_seconds": 345_600}})
+    [warning] = settings_warnings(s)
     assert "cloudwatch.amazonaws.com" in warning and "events.amazonaws.com" in warning
 
 

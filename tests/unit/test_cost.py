@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from components import Settings, read_stack_settings
+from components import Settings, parse_settings, read_stack_settings
+from components.settings.prices import load_prices
 from tools import capacity, cost
 from tools.__main__ import main, per_second
 
@@ -20,12 +21,12 @@ PROFILE = {"photo": {"megapixels": 10.0, "bytes": 1_000_000},
            "variant_sizes": [1280, 640, 160], "variant_bytes": {"jpeg": 1_024_000, "webp": 512_000, "avif": 256_000},
            "status_item_bytes": 1500, "log_bytes_per_invocation": 0, "custom_metrics": 10,
            "standard_transitions": {"plain": 7, "moderation": 11}, "assumptions": ZERO}
-PRICES = cost.load("prices.json")
+PRICES = load_prices()
 
 
 def settings(**workflow) -> Settings:
-    return Settings.from_dict({"workflow": {"duplicates": "off"} | workflow,
-                               "functions": {"variants": {"memory_size": 1769, "architecture": "x86_64"}}})
+    return parse_settings({"workflow": {"duplicates": "off"} | workflow,
+                           "functions": {"variants": {"memory_size": 1769, "architecture": "x86_64"}}})
 
 
 def test_lambda_time_scales_with_the_memorys_share_of_one_vcpu_and_no_further():
@@ -91,7 +92,7 @@ def test_a_small_volume_shows_what_is_fixed_and_the_bill():
 
 
 def test_a_vpc_adds_its_interface_endpoints_by_the_hour_and_their_bytes_by_the_gb():
-    net = dataclasses.replace(settings(), network=Settings.from_dict(
+    net = dataclasses.replace(settings(), network=parse_settings(
         {"network": {"create_vpc": True, "availability_zones": 3}}).network)
     report = cost.estimate(net, images_per_month=1_000_000, profile=PROFILE, prices=PRICES)
     # 5 interface endpoints (sqs, states, sns, logs, monitoring) x 3 AZs x 730 h x $0.01
@@ -101,7 +102,7 @@ def test_a_vpc_adds_its_interface_endpoints_by_the_hour_and_their_bytes_by_the_g
     plain = cost.estimate(settings(), images_per_month=1_000_000, profile=PROFILE, prices=PRICES)
     assert "VPC endpoints" not in plain.services()
     assert report.per_million() - plain.per_million() == pytest.approx(report.per_million("VPC endpoints"))
-    own = dataclasses.replace(settings(), network=Settings.from_dict({"network": {
+    own = dataclasses.replace(settings(), network=parse_settings({"network": {
         "subnet_ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
         "security_group_ids": ["sg-0a1b2c3d4e5f60001"], "endpoints": False}}).network)
     assert "VPC endpoints" not in cost.estimate(own, profile=PROFILE, prices=PRICES).services()
@@ -114,7 +115,7 @@ def test_uploads_above_max_pixels_are_refused_not_priced():
 
 def test_the_recommended_production_stack_costs_at_most_a_third_of_the_original_design_per_image():
     """The same work (no duplicate index: the original had none; no moderation), processing only."""
-    prod = Settings.from_dict(read_stack_settings("prod"))
+    prod = parse_settings(read_stack_settings("prod"))
     plain = dataclasses.replace(prod, moderation=dataclasses.replace(prod.moderation, enabled=False),
                                 workflow=dataclasses.replace(prod.workflow, duplicates="off"))
     ours = cost.estimate(plain).per_million(processing=True)
@@ -154,9 +155,9 @@ def test_the_commands_answer_for_every_stack(stack, capsys):
 
 
 def test_capacity_counts_rekognition_reserved_concurrency_and_the_region():
-    moderated = Settings.from_dict({"moderation": {"enabled": True}})
+    moderated = parse_settings({"moderation": {"enabled": True}})
     assert capacity.limits(moderated, rate=100, profile=PROFILE)[0].name == "Rekognition DetectModerationLabels"
-    reserved = Settings.from_dict({"functions": {"orchestrator": {"reserved_concurrency": 2}}})
+    reserved = parse_settings({"functions": {"orchestrator": {"reserved_concurrency": 2}}})
     row = next(r for r in capacity.limits(reserved, rate=10, profile=PROFILE) if r.name.startswith("Orchestrator"))
     free = next(r for r in capacity.limits(settings(), rate=10, profile=PROFILE) if r.name.startswith("Orchestrator"))
     assert row.limit == pytest.approx(free.limit * 2 / 10)  # 2 invocations at once instead of 10
@@ -165,7 +166,7 @@ def test_capacity_counts_rekognition_reserved_concurrency_and_the_region():
 
 
 def test_capacity_says_what_each_exceeded_limit_does():
-    text = capacity.render(Settings.from_dict({"moderation": {"enabled": True}}), "any", 1000)
+    text = capacity.render(parse_settings({"moderation": {"enabled": True}}), "any", 1000)
     for name in ("Rekognition DetectModerationLabels:", "state transitions (STANDARD):", "StartExecution (STANDARD):"):
         assert name in text
     assert "dead-lettered" in text and "one SNS alert" in text
@@ -173,14 +174,14 @@ def test_capacity_says_what_each_exceeded_limit_does():
 
 def test_reserved_concurrency_needs_the_100_lambda_keeps_unreserved_and_fails_the_deploy_on_a_new_account():
     prod = read_stack_settings("prod")  # orchestrator 60 + DLQ processor 5 reserved
-    rows = capacity.limits(Settings.from_dict(prod), rate=10, profile=PROFILE)
+    rows = capacity.limits(parse_settings(prod), rate=10, profile=PROFILE)
     reserved = next(r for r in rows if r.name.startswith("Lambda reserved concurrency"))
     assert (reserved.demand, reserved.limit) == (165, 1000)
     shared = next(r for r in rows if r.name.startswith("Lambda concurrency"))
     assert shared.limit == 1000 - 65  # the functions without a reservation share what is left
     quotas = cost.load("quotas.json")["lambda"]
     assert (quotas["concurrent_executions"], quotas["new_account_concurrent_executions"]) == (1000, 10)
-    new = Settings.from_dict(prod | {"functions": prod["functions"] | {"account_concurrency_quota": 10}})
+    new = parse_settings(prod | {"functions": prod["functions"] | {"account_concurrency_quota": 10}})
     first = capacity.limits(new, rate=10, profile=PROFILE)[0]
     assert (first.name, first.demand, first.limit) == ("Lambda reserved concurrency (reserved + 100 unreserved)",
                                                        165, 10)
@@ -191,18 +192,18 @@ def test_reserved_concurrency_needs_the_100_lambda_keeps_unreserved_and_fails_th
 
 
 def test_capacity_states_the_quotas_new_accounts_start_with():
-    text = capacity.render(Settings.from_dict(read_stack_settings("prod")), "prod", 10)
+    text = capacity.render(parse_settings(read_stack_settings("prod")), "prod", 10)
     assert ("New accounts start lower: Lambda 10 concurrent executions (this stack needs at least 165: 65 reserved "
             "+ 100 unreserved), raised automatically with use; `aws lambda get-account-settings` and Service Quotas "
             "show yours.") in text  # EXPRESS: no state-transition quota
     assert ("New accounts start lower: Lambda 10 concurrent executions and reduced Step Functions state transitions, "
-            "raised automatically with use") in capacity.render(Settings.from_dict({}), "any", 10)
+            "raised automatically with use") in capacity.render(parse_settings({}), "any", 10)
 
 
 def test_a_moderated_image_pays_for_publishing_its_staged_variants():
     """With moderation, each variant is staged, then copied to `variants/` by the moderation function."""
     plain = cost.estimate(settings(), profile=PROFILE, prices=PRICES)
-    moderated = cost.estimate(dataclasses.replace(settings(), moderation=Settings.from_dict(
+    moderated = cost.estimate(dataclasses.replace(settings(), moderation=parse_settings(
         {"moderation": {"enabled": True}}).moderation), profile=PROFILE, prices=PRICES)
     assert next(d for s, w, d in moderated.lines if w == "COPY 3 staged variants to variants/") == pytest.approx(
         3 * 0.000005)  # a COPY is priced as a PUT; the staged copy's DELETE is free
@@ -212,5 +213,5 @@ def test_a_moderated_image_pays_for_publishing_its_staged_variants():
 
 
 def test_a_slow_rate_is_shown_with_its_digits_not_as_zero():
-    text = capacity.render(Settings.from_dict(read_stack_settings("prod")), "prod", 5 / 3600)  # --rate 5/h
+    text = capacity.render(parse_settings(read_stack_settings("prod")), "prod", 5 / 3600)  # --rate 5/h
     assert text.splitlines()[0] == "Capacity of stack prod (EXPRESS, eu-west-1) at 0.0014 images/s"

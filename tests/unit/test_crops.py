@@ -8,7 +8,7 @@ from io import BytesIO
 import pytest
 from PIL import Image, ImageDraw
 
-from components import ConfigError, Settings
+from components import ConfigError, Settings, parse_settings
 from handlers.image import crops, imaging
 from handlers.variants import variant_key
 from local.samples import encode
@@ -66,10 +66,10 @@ def test_square_variants_have_their_own_keys():
 
 def test_square_settings_are_validated_and_reach_the_variants_function():
     with pytest.raises(ConfigError, match=r"workflow\.square_sizes: 8 is outside 16 to 4,096 px"):
-        Settings.from_dict({"workflow": {"square_sizes": [8]}})
+        parse_settings({"workflow": {"square_sizes": [8]}})
     with pytest.raises(ConfigError, match=r"workflow\.square_crop"):
-        Settings.from_dict({"workflow": {"square_crop": "faces"}})
-    settings = Settings.from_dict({"workflow": {"square_sizes": [256, 96], "square_crop": "entropy"}})
+        parse_settings({"workflow": {"square_crop": "faces"}})
+    settings = parse_settings({"workflow": {"square_sizes": [256, 96], "square_crop": "entropy"}})
     step = variants_step_settings(settings)
     assert (step.square_sizes, step.square_crop) == ([256, 96], "entropy")
     assert Settings().workflow.square_sizes == []  # none unless asked for

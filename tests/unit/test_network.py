@@ -10,7 +10,7 @@ import sys
 import pytest
 from moto.iam.access_control import IAMPolicy, PermissionResult
 
-from components import ConfigError, Settings
+from components import ConfigError, parse_settings, settings_warnings
 from components.network.services import (
     ACTION_PREFIX,
     GATEWAY_SERVICES,
@@ -22,7 +22,7 @@ from components.network.services import (
     interface_services,
 )
 from components.policies import PipelineArns, function_policies
-from components.settings import validation
+from components.settings import prices
 from tests.conftest import ROOT
 
 A, B = "subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"
@@ -32,22 +32,22 @@ ACCOUNT, REGION = "123456789012", "eu-west-1"
 
 
 def network_warnings(raw: dict) -> list[str]:
-    return [w for w in Settings.from_dict(raw).warnings() if w.startswith("network")]
+    return [w for w in settings_warnings(parse_settings(raw)) if w.startswith("network")]
 
 
 def problems(raw: dict) -> list[str]:
     with pytest.raises(ConfigError) as raised:
-        Settings.from_dict(raw)
+        parse_settings(raw)
     return raised.value.problems
 
 
 # -- settings ---------------------------------------------------------------------------------
 
 def test_the_default_places_nothing_in_a_vpc():
-    n = Settings.from_dict({}).network
+    n = parse_settings({}).network
     assert not n.enabled and n.endpoints and not n.require_vpc_endpoints
-    assert Settings.from_dict({"network": {"create_vpc": True}}).network.enabled
-    assert Settings.from_dict({"network": BRING_YOUR_OWN}).network.enabled
+    assert parse_settings({"network": {"create_vpc": True}}).network.enabled
+    assert parse_settings({"network": BRING_YOUR_OWN}).network.enabled
 
 
 @pytest.mark.parametrize(("network", "message"), [
@@ -79,8 +79,8 @@ def test_network_rules_name_their_key_and_the_fix(network, message):
 
 
 def test_the_endpoints_cost_warning_prices_them_from_the_cost_tools_data():
-    prices = json.loads(validation.PRICES.read_text())["privatelink"]
-    assert prices == {"interface_endpoint_az_hour": 0.01, "data_processed_gb": 0.01}
+    privatelink = json.loads(prices.PRICES.read_text())["privatelink"]
+    assert privatelink == {"interface_endpoint_az_hour": 0.01, "data_processed_gb": 0.01}
     [warning] = network_warnings({"network": {"create_vpc": True, "availability_zones": 3}})
     # 5 endpoints x 3 AZs x 730 h x $0.01
     assert warning == ("network: 5 interface endpoints (sqs, states, sns, logs, monitoring) in 3 AZs are 15 "
@@ -93,27 +93,28 @@ def test_the_endpoints_cost_warning_prices_them_from_the_cost_tools_data():
 
 
 def test_without_the_price_file_the_warning_still_counts_the_endpoints(monkeypatch, tmp_path):
-    monkeypatch.setattr(validation, "PRICES", tmp_path / "missing.json")
+    monkeypatch.setattr(prices, "PRICES", tmp_path / "missing.json")
     [warning] = network_warnings({"network": {"create_vpc": True}})
     assert warning == ("network: 5 interface endpoints (sqs, states, sns, logs, monitoring) in 2 AZs are 10 "
                        "endpoint-AZs, each billed by the hour, plus per GB; `python -m tools cost` prices the stack")
 
 
 def test_kms_and_xray_endpoints_come_with_a_customer_key_and_tracing():
-    s = Settings.from_dict({"encryption": {"mode": "kms"}, "workflow": {"tracing": True},
-                            "network": {"create_vpc": True, "availability_zones": 2}})
-    assert interface_services(s) == ["sqs", "states", "sns", "logs", "monitoring", "kms", "xray"]
-    assert endpoint_hours_cost(s, 0.01) == pytest.approx(7 * 2 * 730 * 0.01)
-    assert endpoint_hours_cost(Settings.from_dict({}), 0.01) == 0
+    s = parse_settings({"encryption": {"mode": "kms"}, "workflow": {"tracing": True},
+                        "network": {"create_vpc": True, "availability_zones": 2}})
+    services = interface_services(customer_key=s.encryption.customer_key, tracing=s.workflow.tracing)
+    assert services == ["sqs", "states", "sns", "logs", "monitoring", "kms", "xray"]
+    assert endpoint_hours_cost(s.network, len(services), 0.01) == pytest.approx(7 * 2 * 730 * 0.01)
+    assert endpoint_hours_cost(parse_settings({}).network, len(services), 0.01) == 0
 
 
 def test_settings_validation_and_the_network_module_import_without_pulumi():
     """`python -m local` and `python -m tools` run without Pulumi installed (requirements-local.txt)."""
     code = ("import sys; sys.modules['pulumi'] = None; sys.modules['pulumi_aws'] = None\n"
-            "from components import Settings\n"
+            "from components import parse_settings, settings_warnings\n"
             "from tools import cost\n"
-            "s = Settings.from_dict({'network': {'create_vpc': True, 'require_vpc_endpoints': True}})\n"
-            "assert s.warnings() and cost.estimate(s).fixed_per_month() > 73\n")
+            "s = parse_settings({'network': {'create_vpc': True, 'require_vpc_endpoints': True}})\n"
+            "assert settings_warnings(s) and cost.estimate(s).fixed_per_month() > 73\n")
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=False)
     assert done.returncode == 0, done.stderr
 
@@ -217,10 +218,11 @@ def test_the_source_vpce_deny_names_the_roles_and_the_endpoint_only():
 @pytest.mark.parametrize("cidr", ["127.0.0.0/16", "169.254.0.0/16", "224.0.0.0/16"])
 def test_a_loopback_link_local_or_reserved_vpc_cidr_is_refused(cidr):
     with pytest.raises(ConfigError, match=r"network\.vpc_cidr: .* loopback, link-local or reserved"):
-        Settings.from_dict({"network": {"create_vpc": True, "vpc_cidr": cidr}})
+        parse_settings({"network": {"create_vpc": True, "vpc_cidr": cidr}})
 
 
 def test_created_vpc_settings_without_create_vpc_are_named_as_ignored():
-    settings = Settings.from_dict({"network": {"vpc_cidr": "10.0.0.0/24", "availability_zones": 3}})
+    settings = parse_settings({"network": {"vpc_cidr": "10.0.0.0/24", "availability_zones": 3}})
     ignored = "only used with create_vpc: true; it is ignored here"
-    assert settings.warnings()[-2:] == [f"network.vpc_cidr: {ignored}", f"network.availability_zones: {ignored}"]
+    assert settings_warnings(settings)[-2:] == [f"network.vpc_cidr: {ignored}",
+                                                f"network.availability_zones: {ignored}"]

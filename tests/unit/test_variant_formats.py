@@ -6,7 +6,7 @@ from io import BytesIO
 
 from PIL import Image
 
-from components import Settings
+from components import parse_settings
 from handlers.image import colour, imaging
 from local.samples import encode, jpeg_with_exif, photo
 from tests import icc
@@ -53,8 +53,8 @@ def test_each_format_has_its_own_quality_and_avif_its_speed():
 
 
 def test_the_stack_settings_reach_the_variants_function():
-    settings = Settings.from_dict({"workflow": {"variant_formats": ["jpeg", "avif"], "jpeg_quality": 80,
-                                                "avif_quality": 55, "avif_speed": 8}})
+    settings = parse_settings({"workflow": {"variant_formats": ["jpeg", "avif"], "jpeg_quality": 80,
+                                            "avif_quality": 55, "avif_speed": 8}})
     step = variants_step_settings(settings)
     assert step.variant_formats == ["jpeg", "avif"]
     assert (step.qualities, step.avif_speed) == ({"jpeg": 80, "webp": 80, "avif": 55}, 8)
