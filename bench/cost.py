@@ -20,7 +20,7 @@ from tools import cost
 def run() -> tuple[str, dict[str, float]]:
     fresh = ROOT / "build" / "step_profile.json"
     profile = json.loads(fresh.read_text()) if fresh.exists() else cost.load("step_profile.json")
-    prod = parse_settings(read_stack_settings("prod"))
+    prod = parse_settings(read_stack_settings("prod", ROOT))
     figures: dict[str, float] = {}
     rows = []
     for duplicates in ("off", "flag"):

@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import io
 
-from bench.measure import table
+from bench.measure import ROOT, table
 from components import parse_settings, read_stack_settings
 from local import parallel
 from local.runner import Upload
@@ -22,7 +22,7 @@ RUNS = [(100, 2, True), (1_000, 2, True), (10_000, 2, True), (100, 1, True), (1_
 
 
 def run() -> tuple[str, dict[str, float]]:
-    settings = parse_settings(read_stack_settings("dev"))
+    settings = parse_settings(read_stack_settings("dev", ROOT))
     small = encode(photo(320, 240), "JPEG", quality=80)
     figures: dict[str, float] = {}
     rows = []

@@ -15,8 +15,8 @@ from typing import Any
 
 from components.settings.config import Settings
 from components.settings.errors import ConfigError
-from components.settings.loading import read_stack_settings
 from components.settings.pitfalls import settings_warnings
+from components.settings.stacks import read_stack_settings
 from components.settings.validation import parse_settings
 
 __all__ = ["ConfigError", "ImagePipeline", "Settings", "load_settings", "parse_settings", "read_stack_settings",

@@ -3,7 +3,8 @@
 Pillow is compiled code, so the layer must match the function's architecture and Python:
 `pip install --platform manylinux... --only-binary=:all:` fetches the right wheels on any
 machine, with no Docker. Builds are cached under `build/layers/` (one folder per Pillow
-version, runtime and architecture) and reused by every later `pulumi preview/up`.
+version, runtime and architecture; `IMAGE_PIPELINE_LAYER_CACHE` names another folder) and reused by every
+later `pulumi preview/up`.
 
 pi-heif decodes HEIC/HEIF (libheif with libde265; decode only, no GPL encoder: BSD-3-Clause,
 its bundled libraries LGPL-3.0, loaded dynamically, as the LGPL allows).
@@ -15,16 +16,18 @@ Example:
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
+from contract.environment import deployer_variable
+
 POWERTOOLS_ACCOUNT = "017000801446"
 PI_HEIF = "pi-heif==1.4.0"  # the HEIC decoder the handlers register with Pillow
-CACHE_DIR = Path(os.environ.get("IMAGE_PIPELINE_LAYER_CACHE", Path(__file__).parent.parent / "build" / "layers"))
+DEFAULT_CACHE_DIR = Path(__file__).parent.parent / "build" / "layers"
+CACHE_VARIABLE = "IMAGE_PIPELINE_LAYER_CACHE"
 # manylinux tags Pillow publishes; Lambda's Amazon Linux 2023 satisfies glibc 2.28 and older.
 PLATFORMS = {
     "arm64": ["manylinux_2_28_aarch64", "manylinux2014_aarch64"],
@@ -43,12 +46,19 @@ def powertools_layer_arn(region: str, architecture: str, runtime: str, version: 
             f"AWSLambdaPowertoolsPythonV3-{python}-{architecture}:{version}")
 
 
-def build_pillow_layer(version: str, architecture: str, runtime: str,
-                       cache_dir: Path = CACHE_DIR) -> Path:
-    """Build (or reuse) a layer folder holding `python/PIL` for the given target.
+def layer_cache_dir() -> Path:
+    """Where built layers are kept: `IMAGE_PIPELINE_LAYER_CACHE` of the deploying machine, or `build/layers/`."""
+    chosen = deployer_variable(CACHE_VARIABLE)
+    return DEFAULT_CACHE_DIR if chosen is None else Path(chosen)
+
+
+def build_pillow_layer(version: str, architecture: str, runtime: str, cache_dir: Path | None = None) -> Path:
+    """Build (or reuse) a layer folder holding `python/PIL` for the given target, in `cache_dir` (default:
+    `layer_cache_dir()`).
 
     Returns the folder to archive; Lambda unpacks `python/` onto `sys.path`.
     """
+    cache_dir = layer_cache_dir() if cache_dir is None else cache_dir
     target = cache_dir / f"pillow-{version}-{PI_HEIF.replace('==', '-')}-{runtime}-{architecture}"
     if (target / "python" / "PIL").is_dir():
         return target

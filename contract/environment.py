@@ -56,6 +56,11 @@ def process_environment() -> Mapping[str, str]:
     return os.environ
 
 
+def deployer_variable(name: str) -> str | None:
+    """A variable of the machine running `pulumi preview/up` (not of a function), e.g. where build caches live."""
+    return os.environ.get(name)
+
+
 def in_lambda() -> bool:
     """Running inside AWS Lambda (its runtime sets `AWS_LAMBDA_FUNCTION_NAME`)."""
     return bool(os.environ.get("AWS_LAMBDA_FUNCTION_NAME"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from components import ConfigError, Settings, parse_settings, read_stack_settings, settings_warnings
+from tools import PROJECT_DIR
 
 
 def load_stack(stack: str, *, brief: bool = False) -> Settings | None:
@@ -12,7 +13,7 @@ def load_stack(stack: str, *, brief: bool = False) -> Settings | None:
     one line counting them); None after printing one line per problem if the stack is unknown or its
     settings invalid."""
     try:
-        settings = parse_settings(read_stack_settings(stack))
+        settings = parse_settings(read_stack_settings(stack, PROJECT_DIR))
     except (ConfigError, FileNotFoundError) as error:
         print(f"error: {error}", file=sys.stderr)
         return None

@@ -113,12 +113,12 @@ def estimates(args: argparse.Namespace) -> str:
     import json
 
     from components import parse_settings, read_stack_settings
-    from components.settings.loading import stack_region
     from components.settings.prices import load_prices
-    from tools import capacity, cost
+    from components.settings.stacks import stack_region
+    from tools import PROJECT_DIR, capacity, cost
 
-    settings = parse_settings(read_stack_settings(args.stack))  # an unknown stack names the ones there are
-    region = stack_region(args.stack) or "eu-west-1"
+    settings = parse_settings(read_stack_settings(args.stack, PROJECT_DIR))  # an unknown stack names the ones there are
+    region = stack_region(args.stack, PROJECT_DIR) or "eu-west-1"
     if args.command == "capacity":
         return capacity.render(settings, args.stack, args.rate, region)
     try:

@@ -12,7 +12,7 @@ import sys
 from typing import Any
 
 from components import parse_settings, read_stack_settings
-from tools import metrics, replay, resources, smoke, status
+from tools import PROJECT_DIR, metrics, replay, resources, smoke, status
 from tools.aws import Clients, connect
 from tools.layout import paragraph
 
@@ -102,7 +102,7 @@ def run_smoke(args: argparse.Namespace, session: Any = None) -> smoke.SmokeResul
     else:
         stack = args.stack.rsplit("/", 1)[-1] if args.stack else None  # `org/dev` reads Pulumi.dev.yaml
         try:
-            sizes = parse_settings(read_stack_settings(stack) if stack else {}).workflow.variant_sizes
+            sizes = parse_settings(read_stack_settings(stack, PROJECT_DIR) if stack else {}).workflow.variant_sizes
         except FileNotFoundError:
             raise resources.ResourceError(f"no Pulumi.{stack}.yaml here to read the variant sizes from: run from "
                                           "the project folder, or pass --sizes 1280,640,160") from None

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components.settings.loading import stack_names
+from components.settings.stacks import stack_names
+from tools import PROJECT_DIR
 
 LOCAL_OUTPUTS = Path("out/serve/stack-outputs.json")
 OUTPUT_NAMES = {"table": "table_name", "queue_url": "queue_url", "dlq_url": "dead_letter_queue_url",
@@ -97,7 +98,7 @@ def _stack_error(stack: str, stderr: str) -> ResourceError:
     """Why `pulumi stack output` failed: an unknown stack lists the ones that exist."""
     said = next((line.strip() for line in stderr.splitlines() if line.strip()), "no message")
     if "no stack named" in stderr or "not found" in stderr:
-        known = ", ".join(stack_names()) or "none"
+        known = ", ".join(stack_names(PROJECT_DIR)) or "none"
         return ResourceError(f"no stack {stack!r}: the stacks here (Pulumi.<stack>.yaml) are {known}: pass one "
                              "of them to --stack, or --local for the local stack")
     return ResourceError(f"`pulumi stack output --stack {stack}` failed ({said}): `pulumi stack ls` lists the "

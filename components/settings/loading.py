@@ -1,4 +1,7 @@
-"""Read `image-pipeline:pipeline` from the running stack (or a stack file), validate, warn."""
+"""Read `image-pipeline:pipeline` from the running stack, or the component's inputs, validate, warn.
+
+Stack files are read by their callers (`components.settings.stacks`), never here.
+"""
 
 from __future__ import annotations
 
@@ -6,19 +9,15 @@ import dataclasses
 import functools
 import re
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any
-
-import yaml
 
 from components.settings.config import EACH, Settings, is_pending
 from components.settings.errors import ConfigError
 from components.settings.names import name_problems
 from components.settings.pitfalls import settings_warnings
+from components.settings.stacks import CONFIG_KEY
 from components.settings.validation import parse_settings
 
-PROJECT_DIR = Path(__file__).resolve().parents[2]
-CONFIG_KEY = "image-pipeline:pipeline"
 CONFIG_SOURCE = f"config '{CONFIG_KEY}'"  # where a stack's problems are, for the Python program
 
 
@@ -185,29 +184,3 @@ def camel_cased(message: str) -> str:
 
     names = _setting_names()
     return SNAKE_WORD.sub(lambda m: camel_case(m.group()) if m.group() in names else m.group(), message)
-
-
-class UnknownStack(FileNotFoundError):
-    """No `Pulumi.<stack>.yaml`: the message lists the stacks that exist."""
-
-
-def stack_names(project_dir: Path = PROJECT_DIR) -> list[str]:
-    """The stacks with a settings file here: `Pulumi.dev.yaml` -> dev."""
-    return sorted(p.name.removeprefix("Pulumi.").removesuffix(".yaml") for p in project_dir.glob("Pulumi.*.yaml"))
-
-
-def stack_region(stack: str, project_dir: Path = PROJECT_DIR) -> str | None:
-    """`aws:region` of `Pulumi.<stack>.yaml`, if it sets one."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    document = yaml.safe_load(path.read_text()) if path.is_file() else None
-    return ((document or {}).get("config") or {}).get("aws:region")
-
-
-def read_stack_settings(stack: str, project_dir: Path = PROJECT_DIR) -> dict[str, Any]:
-    """The raw `image-pipeline:pipeline` object of `Pulumi.<stack>.yaml` (for tests and tools)."""
-    path = project_dir / f"Pulumi.{stack}.yaml"
-    if not path.is_file():
-        raise UnknownStack(f"no stack {stack!r}: there is no {path.name} in {project_dir}; the stacks here are "
-                           f"{', '.join(stack_names(project_dir)) or 'none'}")
-    document = yaml.safe_load(path.read_text()) or {}
-    return (document.get("config") or {}).get(CONFIG_KEY) or {}

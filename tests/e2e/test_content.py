@@ -13,10 +13,11 @@ from PIL import Image
 from components import Settings, parse_settings, read_stack_settings
 from handlers.image import fingerprints
 from local.runner import LocalRunner, Upload
+from tests.conftest import ROOT
 from tests.corpus import encode, photo
 from tools.status import plain_item
 
-DEV = read_stack_settings("dev")
+DEV = read_stack_settings("dev", ROOT)
 PHOTO = encode(photo(1600, 1200, seed=1), "JPEG", quality=85)
 OTHER = encode(photo(900, 1200, seed=7), "JPEG", quality=85)
 

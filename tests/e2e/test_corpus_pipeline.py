@@ -12,10 +12,11 @@ from components import parse_settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
 from tests import corpus as corpus_module
+from tests.conftest import ROOT
 from tests.corpus import corpus
 from tools.status import plain_item
 
-STAGING = read_stack_settings("staging")  # jpeg and webp variants; here AVIF too
+STAGING = read_stack_settings("staging", ROOT)  # jpeg and webp variants; here AVIF too
 SETTINGS = parse_settings(STAGING | {"workflow": STAGING.get("workflow", {}) | {
     "variant_formats": ["jpeg", "webp", "avif"], "square_sizes": [256], "animation": "animated_webp"}})
 ANIMATED = {"animated-220.gif": 220, "animated-160.webp": 160}

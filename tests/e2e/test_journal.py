@@ -12,8 +12,9 @@ from components import parse_settings, read_stack_settings
 from local import snapshot
 from local.emulator import Emulator
 from local.journal import Journal, replay
+from tests.conftest import ROOT
 
-SETTINGS = parse_settings(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev", ROOT))
 
 
 def request(journal: Journal, change: Any) -> None:

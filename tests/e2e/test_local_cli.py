@@ -11,6 +11,7 @@ from handlers.lifecycle.status import plain_item
 from local.__main__ import main, uploads_from
 from local.runner import LocalRunner, Upload
 from local.samples import encode, jpeg_with_exif, photo, sample_set, text_named_jpg
+from tests.conftest import ROOT
 
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 
@@ -58,7 +59,7 @@ def test_the_sample_run_keeps_its_inputs_and_says_its_broken_files_fail_on_purpo
         "broken-upload.jpg": "failed", "notes.jpg": "failed"}
     assert {o["status"] for o in report["images"]} <= {"completed", "failed"} and "missing" not in report["summary"]
     # The dev stack's warnings (the original design's values, kept on purpose) are one line, not an alarm.
-    assert len(settings_warnings(parse_settings(read_stack_settings("dev")))) == 2 and "warning:" not in err
+    assert len(settings_warnings(parse_settings(read_stack_settings("dev", ROOT)))) == 2 and "warning:" not in err
     assert ("note: stack dev has 2 settings warnings (dead_letter_queue.message_retention_seconds, "
             "dead_letter_queue.max_receive_count), as `pulumi preview` shows them: add --warnings to list them"
             ) in err.splitlines()
@@ -70,14 +71,14 @@ def test_warnings_lists_the_stacks_settings_warnings_and_a_user_s_failures_are_n
     assert main([str(tmp_path / "in"), "--out", str(tmp_path / "out"), "--warnings"]) == 0
     out, err = capsys.readouterr()
     # What `pulumi preview` warns about dev, the local run lists too, naming each key.
-    for warning in settings_warnings(parse_settings(read_stack_settings("dev"))):
+    for warning in settings_warnings(parse_settings(read_stack_settings("dev", ROOT))):
         assert f"warning: {warning}" in err.splitlines()
     assert "failed          1" in out.splitlines() and "expected" not in out
 
 
 def test_every_stored_time_has_one_format_iso_utc_with_z():
     """Times written by handlers, by the workflow ($$.State.EnteredTime) and by repairs compare as text."""
-    runner = LocalRunner(parse_settings(read_stack_settings("dev")))
+    runner = LocalRunner(parse_settings(read_stack_settings("dev", ROOT)))
     with runner.running():
         runner.run([Upload("a.jpg", "uploads/me/a.jpg", encode(photo(800, 600), "JPEG")),
                     Upload("b.jpg", "uploads/me/b.jpg", text_named_jpg())])

@@ -14,13 +14,14 @@ from local.__main__ import main
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
 from local.samples import encode, photo, truncated_jpeg
+from tests.conftest import ROOT
 
 NETWORK = {"create_vpc": True, "require_vpc_endpoints": True}
 
 
 def test_python_m_local_runs_a_stack_placed_in_a_vpc(monkeypatch, tmp_path, capsys):
-    raw = read_stack_settings("dev") | {"network": NETWORK}
-    monkeypatch.setattr("local.settings.read_stack_settings", lambda stack: raw)
+    raw = read_stack_settings("dev", ROOT) | {"network": NETWORK}
+    monkeypatch.setattr("local.settings.read_stack_settings", lambda stack, project_dir: raw)
     assert main(["--out", str(tmp_path), "--warnings"]) == 0
     _, err = capsys.readouterr()
     assert "warning: network: 5 interface endpoints (sqs, states, sns, logs, monitoring) in 2 AZs" in err
@@ -41,7 +42,7 @@ def test_every_call_the_functions_make_is_allowed_by_their_role_and_by_their_end
     """dev in a VPC, with crashes, lost events, one image throttled and one image's status writes failing until
     the DLQ processor and the reconciler take over: no call is denied by a role policy, and each call's endpoint
     policy allows it."""
-    settings = parse_settings(read_stack_settings("dev") | {"network": NETWORK})
+    settings = parse_settings(read_stack_settings("dev", ROOT) | {"network": NETWORK})
     good = encode(photo(320, 240), "JPEG", quality=80)
     uploads = [Upload(f"p{i}.jpg", f"uploads/u{i % 2}/p{i}.jpg", good) for i in range(10)]
     uploads.append(Upload("broken.jpg", "uploads/u0/broken.jpg", truncated_jpeg()))

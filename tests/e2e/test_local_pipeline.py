@@ -15,10 +15,11 @@ from local.faults import Faults, FaultSpecError
 from local.report import image_of
 from local.runner import LocalRunner, Upload
 from local.samples import encode, photo, png_header, text_named_jpg, truncated_jpeg
+from tests.conftest import ROOT
 from tests.e2e.workflow_types import WORKFLOW_TYPES, stack_settings
 
 FAULTS = "throttle=0.35,dynamodb=0.05,crash=0.1,duplicate=0.1,lost_event=0.3,stuck_write=0.05"
-SETTINGS = parse_settings(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev", ROOT))
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
 
 

@@ -15,6 +15,7 @@ import pytest
 
 from components import parse_settings, read_stack_settings
 from local.runner import LocalRunner, Upload
+from tests.conftest import ROOT
 from tests.corpus import encode, photo
 from tests.e2e.workflow_types import WORKFLOW_TYPES
 from tools.status import plain_item
@@ -26,7 +27,7 @@ ICON = encode(photo(48, 48, seed=3), "PNG")
 
 @pytest.fixture(params=WORKFLOW_TYPES)
 def moderating(request):
-    raw = read_stack_settings("dev")
+    raw = read_stack_settings("dev", ROOT)
     raw["moderation"] = {"enabled": True, "min_confidence": 80, "labels": ["Violence"]}
     raw["workflow"] = raw.get("workflow", {}) | {"type": request.param} | (
         {"execution_timeout_seconds": 300} if request.param == "EXPRESS" else {})

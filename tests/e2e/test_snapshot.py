@@ -14,8 +14,9 @@ from components import parse_settings, read_stack_settings
 from local import snapshot
 from local.emulator import Emulator
 from local.samples import encode, photo
+from tests.conftest import ROOT
 
-SETTINGS = parse_settings(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev", ROOT))
 MIB = 1024 * 1024
 
 

@@ -18,11 +18,12 @@ from components import parse_settings, read_stack_settings
 from local.faults import Faults
 from local.runner import LocalRunner, Upload
 from local.samples import encode, jpeg_with_exif, photo, text_named_jpg
+from tests.conftest import ROOT
 from tools import __main__ as cli
 from tools import metrics, replay, status
 from tools.resources import LOCAL_OUTPUTS
 
-SETTINGS = parse_settings(read_stack_settings("dev"))
+SETTINGS = parse_settings(read_stack_settings("dev", ROOT))
 GOOD = encode(photo(320, 240), "JPEG", quality=80)
 LONG_USER = "user-" + "0123456789" * 3 + "-abcd"  # 40 characters
 LONG_ARN = ("arn:aws:states:eu-west-1:123456789012:execution:image-pipeline-workflow-3f9a2c1:"

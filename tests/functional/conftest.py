@@ -23,6 +23,7 @@ from handlers.lifecycle.clients import clients
 from handlers.lifecycle.uploads import execution_input, upload_message
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, sqs_event
 from local.stack import LocalPipeline, create_queue, create_status_table, deploy, queue_arn, subscribe_inbox
+from tests.conftest import ROOT
 from tools.status import plain_item
 
 STATE_MACHINE = {"StartAt": "Done", "States": {"Done": {"Type": "Pass", "End": True}}}
@@ -67,7 +68,7 @@ class Pipeline:
 
 @pytest.fixture
 def pipeline(monkeypatch) -> Iterator[Pipeline]:
-    settings = parse_settings(read_stack_settings("dev"))
+    settings = parse_settings(read_stack_settings("dev", ROOT))
     with mock_aws():
         clients.reset()
         sqs, sfn, dynamodb = boto3.client("sqs"), boto3.client("stepfunctions"), boto3.client("dynamodb")
@@ -179,7 +180,7 @@ class Workflow:
 
 @pytest.fixture
 def workflow() -> Iterator[Workflow]:
-    settings = parse_settings(read_stack_settings("dev"))
+    settings = parse_settings(read_stack_settings("dev", ROOT))
     with mock_aws(config=MOTO_CONFIG), InProcessLambdas(retry_scale=0.01) as lambdas:
         clients.reset()
         yield Workflow(deploy(settings), lambdas)

@@ -21,6 +21,7 @@ import pytest
 from pulumi.runtime.mocks import MockMonitor
 
 from components import ImagePipeline, parse_settings, read_stack_settings
+from tests.conftest import ROOT
 
 ACCOUNT = "123456789012"
 REGION = "eu-west-1"
@@ -280,7 +281,7 @@ NETWORK_MODES: dict[str, dict[str, Any]] = {
 
 def stack_settings(stack: str, mode: str | None = None, **network: Any) -> dict[str, Any]:
     """`Pulumi.<stack>.yaml`'s settings, placed in a VPC in `mode` (with `network` overrides)."""
-    raw = read_stack_settings(stack)
+    raw = read_stack_settings(stack, ROOT)
     return raw if mode is None else raw | {"network": NETWORK_MODES[mode] | network}
 
 
@@ -295,7 +296,7 @@ def network_graph(stack: str, mode: str | None, require: bool = False) -> Graph:
 def deploy() -> Callable[..., Graph]:
     """Build a stack's pipeline (its YAML, or `raw` settings) and return what it registered."""
     def build(stack: str = "dev", raw: dict[str, Any] | None = None) -> Graph:
-        settings = parse_settings(read_stack_settings(stack) if raw is None else raw)
+        settings = parse_settings(read_stack_settings(stack, ROOT) if raw is None else raw)
 
         def program() -> pulumi.Output[Any]:
             pipeline = ImagePipeline(f"images-{stack}", settings)

@@ -15,6 +15,7 @@ import pytest
 from cfnlint.api import ManualArgs, lint
 
 from components import ImagePipeline, parse_settings, read_stack_settings
+from tests.conftest import ROOT
 from tests.infra.cloudformation import FOLDED, MAPPINGS, logical_id, template, tracked, unread_inputs
 from tests.infra.conftest import NETWORK_MODES, STACKS, Graph, network_graph, run_under_mocks
 
@@ -24,7 +25,7 @@ LINT = ManualArgs(regions=["eu-west-1"])
 @cache
 def stack_graph(stack: str) -> Graph:
     def program() -> Any:
-        return ImagePipeline(f"images-{stack}", parse_settings(read_stack_settings(stack))).queue_url
+        return ImagePipeline(f"images-{stack}", parse_settings(read_stack_settings(stack, ROOT))).queue_url
 
     return run_under_mocks(stack, program)
 

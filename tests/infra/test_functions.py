@@ -74,7 +74,7 @@ def test_powertools_comes_from_the_aws_layer_and_pillow_only_where_images_are_de
 
 
 def test_function_sizes_follow_the_stack_config(deploy):
-    settings = parse_settings(read_stack_settings("prod"))
+    settings = parse_settings(read_stack_settings("prod", ROOT))
     fns = functions(deploy("prod"), "prod")
     assert fns["variants"].inputs["memorySize"] == settings.functions.variants.memory_size == 1769
     assert fns["orchestrator"].inputs["reservedConcurrentExecutions"] == 60
@@ -83,7 +83,7 @@ def test_function_sizes_follow_the_stack_config(deploy):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_queue_mappings_report_batch_item_failures(deploy, stack):
-    settings = parse_settings(read_stack_settings(stack))
+    settings = parse_settings(read_stack_settings(stack, ROOT))
     graph = deploy(stack)
     fns = functions(graph, stack)
     queue, dlq = graph.named(f"images-{stack}-queue"), graph.named(f"images-{stack}-dlq")

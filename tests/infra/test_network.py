@@ -11,6 +11,7 @@ import pytest
 
 from components import ImagePipeline, parse_settings, read_stack_settings
 from components.network.services import SERVICE_SIDE_ROLES, eni_policy, interface_services
+from tests.conftest import ROOT
 from tests.infra.conftest import (
     ACCOUNT,
     MAIN_ROUTE_TABLE,
@@ -89,7 +90,7 @@ def test_every_function_runs_in_the_subnets_with_the_security_groups(stack, mode
     graph = network_graph(stack, mode)
     subnets, groups = expected_placement(graph, mode)
     functions = graph.of_type(FUNCTION)
-    assert len(functions) == 7 + parse_settings(read_stack_settings(stack)).moderation.enabled
+    assert len(functions) == 7 + parse_settings(read_stack_settings(stack, ROOT)).moderation.enabled
     for fn in functions:
         assert fn.inputs["vpcConfig"] == {"subnetIds": subnets, "securityGroupIds": groups}, fn.urn
 

@@ -7,6 +7,7 @@ import json
 import pytest
 
 from components import parse_settings, read_stack_settings
+from tests.conftest import ROOT
 from tests.infra.conftest import STACKS
 
 QUEUE = "aws:sqs/queue:Queue"
@@ -18,7 +19,7 @@ def queues(graph, stack="dev"):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_queue_settings_match_the_stack_config(deploy, stack):
-    settings = parse_settings(read_stack_settings(stack))
+    settings = parse_settings(read_stack_settings(stack, ROOT))
     queue, dlq = queues(deploy(stack), stack)
     for resource, expected in ((queue, settings.queue), (dlq, settings.dlq)):
         assert resource.inputs["messageRetentionSeconds"] == expected.message_retention_seconds, resource.urn
@@ -42,7 +43,7 @@ def test_dev_keeps_the_original_designs_values(deploy):
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_redrive_targets_the_dlq_with_the_configured_receive_count(deploy, stack):
-    settings = parse_settings(read_stack_settings(stack))
+    settings = parse_settings(read_stack_settings(stack, ROOT))
     queue, dlq = queues(deploy(stack), stack)
     redrive = json.loads(queue.inputs["redrivePolicy"])
     assert redrive == {"deadLetterTargetArn": dlq.inputs["arn"],

@@ -35,11 +35,11 @@ def run_main(stack: str, raw: dict) -> tuple[dict, object]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_main_builds_each_stack_from_its_yaml(stack):
-    exported, graph = run_main(stack, read_stack_settings(stack))
+    exported, graph = run_main(stack, read_stack_settings(stack, ROOT))
 
     assert set(exported) == EXPORTS
     assert len(graph.of_type("image-pipeline:index:ImagePipeline")) == 1
-    moderated = parse_settings(read_stack_settings(stack)).moderation.enabled
+    moderated = parse_settings(read_stack_settings(stack, ROOT)).moderation.enabled
     assert len(graph.of_type("aws:lambda/function:Function")) == 7 + moderated  # + quarantine
     assert len(graph.of_type("aws:sfn/stateMachine:StateMachine")) == 1
 
@@ -72,7 +72,7 @@ def test_invalid_config_fails_the_program_listing_every_problem():
 
 def test_dev_stack_warns_about_the_original_designs_pitfalls(caplog):
     with caplog.at_level(logging.WARNING, logger="pulumi"):
-        run_main("dev", read_stack_settings("dev"))
+        run_main("dev", read_stack_settings("dev", ROOT))
     warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
     assert any(w.startswith("dead_letter_queue.max_receive_count: 3 is below 5") for w in warnings)
     assert any(w.startswith("dead_letter_queue.message_retention_seconds: 1209600") for w in warnings)
@@ -80,7 +80,7 @@ def test_dev_stack_warns_about_the_original_designs_pitfalls(caplog):
 
 def test_prod_stack_has_no_pitfall_warnings(caplog):
     with caplog.at_level(logging.WARNING, logger="pulumi"):
-        run_main("prod", read_stack_settings("prod"))
+        run_main("prod", read_stack_settings("prod", ROOT))
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
 
 

@@ -75,7 +75,7 @@ def registered(graph: Graph) -> list[tuple[str, str, str]]:
 
 @pytest.mark.parametrize("stack", STACKS)
 def test_the_provider_and_the_python_program_build_the_same_resources(stack):
-    settings = read_stack_settings(stack)
+    settings = read_stack_settings(stack, ROOT)
     from_python = registered(through_python(stack, settings))
     from_provider = registered(through_the_provider(stack, as_sent_by_another_language(settings)))
     assert len(from_python) > 80
@@ -86,7 +86,7 @@ def test_the_provider_and_the_python_program_build_the_same_resources(stack):
                                      {"subnet_ids": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"],
                                       "security_group_ids": ["sg-0123456789abcdef0"]}], ids=["create_vpc", "own_vpc"])
 def test_both_network_modes_build_the_same_through_the_provider(network):
-    settings = read_stack_settings("prod") | {"network": network}
+    settings = read_stack_settings("prod", ROOT) | {"network": network}
     from_python = registered(through_python("prod", settings))
     from_provider = registered(through_the_provider("prod", as_sent_by_another_language(settings)))
     assert any(kind == "aws:ec2/vpcEndpoint:VpcEndpoint" for kind, _, _ in from_python)

@@ -33,3 +33,15 @@ def test_handlers_never_import_pulumi_or_the_component_library(path):
 @pytest.mark.parametrize("module", PLAIN_COMPONENT_MODULES)
 def test_shared_documents_are_built_without_pulumi(module):
     assert not imported_modules(ROOT / "components" / f"{module}.py") & {"pulumi", "pulumi_aws"}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "components").rglob("*.py")),
+                         ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_the_component_reads_the_process_environment_only_through_the_contract(path):
+    """`contract.environment` is the one reader of os.environ (a deployer's variable: `deployer_variable`)."""
+    tree = ast.parse(path.read_text())
+    reads = [node.lineno for node in ast.walk(tree)
+             if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"))
+             or (isinstance(node, ast.ImportFrom) and node.module == "os"
+             and {alias.name for alias in node.names} & {"environ", "getenv", "environb"})]
+    assert reads == [], f"lines {reads} read the environment; use contract.environment"

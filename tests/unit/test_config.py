@@ -8,6 +8,8 @@ import pytest
 
 from components import ConfigError, parse_settings, read_stack_settings, settings_warnings
 from components.settings.config import LOG_RETENTION_DAYS
+from components.settings.stacks import UnknownStack, stack_names, stack_region
+from tests.conftest import ROOT
 
 
 def problems(raw: dict) -> list[str]:
@@ -217,11 +219,24 @@ def test_batching_window_counts_toward_the_visibility_warning():
 
 @pytest.mark.parametrize("stack", ["dev", "staging", "prod"])
 def test_each_stack_file_is_valid(stack):
-    parse_settings(read_stack_settings(stack))
+    parse_settings(read_stack_settings(stack, ROOT))
+
+
+def test_stack_files_are_read_from_the_project_folder_the_caller_names(tmp_path):
+    (tmp_path / "Pulumi.edge.yaml").write_text("config:\n  aws:region: us-east-2\n"
+                                               "  image-pipeline:pipeline:\n    queue: {delay_seconds: 5}\n")
+    (tmp_path / "Pulumi.bare.yaml").write_text("config: {}\n")
+    assert read_stack_settings("edge", tmp_path) == {"queue": {"delay_seconds": 5}}
+    assert read_stack_settings("bare", tmp_path) == {}
+    assert (stack_names(tmp_path), stack_region("edge", tmp_path), stack_region("bare", tmp_path)) == (
+        ["bare", "edge"], "us-east-2", None)
+    with pytest.raises(UnknownStack, match=rf"no stack 'dev': there is no Pulumi.dev.yaml in {tmp_path}; the stacks "
+                                           "here are bare, edge"):
+        read_stack_settings("dev", tmp_path)
 
 
 def test_staging_and_prod_are_hardened_and_dev_is_not():
-    dev, prod = (parse_settings(read_stack_settings(s)) for s in ("dev", "prod"))
+    dev, prod = (parse_settings(read_stack_settings(s, ROOT)) for s in ("dev", "prod"))
     assert len(settings_warnings(dev)) == 2
     assert settings_warnings(prod) == []
     assert prod.storage.point_in_time_recovery and prod.storage.protect
@@ -230,7 +245,7 @@ def test_staging_and_prod_are_hardened_and_dev_is_not():
 
 
 def test_reserved_concurrency_beyond_the_accounts_quota_is_a_warning_saying_how_to_raise_it():
-    prod = read_stack_settings("prod")
+    prod = read_stack_settings("prod", ROOT)
     new_account = parse_settings(prod | {"functions": prod["functions"] | {"account_concurrency_quota": 10}})
     assert settings_warnings(new_account) == [
         "functions.account_concurrency_quota: the functions reserve 65 concurrent executions; AWS keeps 100 "

@@ -8,6 +8,7 @@ import pytest
 
 from components import Settings, parse_settings, read_stack_settings
 from components.settings.prices import load_prices
+from tests.conftest import ROOT
 from tools import capacity, cost
 from tools.__main__ import main, per_second
 
@@ -115,7 +116,7 @@ def test_uploads_above_max_pixels_are_refused_not_priced():
 
 def test_the_recommended_production_stack_costs_at_most_a_third_of_the_original_design_per_image():
     """The same work (no duplicate index: the original had none; no moderation), processing only."""
-    prod = parse_settings(read_stack_settings("prod"))
+    prod = parse_settings(read_stack_settings("prod", ROOT))
     plain = dataclasses.replace(prod, moderation=dataclasses.replace(prod.moderation, enabled=False),
                                 workflow=dataclasses.replace(prod.workflow, duplicates="off"))
     ours = cost.estimate(plain).per_million(processing=True)
@@ -173,7 +174,7 @@ def test_capacity_says_what_each_exceeded_limit_does():
 
 
 def test_reserved_concurrency_needs_the_100_lambda_keeps_unreserved_and_fails_the_deploy_on_a_new_account():
-    prod = read_stack_settings("prod")  # orchestrator 60 + DLQ processor 5 reserved
+    prod = read_stack_settings("prod", ROOT)  # orchestrator 60 + DLQ processor 5 reserved
     rows = capacity.limits(parse_settings(prod), rate=10, profile=PROFILE)
     reserved = next(r for r in rows if r.name.startswith("Lambda reserved concurrency"))
     assert (reserved.demand, reserved.limit) == (165, 1000)
@@ -192,7 +193,7 @@ def test_reserved_concurrency_needs_the_100_lambda_keeps_unreserved_and_fails_th
 
 
 def test_capacity_states_the_quotas_new_accounts_start_with():
-    text = capacity.render(parse_settings(read_stack_settings("prod")), "prod", 10)
+    text = capacity.render(parse_settings(read_stack_settings("prod", ROOT)), "prod", 10)
     assert ("New accounts start lower: Lambda 10 concurrent executions (this stack needs at least 165: 65 reserved "
             "+ 100 unreserved), raised automatically with use; `aws lambda get-account-settings` and Service Quotas "
             "show yours.") in text  # EXPRESS: no state-transition quota
@@ -213,5 +214,5 @@ def test_a_moderated_image_pays_for_publishing_its_staged_variants():
 
 
 def test_a_slow_rate_is_shown_with_its_digits_not_as_zero():
-    text = capacity.render(parse_settings(read_stack_settings("prod")), "prod", 5 / 3600)  # --rate 5/h
+    text = capacity.render(parse_settings(read_stack_settings("prod", ROOT)), "prod", 5 / 3600)  # --rate 5/h
     assert text.splitlines()[0] == "Capacity of stack prod (EXPRESS, eu-west-1) at 0.0014 images/s"

@@ -54,6 +54,14 @@ def test_a_failed_build_names_the_target_and_leaves_nothing_behind(tmp_path, mon
     assert list(tmp_path.iterdir()) == []
 
 
+def test_the_cache_is_build_layers_unless_the_deploying_machine_names_another(monkeypatch, tmp_path):
+    monkeypatch.delenv("IMAGE_PIPELINE_LAYER_CACHE", raising=False)
+    assert layers.layer_cache_dir() == layers.DEFAULT_CACHE_DIR
+    assert layers.DEFAULT_CACHE_DIR.parts[-2:] == ("build", "layers")
+    monkeypatch.setenv("IMAGE_PIPELINE_LAYER_CACHE", str(tmp_path))
+    assert layers.layer_cache_dir() == tmp_path
+
+
 def test_powertools_layer_arn_follows_region_architecture_runtime_and_version():
     assert layers.powertools_layer_arn("us-east-2", "x86_64", "python3.13", 30) == (
         "arn:aws:lambda:us-east-2:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-x86_64:30")
