@@ -79,15 +79,14 @@ class ImagePipeline(pulumi.ComponentResource):
     function_names: pulumi.Output[dict[str, str]]
     """Each Lambda function's name, by its role (orchestrator, variants, ...)."""
 
-    # Problems name keys as the provider's callers spell them (set by `provider/__main__.py`).
-    camel_case_keys = False
-
     def __init__(self, name: str, args: ImagePipelineArgs,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+                 opts: pulumi.ResourceOptions | None = None, *, camel_case_keys: bool = False) -> None:
         """`args`: the settings as a mapping (`components.settings.args`), validated here with every problem
-        listed at once; or a `Settings` already validated (`components.load_settings()`)."""
+        listed at once; or a `Settings` already validated (`components.load_settings()`).
+        `camel_case_keys`: problems name keys as other languages spell them (the provider, `provider/inputs.py`)."""
         super().__init__("image-pipeline:index:ImagePipeline", name, None, opts)
         self._name = name
+        self.camel_case_keys = camel_case_keys
         # Where a problem is, in messages: the stack's config, or this component's inputs in another language.
         self.problem_source = f"the inputs of ImagePipeline '{name}'" if self.camel_case_keys else CONFIG_SOURCE
         if isinstance(args, Settings) and name_problems(name):  # settings already validated: only the name

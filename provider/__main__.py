@@ -18,8 +18,6 @@ from components.image_pipeline import ImagePipeline
 from provider import PACKAGE, VERSION
 from provider.inputs import ImagePipelineProvider
 
-ImagePipeline.camel_case_keys = True  # problems name the keys as other languages spell them
-
 if __name__ == "__main__":
     # As `component_provider_host` does, with a provider that passes every input on (`provider/inputs.py`).
     main(ImagePipelineProvider([ImagePipeline], PACKAGE, version=VERSION), sys.argv[1:])

@@ -23,7 +23,7 @@ from components.settings.docs import range_text
 from components.settings.loading import camel_cased
 from provider import PACKAGE, ROOT, VERSION
 
-ARGS_MODULE = ROOT / "components" / "args.py"
+ARGS_MODULE = ROOT / "components" / "settings" / "args.py"
 SCHEMA_FILE = ROOT / "provider" / "schema.json"
 HEADER = '''"""The typed inputs of `ImagePipeline`, one TypedDict per settings section; every key is optional.
 

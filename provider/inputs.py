@@ -5,15 +5,27 @@ is not a plain mapping (a typo's value, a string, a secret or another resource's
 a misspelled or secret `network` would deploy without a VPC and without a word. Here camelCase keys
 the schema knows become their Python names and everything else is passed on as it came, so the
 component's validation names each unknown key, wrong type and unknown value, all at once.
+
+Every component it serves is built with `camel_case_keys=True`, so that its problems name the keys as
+other languages spell them; the Python program (`__main__.py`) builds it without, in snake_case.
 """
 
+import functools
 from typing import Any
 
 from pulumi.provider.experimental.analyzer import ComponentDefinition, PropertyDefinition
 from pulumi.provider.experimental.component import ComponentProvider
+from pulumi.resource import ComponentResource
 
 
 class ImagePipelineProvider(ComponentProvider):
+    def __init__(self, components: list[type[ComponentResource]], name: str, namespace: str | None = None,
+                 version: str = "0.0.0") -> None:
+        super().__init__(components, name, namespace, version)
+        # The SDK builds each component as `constructor(name, args, opts)`: the option is bound here.
+        self._components = {component: functools.partial(constructor, camel_case_keys=True)
+                            for component, constructor in self._components.items()}
+
     def map_inputs(self, inputs: Any, component_def: ComponentDefinition) -> Any:
         return self._python_names(inputs, component_def.inputs, component_def.inputs_mapping)
 

@@ -100,10 +100,9 @@ def test_tags_keep_their_own_keys_through_the_provider():
     assert queue.inputs["tags"]["cost_center"] == "images"
 
 
-def test_problems_name_the_keys_as_other_languages_spell_them(monkeypatch):
-    monkeypatch.setattr(ImagePipeline, "camel_case_keys", False)
-    runpy.run_path(str(ROOT / "provider" / "__main__.py"), run_name="loaded_by_a_test")  # what the plugin sets
-    assert ImagePipeline.camel_case_keys is True
+def test_problems_name_the_keys_as_other_languages_spell_them():
+    runpy.run_path(str(ROOT / "provider" / "__main__.py"), run_name="loaded_by_a_test")  # the plugin sets no global
+    assert not hasattr(ImagePipeline, "camel_case_keys")
     bad = {"functions": {"orchestrator": {"batchSize": 20.0, "memorySize": 64.0}},
            "workflow": {"animation": "every_frame", "variantSizes": [1280.0, 8.0]}}
     with pytest.raises(ComponentInitError) as raised:
@@ -122,9 +121,7 @@ def test_the_python_program_names_keys_in_snake_case():
         ImagePipeline("images-dev", {"functions": {"orchestrator": {"batch_size": 20}}})
 
 
-def test_outputs_and_secrets_where_the_settings_decide_what_is_created_are_named_with_every_other_problem(
-        monkeypatch):
-    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+def test_outputs_and_secrets_where_the_settings_decide_what_is_created_are_named_with_every_other_problem():
     inputs = {"alarms": {"emailSubscriptions": pulumi.Output.secret(["oncall@example.com"])},
               "workflow": {"variantSizes": [pulumi.Output.from_input(1280.0), 640.0]},
               "queue": {"delaySeconds": 901.0}}
@@ -154,8 +151,7 @@ def wired_from_other_resources(subnets: Any, group: Any, key: Any, address: Any)
             "alarms": {"emailSubscriptions": [pulumi.Output.secret(address)]}}
 
 
-def test_outputs_for_subnets_groups_key_and_addresses_build_the_same_resources_as_plain_values(monkeypatch):
-    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+def test_outputs_for_subnets_groups_key_and_addresses_build_the_same_resources_as_plain_values():
     plain = registered(through_the_provider("prod", as_sent_by_another_language(WIRED)))
     wired = registered(through_the_provider("prod", wired_from_other_resources(SUBNETS, GROUP, KEY,
                                                                                 "oncall@example.com")))
@@ -169,8 +165,7 @@ def test_outputs_for_subnets_groups_key_and_addresses_build_the_same_resources_a
     assert wired == plain
 
 
-def test_outputs_that_resolve_to_bad_values_fail_once_known_naming_every_problem(monkeypatch):
-    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+def test_outputs_that_resolve_to_bad_values_fail_once_known_naming_every_problem():
     inputs = wired_from_other_resources(["subnet-1"], "sg-1", "alias/images", "oncall")
     with pytest.raises(pulumi.RunError) as raised:
         through_the_provider("prod", inputs)
@@ -184,8 +179,7 @@ def test_outputs_that_resolve_to_bad_values_fail_once_known_naming_every_problem
         assert problem in message
 
 
-def test_subnets_that_are_an_output_are_looked_up_once_known(monkeypatch):
-    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+def test_subnets_that_are_an_output_are_looked_up_once_known():
     inputs = {"network": {"subnetIds": pulumi.Output.from_input(["subnet-0a1b2c3d4e5f60001",
                                                                   "subnet-0a1b2c3d4e5f60003"]),
                           "securityGroupIds": [GROUP]}}
@@ -193,9 +187,8 @@ def test_subnets_that_are_an_output_are_looked_up_once_known(monkeypatch):
         through_the_provider("dev", inputs)
 
 
-def test_typos_wrong_shapes_and_secret_sections_are_named_not_dropped(monkeypatch):
+def test_typos_wrong_shapes_and_secret_sections_are_named_not_dropped():
     """Pulumi's own mapping would drop each of these silently (a secret `network`: no VPC at all)."""
-    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
     inputs = {"network": pulumi.Output.secret({"createVpc": True}),
               "queue": {"bogusKey": 1.0, "visibility_timeout_seconds": 360.0, "delaySeconds": float("inf")},
               "alarms": "yes", "moderation": [1.0]}
@@ -209,8 +202,7 @@ def test_typos_wrong_shapes_and_secret_sections_are_named_not_dropped(monkeypatc
     assert "5 problem(s)" in message  # a key in Python's spelling (visibility_timeout_seconds) is understood
 
 
-def test_problems_found_by_looking_up_your_subnets_are_named_in_camel_case(monkeypatch):
-    monkeypatch.setattr(ImagePipeline, "camel_case_keys", True)
+def test_problems_found_by_looking_up_your_subnets_are_named_in_camel_case():
     inputs = {"network": {"subnetIds": ["subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60003"],
                           "securityGroupIds": ["sg-0123456789abcdef0"]}}
     with pytest.raises(ComponentInitError, match=r"in the inputs of ImagePipeline 'images-dev'") as raised:
