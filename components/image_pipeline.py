@@ -8,6 +8,7 @@ No `from __future__ import annotations` here: Pulumi's analyzer reads the constr
 outputs' annotations as types to infer the package schema (`provider/codegen.py`).
 """
 
+import inspect
 from dataclasses import dataclass
 
 import pulumi
@@ -57,7 +58,8 @@ class ImagePipeline(pulumi.ComponentResource):
     DynamoDB status, with variants, metadata, alarms and alerts. Every input is optional; the defaults
     are the original design's."""
 
-    # The outputs (every language sees these; the building blocks below are Python-only attributes).
+    # The outputs, each with its meaning: every language sees these (Pulumi's analyzer reads them for the schema,
+    # `components.settings.docs` for the docs); the building blocks below are Python-only attributes.
     input_bucket_name: pulumi.Output[str]
     """The bucket users upload to, under `uploads/<user>/`."""
     output_bucket_name: pulumi.Output[str]
@@ -73,11 +75,16 @@ class ImagePipeline(pulumi.ComponentResource):
     state_machine_arn: pulumi.Output[str]
     """The Step Functions workflow run once per upload."""
     table_name: pulumi.Output[str]
-    """The DynamoDB table of every image's status."""
+    """The DynamoDB table of every image's status (`imageId` hash key, `userId` range key)."""
     topic_arn: pulumi.Output[str]
-    """The SNS topic of alarms and alerts."""
+    """The SNS topic of alarms and alerts (the alarms and the DLQ processor publish here)."""
     function_names: pulumi.Output[dict[str, str]]
     """Each Lambda function's name, by its role (orchestrator, variants, ...)."""
+
+    @classmethod
+    def output_names(cls) -> list[str]:
+        """The outputs, as annotated above."""
+        return [name for name in inspect.get_annotations(ImagePipeline) if not name.startswith("_")]
 
     def __init__(self, name: str, args: ImagePipelineArgs,
                  opts: pulumi.ResourceOptions | None = None, *, camel_case_keys: bool = False) -> None:
@@ -323,12 +330,5 @@ class ImagePipeline(pulumi.ComponentResource):
         self.table_name = s.table.name
         self.topic_arn = self.alerts.topic.arn
         self.function_names = pulumi.Output.all(**{n: fn.function.name for n, fn in self.functions.items()})
-        self.register_outputs({
-            "input_bucket_name": self.input_bucket_name, "output_bucket_name": self.output_bucket_name,
-            "queue_url": self.queue_url, "queue_arn": self.queue_arn,
-            "dead_letter_queue_url": self.dead_letter_queue_url,
-            "dead_letter_queue_arn": self.dead_letter_queue_arn,
-            "state_machine_arn": self.state_machine_arn, "table_name": self.table_name,
-            "topic_arn": self.topic_arn, "function_names": self.function_names,
-        })
+        self.register_outputs({name: getattr(self, name) for name in self.output_names()})
 

@@ -1,14 +1,23 @@
-"""The settings table of docs/settings.md, generated from `Settings` so the two never disagree.
+"""The tables of the docs, generated from the code so the two never disagree: the settings (docs/settings.md)
+from `Settings`, the outputs (docs/deploy.md) from `ImagePipeline`'s annotated outputs and their docstrings,
+which Pulumi's analyzer reads for the package schema too.
 
-    python -m components.settings.docs
+    python -m components.settings.docs            # the settings table
+    python -m components.settings.docs outputs    # the outputs table
 """
 
 from __future__ import annotations
 
+import ast
 import dataclasses
+import sys
+from pathlib import Path
 from typing import Any
 
 from components.settings.config import Settings
+
+# Read as text, as Pulumi's analyzer reads the outputs' docstrings: no Pulumi import is needed for the docs.
+COMPONENT_SOURCE = Path(__file__).resolve().parents[1] / "image_pipeline.py"
 
 
 def default_text(value: Any) -> str:
@@ -53,5 +62,30 @@ def settings_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def outputs() -> list[tuple[str, str]]:
+    """(name, meaning) of each output: an annotation `name: pulumi.Output[type]` of the class
+    `ImagePipeline` followed by its docstring."""
+    tree = ast.parse(COMPONENT_SOURCE.read_text())
+    component = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "ImagePipeline")
+    found = []
+    for statement, following in zip(component.body, component.body[1:], strict=False):
+        if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name) \
+                and not statement.target.id.startswith("_"):
+            assert isinstance(following, ast.Expr) and isinstance(following.value, ast.Constant), (
+                f"ImagePipeline.{statement.target.id}: document the output in a docstring below it")
+            found.append((statement.target.id, " ".join(str(following.value.value).split())))
+    return found
+
+
+def outputs_table() -> str:
+    from pulumi.provider.experimental.util import camel_case  # the schema's spelling of each name
+
+    lines = ["| output | in other languages | meaning |", "|---|---|---|"]
+    lines += [f"| `{name}` | `{camel_case(name)}` | {doc} |" for name, doc in outputs()]
+    return "\n".join(lines) + "\n"
+
+
+TABLES = {"settings": settings_table, "outputs": outputs_table}
+
 if __name__ == "__main__":
-    print(settings_table(), end="")
+    print(TABLES[sys.argv[1] if len(sys.argv) > 1 else "settings"](), end="")

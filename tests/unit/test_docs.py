@@ -6,10 +6,11 @@ import re
 
 import pytest
 
-from components.settings.docs import settings_table
+from components.settings.docs import outputs, outputs_table, settings_table
 from tests.conftest import ROOT
 
 SETTINGS_PAGE = ROOT / "docs" / "settings.md"
+OUTPUTS_PAGE = ROOT / "docs" / "deploy.md"
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
@@ -22,11 +23,26 @@ def anchors(page) -> set[str]:
 
 
 def test_settings_page_table_matches_the_settings():
-    page = SETTINGS_PAGE.read_text()
-    start = page.index("\n", page.index("<!-- settings-table:start")) + 1
-    end = page.index("<!-- settings-table:end -->")
-    assert page[start:end] == settings_table(), (
+    assert generated(SETTINGS_PAGE, "settings") == settings_table(), (
         "run `python -m components.settings.docs` and paste into docs/settings.md")
+
+
+def generated(page, table: str) -> str:
+    text = page.read_text()
+    start = text.index("\n", text.index(f"<!-- {table}-table:start")) + 1
+    return text[start:text.index(f"<!-- {table}-table:end -->")]
+
+
+def test_the_outputs_table_matches_the_components_outputs():
+    assert generated(OUTPUTS_PAGE, "outputs") == outputs_table(), (
+        "run `python -m components.settings.docs outputs` and paste into docs/deploy.md")
+
+
+def test_the_outputs_read_for_the_docs_are_the_ones_the_component_registers():
+    from components.image_pipeline import ImagePipeline
+
+    assert [name for name, _ in outputs()] == ImagePipeline.output_names()
+    assert all(doc for _, doc in outputs())
 
 
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
