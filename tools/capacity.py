@@ -198,8 +198,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rate", type=per_second, required=True, help="sustained uploads, e.g. 500/s")
 
 
-def answer(args: argparse.Namespace, settings: Settings, region: str) -> str:
+def at_rate(args: argparse.Namespace, settings: Settings, region: str) -> str:
+    """The stack's limits at `--rate`."""
     return render(settings, args.stack, args.rate, region)
 
 
-COMMAND = settings_command("capacity", "which quota binds first at a sustained upload rate", add_arguments, answer)
+COMMAND = settings_command("capacity", "which quota binds first at a sustained upload rate", add_arguments, at_rate)
