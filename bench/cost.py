@@ -14,6 +14,7 @@ import json
 
 from bench.measure import ROOT, table
 from components import parse_settings, read_stack_settings
+from contract.workflow_types import STANDARD
 from tools import cost
 
 
@@ -28,8 +29,7 @@ def run() -> tuple[str, dict[str, float]]:
             ours_settings = dataclasses.replace(
                 prod, moderation=dataclasses.replace(prod.moderation, enabled=False),
                 workflow=dataclasses.replace(prod.workflow, duplicates=duplicates))
-            original_settings = dataclasses.replace(
-                ours_settings, workflow=dataclasses.replace(ours_settings.workflow, type="STANDARD"))
+            original_settings = cost.with_workflow_type(ours_settings, STANDARD)  # the original design's
             ours = cost.estimate(ours_settings, images_per_month=images, profile=profile)
             original = cost.estimate(original_settings, images_per_month=images, profile=profile, design="original")
             ratio = ours.per_million(processing=True) / original.per_million(processing=True)
@@ -40,6 +40,7 @@ def run() -> tuple[str, dict[str, float]]:
                          f"{images:,}", f"{ours.per_million(processing=True):,.2f}",
                          f"{original.per_million(processing=True):,.2f}", f"{ratio:.2f}",
                          "<= 0.33" if duplicates == "off" else ""])
-    return table(f"Dollars per million 12 MP images, processing: prod (EXPRESS) vs the original design (STANDARD), "
+    return table(f"Dollars per million 12 MP images, processing: prod ({prod.workflow.kind.name}) vs the original "
+                 f"design ({STANDARD.name}), "
                  f"profile {'of this run' if fresh.exists() else 'committed'}",
                  ["compared", "images a month", "ours", "original design", "ratio", "goal"], rows), figures

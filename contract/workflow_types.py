@@ -32,6 +32,9 @@ class WorkflowType:
     arn_segment: str
     """The execution ARN's resource type: `arn:aws:states:<region>:<account>:<segment>:<machine>:<name>...`."""
     exactly_once: bool
+    counts_state_transitions: bool
+    """Step Functions meters each state transition (STANDARD): bills it, and throttles it by the StateTransition
+    quota; EXPRESS is billed by requests and duration instead, with no transition quota."""
 
     def __str__(self) -> str:
         return self.name
@@ -39,10 +42,12 @@ class WorkflowType:
 
 STANDARD = WorkflowType("STANDARD", longest_run_seconds=31_536_000, default_execution_timeout=900,
                         emits_status_events=True, can_describe_executions=True, marks_queued=False,
-                        arn_segment="execution", exactly_once=True)
+                        arn_segment="execution", exactly_once=True,
+                        counts_state_transitions=True)
 EXPRESS = WorkflowType("EXPRESS", longest_run_seconds=300, default_execution_timeout=300,
                        emits_status_events=False, can_describe_executions=False, marks_queued=True,
-                       arn_segment="express", exactly_once=False)
+                       arn_segment="express", exactly_once=False,
+                       counts_state_transitions=False)
 WORKFLOW_TYPES: dict[str, WorkflowType] = {kind.name: kind for kind in (STANDARD, EXPRESS)}
 
 

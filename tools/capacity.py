@@ -13,13 +13,16 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
+import argparse
 from dataclasses import dataclass
 from typing import Any
 
 from components.settings.config import Settings
 from components.settings.rules import UNRESERVED_MINIMUM, reserved_concurrency
+from contract.workflow_types import EXPRESS, STANDARD
 from tools import cost
+from tools.arguments import per_second
+from tools.command import settings_command
 
 BIG_REGIONS = ("us-east-1", "us-west-2", "eu-west-1")  # Step Functions' larger token buckets
 
@@ -68,11 +71,11 @@ def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = N
         caps.append(fs.orchestrator.reserved_concurrency)
     orchestrator_cap = min(caps) / max(seconds["orchestrator"], 1e-6)
     writes, _ = cost.status_units(settings, p)
-    starts = ("Service Quotas: Step Functions StartExecution, or an EXPRESS workflow (6,000/s)"
-              if wf.type == "STANDARD" else "Service Quotas: Step Functions StartExecution (EXPRESS)")
+    starts = (f"Service Quotas: Step Functions StartExecution, or an {EXPRESS.name} workflow (6,000/s)"
+              if wf.kind is STANDARD else f"Service Quotas: Step Functions StartExecution ({wf.kind.name})")
     rows = [
-        Limit(f"Step Functions StartExecution ({wf.type})", rate, sfn[wf.type]["start_execution_refill"], "/s",
-              starts, "start"),
+        Limit(f"Step Functions StartExecution ({wf.kind.name})", rate, sfn[wf.kind.name]["start_execution_refill"],
+              "/s", starts, "start"),
         Limit("Orchestrator throughput (concurrency x batch / batch time)", rate, orchestrator_cap, "/s",
               "functions.orchestrator: maximum_concurrency, reserved_concurrency or batch_size"),
         Limit("DynamoDB on-demand writes (table)", rate * writes, q["dynamodb"]["table_write_units"], " WRU/s",
@@ -92,10 +95,10 @@ def limits(settings: Settings, rate: float, *, quotas: dict[str, Any] | None = N
         rows.append(Limit("Rekognition DetectModerationLabels", rate, q["rekognition"]["detect_moderation_labels"],
                           "/s", "Service Quotas: Amazon Rekognition DetectModerationLabels transactions per second",
                           "moderation"))
-    if wf.type == "STANDARD":
-        rows.append(Limit("Step Functions state transitions (STANDARD)", rate * transitions,
-                          sfn["STANDARD"]["state_transition_refill"], "/s",
-                          "Service Quotas: Step Functions StateTransition (or use EXPRESS: no limit)", "slow"))
+    if wf.kind.counts_state_transitions:
+        rows.append(Limit(f"Step Functions state transitions ({wf.kind.name})", rate * transitions,
+                          sfn[wf.kind.name]["state_transition_refill"], "/s",
+                          f"Service Quotas: Step Functions StateTransition (or use {EXPRESS.name}: no limit)", "slow"))
     return sorted(rows, key=lambda row: row.headroom)
 
 
@@ -155,7 +158,8 @@ def new_accounts(settings: Settings, quotas: dict[str, Any]) -> str:
     reserved, needed = reserved_concurrency(settings)
     need = (f" (this stack needs at least {needed}: {reserved} reserved + {UNRESERVED_MINIMUM} unreserved)"
             if reserved else "")
-    transitions = " and reduced Step Functions state transitions" if settings.workflow.type == "STANDARD" else ""
+    transitions = " and reduced Step Functions state transitions" if settings.workflow.kind.counts_state_transitions \
+        else ""
     return (f"New accounts start lower: Lambda {quotas['lambda']['new_account_concurrent_executions']} concurrent "
             f"executions{need}{transitions}, raised automatically with use; `aws lambda get-account-settings` and "
             "Service Quotas show yours.")
@@ -167,7 +171,7 @@ def _number(value: float) -> str:
 
 def render(settings: Settings, stack: str, rate: float, region: str = "eu-west-1") -> str:
     rows = limits(settings, rate, region=region)
-    lines = [f"Capacity of stack {stack} ({settings.workflow.type}, {region}) at {_number(rate)} images/s", "",
+    lines = [f"Capacity of stack {stack} ({settings.workflow.kind.name}, {region}) at {_number(rate)} images/s", "",
              "| limit | demand | quota | headroom | to raise it |", "|---|---|---|---|---|"]
     for row in rows:
         lines.append(f"| {row.name} | {_number(row.demand)}{row.unit} | {row.limit:,.0f}{row.unit} | "
@@ -182,12 +186,21 @@ def render(settings: Settings, stack: str, rate: float, region: str = "eu-west-1
         lines += ["", "Beyond its quota, each limit exceeded at this rate:", *(beyond(settings, row, rate)
                                                                           for row in exceeded),
                   "Every dead letter and every repair sends one SNS alert: an overload fills the on-call mailbox."]
-    other = "EXPRESS" if settings.workflow.type == "STANDARD" else "STANDARD"
-    timeout = {"execution_timeout_seconds": min(settings.workflow.execution_timeout_seconds, 300)} \
-        if other == "EXPRESS" else {}
-    alternative = limits(dataclasses.replace(settings, workflow=dataclasses.replace(
-        settings.workflow, type=other, **timeout)), rate, region=region)[0]
-    article = "an" if other == "EXPRESS" else "a"
-    lines.append(f"With {article} {other} workflow instead: {alternative.name} binds first "
+    other = EXPRESS if settings.workflow.kind is STANDARD else STANDARD
+    alternative = limits(cost.with_workflow_type(settings, other), rate, region=region)[0]
+    article = "an" if other is EXPRESS else "a"
+    lines.append(f"With {article} {other.name} workflow instead: {alternative.name} binds first "
                  f"({_number(alternative.headroom)}x headroom).")
     return "\n".join(lines)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate", type=per_second, required=True, help="sustained uploads, e.g. 500/s")
+
+
+def at_rate(args: argparse.Namespace, settings: Settings, region: str) -> str:
+    """The stack's limits at `--rate`."""
+    return render(settings, args.stack, args.rate, region)
+
+
+COMMAND = settings_command("capacity", "which quota binds first at a sustained upload rate", add_arguments, at_rate)

@@ -17,6 +17,8 @@ Example:
 
 from __future__ import annotations
 
+import argparse
+import dataclasses
 import json
 import math
 from dataclasses import dataclass, field
@@ -24,8 +26,11 @@ from pathlib import Path
 from typing import Any
 
 from components.network.services import HOURS_PER_MONTH, endpoint_hours_cost, endpoint_zones, interface_services
+from components.settings import prices as price_data
 from components.settings.config import Settings
-from components.settings.prices import load_prices
+from contract.workflow_types import WORKFLOW_TYPES, WorkflowType
+from tools.arguments import positive, whole
+from tools.command import settings_command
 
 DATA = Path(__file__).parent / "data"
 ONE_VCPU_MB = 1_769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
@@ -43,6 +48,7 @@ UPLOADS_KEPT = "S3 uploads kept"  # storage of the originals: your retention, no
 ENDPOINT_CALLS = 2
 CALL_BYTES = 2_500
 MESSAGE_BYTES = 700
+PRICED_SERVICES = ("lambda", "step_functions", "sqs", "s3", "dynamodb", "cloudwatch", "kms", "rekognition", "xray")
 
 
 def load(name: str, path: str | None = None) -> dict[str, Any]:
@@ -104,7 +110,7 @@ def status_units(settings: Settings, profile: dict[str, Any], *, original: bool 
     the duplicate index (9 writes: the content claim and 8 hash bands; 11 reads: the claim, 8 band queries
     and the image's own status item twice, since only the upload that still owns the image writes)."""
     writes = 1 + math.ceil(profile["status_item_bytes"] / 1024)
-    writes += 1 if (settings.workflow.type == "EXPRESS" or original) else 0
+    writes += 1 if (settings.workflow.kind.marks_queued or original) else 0
     if settings.workflow.duplicates != "off" and not original:
         return writes + INDEX_WRITES, INDEX_READS
     return writes, 0
@@ -113,7 +119,7 @@ def status_units(settings: Settings, profile: dict[str, Any], *, original: bool 
 def alarm_count(settings: Settings) -> tuple[int, int]:
     """(alarms, alarm metrics): 3 queue alarms, 3 per function, 4 execution alarms and the queue-stalled one
     (two metrics), and for STANDARD the undelivered-events alarm (`components.monitoring`)."""
-    alarms = 3 + 3 * len(settings.created_functions()) + 5 + (settings.workflow.type == "STANDARD")
+    alarms = 3 + 3 * len(settings.created_functions()) + 5 + settings.workflow.kind.emits_status_events
     return alarms, alarms + 1
 
 
@@ -129,7 +135,7 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     """The cost of `images_per_month` new, valid images. `design="original"` prices the original
     design's handlers instead (a client per message, HeadObject + SendMessage per upload, a status
     write per message in the orchestrator) on the same steps."""
-    p, r = profile or load("step_profile.json"), prices or load_prices()
+    p, r = profile or load("step_profile.json"), prices or price_data.load_prices()
     a, cpu, fs, wf = p["assumptions"], p["cpu_ms"], settings.functions, settings.workflow
     mp = megapixels or p["photo"]["megapixels"]
     if mp * 1e6 > wf.max_pixels:
@@ -138,7 +144,7 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     scale = mp / p["photo"]["megapixels"]
     upload_mb = p["photo"]["bytes"] / 1e6 * scale
     call, ddb, mbps = a["aws_call_ms"], a["dynamodb_call_ms"], a["s3_mb_per_s"]
-    express, original = wf.type == "EXPRESS", design == "original"
+    kind, original = wf.kind, design == "original"
     # The original design had no duplicate index (and no moderation: price it with moderation off).
     moderated, indexed = settings.moderation.enabled, wf.duplicates != "off" and not original
     report = Report(images_per_month, wf.type)
@@ -151,7 +157,7 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
                  for f in wf.variant_formats) * area
 
     # Lambda: what each function does for one image.
-    orchestrator_calls = 2 if (express or original) else 1
+    orchestrator_calls = 2 if (kind.marks_queued or original) else 1
     invocations = {
         "s3_event_handler": (1, cpu["s3_event_handler_original" if original else "s3_event_handler"],
                              call * (2 if original else 1)),
@@ -183,15 +189,15 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
     # Step Functions.
     transitions = p["standard_transitions"]["moderation" if moderated else "plain"]
     sfn = r["step_functions"]
-    if express:
+    if kind.counts_state_transitions:
+        report.add("Step Functions", f"{kind.name} state transitions ({transitions})",
+                   transitions * sfn["standard_transition"])
+    else:
         moderation_s = a["moderation_ms"] / 1000 if moderated else 0  # Rekognition's call
         billed = math.ceil((step_seconds + moderation_s + a["workflow_overhead_ms"] / 1000) * 10) / 10  # 100 ms
-        report.add("Step Functions", "EXPRESS requests", sfn["express_request"])
-        report.add("Step Functions", f"EXPRESS duration ({billed:.1f} s x 64 MB)",
+        report.add("Step Functions", f"{kind.name} requests", sfn["express_request"])
+        report.add("Step Functions", f"{kind.name} duration ({billed:.1f} s x 64 MB)",
                    billed * EXPRESS_MEMORY_GB * sfn["express_gb_second"])
-    else:
-        report.add("Step Functions", f"STANDARD state transitions ({transitions})",
-                   transitions * sfn["standard_transition"])
 
     # SQS: the send, the event source mapping's receive and delete per batch; idle long polls monthly.
     batch = fs.orchestrator.batch_size
@@ -262,13 +268,57 @@ def render(settings: Settings, stack: str, reports: dict[str, Report], megapixel
     for service in services:
         lines.append(f"| {service} | " + " | ".join(f"{reports[t].per_million(service):,.2f}" for t in types) + " |")
     lines.append("| **total** | " + " | ".join(f"**{reports[t].per_million():,.2f}**" for t in types) + " |")
-    own = reports[settings.workflow.type]
+    own = reports[settings.workflow.kind.name]
     lines += ["", f"Of which fixed: ${own.fixed_per_month():,.2f} a month whatever the volume (spread over "
               f"{images:,} images above); the month's bill: ${own.per_million() * images / 1e6:,.2f}."]
     lines += [f"warning: {w}" for w in own.warnings]
-    lines += ["", f"Details ({settings.workflow.type}, the stack's type):"]
-    for service, what, dollars in reports[settings.workflow.type].lines:
+    lines += ["", f"Details ({settings.workflow.kind.name}, the stack's type):"]
+    for service, what, dollars in own.lines:
         lines.append(f"  {service:<15} {what:<60} {dollars * 1e6:>10,.2f} per million")
-    for service, what, dollars in reports[settings.workflow.type].monthly:
+    for service, what, dollars in own.monthly:
         lines.append(f"  {service:<15} {what:<60} {dollars:>10,.2f} per month")
     return "\n".join(lines)
+
+
+def with_workflow_type(settings: Settings, kind: WorkflowType) -> Settings:
+    """These settings with workflow type `kind`, the execution timeout cut to the longest run it allows."""
+    timeout = min(settings.workflow.execution_timeout_seconds, kind.longest_run_seconds)
+    return dataclasses.replace(settings, workflow=dataclasses.replace(
+        settings.workflow, type=kind.name, execution_timeout_seconds=timeout))
+
+
+def load_prices(path: str | None) -> dict[str, Any]:
+    """The prices in `path` (`--prices`), else the component's `components/settings/prices.json`; a file that
+    cannot be read or lacks a service is refused in one line."""
+    try:
+        prices = price_data.load_prices(path)
+    except (OSError, json.JSONDecodeError) as error:
+        raise ValueError(f"--prices {path}: {error}") from None
+    missing = sorted(set(PRICED_SERVICES) - set(prices))
+    if missing:
+        raise ValueError(f"--prices {path}: no {', '.join(missing)} "
+                         "(copy components/settings/prices.json and edit it)")
+    return prices
+
+
+def compared(args: argparse.Namespace, settings: Settings, region: str) -> str:
+    """The stack priced as each workflow type, side by side; a warning if the prices are another region's."""
+    prices = load_prices(args.prices)
+    reports = {kind.name: estimate(with_workflow_type(settings, kind), images_per_month=args.images,
+                                   megapixels=args.avg_megapixels, prices=prices) for kind in WORKFLOW_TYPES.values()}
+    text = render(settings, args.stack, reports, args.avg_megapixels)
+    if region != prices.get("region"):
+        text += (f"\nwarning: the stack runs in {region}; these are {prices.get('region')} prices: pass --prices with "
+                 f"{region}'s")
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--images", type=whole, default=1_000_000, help="images a month (default 1,000,000)")
+    parser.add_argument("--avg-megapixels", type=positive, default=12.0, help="average photo size (default 12)")
+    parser.add_argument("--prices", help="a prices file like components/settings/prices.json")
+
+
+COMMAND = settings_command(
+    "cost", f"dollars per million images by service, {' and '.join(WORKFLOW_TYPES)} side by side", add_arguments,
+    compared)

@@ -1,4 +1,4 @@
-"""The queues now (SQS's own counts) and over the last hour (CloudWatch, per 5 minutes).
+"""`python -m tools metrics`: the queues now (SQS's own counts) and over the last hour (CloudWatch, per 5 minutes).
 
 The current depth comes from GetQueueAttributes, which answers wherever SQS does (the local
 stack's emulator too); the history from CloudWatch, which has nothing for a local stack.
@@ -6,11 +6,16 @@ stack's emulator too); the history from CloudWatch, which has nothing for a loca
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from handlers.lifecycle.uploads import utc_iso
+from tools import resources
+from tools.arguments import whole
+from tools.aws import Clients
+from tools.command import deployed_command
 from tools.layout import WIDTH, columns, fitted_widths, number, paragraph, shorten, sparkline
 
 # The metrics the original design watches, each with the statistic that makes sense of it per 5 minutes:
@@ -163,3 +168,25 @@ def _spark_values(stat: str, points: dict[datetime, float], window: Window) -> l
 def _bucket(timestamp: datetime) -> datetime:
     timestamp = timestamp.astimezone(UTC).replace(second=0, microsecond=0)
     return timestamp - timedelta(minutes=timestamp.minute % 5)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--hours", type=whole, default=1, help="how many hours back (default 1)")
+
+
+def answer(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
+    """The queue and the DLQ: their depth now, and their metrics over the last `--hours`."""
+    found.need("queue_url", "dlq_url")
+    urls = [found.queue_url, found.dlq_url]
+    window = Window.until(hours=args.hours)
+    depth = queue_depth(clients.client("sqs"), urls)
+    series = queue_metrics(clients.client("cloudwatch"), [queue_name(u) for u in urls], window)
+    text = report(depth, series, window)
+    if args.outputs == resources.LOCAL_OUTPUTS and not any(series.values()):
+        text += "\n" + "\n".join(paragraph("(the local stack publishes no CloudWatch metrics: the depths above "
+                                           "are what it can show)"))
+    return text, as_json(depth, series, window)
+
+
+COMMAND = deployed_command("metrics", "the queues' depth now, and the last hour of their metrics", add_arguments,
+                           answer)

@@ -1,4 +1,5 @@
-"""Recover failed images after a fix: re-enqueue them from their stored bodies, or drain the DLQ.
+"""`python -m tools replay`: recover failed images after a fix: re-enqueue them from their stored bodies, or
+drain the DLQ.
 
 Status is reset safely first: `failed` -> `queued` with a conditional write (a `completed`
 image is never touched, and two replays never enqueue the same image twice). Each replay
@@ -8,6 +9,7 @@ Sends are rate-limited; `dry_run` lists what would happen and changes nothing.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import json
 import time
@@ -20,8 +22,14 @@ from botocore.exceptions import ClientError
 from contract.errors import FILE_ERRORS, InvalidMessage
 from handlers.lifecycle.status import now
 from handlers.lifecycle.uploads import parse_message, rerun_message
+from tools import resources
+from tools.arguments import positive, timestamp, whole
+from tools.aws import Clients
+from tools.command import FAILED_SINCE_HELP, deployed_command
 from tools.layout import paragraph
 from tools.status import failures_since
+
+DLQ_ONLY_REFUSES = ("failed_since", "all", "limit", "include_invalid")
 
 
 @dataclass
@@ -156,3 +164,70 @@ def native_redrive(sqs: Any, *, dlq_arn: str, queue_arn: str, rate: int) -> str:
     only for messages whose images carry no `failed` status (e.g. while the DLQ processor was off)."""
     return sqs.start_message_move_task(SourceArn=dlq_arn, DestinationArn=queue_arn,
                                        MaxNumberOfMessagesPerSecond=rate)["TaskHandle"]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--failed-since", type=timestamp, help=f"replay the images {FAILED_SINCE_HELP}")
+    parser.add_argument("--all", action="store_true", help="replay every failed image, however old")
+    parser.add_argument("--include-invalid", action="store_true",
+                        help="replay images whose file itself was refused (InvalidImage: empty, corrupt, not "
+                             "an image, too large) too; left alone by default, they would fail again")
+    parser.add_argument("--dlq", action="store_true", help="redrive the dead-letter queue instead")
+    parser.add_argument("--native", action="store_true",
+                        help="with --dlq: SQS StartMessageMoveTask (does not reset statuses)")
+    parser.add_argument("--rate", type=positive, default=5.0, help="messages per second (default 5)")
+    parser.add_argument("--limit", type=whole, help="replay at most this many images")
+    parser.add_argument("--dry-run", action="store_true", help="list what would be replayed; change nothing")
+
+
+def check(args: argparse.Namespace, parser: argparse.ArgumentParser) -> None:
+    """Replay acts on a selection it was given, and refuses flags it would ignore."""
+    if args.native and not args.dlq:
+        parser.error("--native redrives the dead-letter queue: it works only with --dlq")
+    if args.dlq:
+        given = [name for name in DLQ_ONLY_REFUSES if getattr(args, name) not in (None, False)]
+        if given:
+            parser.error(f"--dlq redrives every message in the dead-letter queue; --{given[0].replace('_', '-')} "
+                         "selects failed images in the status table: use one")
+    elif args.all and args.failed_since is not None:
+        parser.error("--all replays every failed image, --failed-since those failed since a time: use one")
+    elif not args.all and args.failed_since is None:
+        parser.error("replay needs a selection: --failed-since TIME (failed since then), --all (every failed "
+                     "image) or --dlq (the dead-letter queue's messages)")
+    if args.all:
+        args.failed_since = ""  # no lower bound
+
+
+def answer(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
+    """Replay the failed images selected, or redrive the DLQ (ours, or SQS's own with `--native`)."""
+    dynamodb, sqs = clients.client("dynamodb"), clients.client("sqs")
+    if args.dlq and args.native:
+        found.need("dlq_arn", "queue_arn")
+        if args.outputs == resources.LOCAL_OUTPUTS:
+            raise resources.ResourceError("--native uses SQS StartMessageMoveTask, which the local stack (moto) "
+                                          "does not implement: use --dlq without --native")
+        if args.rate != int(args.rate) or not 1 <= args.rate <= 500:  # StartMessageMoveTask's range
+            raise resources.ResourceError("--rate with --native is a whole number of messages per second, 1 to 500: "
+                                          "e.g. --rate 5")
+        handle = None
+        if not args.dry_run:
+            handle = native_redrive(sqs, dlq_arn=found.dlq_arn, queue_arn=found.queue_arn, rate=int(args.rate))
+        said = (f"would start a message move task at {int(args.rate)}/s" if args.dry_run
+                else f"message move task started at {int(args.rate)}/s: {handle}")
+        lines = [*paragraph(said), *paragraph(f"from {found.dlq_arn}", indent=2),
+                 *paragraph(f"to   {found.queue_arn}", indent=2)]
+        return "\n".join(lines), {"dry_run": args.dry_run, "task_handle": handle, "source_arn": found.dlq_arn,
+                                  "destination_arn": found.queue_arn, "rate": int(args.rate)}
+    if args.dlq:
+        found.need("table", "queue_url", "dlq_url")
+        result = redrive_dlq(dynamodb, sqs, table=found.table, queue_url=found.queue_url,
+                             dlq_url=found.dlq_url, rate=args.rate, dry_run=args.dry_run)
+    else:
+        found.need("table", "queue_url")
+        result = replay_failed(dynamodb, sqs, table=found.table, queue_url=found.queue_url,
+                               since=args.failed_since, rate=args.rate, dry_run=args.dry_run,
+                               limit=args.limit, include_invalid=args.include_invalid)
+    return result.summary(), result.as_json()
+
+
+COMMAND = deployed_command("replay", "re-enqueue failed images, or redrive the DLQ", add_arguments, answer, check)

@@ -8,7 +8,9 @@ temporary SQS subscription), prints a table, and deletes what it created (`--kee
 
 from __future__ import annotations
 
+import argparse
 import json
+import sys
 import time
 import uuid
 from collections.abc import Callable
@@ -19,8 +21,12 @@ from typing import Any
 from botocore.exceptions import ClientError
 from PIL import Image, ImageDraw
 
+from components import parse_settings, read_stack_settings
 from handlers.lifecycle.duplicates import index_keys
 from handlers.lifecycle.status import get_item
+from tools import PROJECT_DIR, arguments, resources
+from tools.aws import connect
+from tools.command import DEPLOYED_STACK, Command
 from tools.status import plain_item
 
 FORMATS = {"jpg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
@@ -198,3 +204,41 @@ def clean_up(session: Any, run: str, keys: list[str], input_bucket: str, output_
             for index_key in index_keys(run, item["uploadId"]["S"], item["sha256"]["S"], item["phash"]["S"]):
                 dynamodb.delete_item(TableName=table, Key=index_key)
         dynamodb.delete_item(TableName=table, Key=image_key)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    resources.add_arguments(parser)
+    parser.add_argument("--timeout", type=arguments.positive, default=600.0, help="seconds to wait (default 600)")
+    parser.add_argument("--keep", action="store_true", help="leave the test uploads, variants and items")
+    parser.add_argument("--sizes", type=arguments.sizes,
+                        help="variant sizes to expect, e.g. 1280,640,160 (default: the stack's)")
+
+
+def run_smoke(args: argparse.Namespace, session: Any = None) -> SmokeResult:
+    """`smoke` against the stack the arguments name, expecting its variant sizes (`--sizes`, else its settings)."""
+    found = resources.resolve(args)
+    found.need("input_bucket", "output_bucket", "table")
+    if args.sizes:
+        sizes = args.sizes
+    else:
+        stack = args.stack.rsplit("/", 1)[-1] if args.stack else None  # `org/dev` reads Pulumi.dev.yaml
+        try:
+            sizes = parse_settings(read_stack_settings(stack, PROJECT_DIR) if stack else {}).workflow.variant_sizes
+        except FileNotFoundError:
+            raise resources.ResourceError(f"no Pulumi.{stack}.yaml here to read the variant sizes from: run from "
+                                          "the project folder, or pass --sizes 1280,640,160") from None
+    return smoke(connect(found, session), input_bucket=found.input_bucket, output_bucket=found.output_bucket,
+                 table=found.table, topic_arn=found.topic_arn, sizes=sizes, timeout=args.timeout,
+                 keep=args.keep, on_progress=lambda done, total: print(
+                     f"\r  {done}/{total} terminal", end="", file=sys.stderr, flush=True))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Prints the table; exit code 0 only if every check held."""
+    result = run_smoke(args)
+    print(f"\n{result.table()}")
+    return 0 if result.ok else 1
+
+
+COMMAND = Command("smoke", "upload test images to a deployed stack and check each ends right", DEPLOYED_STACK,
+                  add_arguments, run)

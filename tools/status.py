@@ -1,7 +1,8 @@
-"""What happened to an image, and which images failed since a time."""
+"""`python -m tools status`: what happened to an image, and which images failed since a time."""
 
 from __future__ import annotations
 
+import argparse
 import json
 from decimal import Decimal
 from typing import Any
@@ -11,10 +12,14 @@ from botocore.exceptions import ClientError
 
 from handlers.lifecycle.status import plain_item
 from handlers.lifecycle.uploads import parse_key
-from tools.layout import WIDTH, columns, fitted_widths, labelled, shorten
+from tools import resources
+from tools.arguments import timestamp
+from tools.aws import Clients
+from tools.command import FAILED_SINCE_HELP, deployed_command
+from tools.layout import WIDTH, columns, fitted_widths, labelled, paragraph, shorten
 
-__all__ = ["NotFound", "as_json", "describe", "failed_items", "failures_since", "failures_table", "image_item",
-           "image_status", "plain_item"]
+__all__ = ["COMMAND", "NotFound", "as_json", "describe", "failed_items", "failures_since", "failures_table",
+           "image_item", "image_status", "plain_item"]
 
 TIME_WIDTH = len("2026-11-28T10:00:00.000Z")
 MIN_REASON_WIDTH = 20  # the reason gets what the other columns leave, never less than this
@@ -156,3 +161,38 @@ def _plain_number(value: Any) -> Any:
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--image-id")
+    parser.add_argument("--user-id")
+    parser.add_argument("--key", help="the upload key, uploads/{userId}/{imageId}.{ext}")
+    parser.add_argument("--failed-since", type=timestamp, help=f"list the images {FAILED_SINCE_HELP}")
+
+
+def answer(args: argparse.Namespace, found: resources.Resources, clients: Clients) -> tuple[str, Any]:
+    """One image's status (`--key`, or `--image-id` and `--user-id`), or the failures since `--failed-since`."""
+    found.need("table")
+    dynamodb = clients.client("dynamodb")
+    if args.failed_since and (args.key or args.image_id or args.user_id):
+        raise resources.ResourceError("status takes --key (or --image-id and --user-id) for one image, or "
+                                      "--failed-since for the failures: not both")
+    if args.failed_since:
+        failures = failed_items(dynamodb, found.table, args.failed_since)
+        return failures_table([plain_item(item) for item in failures]), [as_json(item) for item in failures]
+    if not (args.key or (args.image_id and args.user_id)):
+        raise resources.ResourceError("status needs --key, or --image-id and --user-id, or --failed-since")
+    raw = image_item(dynamodb, found.table, image_id=args.image_id, user_id=args.user_id, key=args.key)
+    if raw is None:
+        raise not_found(clients.client("s3"), found.input_bucket, key=args.key, image_id=args.image_id,
+                        user_id=args.user_id)
+    item = plain_item(raw)
+    text = describe(item)
+    if args.key and item.get("uploadKey") and item["uploadKey"] != args.key:
+        text += "\n" + "\n".join(paragraph(
+            f"note: this image's newest upload is {item['uploadKey']}, not {args.key}: one image, one status "
+            "(uploads/{userId}/{imageId}.* share it; the newest upload wins)"))
+    return text, as_json(raw)
+
+
+COMMAND = deployed_command("status", "one image's status, or the failures since a time", add_arguments, answer)
