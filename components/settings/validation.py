@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 from components.settings.config import IMAGE_FORMATS, NetworkSettings, Settings, is_pending
 from components.settings.errors import ConfigError
+from contract.workflow_types import EXPRESS
 
 T = TypeVar("T")
 # A key ARN, never an alias: IAM authorizes KMS calls against the key's ARN, so grants naming an
@@ -230,17 +231,17 @@ def step_time_budget(s: Settings) -> tuple[int, int]:
         steps.append(fs.quarantine.timeout)
     once = sum(timeout + 10 for timeout in steps)
     # + MarkProcessing and the final status write; EXPRESS: + the report of an unfinished end (3 retries)
-    return once, once + 7 * len(steps) + 2 * 51 + (7 if s.workflow.type == "EXPRESS" else 0)
+    return once, once + 7 * len(steps) + 2 * 51 + (7 if s.workflow.type == EXPRESS.name else 0)
 
 
 def _workflow_type_problems(s: Settings) -> list[str]:
     wf, problems = s.workflow, []
-    too_long = wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300
+    too_long = wf.type == EXPRESS.name and wf.execution_timeout_seconds > 300
     if too_long:
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
                         "300, the longest an EXPRESS execution may run; set it to 300 or less, or leave it unset "
                         "(EXPRESS's default is 300)")
-    if wf.type == "EXPRESS" and wf.log_level == "OFF":
+    if wf.type == EXPRESS.name and wf.log_level == "OFF":
         problems.append("workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions "
                         "(EXPRESS keeps no execution history); use ERROR or ALL")
     once, _ = step_time_budget(s)
@@ -248,7 +249,7 @@ def _workflow_type_problems(s: Settings) -> list[str]:
     in_range = all(fn.timeout <= 900 for fn in s.functions.roles().values()) and wf.execution_timeout_seconds >= 1
     if in_range and not too_long and once > wf.execution_timeout_seconds:
         steps = "validate, variants or metadata" + (", quarantine" if s.moderation.enabled else "")
-        remedy = ("lower those timeouts (an EXPRESS execution runs 300 s at most)" if wf.type == "EXPRESS"
+        remedy = ("lower those timeouts (an EXPRESS execution runs 300 s at most)" if wf.type == EXPRESS.name
                   else "lower those timeouts or raise this one")
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is below what the steps "
                         f"may take once each ({once} s: the {steps} functions' timeouts + 10 s each); {remedy}")
@@ -383,7 +384,7 @@ def pitfall_warnings(s: Settings) -> list[str]:
         warnings.append(
             f"workflow.execution_timeout_seconds: {s.workflow.execution_timeout_seconds} s is less than the steps may "
             f"take with the longest retry backoffs ({retried} s); an execution that retries that much times out, "
-            "and the " + ("reconciler" if s.workflow.type == "EXPRESS" else "DLQ processor") + " re-runs its image")
+            "and the " + ("reconciler" if s.workflow.type == EXPRESS.name else "DLQ processor") + " re-runs its image")
     return warnings
 
 
