@@ -14,6 +14,7 @@ import json
 
 from bench.measure import ROOT, table
 from components import Settings, read_stack_settings
+from contract.workflow_types import STANDARD
 from tools import cost
 
 
@@ -29,7 +30,7 @@ def run() -> tuple[str, dict[str, float]]:
                 prod, moderation=dataclasses.replace(prod.moderation, enabled=False),
                 workflow=dataclasses.replace(prod.workflow, duplicates=duplicates))
             original_settings = dataclasses.replace(
-                ours_settings, workflow=dataclasses.replace(ours_settings.workflow, type="STANDARD"))
+                ours_settings, workflow=dataclasses.replace(ours_settings.workflow, type=STANDARD.name))
             ours = cost.estimate(ours_settings, images_per_month=images, profile=profile)
             original = cost.estimate(original_settings, images_per_month=images, profile=profile, design="original")
             ratio = ours.per_million(processing=True) / original.per_million(processing=True)

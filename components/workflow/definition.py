@@ -33,6 +33,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from components.settings.config import Settings
 from components.workflow.express import report_unfinished
 from components.workflow.moderation import Moderation, completed_catches, moderation_states
 from components.workflow.states import State, catch_step_errors, lambda_task, retry
@@ -50,8 +51,9 @@ from contract.ownership import (
     STATUS_NOT_RECORDED,
     TAKES_IMAGE,
 )
+from contract.workflow_types import STANDARD, WorkflowType
 
-__all__ = ["Moderation", "build_definition", "unfinished_executions_pattern"]
+__all__ = ["Moderation", "build_definition", "stack_definition", "unfinished_executions_pattern"]
 
 TRANSIENT_DYNAMODB_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException",
                              "DynamoDB.ThrottlingException", "DynamoDB.RequestLimitExceeded",
@@ -157,14 +159,15 @@ def _status_states(table_name: str) -> dict[str, State]:
 def build_definition(*, table_name: str, function_arns: dict[str, str],
                      function_timeouts: dict[str, int] | None = None,
                      execution_timeout_seconds: int = 900, moderation: Moderation | None = None,
-                     workflow_type: str = "STANDARD", dead_letter_queue_url: str = "") -> State:
+                     workflow_type: WorkflowType = STANDARD, dead_letter_queue_url: str = "") -> State:
     """The workflow definition as a dict; serialize once with `json.dumps`.
 
-    With `moderation`, `function_arns` also names the `quarantine` function. An EXPRESS workflow
-    reports its unfinished ends to `dead_letter_queue_url` itself (`components.workflow.express`)."""
-    if workflow_type == "EXPRESS":
+    With `moderation`, `function_arns` also names the `quarantine` function. A workflow type that emits
+    no status-change events (EXPRESS) reports its unfinished ends to `dead_letter_queue_url` itself
+    (`components.workflow.express`)."""
+    if not workflow_type.emits_status_events:
         if not dead_letter_queue_url:
-            raise ValueError("an EXPRESS workflow needs dead_letter_queue_url to report unfinished executions")
+            raise ValueError(f"an {workflow_type} workflow needs dead_letter_queue_url to report unfinished executions")
         standard = build_definition(table_name=table_name, function_arns=function_arns,
                                     function_timeouts=function_timeouts,
                                     execution_timeout_seconds=execution_timeout_seconds, moderation=moderation)
@@ -239,6 +242,20 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
                                            "reconciler re-runs or fails it."},
         },
     }
+
+
+def stack_definition(settings: Settings, *, table_name: str, output_bucket: str, topic_arn: str,
+                     dead_letter_queue_url: str, step_arns: dict[str, str]) -> State:
+    """The definition a stack deploys: `build_definition` with the stack's settings and its resources' names
+    and ARNs (`step_arns`: the functions of `settings.workflow_functions()`). The component (inside
+    `Output.apply`) and the local stack both call this, so both run the very same definition."""
+    wf = settings.workflow
+    return build_definition(
+        table_name=table_name, function_arns=step_arns,
+        function_timeouts={step: getattr(settings.functions, step).timeout for step in settings.workflow_functions()},
+        execution_timeout_seconds=wf.execution_timeout_seconds,
+        moderation=Moderation.of(settings.moderation, output_bucket=output_bucket, topic_arn=topic_arn),
+        workflow_type=wf.kind, dead_letter_queue_url=dead_letter_queue_url)
 
 
 def unfinished_executions_pattern(state_machine_arn: str) -> dict:

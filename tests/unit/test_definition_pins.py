@@ -9,7 +9,7 @@ import json
 import pytest
 
 from components import Settings, read_stack_settings
-from components.workflow.definition import Moderation, build_definition
+from components.workflow.definition import stack_definition
 
 RESOURCES = {"table_name": "images-status", "output_bucket": "images-output",
              "topic_arn": "arn:aws:sns:eu-west-1:123456789012:images-alerts",
@@ -39,16 +39,9 @@ def stack_settings(stack: str, workflow_type: str, moderation: bool) -> Settings
 
 
 def deployed_definition(settings: Settings) -> str:
-    steps = sorted(settings.workflow_functions())
-    arns = {step: f"arn:aws:lambda:eu-west-1:123456789012:function:images-{step}" for step in steps}
-    wf = settings.workflow
-    return json.dumps(build_definition(
-        table_name=RESOURCES["table_name"], function_arns=arns,
-        function_timeouts={step: getattr(settings.functions, step).timeout for step in steps},
-        execution_timeout_seconds=wf.execution_timeout_seconds,
-        moderation=Moderation.of(settings.moderation, output_bucket=RESOURCES["output_bucket"],
-                                 topic_arn=RESOURCES["topic_arn"]),
-        workflow_type=wf.type, dead_letter_queue_url=RESOURCES["dead_letter_queue_url"]), sort_keys=True)
+    arns = {step: f"arn:aws:lambda:eu-west-1:123456789012:function:images-{step}"
+            for step in settings.workflow_functions()}
+    return json.dumps(stack_definition(settings, step_arns=arns, **RESOURCES), sort_keys=True)
 
 
 CASES = [(stack, kind, moderation) for stack in ("dev", "staging", "prod") for kind in ("STANDARD", "EXPRESS")
