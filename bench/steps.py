@@ -27,6 +27,7 @@ from typing import Any
 from bench.content import median_ms
 from bench.imaging import SIZES, photo_jpeg
 from bench.measure import ROOT
+from contract.workflow_types import STANDARD
 
 ASSUMPTIONS = {"aws_call_ms": 15, "dynamodb_call_ms": 5, "s3_mb_per_s": 90, "workflow_overhead_ms": 150,
                "lambda_platform_log_bytes": 300, "moderation_ms": 300,
@@ -59,7 +60,7 @@ def local_run(stack: str, count: int = 20) -> dict[str, float]:
     from local.samples import encode, photo
     from tests.e2e.workflow_types import stack_settings
 
-    runner = LocalRunner(stack_settings(stack, "STANDARD"), quiet=False)
+    runner = LocalRunner(stack_settings(stack, STANDARD.name), quiet=False)
     uploads = [Upload(f"p{i}.jpg", f"uploads/u{i}/p{i}.jpg", encode(photo(800 + i, 600), "JPEG", quality=85))
                for i in range(count)]
     logs = io.StringIO()

@@ -38,13 +38,10 @@ from components.settings.loading import CONFIG_SOURCE, config_failure, settings_
 from components.settings.names import name_problems
 from components.storage import Storage, secure_bucket, status_table
 from components.workflow.resources import Workflow, events_to_queue_statement, workflow
-from contract.functions import UPLOAD_PREFIX
+from contract.functions import AFTER_WORKFLOW, UPLOAD_PREFIX
 
-QUEUE_FUNCTIONS = ("s3_event_handler", "orchestrator", "dlq_processor")
 QUARANTINE_PREFIX = "quarantine/"  # flagged images' variants (`handlers.lifecycle.publication`)
 STAGING_PREFIX = "staging/"  # with moderation, variants awaiting their verdict (`handlers.lifecycle.publication`)
-# Functions created after the state machine, which they name.
-AFTER_WORKFLOW = (*QUEUE_FUNCTIONS, "reconciler")
 
 
 @dataclass(frozen=True)
@@ -199,7 +196,7 @@ class ImagePipeline(pulumi.ComponentResource):
         }
         return pulumi.Output.all(**named).apply(lambda a: policies.PipelineArns(
             account_id=self.account_id, tracing=self.settings.workflow.tracing,
-            moderation=self.settings.moderation.enabled, express=self.settings.workflow.type == "EXPRESS",
+            moderation=self.settings.moderation.enabled, workflow_type=self.settings.workflow.kind,
             **(a | {"kms_key": a["kms_key"] or None})))
 
     def _interface_services(self) -> list[str]:

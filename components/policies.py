@@ -14,12 +14,15 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contract.functions import workflow_steps
+from contract.workflow_types import STANDARD, WorkflowType
+
 Document = dict[str, Any]
 VERSION = "2012-10-17"
 
 QUEUE_CONSUMER_ACTIONS = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility",
                           "sqs:GetQueueAttributes"]
-STEP_FUNCTIONS = ("validate", "variants", "metadata")
+STEP_FUNCTIONS = workflow_steps(moderation=False)
 
 
 @dataclass(frozen=True)
@@ -43,8 +46,9 @@ class PipelineArns:
     tracing: bool = False
     moderation: bool = False
     """The workflow moderates images (Rekognition, the quarantine function, alerts)."""
-    express: bool = False
-    """An EXPRESS workflow: it sends its unfinished executions to the DLQ itself."""
+    workflow_type: WorkflowType = STANDARD
+    """Without status-change events (EXPRESS) the workflow sends its unfinished executions to the DLQ itself,
+    and the orchestrator marks images `queued`."""
 
 
 def document(*statements: Document) -> Document:
@@ -217,8 +221,9 @@ def function_policies(arns: PipelineArns) -> dict[str, Document]:
         "orchestrator": [
             allow("ConsumeUploadQueue", QUEUE_CONSUMER_ACTIONS, [arns.upload_queue]),
             allow("StartWorkflow", ["states:StartExecution"], [arns.state_machine]),
-            allow("MarkQueued", ["dynamodb:UpdateItem"], [arns.table]) if arns.express else {},
-            _kms(arns, ["kms:Decrypt"] + (["kms:GenerateDataKey"] if arns.express else []), [arns.kms_key]),
+            allow("MarkQueued", ["dynamodb:UpdateItem"], [arns.table]) if arns.workflow_type.marks_queued else {},
+            _kms(arns, ["kms:Decrypt"] + (["kms:GenerateDataKey"] if arns.workflow_type.marks_queued else []),
+                 [arns.kms_key]),
         ],
         "dlq_processor": [
             allow("ConsumeDeadLetterQueue", QUEUE_CONSUMER_ACTIONS, [arns.dead_letter_queue]),
@@ -281,13 +286,14 @@ def _moderation(arns: PipelineArns) -> list[Document]:
 
 def state_machine_policy(arns: PipelineArns) -> Document:
     """The workflow's role: invoke its three step functions, write the status table, log."""
-    invoked = (*STEP_FUNCTIONS, *(("quarantine",) if arns.moderation else ()))
+    invoked = workflow_steps(arns.moderation)
     functions = [arns.step_functions[name] for name in invoked]
     return document(
         allow("InvokeStepFunctions", ["lambda:InvokeFunction"],
               functions + [f"{arn}:*" for arn in functions]),
         allow("RecordStatus", ["dynamodb:UpdateItem"], [arns.table]),
-        allow("ReportUnfinishedExecutions", ["sqs:SendMessage"], [arns.dead_letter_queue]) if arns.express else {},
+        allow("ReportUnfinishedExecutions", ["sqs:SendMessage"], [arns.dead_letter_queue])
+        if not arns.workflow_type.emits_status_events else {},
         *_moderation(arns),
         _kms(arns, ["kms:GenerateDataKey", "kms:Decrypt"],
              [arns.kms_key, arns.alerts_key if arns.moderation else None]),

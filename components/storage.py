@@ -17,6 +17,7 @@ import pulumi_aws as aws
 
 from components import policies
 from components.settings.config import StorageSettings
+from contract.table import STATUS_TABLE, STRING
 
 # Days a staged variant may outlive its run: every run ends (or is settled) within minutes.
 STAGING_EXPIRY_DAYS = 1
@@ -92,11 +93,7 @@ def secure_bucket(name: str, settings: StorageSettings, kms_key_arn: pulumi.Inpu
 
 def status_table(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input[str] | None,
                  tags: dict[str, str], parent: pulumi.Resource) -> aws.dynamodb.Table:
-    """One item per image: `imageId` (hash) + `userId` (range), on demand.
-
-    The sparse `pending` index holds only images still `queued` or `processing` (the attribute
-    is removed at a terminal status), ordered by `pendingSince`: the reconciler's work list.
-    """
+    """One item per image, on demand, with the keys and the `pending` index of `contract.table`."""
     # DynamoDB always encrypts at rest. `enabled: False` is the AWS-owned key (no charge), what the
     # `managed` mode promises; `enabled: True` without a key would be the AWS-managed `aws/dynamodb`
     # key, billed per KMS request. With a customer key, that key.
@@ -104,12 +101,11 @@ def status_table(name: str, settings: StorageSettings, kms_key_arn: pulumi.Input
     return aws.dynamodb.Table(
         name,
         billing_mode="PAY_PER_REQUEST",
-        hash_key="imageId",
-        range_key="userId",
-        attributes=[{"name": "imageId", "type": "S"}, {"name": "userId", "type": "S"},
-                    {"name": "pending", "type": "S"}, {"name": "pendingSince", "type": "S"}],
-        global_secondary_indexes=[{"name": "pending", "hash_key": "pending", "range_key": "pendingSince",
-                                   "projection_type": "ALL"}],
+        hash_key=STATUS_TABLE.hash_key,
+        range_key=STATUS_TABLE.range_key,
+        attributes=[{"name": name, "type": STRING} for name in STATUS_TABLE.key_attributes()],
+        global_secondary_indexes=[{"name": index.name, "hash_key": index.hash_key, "range_key": index.range_key,
+                                   "projection_type": index.projection} for index in STATUS_TABLE.indexes],
         server_side_encryption=sse,
         point_in_time_recovery={"enabled": settings.point_in_time_recovery},
         deletion_protection_enabled=settings.protect,

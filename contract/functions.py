@@ -112,6 +112,19 @@ FUNCTIONS: dict[str, type] = {
 }
 FUNCTION_NAMES = tuple(FUNCTIONS)
 WORKFLOW_STEPS = ("validate", "variants", "metadata", "quarantine")  # invoked by the state machine
+MODERATION_ONLY = ("quarantine",)
+# The functions the workflow does not invoke: created after the state machine, which most of them name.
+AFTER_WORKFLOW = tuple(name for name in FUNCTIONS if name not in WORKFLOW_STEPS)
+
+
+def created_functions(moderation: bool) -> tuple[str, ...]:
+    """The functions a stack creates, in order: every one, `quarantine` only with moderation."""
+    return tuple(name for name in FUNCTIONS if moderation or name not in MODERATION_ONLY)
+
+
+def workflow_steps(moderation: bool) -> tuple[str, ...]:
+    """The functions the workflow invokes: validate, variants, metadata, and quarantine with moderation."""
+    return tuple(name for name in WORKFLOW_STEPS if moderation or name not in MODERATION_ONLY)
 
 
 def handler_path(function: str) -> str:

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 
+from contract.workflow_types import workflow_type
 from local import moderation
 from local.faults import Faults, FaultSpecError
 from local.report import Report
@@ -140,7 +141,7 @@ def summary(report: Report) -> str:
         f"regressions     {len(report.regressions)} (images not reflecting their newest upload)",
         f"duplicate executions {report.duplicate_executions}" + (
             " (EXPRESS runs a redelivered message again; one outcome is kept)"
-            if report.workflow_type == "EXPRESS" else ""),
+            if not workflow_type(report.workflow_type).exactly_once else ""),
         f"variant writes  {sum(report.variant_writes.values())} ({report.duplicate_variant_writes} rewrites of a key)",
         f"wall time       {report.wall_seconds:.2f} s",
         f"throughput      {report.images_per_second:.1f} images/s",

@@ -104,7 +104,7 @@ class Emulator:
                                           "local-alerts-inbox")  # stands in for the on-call mailbox
         self.execution_events = ExecutionEvents(self.sfn, self.sqs, self.pipeline.state_machine_arn,
                                                 self.pipeline.dlq_url, self.faults,
-                                                emitted=self.settings.workflow.type == "STANDARD")
+                                                emitted=self.settings.workflow.kind.emits_status_events)
 
     def _count_variant_write(self, params: dict[str, Any], **_: Any) -> None:
         # With moderation the variants step writes under `staging/`; publishing copies, it writes no variant again.
@@ -120,7 +120,7 @@ class Emulator:
             input_bucket=f"arn:aws:s3:::{p.input_bucket}", output_bucket=f"arn:aws:s3:::{p.output_bucket}",
             state_machine=p.state_machine_arn,
             step_functions={n: p.function_arns[n] for n in p.settings.workflow_functions()},
-            moderation=p.settings.moderation.enabled, express=p.settings.workflow.type == "EXPRESS")
+            moderation=p.settings.moderation.enabled, workflow_type=p.settings.workflow.kind)
         return policies.function_policies(arns) | {"workflow": policies.state_machine_policy(arns)}
 
     def _notifications(self) -> str:

@@ -24,11 +24,12 @@ from moto.stepfunctions.exceptions import InvalidArn
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from handlers.lifecycle import repair
+from contract.workflow_types import STANDARD, WORKFLOW_TYPES, WorkflowType, type_of_execution
 
 
-def is_express(machine: Any) -> bool:
-    return getattr(machine, "type", None) == "EXPRESS"  # moto keeps `sm_type` STANDARD whatever the type
+def machine_type(machine: Any) -> WorkflowType:
+    """The type a state machine was created with (moto keeps `sm_type` STANDARD whatever the type)."""
+    return WORKFLOW_TYPES.get(getattr(machine, "type", None), STANDARD)
 
 
 class StateMachineTypeNotSupported(AWSError):
@@ -47,7 +48,8 @@ def executions(state_machine_arn: str, status: str | None = None) -> list[Any]:
 
 
 class ExpressExecutions:
-    """Context manager applying the behaviour above to EXPRESS state machines only."""
+    """Context manager applying the behaviour above to EXPRESS state machines only (as their type,
+    `contract.workflow_types`, describes them)."""
 
     def __init__(self) -> None:
         self._patches = contextlib.ExitStack()
@@ -59,23 +61,25 @@ class ExpressExecutions:
         real_list = sfn_models.StepFunctionBackend.list_executions
 
         def execution(*args: Any, **kwargs: Any) -> Any:
-            if is_express(kwargs.get("state_machine")):
-                kwargs["exec_arn"] = (kwargs["exec_arn"].replace(":execution:", ":express:", 1)
-                                      + f":{uuid.uuid4()}")
+            kind = machine_type(kwargs.get("state_machine"))
+            if not kind.exactly_once:  # each start is a new execution: its ARN ends with a unique id
+                standard, own = f":{STANDARD.arn_segment}:", f":{kind.arn_segment}:"
+                kwargs["exec_arn"] = kwargs["exec_arn"].replace(standard, own, 1) + f":{uuid.uuid4()}"
             return real_execution(*args, **kwargs)
 
         def idempotency(machine: Any, name: str, execution_input: str) -> Any:
-            if is_express(machine):
+            if not machine_type(machine).exactly_once:
                 return None
             return real_idempotency(machine, name, execution_input)
 
         def describe(backend: Any, execution_arn: str) -> Any:
-            if repair.is_express(execution_arn):
-                raise InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'")
+            kind = type_of_execution(execution_arn)
+            if not kind.can_describe_executions:
+                raise InvalidArn(f"Invalid Arn: 'Resource type not valid in this context: {kind.arn_segment}'")
             return real_describe(backend, execution_arn)
 
         def list_executions(backend: Any, state_machine_arn: str, *args: Any, **kwargs: Any) -> Any:
-            if is_express(backend.describe_state_machine(state_machine_arn)):
+            if not machine_type(backend.describe_state_machine(state_machine_arn)).can_describe_executions:
                 raise StateMachineTypeNotSupported("This operation is not supported by this type of state machine")
             return real_list(backend, state_machine_arn, *args, **kwargs)
 

@@ -12,6 +12,7 @@ from typing import Any
 import boto3
 
 from contract.errors import InvalidUploadKey
+from contract.workflow_types import STANDARD
 from handlers.lifecycle import repair
 from handlers.lifecycle.uploads import parse_key
 from local import express
@@ -44,7 +45,7 @@ class Report:
     iam_checked: int
     iam_denied: list[str]
     delivery: dict[str, Any]
-    workflow_type: str = "STANDARD"
+    workflow_type: str = STANDARD.name
     regressions: list[str] = field(default_factory=list)
     """Images whose status item does not name their newest upload."""
     variant_writes: dict[str, int] = field(default_factory=dict)

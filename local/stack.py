@@ -3,7 +3,7 @@
 | part | on moto | done here |
 |---|---|---|
 | buckets, queues + redrive to the DLQ, table, topic | moto | created with the stack's settings |
-| state machine | moto's ASL interpreter runs the real definition | `build_definition` from `components/` |
+| state machine | moto's ASL interpreter runs the real definition | `stack_definition` from `components/` |
 | Lambda functions | moto stores them | `InProcessLambdas` runs the real handlers |
 | S3 -> handler, SQS -> Lambda pollers | not emulated usefully by moto | `local.delivery` |
 
@@ -22,8 +22,9 @@ import boto3
 
 from components.environment import function_environment
 from components.settings.config import Settings
-from components.workflow.definition import Moderation, build_definition
-from contract.functions import FUNCTION_NAMES, handler_path
+from components.workflow.definition import stack_definition
+from contract.functions import AFTER_WORKFLOW, handler_path
+from contract.table import STATUS_TABLE
 
 REGION = "eu-west-1"
 
@@ -70,16 +71,10 @@ def create_queue(sqs: Any, name: str, settings: Any, redrive: dict[str, Any] | N
 
 
 def create_status_table(dynamodb: Any, name: str) -> None:
-    """The status table as the component declares it: imageId (hash) + userId (range), the `pending` index."""
-    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": "imageId", "KeyType": "HASH"},
-                                     {"AttributeName": "userId", "KeyType": "RANGE"}],
-                          AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"}
-                                                for n in ("imageId", "userId", "pending", "pendingSince")],
-                          GlobalSecondaryIndexes=[{
-                              "IndexName": "pending", "Projection": {"ProjectionType": "ALL"},
-                              "KeySchema": [{"AttributeName": "pending", "KeyType": "HASH"},
-                                            {"AttributeName": "pendingSince", "KeyType": "RANGE"}]}])
+    """The status table as the component declares it (`contract.table`): its keys and the `pending` index."""
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST", KeySchema=STATUS_TABLE.key_schema(),
+                          AttributeDefinitions=STATUS_TABLE.attribute_definitions(),
+                          GlobalSecondaryIndexes=STATUS_TABLE.global_secondary_indexes())
 
 
 def subscribe_inbox(sqs: Any, sns: Any, topic_arn: str, name: str, *, raw: bool = True) -> str:
@@ -126,18 +121,12 @@ def deploy(settings: Settings, name: str = "local") -> LocalPipeline:
         )["FunctionArn"] for fn in names}
 
     steps = create_functions(settings.workflow_functions(), "")
-    definition = build_definition(
-        table_name=table, function_arns=steps,
-        function_timeouts={step: getattr(settings.functions, step).timeout for step in steps},
-        execution_timeout_seconds=settings.workflow.execution_timeout_seconds,
-        moderation=Moderation.of(settings.moderation, output_bucket=output_bucket, topic_arn=topic_arn),
-        workflow_type=settings.workflow.type, dead_letter_queue_url=dlq_url)
+    definition = stack_definition(settings, table_name=table, output_bucket=output_bucket, topic_arn=topic_arn,
+                                  dead_letter_queue_url=dlq_url, step_arns=steps)
     state_machine_arn = sfn.create_state_machine(
         name=f"{name}-workflow", definition=json.dumps(definition), roleArn=role,
-        type=settings.workflow.type)["stateMachineArn"]
-    functions = steps | create_functions(("s3_event_handler", "orchestrator", "dlq_processor", "reconciler"),
-                                         state_machine_arn)
-    assert set(functions) == set(settings.created_functions()) <= set(FUNCTION_NAMES)
+        type=settings.workflow.kind.name)["stateMachineArn"]
+    functions = steps | create_functions(AFTER_WORKFLOW, state_machine_arn)
     return LocalPipeline(settings=settings, input_bucket=input_bucket, output_bucket=output_bucket,
                          queue_url=queue_url, queue_arn=upload_queue_arn, dlq_url=dlq_url, dlq_arn=dlq_arn, table=table,
                          topic_arn=topic_arn, state_machine_arn=state_machine_arn, function_arns=functions,

@@ -21,7 +21,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from contract.functions import DEFAULT_REPAIR_ATTEMPTS, DUPLICATE_MODES, VariantsSettings
+from contract.functions import (
+    DEFAULT_REPAIR_ATTEMPTS,
+    DUPLICATE_MODES,
+    FUNCTION_NAMES,
+    VariantsSettings,
+    created_functions,
+    workflow_steps,
+)
 from contract.recipe import ANIMATIONS, IMAGE_FORMATS, SQUARE_CROPS, Budget, Limits, Recipe
 from contract.workflow_types import STANDARD, WORKFLOW_TYPES, WorkflowType, workflow_type
 
@@ -146,9 +153,7 @@ class FunctionsSettings:
 
     def roles(self) -> dict[str, FunctionSettings]:
         """Each function's settings, by function name (`quarantine` is created only with moderation)."""
-        return {name: getattr(self, name) for name in ("s3_event_handler", "orchestrator", "dlq_processor",
-                                                       "validate", "variants", "metadata", "reconciler",
-                                                       "quarantine")}
+        return {name: getattr(self, name) for name in FUNCTION_NAMES}
 
 
 @dataclass(frozen=True)
@@ -363,9 +368,8 @@ class Settings:
 
     def workflow_functions(self) -> tuple[str, ...]:
         """The functions the workflow invokes: validate, variants, metadata, and quarantine with moderation."""
-        return ("validate", "variants", "metadata", *(("quarantine",) if self.moderation.enabled else ()))
+        return workflow_steps(self.moderation.enabled)
 
     def created_functions(self) -> dict[str, FunctionSettings]:
         """The functions this stack creates: every one, `quarantine` only with moderation enabled."""
-        return {name: fn for name, fn in self.functions.roles().items()
-                if name != "quarantine" or self.moderation.enabled}
+        return {name: getattr(self.functions, name) for name in created_functions(self.moderation.enabled)}

@@ -55,11 +55,12 @@ def settings_warnings(s: Settings) -> list[str]:
                         "condition) and the pipeline's roles use it, or alerts and events are lost")
     warnings += _network_warnings(s)
     once, retried = step_time_budget(s)
+    rerun_by = "DLQ processor" if s.workflow.kind.emits_status_events else "reconciler"
     if once <= s.workflow.execution_timeout_seconds < retried:
         warnings.append(
             f"workflow.execution_timeout_seconds: {s.workflow.execution_timeout_seconds} s is less than the steps may "
             f"take with the longest retry backoffs ({retried} s); an execution that retries that much times out, "
-            "and the " + ("reconciler" if s.workflow.type == "EXPRESS" else "DLQ processor") + " re-runs its image")
+            f"and the {rerun_by} re-runs its image")
     return warnings
 
 

@@ -10,6 +10,7 @@ import re
 
 from components.settings.config import IMAGE_FORMATS, Settings, is_pending
 from components.settings.parsing import known_items
+from contract.workflow_types import STANDARD, WORKFLOW_TYPES
 
 # A key ARN, never an alias: IAM authorizes KMS calls against the key's ARN, so grants naming an
 # alias match nothing and every encrypted call would be denied.
@@ -123,17 +124,23 @@ def step_time_budget(s: Settings) -> tuple[int, int]:
         steps.append(fs.quarantine.timeout)
     once = sum(timeout + 10 for timeout in steps)
     # + MarkProcessing and the final status write; EXPRESS: + the report of an unfinished end (3 retries)
-    return once, once + 7 * len(steps) + 2 * 51 + (7 if s.workflow.type == "EXPRESS" else 0)
+    reports_own_end = not WORKFLOW_TYPES.get(s.workflow.type, STANDARD).emits_status_events
+    return once, once + 7 * len(steps) + 2 * 51 + (7 if reports_own_end else 0)
 
 
 def _workflow_type_problems(s: Settings) -> list[str]:
     wf, problems = s.workflow, []
-    too_long = wf.type == "EXPRESS" and wf.execution_timeout_seconds > 300
+    kind = WORKFLOW_TYPES.get(wf.type)
+    if kind is None:  # already reported as not one of the choices
+        return problems
+    # Longer than the type allows yet within the setting's range (beyond the range is a range error already).
+    too_long = kind.longest_run_seconds < wf.execution_timeout_seconds <= STANDARD.longest_run_seconds
     if too_long:
+        longest = kind.longest_run_seconds
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is above "
-                        "300, the longest an EXPRESS execution may run; set it to 300 or less, or leave it unset "
-                        "(EXPRESS's default is 300)")
-    if wf.type == "EXPRESS" and wf.log_level == "OFF":
+                        f"{longest}, the longest an {kind.name} execution may run; set it to {longest} or less, or "
+                        f"leave it unset ({kind.name}'s default is {kind.default_execution_timeout})")
+    if not kind.can_describe_executions and wf.log_level == "OFF":
         problems.append("workflow.log_level: OFF leaves an EXPRESS workflow without any record of its executions "
                         "(EXPRESS keeps no execution history); use ERROR or ALL")
     once, _ = step_time_budget(s)
@@ -141,8 +148,9 @@ def _workflow_type_problems(s: Settings) -> list[str]:
     in_range = all(fn.timeout <= 900 for fn in s.functions.roles().values()) and wf.execution_timeout_seconds >= 1
     if in_range and not too_long and once > wf.execution_timeout_seconds:
         steps = "validate, variants or metadata" + (", quarantine" if s.moderation.enabled else "")
-        remedy = ("lower those timeouts (an EXPRESS execution runs 300 s at most)" if wf.type == "EXPRESS"
-                  else "lower those timeouts or raise this one")
+        capped = kind.longest_run_seconds < STANDARD.longest_run_seconds
+        remedy = (f"lower those timeouts (an {kind.name} execution runs {kind.longest_run_seconds} s at most)"
+                  if capped else "lower those timeouts or raise this one")
         problems.append(f"workflow.execution_timeout_seconds: {wf.execution_timeout_seconds} is below what the steps "
                         f"may take once each ({once} s: the {steps} functions' timeouts + 10 s each); {remedy}")
     return problems

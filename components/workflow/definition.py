@@ -16,7 +16,7 @@ is limited to 256 KiB).
 
 Which upload wins: MarkProcessing takes the image only for a newer upload (same key: a
 larger sequencer; another key of the same image: a later event time; the rule, with items an
-earlier release finished, is `handlers.lifecycle.status.NEWER_UPLOAD`'s), for this upload when
+earlier release finished, is `contract.ownership.NEWER_UPLOAD`'s), for this upload when
 a replay queued it or a dead letter failed it before any execution ran, or for this very
 execution retrying. Every later write is conditional on this execution still owning the
 image, so an older or duplicate execution never overwrites what a newer one recorded.
@@ -33,38 +33,35 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from components.settings.config import Settings
 from components.workflow.express import report_unfinished
 from components.workflow.moderation import Moderation, completed_catches, moderation_states
 from components.workflow.states import State, catch_step_errors, lambda_task, retry
+from contract.ownership import (
+    COMPLETED,
+    FAILED,
+    FAILED_BY_DEAD_LETTER,
+    OWNED,
+    PREVIOUS_UPLOAD_ATTRIBUTES,
+    PROCESSING,
+    QUEUED,
+    RECORD_ATTRIBUTES,
+    REJECTED,
+    SETTLED_ERRORS,
+    STATUS_NOT_RECORDED,
+    TAKES_IMAGE,
+)
+from contract.workflow_types import STANDARD, WorkflowType
 
-__all__ = ["Moderation", "build_definition", "unfinished_executions_pattern"]
+__all__ = ["Moderation", "build_definition", "stack_definition", "unfinished_executions_pattern"]
 
 TRANSIENT_DYNAMODB_ERRORS = ["DynamoDB.ProvisionedThroughputExceededException",
                              "DynamoDB.ThrottlingException", "DynamoDB.RequestLimitExceeded",
                              "DynamoDB.InternalServerErrorException"]
 CONDITION_FAILED = "DynamoDB.ConditionalCheckFailedException"
 DEFAULT_TIMEOUTS = {"validate": 30, "variants": 120, "metadata": 30, "quarantine": 30}
-# Fail states whose executions need nobody's help: the image's status is already right.
-SETTLED_ERRORS = ("ImageFailed", "StaleExecution")
-STATUS_NOT_RECORDED = "StatusNotRecorded"
-# Attributes of a previous upload's outcome, removed when a newer upload takes the image.
-# What the variants step learns of the upload's content (`handlers.variants.make_and_store`'s `record`).
-RECORD_ATTRIBUTES = ("sha256", "phash", "thumbhash", "averageColor", "variantRecipe", "duplicateOf",
-                     "nearDuplicateOf", "nearDuplicateDistance", "moderationSkipped")
-OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "reason", "error", "failedAt",
-                      "completedAt", "failedBy", "deadLetterId", "queuedAt", "queuedAttempt", "repairCount",
-                      "rejectedAt", "moderationLabels", *RECORD_ATTRIBUTES)
-
 NOW = {"S.$": "$$.State.EnteredTime"}
 EXECUTION = {"S.$": "$$.Execution.Id"}
-OWNED = "#status = :processing AND #executionArn = :executionArn"
-# The condition under which an execution may take the image (see the module docstring).
-TAKES_IMAGE = ("(attribute_not_exists(#uploadId) AND (attribute_not_exists(#status) "
-               "OR #status IN (:queued, :processing) OR #updatedAt < :uploadTime)) "
-               "OR (#uploadKey = :uploadKey AND #uploadSequencer < :uploadSequencer) "
-               "OR (#uploadKey <> :uploadKey AND #uploadOrder < :uploadOrder) "
-               "OR (#uploadId = :uploadId AND (#status = :queued OR (#status = :failed AND #failedBy = :deadLetter))) "
-               f"OR ({OWNED})")
 UPLOAD_VALUES: dict[str, State] = {
     "uploadId": {"S.$": "$.upload.id"}, "uploadKey": {"S.$": "$.upload.key"},
     "uploadVersion": {"S.$": "$.upload.version"},
@@ -72,8 +69,8 @@ UPLOAD_VALUES: dict[str, State] = {
     "s3Key": {"S.$": "$.s3Key"}, "bucketName": {"S.$": "$.bucketName"},
 }
 CONSTANTS: dict[str, State] = {
-    ":processing": {"S": "processing"}, ":queued": {"S": "queued"}, ":failed": {"S": "failed"},
-    ":deadLetter": {"S": "dead-letter"}, ":executionArn": EXECUTION,
+    ":processing": {"S": PROCESSING}, ":queued": {"S": QUEUED}, ":failed": {"S": FAILED},
+    ":deadLetter": {"S": FAILED_BY_DEAD_LETTER}, ":executionArn": EXECUTION,
     ":uploadId": {"S.$": "$.upload.id"}, ":uploadKey": {"S.$": "$.upload.key"},
     ":uploadSequencer": {"S.$": "$.upload.sequencer"}, ":uploadOrder": {"S.$": "$.upload.order"},
     ":uploadTime": {"S.$": "$.upload.time"},
@@ -119,11 +116,11 @@ def _update_item(table_name: str, values: dict[str, State | str], condition: str
 def _status_states(table_name: str) -> dict[str, State]:
     mark_processing = _update_item(
         table_name,
-        {"status": {"S": "processing"}, "pending": {"S": "processing"}, "pendingSince": NOW,
+        {"status": {"S": PROCESSING}, "pending": {"S": PROCESSING}, "pendingSince": NOW,
          "executionArn": EXECUTION, "startedAt": NOW, "updatedAt": NOW, **UPLOAD_VALUES,
          # The execution input is the upload message: kept so a failed image can be replayed.
          "originalMessage": {"S.$": "States.JsonToString($)"}},
-        TAKES_IMAGE, remove=OUTCOME_ATTRIBUTES)
+        TAKES_IMAGE, remove=PREVIOUS_UPLOAD_ATTRIBUTES)
     mark_processing |= {"Catch": _catch_status_write("SkipDuplicate"), "Next": "Validate"}
 
     outcome: dict[str, State | str] = {
@@ -134,14 +131,14 @@ def _status_states(table_name: str) -> dict[str, State]:
         **{attr: f"$.results.images.record.{attr}" for attr in RECORD_ATTRIBUTES}}
     record_completed = _update_item(
         table_name,
-        {"status": {"S": "completed"}, "completedAt": NOW, "updatedAt": NOW,
+        {"status": {"S": COMPLETED}, "completedAt": NOW, "updatedAt": NOW,
          "variants": {"S.$": "States.JsonToString($.results.images.variants)"}, **outcome},
         OWNED, remove=("pending", "pendingSince"))
     record_completed |= {"Catch": _catch_status_write("Superseded"), "Next": "Done"}
 
     record_rejected = _update_item(
         table_name,
-        {"status": {"S": "rejected"}, "rejectedAt": NOW, "updatedAt": NOW,
+        {"status": {"S": REJECTED}, "rejectedAt": NOW, "updatedAt": NOW,
          "reason": {"S.$": "States.Format('moderation labels: {}', States.JsonToString($.moderation.names))"},
          "moderationLabels": {"S.$": "States.JsonToString($.moderation.labels)"},
          "variants": {"S.$": "States.JsonToString($.quarantined.variants)"}, **outcome},
@@ -150,7 +147,7 @@ def _status_states(table_name: str) -> dict[str, State]:
 
     record_failed = _update_item(
         table_name,
-        {"status": {"S": "failed"}, "failedAt": NOW, "updatedAt": NOW, "failedBy": {"S": "workflow"},
+        {"status": {"S": FAILED}, "failedAt": NOW, "updatedAt": NOW, "failedBy": {"S": "workflow"},
          "error": {"S.$": "$.failure.error"}, "reason": {"S.$": "$.failure.reason"}},
         # Only while this execution owns the image: never over `completed` or a newer upload.
         OWNED, remove=("pending", "pendingSince"))
@@ -162,14 +159,15 @@ def _status_states(table_name: str) -> dict[str, State]:
 def build_definition(*, table_name: str, function_arns: dict[str, str],
                      function_timeouts: dict[str, int] | None = None,
                      execution_timeout_seconds: int = 900, moderation: Moderation | None = None,
-                     workflow_type: str = "STANDARD", dead_letter_queue_url: str = "") -> State:
+                     workflow_type: WorkflowType = STANDARD, dead_letter_queue_url: str = "") -> State:
     """The workflow definition as a dict; serialize once with `json.dumps`.
 
-    With `moderation`, `function_arns` also names the `quarantine` function. An EXPRESS workflow
-    reports its unfinished ends to `dead_letter_queue_url` itself (`components.workflow.express`)."""
-    if workflow_type == "EXPRESS":
+    With `moderation`, `function_arns` also names the `quarantine` function. A workflow type that emits
+    no status-change events (EXPRESS) reports its unfinished ends to `dead_letter_queue_url` itself
+    (`components.workflow.express`)."""
+    if not workflow_type.emits_status_events:
         if not dead_letter_queue_url:
-            raise ValueError("an EXPRESS workflow needs dead_letter_queue_url to report unfinished executions")
+            raise ValueError(f"an {workflow_type} workflow needs dead_letter_queue_url to report unfinished executions")
         standard = build_definition(table_name=table_name, function_arns=function_arns,
                                     function_timeouts=function_timeouts,
                                     execution_timeout_seconds=execution_timeout_seconds, moderation=moderation)
@@ -201,7 +199,7 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
         "Catch": catch_step_errors(),
         "Next": "ShouldModerate" if moderation else "RecordCompleted",
     }
-    moderating = moderation_states(moderation, function_arns, timeouts, STATUS_NOT_RECORDED) if moderation else {}
+    moderating = moderation_states(moderation, function_arns, timeouts) if moderation else {}
     # With moderation, whatever this upload published is withdrawn before `failed` is recorded.
     before_failed = "WithdrawFailed" if moderation else "RecordFailed"
     if moderation:  # what Publish made public is withdrawn when `completed` is not written
@@ -244,6 +242,20 @@ def build_definition(*, table_name: str, function_arns: dict[str, str],
                                            "reconciler re-runs or fails it."},
         },
     }
+
+
+def stack_definition(settings: Settings, *, table_name: str, output_bucket: str, topic_arn: str,
+                     dead_letter_queue_url: str, step_arns: dict[str, str]) -> State:
+    """The definition a stack deploys: `build_definition` with the stack's settings and its resources' names
+    and ARNs (`step_arns`: the functions of `settings.workflow_functions()`). The component (inside
+    `Output.apply`) and the local stack both call this, so both run the very same definition."""
+    wf = settings.workflow
+    return build_definition(
+        table_name=table_name, function_arns=step_arns,
+        function_timeouts={step: getattr(settings.functions, step).timeout for step in settings.workflow_functions()},
+        execution_timeout_seconds=wf.execution_timeout_seconds,
+        moderation=Moderation.of(settings.moderation, output_bucket=output_bucket, topic_arn=topic_arn),
+        workflow_type=wf.kind, dead_letter_queue_url=dead_letter_queue_url)
 
 
 def unfinished_executions_pattern(state_machine_arn: str) -> dict:

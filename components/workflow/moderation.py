@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from components.settings.config import ModerationSettings
 from components.workflow.states import State, catch_step_errors, lambda_task, retry
+from contract.ownership import STATUS_NOT_RECORDED
 
 # Rekognition's errors worth retrying, as the SDK integration names them.
 TRANSIENT_REKOGNITION_ERRORS = ["Rekognition.ThrottlingException", "Rekognition.ProvisionedThroughputExceededException",
@@ -66,10 +67,10 @@ def _withdraw(function_arn: str, timeout: int, next_state: str, on_error: str | 
                    "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": None, "Next": on_error or next_state}]}
 
 
-def failed_withdrawal(function_arn: str, timeout: int, status_not_recorded: str) -> State:
+def failed_withdrawal(function_arn: str, timeout: int) -> State:
     """Before RecordFailed: nothing of the upload stays readable beside `failed`. If the withdrawal fails
     the status is not written either, so the DLQ processor or the reconciler settles (and withdraws) it."""
-    return _withdraw(function_arn, timeout, "RecordFailed", on_error=status_not_recorded)
+    return _withdraw(function_arn, timeout, "RecordFailed", on_error=STATUS_NOT_RECORDED)
 
 
 def completed_catches(condition_failed: list[str]) -> list[State]:
@@ -78,8 +79,8 @@ def completed_catches(condition_failed: list[str]) -> list[State]:
             {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "WithdrawUnrecorded"}]
 
 
-def moderation_states(moderation: Moderation, function_arns: dict[str, str], timeouts: dict[str, int],
-                      status_not_recorded: str) -> dict[str, State]:
+def moderation_states(moderation: Moderation, function_arns: dict[str, str], timeouts: dict[str, int]
+                      ) -> dict[str, State]:
     """Moderate -> (flagged) Quarantine -> RecordRejected -> AlertRejected -> Rejected; else Publish.
 
     A label flags the image when its name or its parent's is one of `labels` (any label when empty). An
@@ -136,9 +137,9 @@ def moderation_states(moderation: Moderation, function_arns: dict[str, str], tim
         "Flagged": {"Type": "Choice", "Choices": [rule | {"Next": "Quarantine"}], "Default": "Publish"},
         "Quarantine": quarantine | {"Catch": catch_step_errors(), "Next": "RecordRejected"},
         "Publish": publish,
-        "WithdrawFailed": failed_withdrawal(arn, timeout, status_not_recorded),
+        "WithdrawFailed": failed_withdrawal(arn, timeout),
         "WithdrawSuperseded": _withdraw(arn, timeout, "Superseded"),
-        "WithdrawUnrecorded": _withdraw(arn, timeout, status_not_recorded),
+        "WithdrawUnrecorded": _withdraw(arn, timeout, STATUS_NOT_RECORDED),
         "AlertRejected": alert,
         "Rejected": {"Type": "Succeed", "Comment": "Flagged by moderation: recorded `rejected`, variants quarantined."},
     }

@@ -14,7 +14,7 @@ import pulumi_aws as aws
 from components import policies
 from components.functions import PipelineFunction
 from components.settings.config import Settings
-from components.workflow.definition import Moderation, build_definition, unfinished_executions_pattern
+from components.workflow.definition import stack_definition, unfinished_executions_pattern
 
 
 @dataclass(frozen=True)
@@ -24,7 +24,7 @@ class Workflow:
     log_group: aws.cloudwatch.LogGroup
     state_machine: aws.sfn.StateMachine
     unfinished_rule: aws.cloudwatch.EventRule | None
-    """STANDARD only: EXPRESS executions emit no status-change events and report their own ends."""
+    """Only for a type that emits status-change events (STANDARD): EXPRESS executions report their own ends."""
     events_dead_letter_queue: aws.sqs.Queue | None
     """Events EventBridge could not deliver to the DLQ (kept 14 days; its depth alarms); STANDARD only."""
 
@@ -50,20 +50,17 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
         retention_in_days=wf.log_retention_days, tags=tags, opts=opts)
 
     steps = sorted(step_functions)  # validate, variants, metadata (+ quarantine with moderation)
-    timeouts = {step: getattr(settings.functions, step).timeout for step in steps}
 
     def build(table_name: str, bucket: str, topic_arn: str, dlq_url: str, *arns: str) -> str:
-        return json.dumps(build_definition(
-            table_name=table_name, function_arns=dict(zip(steps, arns, strict=True)), function_timeouts=timeouts,
-            execution_timeout_seconds=wf.execution_timeout_seconds,
-            moderation=Moderation.of(settings.moderation, output_bucket=bucket, topic_arn=topic_arn),
-            workflow_type=wf.type, dead_letter_queue_url=dlq_url))
+        return json.dumps(stack_definition(
+            settings, table_name=table_name, output_bucket=bucket, topic_arn=topic_arn, dead_letter_queue_url=dlq_url,
+            step_arns=dict(zip(steps, arns, strict=True))))
 
     definition = pulumi.Output.all(table.name, output_bucket, topic.arn, dead_letter_queue.url,
                                    *(step_functions[step].function.arn for step in steps)).apply(lambda a: build(*a))
     state_machine = aws.sfn.StateMachine(
         f"{name}-workflow",
-        type=wf.type,
+        type=wf.kind.name,
         role_arn=role.arn,
         definition=definition,
         logging_configuration={"level": wf.log_level, "include_execution_data": wf.include_execution_data,
@@ -74,7 +71,7 @@ def workflow(name: str, settings: Settings, *, account_id: str, table: aws.dynam
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[role_policy]),
     )
     rule, events_dlq = (unfinished_execution_events(name, state_machine, dead_letter_queue, tags, parent)
-                        if wf.type == "STANDARD" else (None, None))
+                        if wf.kind.emits_status_events else (None, None))
     return Workflow(role=role, role_policy=role_policy, log_group=log_group,
                     state_machine=state_machine, unfinished_rule=rule, events_dead_letter_queue=events_dlq)
 

@@ -18,10 +18,10 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.table import PENDING_INDEX
 from handlers.lifecycle.uploads import upload_identity, utc_iso
 
 MAX_STORED_BODY = 64 * 1024  # the original message, kept for replay; items stay far below 400 KB
-PENDING_INDEX = "pending"
 # Which upload owns the image: the one rule, stated here (the workflow's `TAKES_IMAGE` starts with it,
 # and `is_newer` is it in Python). The upload in the values takes the image when it is newer than the
 # one the item reflects: same key, a larger sequencer; another key of the image, a later event time.

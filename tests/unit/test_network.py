@@ -23,6 +23,7 @@ from components.network.services import (
 )
 from components.policies import PipelineArns, function_policies
 from components.settings import prices
+from contract.workflow_types import EXPRESS
 from tests.conftest import ROOT
 
 A, B = "subnet-0a1b2c3d4e5f60001", "subnet-0a1b2c3d4e5f60002"
@@ -172,7 +173,7 @@ def grants(document: dict, prefix: str, principal: str | None = None) -> set[tup
 
 
 @pytest.mark.parametrize("arns", [pipeline_arns(), pipeline_arns(kms_key=f"arn:aws:kms:{REGION}:{ACCOUNT}:key/data",
-                                                                 tracing=True, express=True, moderation=True)],
+                                                                 tracing=True, workflow_type=EXPRESS, moderation=True)],
                          ids=["managed", "kms-tracing-express"])
 def test_each_endpoint_allows_each_role_exactly_what_its_own_policy_allows_for_that_service(arns):
     documents = function_policies(arns)

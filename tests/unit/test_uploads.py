@@ -107,9 +107,15 @@ def test_the_upload_identity_orders_one_key_by_sequencer_and_keys_by_event_time(
     assert upload_identity(base | {"eTag": '"e"'})["version"] == "e"  # quoted or not, one ETag
 
 
-def test_the_status_rules_outside_the_workflow_are_the_definitions_own():
-    from components.workflow.definition import OWNED, TAKES_IMAGE
-    from handlers.lifecycle import status
+def test_the_workflow_takes_and_writes_the_image_under_the_contracts_ownership_rules():
+    from components.workflow.definition import build_definition
+    from contract.ownership import NEWER_UPLOAD, OWNED, PREVIOUS_UPLOAD_ATTRIBUTES, TAKES_IMAGE
 
-    assert TAKES_IMAGE.startswith(status.NEWER_UPLOAD)
-    assert status.OWNED == OWNED
+    states = build_definition(table_name="t", function_arns={"validate": "v", "variants": "r", "metadata": "m"}
+                              )["States"]
+    assert TAKES_IMAGE.startswith(NEWER_UPLOAD)  # a newer upload always takes the image
+    mark = states["MarkProcessing"]["Parameters"]
+    assert mark["ConditionExpression"] == TAKES_IMAGE
+    assert mark["UpdateExpression"].endswith("REMOVE " + ", ".join(f"#{a}" for a in PREVIOUS_UPLOAD_ATTRIBUTES))
+    for name in ("RecordCompleted", "RecordFailed"):
+        assert states[name]["Parameters"]["ConditionExpression"] == OWNED, name
