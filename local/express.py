@@ -24,7 +24,7 @@ from moto.stepfunctions.exceptions import InvalidArn
 from moto.stepfunctions.parser import models as parser_models
 from moto.stepfunctions.parser.models import stepfunctions_parser_backends
 
-from handlers.lifecycle import repair
+from contract.workflow_types import type_of_execution
 
 
 def is_express(machine: Any) -> bool:
@@ -70,7 +70,7 @@ class ExpressExecutions:
             return real_idempotency(machine, name, execution_input)
 
         def describe(backend: Any, execution_arn: str) -> Any:
-            if repair.is_express(execution_arn):
+            if not type_of_execution(execution_arn).can_describe_executions:
                 raise InvalidArn("Invalid Arn: 'Resource type not valid in this context: express'")
             return real_describe(backend, execution_arn)
 

@@ -109,7 +109,9 @@ def test_the_upload_identity_orders_one_key_by_sequencer_and_keys_by_event_time(
 
 def test_the_status_rules_outside_the_workflow_are_the_definitions_own():
     from components.workflow.definition import OWNED, TAKES_IMAGE
+    from contract import ownership
     from handlers.lifecycle import status
 
-    assert TAKES_IMAGE.startswith(status.NEWER_UPLOAD)
-    assert status.OWNED == OWNED
+    assert status.NEWER_UPLOAD is ownership.NEWER_UPLOAD and status.OWNED is ownership.OWNED  # no copy of its own
+    assert TAKES_IMAGE.startswith(ownership.NEWER_UPLOAD)
+    assert OWNED == ownership.OWNED
