@@ -35,11 +35,12 @@ def median_ms(call: Callable[[], object]) -> float:
 def run() -> tuple[str, dict[str, float]]:
     from PIL import Image
 
+    from contract.recipe import Recipe
     from handlers.image import fingerprints
     from handlers.image.imaging import make_variants_and_smallest
 
     data = photo_jpeg()
-    _, smallest = make_variants_and_smallest(data, SIZES, ["jpeg"])
+    _, smallest = make_variants_and_smallest(data, Recipe(variant_sizes=tuple(SIZES)))
 
     def from_original() -> object:
         with Image.open(BytesIO(data)) as image:
@@ -47,7 +48,7 @@ def run() -> tuple[str, dict[str, float]]:
             return fingerprints.fingerprint(data, image.convert("RGB"))
 
     figures = {
-        "variants step ms": median_ms(lambda: make_variants_and_smallest(data, SIZES, ["jpeg"])),
+        "variants step ms": median_ms(lambda: make_variants_and_smallest(data, Recipe(variant_sizes=tuple(SIZES)))),
         "sha256 ms": median_ms(lambda: fingerprints.sha256_hex(data)),
         "phash ms": median_ms(lambda: fingerprints.perceptual_hash(smallest)),
         "thumbhash ms": median_ms(lambda: fingerprints.thumbhash(smallest, fingerprints.PLACEHOLDER_SIDE)),

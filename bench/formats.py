@@ -19,23 +19,22 @@ from pathlib import Path
 
 from bench.imaging import SIZES, peak_rss_mb, photo_jpeg
 from bench.measure import ROOT, table
+from contract.recipe import Recipe
 
 RUNS = 3
-AVIF = {"quality": 60, "speed": 6}  # the component's defaults (workflow.avif_quality, avif_speed)
+AVIF = {"quality": Recipe().avif_quality, "speed": Recipe().avif_speed}  # the component's defaults
 
 
 def ours(fmt: str, data: bytes) -> int:
     from handlers.image.imaging import make_variants
 
-    return sum(len(v.data) for v in make_variants(data, SIZES, [fmt], quality={"jpeg": 85, "webp": 85,
-                                                                                 "avif": AVIF["quality"]},
-                                                  avif_speed=AVIF["speed"]))
+    return sum(len(v.data) for v in make_variants(data, Recipe(variant_sizes=tuple(SIZES), variant_formats=(fmt,))))
 
 
 def ours_avif_1280(data: bytes) -> int:
     from handlers.image.imaging import make_variants
 
-    return len(make_variants(data, [1280], ["avif"], quality=AVIF["quality"], avif_speed=AVIF["speed"])[0].data)
+    return len(make_variants(data, Recipe(variant_sizes=(1280,), variant_formats=("avif",)))[0].data)
 
 
 def ours_heic(data: bytes) -> int:

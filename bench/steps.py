@@ -37,19 +37,23 @@ ASSUMPTIONS = {"aws_call_ms": 15, "dynamodb_call_ms": 5, "s3_mb_per_s": 90, "wor
 
 
 def step_cpu(data: bytes) -> tuple[dict[str, Any], dict[str, int]]:
+    from contract.recipe import Recipe
     from handlers.image import fingerprints, imaging
+
+    def recipe(sizes: list[int], formats: list[str]) -> Recipe:
+        return Recipe(variant_sizes=tuple(sizes), variant_formats=tuple(formats))
 
     cpu: dict[str, Any] = {"validate": median_ms(lambda: imaging.inspect(data)),
                            "metadata": median_ms(lambda: imaging.extract_metadata(data)), "variants": {}}
     sizes: dict[str, int] = {}
     for fmt in ("jpeg", "webp", "avif"):
         formats = ["jpeg"] if fmt == "jpeg" else ["jpeg", fmt]
-        cpu["variants"][fmt] = median_ms(lambda f=formats: imaging.make_variants_and_smallest(data, SIZES, f))
-        variants, _ = imaging.make_variants_and_smallest(data, SIZES, [fmt])
+        cpu["variants"][fmt] = median_ms(lambda f=formats: imaging.make_variants_and_smallest(data, recipe(SIZES, f)))
+        variants, _ = imaging.make_variants_and_smallest(data, recipe(SIZES, [fmt]))
         sizes[fmt] = sum(len(v.data) for v in variants)
     # The decode and one small encode: the part of the step that does not grow with the variants.
-    cpu["variants_160"] = median_ms(lambda: imaging.make_variants_and_smallest(data, [160], ["jpeg"]))
-    _, smallest = imaging.make_variants_and_smallest(data, SIZES, ["jpeg"])
+    cpu["variants_160"] = median_ms(lambda: imaging.make_variants_and_smallest(data, recipe([160], ["jpeg"])))
+    _, smallest = imaging.make_variants_and_smallest(data, recipe(SIZES, ["jpeg"]))
     cpu["fingerprint"] = median_ms(lambda: fingerprints.fingerprint(data, smallest))
     return cpu, sizes
 

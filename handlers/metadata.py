@@ -12,18 +12,21 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract.environment import at_cold_start, current
 from contract.errors import InvalidImage
+from contract.functions import MetadataSettings
 from handlers.image import imaging
 from handlers.lifecycle import objects
 from handlers.lifecycle.clients import clients
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
+at_cold_start(MetadataSettings)
 clients.warm("s3")
 MAX_USER_METADATA = 2048  # S3 limits user metadata to 2 KB as well
 
 
-def extract(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> dict[str, Any]:
+def extract(upload: dict[str, Any], settings: MetadataSettings, s3: Any) -> dict[str, Any]:
     head = objects.head(s3, upload["bucketName"], upload["s3Key"], upload)
     size = head["ContentLength"]
     metadata = objects.read_and_inspect(upload, size, s3, lambda data, complete: imaging.extract_metadata(
@@ -43,7 +46,7 @@ def extract(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
     try:
-        return {"metadata": extract(event, objects.StepSettings.from_env(), clients.get("s3"))}
+        return {"metadata": extract(event, current(MetadataSettings), clients.get("s3"))}
     except InvalidImage as error:  # the user's file, not our error: counted apart so it does not page
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
         logger.warning("Image rejected", extra={"reason": str(error)})

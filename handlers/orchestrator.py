@@ -3,8 +3,8 @@
 The execution name is derived from the upload, so a redelivered message finds its
 execution already started (`ExecutionAlreadyExists` counts as success). The workflow's
 first state records `processing` and its execution ARN, so no status write happens here,
-except for EXPRESS workflows: their executions cannot be listed or described, so a newer
-upload is first marked `queued` (one conditional write) for the reconciler to find.
+except for a workflow type that marks uploads queued (Express: its executions cannot be listed or
+described): a newer upload is first marked `queued` (one conditional write) for the reconciler to find.
 Each record succeeds or fails alone (partial batch response); records left when the
 invocation nears its deadline are handed back untouched.
 """
@@ -12,22 +12,26 @@ invocation nears its deadline are handed back untouched.
 from __future__ import annotations
 
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from contract.environment import at_cold_start, current, in_lambda
 from contract.errors import DeadlineReached
-from handlers.lifecycle import repair, status
+from contract.functions import OrchestratorSettings
+from handlers.lifecycle import status
 from handlers.lifecycle.batch import partial_batch_response
 from handlers.lifecycle.clients import clients
 from handlers.lifecycle.uploads import execution_input, execution_name, parse_message
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
-clients.warm("stepfunctions", *(("dynamodb",) if os.environ.get("WORKFLOW_TYPE") == "EXPRESS" else ()))
+at_cold_start(OrchestratorSettings)
+clients.warm("stepfunctions")
+if in_lambda() and current(OrchestratorSettings).workflow_type.marks_queued:
+    clients.warm("dynamodb")
 
 # Time one StartExecution may take (with its retries) plus returning the response.
 SAFETY_MARGIN_MS = 5_000
@@ -46,15 +50,15 @@ def start_workflow(body: dict[str, Any], state_machine_arn: str, sfn: Any) -> bo
     return True
 
 
-def record_handler(record: dict[str, Any], lambda_context: Any = None) -> None:
+def record_handler(record: dict[str, Any], settings: OrchestratorSettings, lambda_context: Any = None) -> None:
     if lambda_context is not None and lambda_context.get_remaining_time_in_millis() < SAFETY_MARGIN_MS:
         raise DeadlineReached("handed back before the invocation deadline")
     body = parse_message(record["body"])
     logger.set_correlation_id(body["imageId"])
-    # EXPRESS executions cannot be listed later: leave a pending item the reconciler can find.
-    if repair.express_workflow():
-        status.mark_queued(clients.get("dynamodb"), os.environ["DYNAMODB_TABLE"], body)
-    started = start_workflow(body, os.environ["STEP_FUNCTIONS_ARN"], clients.get("stepfunctions"))
+    # Executions that cannot be listed later: leave a pending item the reconciler can find.
+    if settings.workflow_type.marks_queued:
+        status.mark_queued(clients.get("dynamodb"), settings.table, body)
+    started = start_workflow(body, settings.state_machine_arn, clients.get("stepfunctions"))
     metrics.add_metric(name="ExecutionsStarted" if started else "DuplicateDeliveries",
                        unit=MetricUnit.Count, value=1)
 
@@ -62,8 +66,9 @@ def record_handler(record: dict[str, Any], lambda_context: Any = None) -> None:
 @metrics.log_metrics
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    response = partial_batch_response(event.get("Records", []), lambda record: record_handler(record, context),
-                                      logger)
+    settings = current(OrchestratorSettings)
+    response = partial_batch_response(event.get("Records", []),
+                                      lambda record: record_handler(record, settings, context), logger)
     failures = response["batchItemFailures"]
     if failures:
         metrics.add_metric(name="StartFailures", unit=MetricUnit.Count, value=len(failures))

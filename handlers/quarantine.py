@@ -12,18 +12,20 @@ The layout and why it fails closed: `handlers.lifecycle.publication`. Every acti
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract.environment import at_cold_start, current
+from contract.functions import QuarantineSettings
 from handlers.lifecycle import publication
 from handlers.lifecycle.clients import clients
 from handlers.lifecycle.status import get_item
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
+at_cold_start(QuarantineSettings)
 clients.warm("s3", "dynamodb")
 
 
@@ -55,5 +57,5 @@ def settle(event: dict[str, Any], bucket: str, s3: Any, dynamodb: Any, table: st
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
-    return settle(event, os.environ["OUTPUT_BUCKET"], clients.get("s3"), clients.get("dynamodb"),
-                  os.environ.get("DYNAMODB_TABLE", ""))
+    settings = current(QuarantineSettings)
+    return settle(event, settings.output_bucket, clients.get("s3"), clients.get("dynamodb"), settings.table)

@@ -13,8 +13,8 @@ index, and each is settled:
   object is gone);
 - no item at all, because the execution's first status write kept failing and its event was
   lost: found among the executions that FAILED in the last two schedule periods before the stale
-  bound, and re-run (STANDARD; an EXPRESS workflow reports those to the DLQ itself);
-- EXPRESS executions cannot be described: one still `processing` past the stale bound has ended
+  bound, and re-run (where executions can be listed; an Express workflow reports those to the DLQ itself);
+- Express executions cannot be described: one still `processing` past the stale bound has ended
   (they run 5 minutes at most) without recording, and is re-run or `failed` like a timeout.
 Each repair raises one alert.
 """
@@ -22,7 +22,6 @@ Each repair raises one alert.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -31,17 +30,21 @@ from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 from botocore.exceptions import ClientError
 
+from contract.environment import at_cold_start, current
 from contract.errors import ReconcileIncomplete
+from contract.functions import ReconcilerSettings, RepairSettings
+from contract.ownership import QUEUED, SETTLED_ERRORS
+from contract.workflow_types import type_of_execution
 from handlers.lifecycle import repair, status
 from handlers.lifecycle.alerts import alert
 from handlers.lifecycle.clients import clients
-from handlers.lifecycle.repair import SETTLED_ERRORS, execution_arn, execution_status
+from handlers.lifecycle.repair import execution_arn, execution_status
 from handlers.lifecycle.uploads import execution_name, rerun_message, upload_identity, utc_iso
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
+at_cold_start(ReconcilerSettings)
 clients.warm("dynamodb", "stepfunctions", "sqs", "sns", "s3")
-DEFAULT_STALE_AFTER = 1_200  # seconds: the default execution timeout (900) plus a 5-minute margin
 
 
 def stored_upload(item: dict[str, Any]) -> dict[str, Any]:
@@ -74,9 +77,10 @@ def newer_object_message(upload: dict[str, Any], head: dict[str, Any], sequencer
     return body
 
 
-def settle_processing(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcome:
-    env, arn = os.environ, item["executionArn"]
-    if repair.is_express(arn):  # stale beyond the 5-minute limit, so ended; how, only its log says
+def settle_processing(item: dict[str, Any], upload: dict[str, Any], settings: RepairSettings) -> repair.Outcome:
+    arn = item["executionArn"]
+    if not type_of_execution(arn).can_describe_executions:
+        # Stale beyond the longest an execution of its type runs, so ended; how, only its log says.
         described: dict[str, Any] = {"status": repair.UNRECORDED}
     else:
         described = repair.describe_execution(clients.get("stepfunctions"), arn) or {}
@@ -88,44 +92,44 @@ def settle_processing(item: dict[str, Any], upload: dict[str, Any]) -> repair.Ou
         now_version = head and ((head.get("VersionId") or "").replace("null", "") or head["ETag"].strip('"'))
         if head is not None and now_version != item.get("uploadVersion"):
             body = newer_object_message(upload, head, item.get("uploadSequencer", ""))
-            clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"], MessageBody=json.dumps(body))
+            clients.get("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=json.dumps(body))
             return repair.Outcome("requeued", "the upload was overwritten and the newer upload's event was lost; "
                                               "the object now in S3 was queued")
     return repair.settle_ended_execution(
-        clients.get("dynamodb"), clients.get("sqs"), table=env["DYNAMODB_TABLE"], queue_url=env["SQS_QUEUE_URL"],
-        upload=upload, execution_arn=arn, status_name=state, error=described.get("error", ""),
-        cause=described.get("cause", ""), dead_letter_id=f"reconciled:{arn}", settled_by="reconciler")
+        clients.get("dynamodb"), clients.get("sqs"), settings, upload=upload, execution_arn=arn, status_name=state,
+        error=described.get("error", ""), cause=described.get("cause", ""), dead_letter_id=f"reconciled:{arn}",
+        settled_by="reconciler")
 
 
-def settle_queued(item: dict[str, Any], upload: dict[str, Any]) -> repair.Outcome:
-    env, dynamodb = os.environ, clients.get("dynamodb")
+def settle_queued(item: dict[str, Any], upload: dict[str, Any], settings: RepairSettings) -> repair.Outcome:
+    dynamodb = clients.get("dynamodb")
     since, attempt = item.get("pendingSince", ""), item.get("queuedAttempt") or str(item.get("replayCount", ""))
-    if int(item.get("repairCount", 0)) > repair.repair_attempts():
+    if int(item.get("repairCount", 0)) > settings.repair_attempts:
         reason = ("queued, but no execution recorded taking the image after every re-send (none started, or "
                   "each one's first status write kept failing)")
-        written = status.fail_queued(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"], since,
+        written = status.fail_queued(dynamodb, settings.table, upload["imageId"], upload["userId"], since,
                                      reason=reason)
         if written:
-            repair.withdraw_published(dynamodb, env["DYNAMODB_TABLE"], upload)
+            repair.withdraw_published(dynamodb, settings, upload)
         return repair.Outcome("failed" if written else "nothing", reason)
     values = {":since": {"S": since}}
-    if status.queue_again(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"],
+    if status.queue_again(dynamodb, settings.table, upload["imageId"], upload["userId"],
                           condition="#status = :queued AND pendingSince = :since", values=values, attempt=attempt):
-        clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"],
+        clients.get("sqs").send_message(QueueUrl=settings.queue_url,
                                         MessageBody=json.dumps(rerun_message(upload, attempt)))
         return repair.Outcome("requeued", f"queued re-run {attempt or '(original)'} never started; sent again")
     return repair.Outcome("nothing", "changed meanwhile")
 
 
-def unrecorded_failures(since: datetime, until: datetime, longest_run: timedelta) -> list[dict[str, Any]]:
+def unrecorded_failures(state_machine_arn: str, since: datetime, until: datetime,
+                        longest_run: timedelta) -> list[dict[str, Any]]:
     """Executions that FAILED between `since` and `until` without recording their image's status.
 
     ListExecutions returns the newest first: paging stops at executions that started so long
     before `since` that they must have stopped before it, so a run reads only recent pages.
     """
     sfn, found = clients.get("stepfunctions"), []
-    kwargs: dict[str, Any] = {"stateMachineArn": os.environ["STEP_FUNCTIONS_ARN"], "statusFilter": "FAILED",
-                              "maxResults": 100}
+    kwargs: dict[str, Any] = {"stateMachineArn": state_machine_arn, "statusFilter": "FAILED", "maxResults": 100}
     while True:
         page = sfn.list_executions(**kwargs)
         for execution in page["executions"]:
@@ -141,36 +145,36 @@ def unrecorded_failures(since: datetime, until: datetime, longest_run: timedelta
         kwargs["nextToken"] = page["nextToken"]
 
 
-def settle_unrecorded(described: dict[str, Any]) -> repair.Outcome:
+def settle_unrecorded(described: dict[str, Any], settings: RepairSettings) -> repair.Outcome:
     """An execution that failed before its image reflected it (its first status write kept failing)
     and whose EventBridge event was lost: re-run it once, as the DLQ processor would have."""
-    env, dynamodb = os.environ, clients.get("dynamodb")
+    dynamodb = clients.get("dynamodb")
     upload = json.loads(described["input"])
-    item = status.get_item(dynamodb, env["DYNAMODB_TABLE"], upload["imageId"], upload["userId"])
+    item = status.get_item(dynamodb, settings.table, upload["imageId"], upload["userId"])
     if not status.is_newer(upload_identity(upload), item):
         return repair.Outcome("nothing", "the image reflects this or a newer upload")
     attempt = repair.attempt_number(upload) + 1
     rerun = rerun_message(upload, f"repair{attempt}")
-    if execution_status(clients.get("stepfunctions"), execution_arn(env["STEP_FUNCTIONS_ARN"],
+    if execution_status(clients.get("stepfunctions"), execution_arn(settings.state_machine_arn,
                                                                      execution_name(rerun))) is not None:
         return repair.Outcome("nothing", "already re-run")
-    if attempt <= repair.repair_attempts():
-        clients.get("sqs").send_message(QueueUrl=env["SQS_QUEUE_URL"], MessageBody=json.dumps(rerun))
+    if attempt <= settings.repair_attempts:
+        clients.get("sqs").send_message(QueueUrl=settings.queue_url, MessageBody=json.dumps(rerun))
         return repair.Outcome("requeued", f"execution {described['name']} failed "
                                                   f"({described.get('error')}) before recording; re-run queued")
     reason = f"workflow execution {described['name']} failed ({described.get('error')}) before recording the image"
-    written = status.fail_dead_letter(dynamodb, env["DYNAMODB_TABLE"], upload, reason=reason, error="ExecutionFailed",
+    written = status.fail_dead_letter(dynamodb, settings.table, upload, reason=reason, error="ExecutionFailed",
                                       dead_letter_id=described["executionArn"], idempotent=False)
     if written:
-        repair.withdraw_published(dynamodb, env["DYNAMODB_TABLE"], upload)
+        repair.withdraw_published(dynamodb, settings, upload)
     return repair.Outcome("failed" if written else "nothing", reason)
 
 
-def reconcile(now: datetime) -> dict[str, int]:
-    env = os.environ
-    stale_after = timedelta(seconds=int(env.get("STALE_AFTER_SECONDS", DEFAULT_STALE_AFTER)))
+def reconcile(now: datetime, settings: ReconcilerSettings) -> dict[str, int]:
+    repairs = settings.repair
+    stale_after = timedelta(seconds=settings.stale_after_seconds)
     cutoff = now - stale_after
-    stale = status.stale_items(clients.get("dynamodb"), env["DYNAMODB_TABLE"], utc_iso(cutoff))
+    stale = status.stale_items(clients.get("dynamodb"), repairs.table, utc_iso(cutoff))
     counts = {"stale": len(stale), "requeued": 0, "failed": 0, "nothing": 0, "errors": 0}
 
     def report(upload: dict[str, Any], state: str, settle: Callable[[], repair.Outcome]) -> None:
@@ -186,23 +190,24 @@ def reconcile(now: datetime) -> dict[str, int]:
         if outcome.action != "nothing":
             image = f"{upload['userId']}/{upload['imageId']}"
             logger.warning("Reconciled an image", extra={"image": image, "outcome": outcome.detail})
-            alert(clients.get("sns"), env["SNS_TOPIC_ARN"], title=f"image-pipeline: {image} {outcome.action} by the "
+            alert(clients.get("sns"), repairs.topic_arn, title=f"image-pipeline: {image} {outcome.action} by the "
                   "reconciler", details={"image": image, "status": state, "outcome": outcome.detail})
 
     for raw in stale:
         item = status.plain_item(raw)
         upload = stored_upload(item)
-        settle = settle_queued if item.get("status") == "queued" else settle_processing
-        report(upload, item.get("status", ""), lambda item=item, upload=upload, settle=settle: settle(item, upload))
+        settle = settle_queued if item.get("status") == QUEUED else settle_processing
+        report(upload, item.get("status", ""),
+               lambda item=item, upload=upload, settle=settle: settle(item, upload, repairs))
     # Executions that never wrote a status item leave nothing pending: ask Step Functions for those
     # that became stale since about the previous run (two periods: a late or skipped run misses none).
-    # EXPRESS executions cannot be listed; those report such failures to the DLQ themselves.
-    period = timedelta(minutes=int(env.get("RECONCILE_EVERY_MINUTES", 5)))
-    recent = [] if repair.express_workflow() else unrecorded_failures(cutoff - 2 * period, cutoff,
-                                                                      longest_run=stale_after)
+    # Executions that cannot be listed (Express) report such failures to the DLQ themselves.
+    period = timedelta(minutes=settings.reconcile_every_minutes)
+    recent = (unrecorded_failures(repairs.state_machine_arn, cutoff - 2 * period, cutoff, longest_run=stale_after)
+              if repairs.workflow_type.can_describe_executions else [])
     for described in recent:
         upload = json.loads(described["input"])
-        report(upload, "no status", lambda described=described: settle_unrecorded(described))
+        report(upload, "no status", lambda described=described: settle_unrecorded(described, repairs))
     for name in ("requeued", "failed", "errors"):
         metrics.add_metric(name=f"Reconciled{name.title()}", unit=MetricUnit.Count, value=counts[name])
     if counts["errors"]:  # the others are settled; fail the run so its errors alarm fires, the next retries
@@ -216,4 +221,4 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     # A scheduled event carries its time; the local runner's virtual clock sets it too.
     scheduled = event.get("time")
     now = datetime.fromisoformat(scheduled.replace("Z", "+00:00")) if scheduled else datetime.now(UTC)
-    return reconcile(now)
+    return reconcile(now, current(ReconcilerSettings))

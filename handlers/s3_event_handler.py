@@ -9,7 +9,6 @@ is never silently dropped. No HeadObject here: the workflow reads user metadata 
 from __future__ import annotations
 
 import json
-import os
 import random
 import time
 from collections.abc import Callable
@@ -18,12 +17,15 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract.environment import at_cold_start, current
 from contract.errors import EnqueueError, InvalidMessage, InvalidUploadKey
+from contract.functions import S3EventHandlerSettings
 from handlers.lifecycle.clients import clients
 from handlers.lifecycle.uploads import message_attributes, upload_message
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
+at_cold_start(S3EventHandlerSettings)
 clients.warm("sqs")
 
 BATCH = 10  # SendMessageBatch's maximum
@@ -73,6 +75,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, int]:
     for reason in rejected:
         logger.warning("Rejected upload key", extra={"reason": reason})
     metrics.add_metric(name="RejectedKeys", unit=MetricUnit.Count, value=len(rejected))
-    enqueue(os.environ["SQS_QUEUE_URL"], uploads, clients.get("sqs"))
+    enqueue(current(S3EventHandlerSettings).queue_url, uploads, clients.get("sqs"))
     metrics.add_metric(name="UploadsEnqueued", unit=MetricUnit.Count, value=len(uploads))
     return {"enqueued": len(uploads), "rejected": len(rejected)}

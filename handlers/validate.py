@@ -11,17 +11,20 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract.environment import at_cold_start, current
 from contract.errors import InvalidImage
+from contract.functions import ValidateSettings
 from handlers.image import imaging
 from handlers.lifecycle import objects
 from handlers.lifecycle.clients import clients
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
+at_cold_start(ValidateSettings)
 clients.warm("s3")
 
 
-def validate(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) -> dict[str, Any]:
+def validate(upload: dict[str, Any], settings: ValidateSettings, s3: Any) -> dict[str, Any]:
     size = objects.head(s3, upload["bucketName"], upload["s3Key"], upload)["ContentLength"]
     imaging.check_size(size, settings.limits)
     info = objects.read_and_inspect(upload, size, s3,
@@ -35,7 +38,7 @@ def validate(upload: dict[str, Any], settings: objects.StepSettings, s3: Any) ->
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
     try:
-        result = validate(event, objects.StepSettings.from_env(), clients.get("s3"))
+        result = validate(event, current(ValidateSettings), clients.get("s3"))
     except InvalidImage as error:
         metrics.add_metric(name="ImagesRejected", unit=MetricUnit.Count, value=1)
         logger.warning("Image rejected", extra={"reason": str(error)})

@@ -21,13 +21,16 @@ from typing import Any
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
+from contract.environment import at_cold_start, current
 from contract.errors import InvalidImage
+from contract.functions import VariantsSettings
 from handlers.image import fingerprints, imaging
 from handlers.lifecycle import duplicates, objects, publication
 from handlers.lifecycle.clients import clients
 
 logger = Logger()
 metrics = Metrics(namespace="ImagePipeline")
+at_cold_start(VariantsSettings)
 clients.warm("s3", "dynamodb")
 MODERATION_MIN_SIDE = 80  # Rekognition's smallest image: 80 px each way
 MODERATION_SKIPPED = "not moderated: no variant is 80 px on each side, Rekognition's smallest image"
@@ -41,7 +44,7 @@ def variant_key(user_id: str, image_id: str, upload_token: str, size: int, exten
     return f"{publication.upload_prefix(user_id, image_id, upload_token)}{name}.{extension}"
 
 
-def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: Any,
+def make_and_store(upload: dict[str, Any], settings: VariantsSettings, s3: Any,
                    index: duplicates.Index | None = None) -> dict[str, Any]:
     """The upload's variants, its fingerprint and duplicates: `{"variants", "record", "moderationKey"}`.
 
@@ -49,7 +52,7 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
     is nothing to say), which the workflow's RecordCompleted writes as they are.
     """
     data, sha256 = objects.read_hashed(s3, upload["bucketName"], upload["s3Key"], upload)
-    imaging.check_size(len(data), settings.limits)
+    imaging.check_size(len(data), settings.recipe.limits)
     me = duplicates.Upload.from_event(upload)
     index = index if settings.duplicates != "off" else None
     original = index.claim(me, sha256) if index else None
@@ -60,7 +63,7 @@ def make_and_store(upload: dict[str, Any], settings: objects.StepSettings, s3: A
     near = index.near(me, int(fingerprint.phash, 16), sha256, settings.near_duplicate_distance) if index else None
     record = {"sha256": _s(fingerprint.sha256), "phash": _s(fingerprint.phash),
               "thumbhash": _s(fingerprint.thumbhash), "averageColor": _s(fingerprint.average_colour),
-              "variantRecipe": _s(settings.recipe), "duplicateOf": _s(original.image_id if original else None),
+              "variantRecipe": _s(settings.recipe_digest), "duplicateOf": _s(original.image_id if original else None),
               "nearDuplicateOf": _s(near.image_id if near else None),
               "nearDuplicateDistance": {"N": str(near.distance)} if near else {"NULL": True}}
     key = moderation_key(stored) if settings.moderation else None
@@ -76,18 +79,14 @@ def _s(value: str | None) -> dict[str, Any]:
     return {"S": value} if value is not None else {"NULL": True}
 
 
-def _written(key: str, settings: objects.StepSettings) -> str:
+def _written(key: str, settings: VariantsSettings) -> str:
     """Where a variant is written: its public key, or with moderation its staged one until the verdict."""
     return publication.staged_key(key) if settings.moderation else key
 
 
-def _make(data: bytes, sha256: str, upload: dict[str, Any], settings: objects.StepSettings,
+def _make(data: bytes, sha256: str, upload: dict[str, Any], settings: VariantsSettings,
           s3: Any) -> tuple[list[dict[str, Any]], fingerprints.Fingerprint]:
-    variants, smallest = imaging.make_variants_and_smallest(
-        data, settings.variant_sizes, settings.variant_formats, quality=settings.qualities or settings.quality,
-        avif_speed=settings.avif_speed, square_sizes=settings.square_sizes, crop=settings.square_crop,
-        animate=settings.animation, budget=settings.animation_budget, keep_gps=settings.keep_gps,
-        limits=settings.limits)
+    variants, smallest = imaging.make_variants_and_smallest(data, settings.recipe)
     stored = []
     for variant in variants:
         key = variant_key(upload["userId"], upload["imageId"], upload["upload"]["token"], variant.size,
@@ -100,11 +99,11 @@ def _make(data: bytes, sha256: str, upload: dict[str, Any], settings: objects.St
     return stored, fingerprints.fingerprint(data, smallest, sha256=sha256)
 
 
-def _reuse(original: duplicates.Original, upload: dict[str, Any], settings: objects.StepSettings,
+def _reuse(original: duplicates.Original, upload: dict[str, Any], settings: VariantsSettings,
            s3: Any) -> tuple[list[dict[str, Any]] | None, fingerprints.Fingerprint | None]:
     """Copies of an exact duplicate's variants, if it completed with this stack's recipe (else None)."""
     item = original.item
-    if item.get("status") != "completed" or item.get("variantRecipe") != settings.recipe:
+    if item.get("status") != "completed" or item.get("variantRecipe") != settings.recipe_digest:
         return None, None
     stored = []
     for variant in json.loads(item["variants"]):
@@ -130,7 +129,7 @@ def moderation_key(stored: list[dict[str, Any]]) -> str | None:
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
-    settings = objects.StepSettings.from_env()
+    settings = current(VariantsSettings)
     index = duplicates.Index(clients.get("dynamodb"), settings.table) if settings.table else None
     try:
         result = make_and_store(event, settings, clients.get("s3"), index)

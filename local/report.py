@@ -12,8 +12,7 @@ from typing import Any
 import boto3
 
 from contract.errors import InvalidUploadKey
-from contract.workflow_types import STANDARD
-from handlers.lifecycle import repair
+from contract.workflow_types import STANDARD, execution_name
 from handlers.lifecycle.uploads import parse_key
 from local import express
 from local.runner import LocalRunner, Upload
@@ -148,7 +147,7 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
                 target.parent.mkdir(parents=True, exist_ok=True)
                 target.write_bytes(s3.get_object(Bucket=p.output_bucket, Key=variant)["Body"].read())
             variants = [str(out_dir / v) for v in variants]
-        execution = repair.name_of(item.get("executionArn", "")) or None
+        execution = execution_name(item.get("executionArn", "")) or None
         outcomes.append(Outcome(upload.file, upload.key, key.image_id, item["status"], item.get("reason"),
                                 item.get("error"), variants, execution))
     return Report(outcomes=outcomes, wall_seconds=wall_seconds, alerts=runner.read_alerts(),

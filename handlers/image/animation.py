@@ -7,7 +7,8 @@ than `max_pixels` pixels over all frames of the largest variant, falls back to t
 and says why (`Animated.note`), so the image still completes. A GIF frame may reach outside the
 canvas; Pillow then grows the canvas (`gif_canvases`), checked before any frame is decoded.
 
-Example:
+The budget is the recipe's (`contract.recipe.Budget`). Example:
+    >>> from contract.recipe import Budget
     >>> budget = Budget(max_frames=300, max_pixels=30_000_000)
     >>> budget.refusal(frames=220, width=240, height=150) is None
     True
@@ -25,24 +26,6 @@ from io import BytesIO
 from PIL import Image, ImageSequence
 
 from contract.errors import InvalidImage
-
-ANIMATION_MODES = ("first_frame", "animated_webp")
-
-
-@dataclass(frozen=True)
-class Budget:
-    max_frames: int = 300
-    max_pixels: int = 30_000_000
-
-    def refusal(self, *, frames: int, width: int, height: int) -> str | None:
-        """Why an animation this size gets its first frame only, or None when it fits."""
-        if frames > self.max_frames:
-            return (f"the animation has {frames} frames; animated variants allow {self.max_frames}: "
-                    "the first frame is used")
-        if frames * width * height > self.max_pixels:
-            return (f"the animation is {frames} frames x {width}x{height} = {frames * width * height:,} pixels; "
-                    f"animated variants allow {self.max_pixels:,}: the first frame is used")
-        return None
 
 
 def gif_canvases(data: bytes) -> Iterator[tuple[int, int]]:

@@ -2,7 +2,8 @@
 
 Example:
     >>> from PIL import Image
-    >>> variant = encode(Image.new("RGBA", (4, 3)), size=4, fmt="jpeg", shape="fit", quality=85)
+    >>> from contract.recipe import Recipe
+    >>> variant = encode(Image.new("RGBA", (4, 3)), Recipe(), size=4, fmt="jpeg", shape="fit")
     >>> variant.content_type, variant.extension, (variant.width, variant.height)
     ('image/jpeg', 'jpg', (4, 3))
 """
@@ -14,6 +15,7 @@ from io import BytesIO
 
 from PIL import Image
 
+from contract.recipe import Recipe
 from handlers.image import colour
 
 SAVE_FORMATS = {"jpeg": ("JPEG", "image/jpeg", "jpg"), "webp": ("WEBP", "image/webp", "webp"),
@@ -52,16 +54,17 @@ def icc_for(icc: bytes | None, mode: str) -> bytes | None:
     return icc if space == {"RGB": b"RGB ", "RGBA": b"RGB ", "L": b"GRAY", "LA": b"GRAY"}.get(mode) else None
 
 
-def encode(pixels: Image.Image, *, size: int, fmt: str, shape: str, quality: int, avif_speed: int = 6,
-           in_srgb: bool = False, source_icc: bytes | None = None, exif: bytes | None = None) -> Variant:
-    """`pixels` saved as `fmt` ("jpeg", "webp", "avif"): tagged sRGB when `in_srgb` (converted),
-    else with the source's profile where it describes the saved pixels; `exif` embedded if given."""
+def encode(pixels: Image.Image, recipe: Recipe, *, size: int, fmt: str, shape: str, in_srgb: bool = False,
+           source_icc: bytes | None = None, exif: bytes | None = None) -> Variant:
+    """`pixels` saved as `fmt` ("jpeg", "webp", "avif") at the recipe's quality (and AVIF speed) for it:
+    tagged sRGB when `in_srgb` (converted), else with the source's profile where it describes the saved
+    pixels; `exif` embedded if given."""
     pillow_format, content_type, extension = SAVE_FORMATS[fmt]
     ready = for_format(pixels, pillow_format)
     ready.info = {}  # savers fall back to info: a JPEG comment or the source's profile would leak through
-    options: dict[str, object] = {"quality": quality}
+    options: dict[str, object] = {"quality": recipe.qualities[fmt]}
     if pillow_format == "AVIF":
-        options["speed"] = avif_speed
+        options["speed"] = recipe.avif_speed
     # Baseline JPEG: progressive encoding costs ~6x the encode time for little gain at these sizes.
     if profile := colour.SRGB_ICC if in_srgb else icc_for(source_icc, ready.mode):
         options["icc_profile"] = profile

@@ -15,7 +15,8 @@ Example:
     >>> from io import BytesIO
     >>> from PIL import Image
     >>> buffer = BytesIO(); Image.new("RGB", (4000, 3000)).save(buffer, "JPEG")
-    >>> [(v.size, v.width, v.height) for v in make_variants(buffer.getvalue(), [1280, 160], ["jpeg"])]
+    >>> recipe = Recipe(variant_sizes=(1280, 160))
+    >>> [(v.size, v.width, v.height) for v in make_variants(buffer.getvalue(), recipe)]
     [(1280, 1280, 960), (160, 160, 120)]
 """
 
@@ -27,12 +28,13 @@ import struct
 from collections.abc import Callable
 from dataclasses import dataclass
 from io import BytesIO
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from pi_heif import register_heif_opener
 from PIL import Image
 
 from contract.errors import InvalidImage
+from contract.recipe import Limits, Recipe
 from handlers.image import animation, colour, crops, encoding
 from handlers.image import exif as exif_fields
 from handlers.image.encoding import Variant
@@ -61,7 +63,7 @@ HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"
 MAX_TEXT = exif_fields.MAX_TEXT
 # Antialiased bicubic: at these downscale ratios indistinguishable from Lanczos, ~30 % faster.
 RESAMPLE = Image.Resampling.BICUBIC
-DEFAULT_BUDGET = animation.Budget()
+DEFAULT_LIMITS = Limits()
 
 
 class NeedWholeFile(Exception):
@@ -69,15 +71,6 @@ class NeedWholeFile(Exception):
 
     Not an `InvalidImage`: it never rejects an upload.
     """
-
-
-@dataclass(frozen=True)
-class Limits:
-    """What validation accepts; the defaults equal the component's."""
-
-    max_bytes: int = 52_428_800
-    max_pixels: int = 50_000_000
-    allowed_formats: tuple[str, ...] = ("JPEG", "PNG", "GIF", "WEBP", "HEIF")
 
 
 @dataclass(frozen=True)
@@ -162,7 +155,7 @@ def _frames(image: Image.Image, fmt: str, complete: bool) -> int:
         return count
 
 
-def inspect(data: bytes, limits: Limits = Limits(), *, complete: bool = True) -> ImageInfo:
+def inspect(data: bytes, limits: Limits = DEFAULT_LIMITS, *, complete: bool = True) -> ImageInfo:
     """Format, size, mode and frame count from the header, within `limits`.
 
     `complete=False` means `data` is only the first bytes of the file: the answer is then the
@@ -250,27 +243,25 @@ def _fit(width: int, height: int, long_edge: int) -> tuple[int, int]:
     return max(1, round(width * scale)), max(1, round(height * scale))
 
 
-def make_variants(data: bytes, sizes: list[int], formats: list[str], **options: Any) -> list[Variant]:
-    """Every size x format (see `make_variants_and_smallest`, which also returns the smallest pixels)."""
-    return make_variants_and_smallest(data, sizes, formats, **options)[0]
+def make_variants(data: bytes, recipe: Recipe) -> list[Variant]:
+    """Every size x format of `recipe` (see `make_variants_and_smallest`, which also returns the smallest pixels)."""
+    return make_variants_and_smallest(data, recipe)[0]
 
 
-def make_variants_and_smallest(
-        data: bytes, sizes: list[int], formats: list[str], *, quality: int | dict[str, int] = 85,
-        avif_speed: int = 6, square_sizes: list[int] | tuple[int, ...] = (), crop: str = "attention",
-        animate: str = "first_frame", budget: animation.Budget = DEFAULT_BUDGET,
-        keep_gps: bool = False, limits: Limits = Limits()) -> tuple[list[Variant], Image.Image]:
-    """Every size x format, decoding the upload once; metadata stripped unless `keep_gps`. Also returns
-    the smallest fitted variant's pixels (sRGB, before encoding): placeholders and hashes come from them.
+def make_variants_and_smallest(data: bytes, recipe: Recipe) -> tuple[list[Variant], Image.Image]:
+    """Every size x format of `recipe`, decoding the upload once; metadata stripped unless `recipe.keep_gps`.
+    Also returns the smallest fitted variant's pixels (sRGB, before encoding): placeholders and hashes come
+    from them.
 
     Pixels with an ICC profile are converted to sRGB first and the variants tagged sRGB
-    (`handlers.image.colour`); pixels without one are left as they are. `quality` is one number for
-    every format, or one per format (`{"jpeg": 85, "webp": 85, "avif": 60}`). `square_sizes`
-    adds square variants, cropped where `crop` says (`handlers.image.crops`). `animate="animated_webp"`
-    makes the WebP variants of an animated upload animated, within `budget` (`handlers.image.animation`).
+    (`handlers.image.colour`); pixels without one are left as they are. Each format has its quality
+    (`recipe.qualities`). `recipe.square_sizes` adds square variants, cropped where `recipe.square_crop`
+    says (`handlers.image.crops`). `recipe.animation == "animated_webp"` makes the WebP variants of an
+    animated upload animated, within `recipe.budget` (`handlers.image.animation`).
     """
+    sizes, formats, limits = recipe.variant_sizes, recipe.variant_formats, recipe.limits
     ordered = sorted(set(sizes), reverse=True)
-    squares = sorted(set(square_sizes), reverse=True)
+    squares = sorted(set(recipe.square_sizes), reverse=True)
     image, exif, icc = _decode(data, ordered[0], limits, squares[0] if squares else 0)
     if image.mode != "CMYK":  # palette and 16-bit pixels first; CMYK goes through its profile
         image = _normalize(image)
@@ -278,15 +269,14 @@ def make_variants_and_smallest(
     if icc and not in_srgb and not colour.readable(icc):
         icc = None  # never passed on
     current = _normalize(image)
-    exif_out = exif_fields.upright_copy(exif) if keep_gps else None  # pixels are already upright
+    exif_out = exif_fields.upright_copy(exif) if recipe.keep_gps else None  # pixels are already upright
 
     def encode(pixels: Image.Image, size: int, fmt: str, shape: str) -> Variant:
-        return encoding.encode(pixels, size=size, fmt=fmt, shape=shape, avif_speed=avif_speed, exif=exif_out,
-                               quality=quality.get(fmt, 85) if isinstance(quality, dict) else quality,
-                               in_srgb=in_srgb, source_icc=icc)
+        return encoding.encode(pixels, recipe, size=size, fmt=fmt, shape=shape, exif=exif_out, in_srgb=in_srgb,
+                               source_icc=icc)
 
     variants: list[Variant] = []
-    square = current.crop(crops.square_box(current, crop)) if squares else None
+    square = current.crop(crops.square_box(current, recipe.square_crop)) if squares else None
     for size in squares:  # never upscaled: a smaller image gives a smaller square
         if square is not None and square.width > size:
             square = square.resize((size, size), RESAMPLE, reducing_gap=3.0)
@@ -296,8 +286,8 @@ def make_variants_and_smallest(
         if current.size != target:
             current = current.resize(target, RESAMPLE, reducing_gap=3.0)
         variants += [encode(current, size, fmt, "fit") for fmt in formats]
-    if animate == "animated_webp" and "webp" in formats:
-        variants = _animate(data, variants, ordered, image.size, quality, budget, limits)
+    if recipe.animation == "animated_webp" and "webp" in formats:
+        variants = _animate(data, variants, ordered, image.size, recipe)
     return sorted(variants, key=lambda v: (v.shape, -v.size, v.format)), current
 
 
@@ -308,8 +298,9 @@ def _noted(variants: list[Variant], stills: list[Variant], note: str) -> list[Va
 
 
 def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple[int, int],
-             quality: int | dict[str, int], budget: animation.Budget, limits: Limits) -> list[Variant]:
+             recipe: Recipe) -> list[Variant]:
     """The fitted WebP variants of an animated upload replaced by animated ones, or noted why not."""
+    limits = recipe.limits
     image, fmt = _open(data, limits)
     with image:
         grows, canvas = animation.gif_growth(data, limits.max_pixels) if fmt == "GIF" else (0, image.size)
@@ -317,7 +308,7 @@ def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple
         if frames < 2:
             return variants
         largest = _fit(*size, sizes[0])
-        refusal = budget.refusal(frames=frames, width=largest[0], height=largest[1])
+        refusal = recipe.budget.refusal(frames=frames, width=largest[0], height=largest[1])
         if grows:  # its frames would be decoded larger than the image validated, and squeezed to its size
             refusal = (f"frame {grows} of the GIF makes its canvas {canvas[0]}x{canvas[1]}, larger than the first "
                        f"frame's {image.width}x{image.height}: the first frame is used")
@@ -328,7 +319,7 @@ def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple
         try:
             made = animation.animated_webps(
                 image, [(s, _fit(*size, s)) for s in sizes],
-                quality=quality.get("webp", 85) if isinstance(quality, dict) else quality,
+                quality=recipe.webp_quality,
                 prepare=lambda frame: colour.to_srgb(_normalize(frame.convert("RGBA")), icc)[0],
                 icc_profile=colour.SRGB_ICC if icc else None)
         except animation.AnimationRefused as refused:
@@ -338,7 +329,7 @@ def _animate(data: bytes, variants: list[Variant], sizes: list[int], size: tuple
     return [v for v in variants if v not in stills] + animated
 
 
-def extract_metadata(data: bytes, *, keep_gps: bool = False, limits: Limits = Limits(),
+def extract_metadata(data: bytes, *, keep_gps: bool = False, limits: Limits = DEFAULT_LIMITS,
                      complete: bool = True) -> dict[str, object]:
     """Camera, capture time, orientation and dimensions (GPS only with `keep_gps`); small, bounded, JSON-safe.
 

@@ -11,11 +11,12 @@ Example:
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import boto3
 from botocore.config import Config
+
+from contract.environment import in_lambda
 
 # Standard retry mode: bounded exponential backoff with jitter for throttling and 5xx.
 CONFIG = Config(retries={"mode": "standard", "max_attempts": 3}, connect_timeout=3, read_timeout=10)
@@ -33,7 +34,7 @@ class Clients:
 
     def warm(self, *services: str) -> None:
         """Create these clients now when running inside Lambda (during the init phase)."""
-        if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        if in_lambda():
             for service in services:
                 self.get(service)
 

@@ -3,87 +3,25 @@
 Throttling and 5xx become `TransientError` (the state machine retries it); a missing
 object is permanent (`InvalidImage`); an object overwritten since its event is
 `UploadSuperseded` (S3 answers 412 to the event's ETag as If-Match, or the version is
-read by id where the bucket is versioned). Settings come from the function's environment.
+read by id where the bucket is versioned).
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
-import os
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError
 
 from contract.errors import InvalidImage, TransientError, UploadSuperseded
-from handlers.image.animation import Budget
-from handlers.image.imaging import Limits
 
 TRANSIENT_CODES = {"SlowDown", "ServiceUnavailable", "InternalError", "RequestTimeout", "Throttling",
                    "ThrottlingException", "RequestLimitExceeded", "503", "500"}
 T = TypeVar("T")
 HEAD_BYTES = 64 * 1024  # JPEG/PNG/GIF/WebP headers, and EXIF (at most 64 KiB), live here
 READ_CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class StepSettings:
-    limits: Limits
-    keep_gps: bool
-    output_bucket: str
-    variant_sizes: list[int]
-    variant_formats: list[str]
-    quality: int
-    cache_control: str
-    qualities: dict[str, int] = field(default_factory=dict)  # per variant format; `quality` where absent
-    avif_speed: int = 6
-    square_sizes: list[int] = field(default_factory=list)
-    square_crop: str = "attention"
-    animation: str = "first_frame"
-    animation_budget: Budget = field(default_factory=Budget)
-    table: str = ""
-    duplicates: str = "flag"  # off | flag | reuse
-    near_duplicate_distance: int = 4
-    moderation: bool = False
-
-    @property
-    def recipe(self) -> str:
-        """A short digest of everything that shapes the variants: two uploads of the same bytes made with
-        the same recipe have the same variants (what `duplicates: reuse` relies on)."""
-        shaping = (self.variant_sizes, self.variant_formats, self.qualities or self.quality, self.avif_speed,
-                   self.square_sizes, self.square_crop, self.animation, self.animation_budget, self.keep_gps,
-                   self.cache_control)
-        return hashlib.sha256(repr(shaping).encode()).hexdigest()[:16]
-
-    @classmethod
-    def from_env(cls) -> StepSettings:
-        env = os.environ
-        return cls(
-            limits=Limits(max_bytes=int(env.get("MAX_IMAGE_BYTES", 52_428_800)),
-                          max_pixels=int(env.get("MAX_PIXELS", 50_000_000)),
-                          allowed_formats=tuple(env.get("ALLOWED_FORMATS", "JPEG,PNG,GIF,WEBP,HEIF").split(","))),
-            keep_gps=env.get("KEEP_GPS", "false") == "true",
-            output_bucket=env.get("OUTPUT_BUCKET", ""),
-            variant_sizes=[int(s) for s in env.get("VARIANT_SIZES", "1280,640,160").split(",")],
-            variant_formats=env.get("VARIANT_FORMATS", "jpeg").split(","),
-            quality=int(env.get("JPEG_QUALITY", 85)),
-            qualities={"jpeg": int(env.get("JPEG_QUALITY", 85)),
-                       "webp": int(env.get("WEBP_QUALITY", env.get("JPEG_QUALITY", 85))),
-                       "avif": int(env.get("AVIF_QUALITY", 60))},
-            avif_speed=int(env.get("AVIF_SPEED", 6)),
-            square_sizes=[int(s) for s in env.get("SQUARE_SIZES", "").split(",") if s],
-            square_crop=env.get("SQUARE_CROP", "attention"),
-            animation=env.get("ANIMATION", "first_frame"),
-            animation_budget=Budget(max_frames=int(env.get("MAX_ANIMATION_FRAMES", 300)),
-                                    max_pixels=int(env.get("MAX_ANIMATION_PIXELS", 30_000_000))),
-            cache_control=env.get("CACHE_CONTROL", "public, max-age=31536000, immutable"),
-            table=env.get("DYNAMODB_TABLE", ""),
-            duplicates=env.get("DUPLICATES", "flag"),
-            near_duplicate_distance=int(env.get("NEAR_DUPLICATE_DISTANCE", 4)),
-            moderation=env.get("MODERATION", "false") == "true",
-        )
 
 
 def _translate(error: ClientError, bucket: str, key: str) -> Exception:

@@ -22,8 +22,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from contract.ownership import COMPLETED, UNFINISHED
 from handlers.lifecycle import objects
-from handlers.lifecycle.status import UNFINISHED
 from handlers.lifecycle.uploads import upload_identity
 
 STAGING_PREFIX = "staging/"
@@ -77,7 +77,7 @@ def keeps_published(item: dict[str, Any] | None, upload_id: str, execution_arn: 
     if not item or item.get("uploadId", {}).get("S") != upload_id:
         return False
     state = item.get("status", {}).get("S")
-    return state == "completed" or (state in UNFINISHED and item.get("executionArn", {}).get("S") != execution_arn)
+    return state == COMPLETED or (state in UNFINISHED and item.get("executionArn", {}).get("S") != execution_arn)
 
 
 def withdraw(prefix: str, bucket: str, s3: Any) -> int:

@@ -4,8 +4,8 @@
     failed -> queued -> processing ...                     (a replay or a repair of that upload)
     any state -> processing                                (a newer upload of the image takes it)
 
-The workflow's own writes are in `components.workflow.definition`; the conditions here are
-the same rules (a test keeps `NEWER_UPLOAD` equal to the definition's). Items carry
+The workflow's own writes are in `components.workflow.definition`; both apply the rules of
+`contract.ownership` (`NEWER_UPLOAD`, `OWNED`; `is_newer` is `NEWER_UPLOAD` in Python). Items carry
 `pending`/`pendingSince` while not terminal: a sparse index the reconciler reads.
 """
 
@@ -18,28 +18,20 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from contract.ownership import (
+    FAILED,
+    FAILED_BY_DEAD_LETTER,
+    NEWER_UPLOAD,
+    OWNED,
+    PROCESSING,
+    QUEUED,
+    RESULT_ATTRIBUTES,
+    UNFINISHED,
+)
 from contract.table import PENDING_INDEX
 from handlers.lifecycle.uploads import upload_identity, utc_iso
 
 MAX_STORED_BODY = 64 * 1024  # the original message, kept for replay; items stay far below 400 KB
-# Which upload owns the image: the one rule, stated here (the workflow's `TAKES_IMAGE` starts with it,
-# and `is_newer` is it in Python). The upload in the values takes the image when it is newer than the
-# one the item reflects: same key, a larger sequencer; another key of the image, a later event time.
-# An item without `uploadId` reflects no upload yet (no item; `queued`, `processing`) or was finished
-# by a release before the upload identity existed. An upgrade never changes a finished image's
-# outcome: such an item owns its image against every upload not provably newer, that is one whose
-# event time is not after the item's last write (its upload came before its processing started).
-NEWER_UPLOAD = ("(attribute_not_exists(#uploadId) AND (attribute_not_exists(#status) "
-                "OR #status IN (:queued, :processing) OR #updatedAt < :uploadTime)) "
-                "OR (#uploadKey = :uploadKey AND #uploadSequencer < :uploadSequencer) "
-                "OR (#uploadKey <> :uploadKey AND #uploadOrder < :uploadOrder)")
-UNFINISHED = ("queued", "processing")
-OWNED = "#status = :processing AND #executionArn = :executionArn"
-# A previous upload's outcome, removed when a dead letter fails a newer upload (the workflow's own list:
-# `components.workflow.definition.OUTCOME_ATTRIBUTES`; a test keeps these covering it).
-OUTCOME_ATTRIBUTES = ("variants", "metadata", "format", "width", "height", "completedAt", "executionArn", "startedAt",
-                      "rejectedAt", "moderationLabels", "sha256", "phash", "thumbhash", "averageColor",
-                      "variantRecipe", "duplicateOf", "nearDuplicateOf", "nearDuplicateDistance", "moderationSkipped")
 
 
 def now() -> str:
@@ -74,7 +66,7 @@ def _update(dynamodb: Any, table: str, key: dict[str, Any], update: str, conditi
 
 
 def _failure_values(reason: str, error: str, dead_letter_id: str) -> dict[str, Any]:
-    return {":failed": {"S": "failed"}, ":reason": {"S": reason[:1000]}, ":error": {"S": error[:200]},
+    return {":failed": {"S": FAILED}, ":reason": {"S": reason[:1000]}, ":error": {"S": error[:200]},
             ":now": {"S": now()}, ":deadLetterId": {"S": dead_letter_id}}
 
 
@@ -94,7 +86,7 @@ def is_newer(identity: dict[str, str], item: dict[str, Any] | None) -> bool:
 def _upload_values(body: dict[str, Any]) -> dict[str, Any]:
     """The values `NEWER_UPLOAD` compares, and the upload's fields an item records, for `body`'s upload."""
     identity = upload_identity(body)
-    return {":queued": {"S": "queued"}, ":processing": {"S": "processing"}, ":uploadId": {"S": identity["id"]},
+    return {":queued": {"S": QUEUED}, ":processing": {"S": PROCESSING}, ":uploadId": {"S": identity["id"]},
             ":uploadKey": {"S": identity["key"]}, ":uploadSequencer": {"S": identity["sequencer"]},
             ":uploadOrder": {"S": identity["order"]}, ":uploadTime": {"S": identity["time"]},
             ":uploadVersion": {"S": identity["version"]}, ":s3Key": {"S": body["s3Key"]},
@@ -102,7 +94,7 @@ def _upload_values(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason: str, error: str,
-                     dead_letter_id: str, failed_by: str = "dead-letter", idempotent: bool = True) -> bool:
+                     dead_letter_id: str, failed_by: str = FAILED_BY_DEAD_LETTER, idempotent: bool = True) -> bool:
     """`failed` for an upload no execution ever started (the caller checked); True if written.
 
     Written when the upload is newer than what the item reflects, when a replay had queued
@@ -118,7 +110,7 @@ def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason:
     if len(message) <= MAX_STORED_BODY:
         values[":body"] = {"S": message}
         update += ", originalMessage = :body"
-    update += " REMOVE #pending, pendingSince, " + ", ".join(f"#{a}" for a in OUTCOME_ATTRIBUTES)
+    update += " REMOVE #pending, pendingSince, " + ", ".join(f"#{a}" for a in RESULT_ATTRIBUTES)
     condition = f"{NEWER_UPLOAD} OR (#uploadId = :uploadId AND #status = :queued)"
     if idempotent:  # a retried record of the same dead letter reports what it wrote the first time
         condition += " OR (#status = :failed AND #deadLetterId = :deadLetterId)"
@@ -126,9 +118,10 @@ def fail_dead_letter(dynamodb: Any, table: str, body: dict[str, Any], *, reason:
 
 
 def mark_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> bool:
-    """`queued` for a newer upload whose EXPRESS execution is about to start; True if written.
+    """`queued` for a newer upload whose execution is about to start (a workflow type that marks uploads
+    queued: Express); True if written.
 
-    EXPRESS executions cannot be listed afterwards, so this pending item is what lets the reconciler
+    Express executions cannot be listed afterwards, so this pending item is what lets the reconciler
     re-send an upload whose execution never recorded anything (its first status write kept failing and
     its report was lost, or it never ran). An older or duplicate upload writes nothing.
     """
@@ -144,7 +137,7 @@ def mark_queued(dynamodb: Any, table: str, body: dict[str, Any]) -> bool:
         values[":body"] = {"S": message}
         update += ", originalMessage = :body"
     update += (" REMOVE #reason, #error, failedAt, #failedBy, #deadLetterId, queuedAttempt, "
-               + ", ".join(f"#{a}" for a in OUTCOME_ATTRIBUTES))
+               + ", ".join(f"#{a}" for a in RESULT_ATTRIBUTES))
     return _update(dynamodb, table, _key(body["imageId"], body["userId"]), update, NEWER_UPLOAD, values) is not None
 
 
@@ -152,7 +145,7 @@ def fail_owned(dynamodb: Any, table: str, image_id: str, user_id: str, execution
                error: str, dead_letter_id: str, failed_by: str) -> bool:
     """`failed`, only while `execution_arn` still owns the image (or this dead letter already wrote it)."""
     values = _failure_values(reason, error, dead_letter_id) | {
-        ":processing": {"S": "processing"}, ":executionArn": {"S": execution_arn}, ":by": {"S": failed_by}}
+        ":processing": {"S": PROCESSING}, ":executionArn": {"S": execution_arn}, ":by": {"S": failed_by}}
     update = ("SET #status = :failed, #reason = :reason, #error = :error, failedAt = :now, updatedAt = :now, "
               "#failedBy = :by, #deadLetterId = :deadLetterId REMOVE #pending, pendingSince")
     condition = f"({OWNED}) OR (#status = :failed AND #deadLetterId = :deadLetterId)"
@@ -163,7 +156,7 @@ def fail_queued(dynamodb: Any, table: str, image_id: str, user_id: str, pending_
                 reason: str) -> bool:
     """`failed` for an image queued for a replay or repair that never started (unchanged since `pending_since`)."""
     values = _failure_values(reason, "NeverStarted", f"queued-{pending_since}") | {
-        ":queued": {"S": "queued"}, ":since": {"S": pending_since}, ":by": {"S": "reconciler"}}
+        ":queued": {"S": QUEUED}, ":since": {"S": pending_since}, ":by": {"S": "reconciler"}}
     update = ("SET #status = :failed, #reason = :reason, #error = :error, failedAt = :now, updatedAt = :now, "
               "#failedBy = :by, #deadLetterId = :deadLetterId REMOVE #pending, pendingSince")
     return _update(dynamodb, table, _key(image_id, user_id), update,
@@ -176,7 +169,7 @@ def queue_again(dynamodb: Any, table: str, image_id: str, user_id: str, *, condi
     update = ("SET #status = :queued, #pending = :queued, pendingSince = :now, queuedAt = :now, updatedAt = :now, "
               "queuedAttempt = :attempt, repairCount = if_not_exists(repairCount, :zero) + :one "
               "REMOVE #reason, #error, failedAt, #failedBy, #deadLetterId")
-    values = values | {":queued": {"S": "queued"}, ":now": {"S": now()}, ":attempt": {"S": attempt},
+    values = values | {":queued": {"S": QUEUED}, ":now": {"S": now()}, ":attempt": {"S": attempt},
                        ":zero": {"N": "0"}, ":one": {"N": "1"}}
     return _update(dynamodb, table, _key(image_id, user_id), update, condition, values) is not None
 

@@ -19,6 +19,7 @@ import pytest
 from moto import mock_aws
 
 from components import Settings, parse_settings, read_stack_settings
+from components.environment import function_environment
 from handlers.lifecycle.clients import clients
 from handlers.lifecycle.uploads import execution_input, upload_message
 from local.inprocess import MOTO_CONFIG, InProcessLambdas, LambdaContext, sqs_event
@@ -83,12 +84,13 @@ def pipeline(monkeypatch) -> Iterator[Pipeline]:
         role = iam.create_role(RoleName="workflow", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         machine = sfn.create_state_machine(name="workflow", definition=json.dumps(STATE_MACHINE),
                                            roleArn=role)["stateMachineArn"]
-        for name, value in {"SQS_QUEUE_URL": queue_url, "DLQ_URL": dlq_url, "DYNAMODB_TABLE": "status",
-                            "SNS_TOPIC_ARN": topic_arn, "STEP_FUNCTIONS_ARN": machine, "OUTPUT_BUCKET": "output",
-                            "MAX_RECEIVE_COUNT": "3",
-                            "POWERTOOLS_METRICS_NAMESPACE": "ImagePipeline",
-                            "POWERTOOLS_SERVICE_NAME": "tests"}.items():
+        # Every function's variables, as the component writes them (they never conflict: one environment).
+        functions = function_environment(settings, queue_url=queue_url, dlq_url=dlq_url, table_name="status",
+                                         topic_arn=topic_arn, state_machine_arn=machine, output_bucket="output")
+        for name, value in {name: value for env in functions.values() for name, value in env.items()}.items():
             monkeypatch.setenv(name, value)
+        monkeypatch.setenv("POWERTOOLS_METRICS_NAMESPACE", "ImagePipeline")
+        monkeypatch.setenv("POWERTOOLS_SERVICE_NAME", "tests")
         yield Pipeline(settings, queue_url, dlq_url, "status", topic_arn, alerts_url, machine, sqs, sfn, dynamodb)
         clients.reset()
 

@@ -12,6 +12,8 @@ import json
 
 import pytest
 
+from contract.environment import current
+from contract.functions import RepairSettings
 from handlers import dlq_processor, reconciler
 from handlers.lifecycle import status
 from handlers.lifecycle.uploads import execution_input, upload_identity, upload_message
@@ -101,7 +103,7 @@ def test_the_reconciler_never_re_runs_an_unrecorded_failure_over_a_previous_rele
     described = {"executionArn": OLD_EXECUTION, "name": OLD_EXECUTION.rsplit(":", 1)[-1], "status": "FAILED",
                  "error": "States.TaskFailed", "input": json.dumps(execution_input(upload()))}
 
-    outcome = reconciler.settle_unrecorded(described)
+    outcome = reconciler.settle_unrecorded(described, current(RepairSettings))
 
     assert (outcome.action, outcome.detail) == ("nothing", "the image reflects this or a newer upload")
     assert pipeline.item("img-1", "u") == legacy
@@ -113,7 +115,7 @@ def test_the_reconciler_still_re_runs_an_unrecorded_failure_of_a_newer_upload(pi
     newer = upload(LATER, etag="etag-2", sequencer="0055AED6DCD90281F0")
     described = {"executionArn": OLD_EXECUTION, "name": "img-1-new", "status": "FAILED",
                  "error": "States.TaskFailed", "input": json.dumps(execution_input(newer))}
-    assert reconciler.settle_unrecorded(described).action == "requeued"
+    assert reconciler.settle_unrecorded(described, current(RepairSettings)).action == "requeued"
     assert pipeline.depth(pipeline.queue_url) == 1
 
 

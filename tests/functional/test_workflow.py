@@ -10,7 +10,7 @@ import pytest
 
 from components.workflow.definition import Moderation, build_definition
 from contract.errors import TransientError
-from handlers.lifecycle import status
+from contract.ownership import RESULT_ATTRIBUTES
 from tests import corpus, images
 
 MODERATION = Moderation(output_bucket="out", topic_arn="arn:aws:sns:eu-west-1:123456789012:alerts",
@@ -64,7 +64,7 @@ def test_every_attribute_an_upload_sets_is_cleared_by_a_newer_one():
     outcome -= {"status", "updatedAt"}
     cleared = states["MarkProcessing"]["Parameters"]["UpdateExpression"].split(" REMOVE ")[1]
     assert outcome <= set(re.findall(r"#(\w+)", cleared))
-    assert outcome - {"reason", "error", "failedAt", "failedBy"} <= set(status.OUTCOME_ATTRIBUTES)
+    assert outcome - {"reason", "error", "failedAt", "failedBy"} <= set(RESULT_ATTRIBUTES)
 
 
 def test_a_photo_ends_completed_with_every_variant_and_its_metadata(workflow):

@@ -9,8 +9,10 @@ from PIL import Image, ImageSequence
 
 from components import ConfigError, parse_settings
 from contract.errors import InvalidImage
-from handlers.image import animation, imaging
+from contract.recipe import Budget, Limits
+from handlers.image import imaging
 from tests import corpus, images
+from tests.recipes import recipe
 from tests.steps import variants_step_settings
 
 
@@ -34,7 +36,7 @@ def test_webp_variants_keep_every_frame_and_its_timing(name, frames, duration):
     upload = corpus.animations()[name]
     with Image.open(BytesIO(upload)) as source:
         expected = frame_durations(source)
-    variants = imaging.make_variants(upload, [1280, 160], ["jpeg", "webp"], animate="animated_webp")
+    variants = imaging.make_variants(upload, recipe([1280, 160], ["jpeg", "webp"], animation="animated_webp"))
     for variant in variants:
         count, timing, size = frames_and_durations(variant.data)
         assert size == (variant.width, variant.height)
@@ -47,25 +49,25 @@ def test_webp_variants_keep_every_frame_and_its_timing(name, frames, duration):
 
 def test_first_frame_stays_the_default():
     upload = corpus.animations()["animated-220.gif"]
-    for variant in imaging.make_variants(upload, [160], ["webp"]):
+    for variant in imaging.make_variants(upload, recipe([160], ["webp"])):
         assert (variant.frames, frames_and_durations(variant.data)[0]) == (1, 1)
 
 
 @pytest.mark.parametrize(("budget", "said"), [
-    (animation.Budget(max_frames=100), "the animation has 220 frames; animated variants allow 100"),
-    (animation.Budget(max_pixels=1_000_000), "the animation is 220 frames x 160x100 = 3,520,000 pixels; "
+    (Budget(max_frames=100), "the animation has 220 frames; animated variants allow 100"),
+    (Budget(max_pixels=1_000_000), "the animation is 220 frames x 160x100 = 3,520,000 pixels; "
                                              "animated variants allow 1,000,000"),
 ])
 def test_over_the_budget_the_first_frame_is_used_and_the_reason_recorded(budget, said):
     upload = corpus.animations()["animated-220.gif"]
-    [variant] = imaging.make_variants(upload, [160], ["webp"], animate="animated_webp", budget=budget)
+    [variant] = imaging.make_variants(upload, recipe([160], ["webp"], animation="animated_webp", budget=budget))
     assert variant.frames == 1 and frames_and_durations(variant.data)[0] == 1
     assert variant.note == f"{said}: the first frame is used"
 
 
 def test_a_still_image_is_not_touched_by_the_animation_setting():
     upload = corpus.small_corpus()["small.jpg"]
-    [variant] = imaging.make_variants(upload, [160], ["webp"], animate="animated_webp")
+    [variant] = imaging.make_variants(upload, recipe([160], ["webp"], animation="animated_webp"))
     assert variant.frames == 1 and variant.note is None
 
 
@@ -74,8 +76,8 @@ def test_animation_settings_are_validated_and_reach_the_variants_function():
         parse_settings({"workflow": {"animation": "gif"}})
     settings = parse_settings({"workflow": {"animation": "animated_webp", "max_animation_frames": 50,
                                             "max_animation_pixels": 2_000_000}})
-    step = variants_step_settings(settings)
-    assert (step.animation, step.animation_budget) == ("animated_webp", animation.Budget(50, 2_000_000))
+    step = variants_step_settings(settings).recipe
+    assert (step.animation, step.budget) == ("animated_webp", Budget(50, 2_000_000))
 
 
 def test_a_transparent_animation_keeps_its_transparency_or_falls_back_to_a_faithful_still():
@@ -87,7 +89,7 @@ def test_a_transparent_animation_keeps_its_transparency_or_falls_back_to_a_faith
     buffer = BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100, loop=0, transparency=0,
                    disposal=2)
-    [variant] = imaging.make_variants(buffer.getvalue(), [60], ["webp"], animate="animated_webp")
+    [variant] = imaging.make_variants(buffer.getvalue(), recipe([60], ["webp"], animation="animated_webp"))
     with Image.open(BytesIO(variant.data)) as decoded:
         assert "A" in decoded.mode  # never transparent pixels turned opaque black
         assert decoded.convert("RGBA").getpixel((45, 20))[3] == 0
@@ -97,14 +99,14 @@ def test_a_transparent_animation_keeps_its_transparency_or_falls_back_to_a_faith
 
 # -- a later frame that grows the canvas: checked from the frame headers, before any frame is decoded --
 
-ONE_MP = imaging.Limits(max_pixels=1_000_000)
+ONE_MP = Limits(max_pixels=1_000_000)
 GROWN_TO_BOMB = ("frame 2 of the GIF makes its canvas 1500x1500 = 2,250,000 pixels; the limit is 1,000,000 "
                  "(decompression-bomb guard)")
 
 
 def test_a_gif_whose_second_frame_grows_past_the_pixel_limit_is_refused_by_validation():
     upload = images.gif_growing_at_frame_2(screen=(64, 48), frame=(1500, 1500))
-    assert imaging.inspect(upload, imaging.Limits(max_pixels=3_000_000)).frames == 2
+    assert imaging.inspect(upload, Limits(max_pixels=3_000_000)).frames == 2
     with pytest.raises(InvalidImage) as raised:
         imaging.inspect(upload, ONE_MP)
     assert str(raised.value) == GROWN_TO_BOMB
@@ -123,13 +125,13 @@ def test_bytes_between_the_frames_that_pillow_skips_hide_nothing():
 def test_the_variants_step_refuses_it_too_before_decoding_the_frame():
     upload = images.gif_growing_at_frame_2(screen=(64, 48), frame=(1500, 1500))
     with pytest.raises(InvalidImage) as raised:
-        imaging.make_variants(upload, [160], ["webp"], animate="animated_webp", limits=ONE_MP)
+        imaging.make_variants(upload, recipe([160], ["webp"], animation="animated_webp", limits=ONE_MP))
     assert str(raised.value) == GROWN_TO_BOMB
 
 
 def test_a_later_frame_that_grows_the_canvas_within_the_limit_gets_the_first_frame_and_says_why():
     upload = images.gif_growing_at_frame_2(screen=(64, 48), frame=(300, 200))
-    [variant] = imaging.make_variants(upload, [160], ["webp"], animate="animated_webp")
+    [variant] = imaging.make_variants(upload, recipe([160], ["webp"], animation="animated_webp"))
     assert (variant.frames, variant.width, variant.height) == (1, 64, 48)
     assert variant.note == "frame 2 of the GIF makes its canvas 300x200, larger than the first frame's 64x48: " \
                            "the first frame is used"

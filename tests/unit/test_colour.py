@@ -10,6 +10,7 @@ from PIL import Image
 from handlers.image import colour, imaging
 from local.samples import encode
 from tests import icc
+from tests.recipes import recipe
 
 # Inside both gamuts, a saturated orange and a cyan outside sRGB (it clips), and a grey.
 COLOURS = [(200, 100, 50), (30, 200, 220), (250, 40, 90), (128, 128, 128)]
@@ -35,7 +36,7 @@ def centre_colours(data: bytes, count: int) -> list[tuple[int, ...]]:
 @pytest.mark.parametrize("fmt", ["jpeg", "webp"])
 def test_a_wide_gamut_photo_lands_where_the_reference_conversion_puts_it(space, fmt):
     upload = encode(swatches(COLOURS), "JPEG", quality=98, icc_profile=icc.profile(space))
-    for variant in imaging.make_variants(upload, [1280, 160], [fmt], quality=95):
+    for variant in imaging.make_variants(upload, recipe([1280, 160], [fmt], quality=95)):
         for got, rgb in zip(centre_colours(variant.data, len(COLOURS)), COLOURS, strict=True):
             expected = icc.reference_to_srgb(space, rgb)
             assert max(abs(g - e) for g, e in zip(got, expected, strict=True)) <= JPEG_ERROR + 2, (rgb, got, expected)
@@ -54,7 +55,7 @@ def test_an_image_without_a_profile_is_untouched():
     image = swatches(COLOURS, 8)
     same, changed = colour.to_srgb(image, None)
     assert same is image and not changed
-    for variant in imaging.make_variants(encode(swatches(COLOURS), "PNG"), [160], ["webp"], quality=100):
+    for variant in imaging.make_variants(encode(swatches(COLOURS), "PNG"), recipe([160], ["webp"], quality=100)):
         with Image.open(BytesIO(variant.data)) as decoded:
             assert "icc_profile" not in decoded.info
         for got, rgb in zip(centre_colours(variant.data, len(COLOURS)), COLOURS, strict=True):
@@ -63,8 +64,8 @@ def test_an_image_without_a_profile_is_untouched():
 
 def test_alpha_survives_the_conversion():
     rgba = Image.new("RGBA", (300, 200), (200, 100, 50, 128))
-    [variant] = imaging.make_variants(encode(rgba, "PNG", icc_profile=icc.profile("display-p3")), [160], ["webp"],
-                                      quality=100)
+    [variant] = imaging.make_variants(encode(rgba, "PNG", icc_profile=icc.profile("display-p3")),
+                                      recipe([160], ["webp"], quality=100))
     with Image.open(BytesIO(variant.data)) as decoded:
         assert decoded.mode == "RGBA" and abs(decoded.getpixel((80, 50))[3] - 128) <= 1
         assert max(abs(g - e) for g, e in zip(decoded.getpixel((80, 50))[:3], (215, 93, 31), strict=True)) <= 3
@@ -76,7 +77,7 @@ def test_a_profile_that_cannot_be_read_leaves_the_colours_and_completes(profile)
     same, changed = colour.to_srgb(image, profile)
     assert same is image and not changed
     upload = encode(swatches(COLOURS), "JPEG", quality=95, icc_profile=profile)
-    assert imaging.make_variants(upload, [160], ["jpeg"])[0].width == 160
+    assert imaging.make_variants(upload, recipe([160], ["jpeg"]))[0].width == 160
 
 
 def test_grey_pixels_with_a_grey_profile_look_alike_in_every_format():
@@ -84,7 +85,7 @@ def test_grey_pixels_with_a_grey_profile_look_alike_in_every_format():
     grey = Image.new("L", (300, 200), 64)
     upload = encode(grey, "PNG", icc_profile=icc.gray_profile(1.0))
     expected = round(icc.srgb_encode(64 / 255) * 255)  # 137
-    for variant in imaging.make_variants(upload, [160], ["jpeg", "webp", "avif"], quality=95):
+    for variant in imaging.make_variants(upload, recipe([160], ["jpeg", "webp", "avif"], quality=95)):
         with Image.open(BytesIO(variant.data)) as decoded:
             assert decoded.info.get("icc_profile") == colour.SRGB_ICC, variant.format
             assert abs(decoded.convert("L").getpixel((80, 50)) - expected) <= 3, variant.format
@@ -96,6 +97,6 @@ def test_no_source_metadata_leaks_through_the_savers(fmt):
     upload = encode(swatches(COLOURS), "JPEG", quality=90, comment=b"owner: alice@example.com, home 51.5N")
     unreadable = encode(swatches(COLOURS), "PNG", icc_profile=colour.SRGB_ICC[:100])
     for data in (upload, unreadable):
-        [variant] = imaging.make_variants(data, [160], [fmt])
+        [variant] = imaging.make_variants(data, recipe([160], [fmt]))
         with Image.open(BytesIO(variant.data)) as decoded:
             assert "comment" not in decoded.info and "icc_profile" not in decoded.info

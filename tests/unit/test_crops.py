@@ -12,6 +12,7 @@ from components import ConfigError, Settings, parse_settings
 from handlers.image import crops, imaging
 from handlers.variants import variant_key
 from local.samples import encode
+from tests.recipes import recipe
 from tests.steps import variants_step_settings
 
 
@@ -49,11 +50,13 @@ def test_an_off_centre_subject_stays_in_the_smart_square(mode, size, subject):
 
 def test_square_variants_of_a_photo_are_square_and_never_upscaled():
     upload = encode(portrait_off_centre((1600, 900), (1300, 420)), "JPEG", quality=92)
-    variants = imaging.make_variants(upload, [640], ["jpeg", "webp"], square_sizes=[256, 64], crop="attention")
+    variants = imaging.make_variants(upload, recipe([640], ["jpeg", "webp"], square_sizes=(256, 64),
+                                                    square_crop="attention"))
     squares = [(v.size, v.format, v.width, v.height) for v in variants if v.shape == "square"]
     assert squares == [(256, "jpeg", 256, 256), (256, "webp", 256, 256), (64, "jpeg", 64, 64), (64, "webp", 64, 64)]
     small = encode(Image.new("RGB", (200, 150), "teal"), "PNG")
-    [square] = [v for v in imaging.make_variants(small, [160], ["jpeg"], square_sizes=[256]) if v.shape == "square"]
+    [square] = [v for v in imaging.make_variants(small, recipe([160], ["jpeg"], square_sizes=(256,)))
+                if v.shape == "square"]
     assert (square.width, square.height) == (150, 150)
     with Image.open(BytesIO(square.data)) as decoded:
         assert decoded.size == (150, 150)
@@ -70,6 +73,6 @@ def test_square_settings_are_validated_and_reach_the_variants_function():
     with pytest.raises(ConfigError, match=r"workflow\.square_crop"):
         parse_settings({"workflow": {"square_crop": "faces"}})
     settings = parse_settings({"workflow": {"square_sizes": [256, 96], "square_crop": "entropy"}})
-    step = variants_step_settings(settings)
-    assert (step.square_sizes, step.square_crop) == ([256, 96], "entropy")
+    step = variants_step_settings(settings).recipe
+    assert (step.square_sizes, step.square_crop) == ((256, 96), "entropy")
     assert Settings().workflow.square_sizes == []  # none unless asked for

@@ -8,9 +8,11 @@ import pytest
 from PIL import Image
 
 from contract.errors import InvalidImage, InvalidUploadKey
+from contract.recipe import Limits
 from handlers.image import imaging
 from handlers.lifecycle.uploads import parse_key
 from tests import corpus
+from tests.recipes import recipe
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def test_a_phone_photo_becomes_every_variant_with_its_camera_metadata(phone_phot
     assert len(phone_photo) > 1_000_000  # a real-sized upload, not a toy
     info = imaging.inspect(phone_photo)
     assert (info.format, info.width, info.height, info.frames) == ("HEIF", 4032, 3024, 1)
-    variants = imaging.make_variants(phone_photo, [1280, 640, 160], ["jpeg", "avif"])
+    variants = imaging.make_variants(phone_photo, recipe([1280, 640, 160], ["jpeg", "avif"]))
     assert [(v.format, v.width, v.height) for v in variants] == [
         ("avif", 1280, 960), ("jpeg", 1280, 960), ("avif", 640, 480), ("jpeg", 640, 480),
         ("avif", 160, 120), ("jpeg", 160, 120)]
@@ -51,7 +53,7 @@ def test_a_phone_photo_becomes_every_variant_with_its_camera_metadata(phone_phot
 
 def test_the_decoded_pixels_match_the_source(phone_photo):
     source = corpus.photo(4032, 3024, 22).resize((160, 120), Image.Resampling.BICUBIC, reducing_gap=3.0)
-    [variant] = imaging.make_variants(phone_photo, [160], ["jpeg"], quality=95)
+    [variant] = imaging.make_variants(phone_photo, recipe([160], ["jpeg"], quality=95))
     decoded = Image.open(BytesIO(variant.data)).convert("RGB")
     differences = [abs(a - b) for p, q in zip(decoded.getdata(), source.getdata(), strict=True)
                    for a, b in zip(p, q, strict=True)]
@@ -66,18 +68,18 @@ def test_the_first_bytes_of_a_heic_ask_for_the_whole_file(phone_photo):
 
 def test_a_cut_off_heic_is_a_stable_clear_error(phone_photo):
     with pytest.raises(InvalidImage, match=r"^the HEIF (header|image data) is (corrupt|truncated)"):
-        imaging.make_variants(phone_photo[: len(phone_photo) // 2], [160], ["jpeg"])
+        imaging.make_variants(phone_photo[: len(phone_photo) // 2], recipe([160], ["jpeg"]))
 
 
 def test_heif_can_be_switched_off_like_any_format(phone_photo):
-    limits = imaging.Limits(allowed_formats=("JPEG", "PNG", "GIF", "WEBP"))
+    limits = Limits(allowed_formats=("JPEG", "PNG", "GIF", "WEBP"))
     with pytest.raises(InvalidImage, match="HEIF images are not accepted"):
         imaging.inspect(phone_photo, limits)
 
 
 def test_the_pixel_limit_holds_for_heic(phone_photo):
     with pytest.raises(InvalidImage, match="4032x3024 = 12,192,768 pixels; the limit is 12,000,000"):
-        imaging.make_variants(phone_photo, [160], ["jpeg"], limits=imaging.Limits(max_pixels=12_000_000))
+        imaging.make_variants(phone_photo, recipe([160], ["jpeg"], limits=Limits(max_pixels=12_000_000)))
 
 
 def test_a_heif_with_several_images_gives_its_primary_image_not_an_animation():
@@ -89,7 +91,7 @@ def test_a_heif_with_several_images_gives_its_primary_image_not_an_animation():
     buffer = BytesIO()
     container.save(buffer, format="HEIF", quality=80, enc_params={"preset": "ultrafast"}, primary_index=1)
     assert imaging.inspect(buffer.getvalue()).frames == 1
-    for variant in imaging.make_variants(buffer.getvalue(), [320], ["jpeg", "webp"], animate="animated_webp"):
+    for variant in imaging.make_variants(buffer.getvalue(), recipe([320], ["jpeg", "webp"], animation="animated_webp")):
         assert variant.frames == 1 and (variant.width, variant.height) == (320, 240)
         red, green, _ = Image.open(BytesIO(variant.data)).convert("RGB").getpixel((10, 10))
         assert green > 100 and red < 40, variant.format  # the primary (green) image, not the first (red)

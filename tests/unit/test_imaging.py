@@ -12,8 +12,10 @@ import pytest
 from PIL import Image
 
 from contract.errors import InvalidImage
+from contract.recipe import Limits
 from handlers.image import colour, imaging
 from tests import corpus, images
+from tests.recipes import recipe
 
 SIZES, FORMATS = [1280, 640, 160], ["jpeg", "webp"]
 HEAD = 65_536  # what the validate and metadata steps read first
@@ -62,27 +64,27 @@ def test_format_comes_from_magic_bytes_not_the_name():
 ])
 def test_what_is_not_a_safe_image_is_rejected_with_its_reason(data, reason):
     with pytest.raises(InvalidImage) as raised:
-        imaging.check_size(len(data), imaging.Limits())
+        imaging.check_size(len(data), Limits())
         imaging.inspect(data)
     assert str(raised.value) == reason
 
 
 def test_oversized_files_and_disallowed_formats_are_rejected():
     with pytest.raises(InvalidImage, match="the file is 2,000 bytes; the limit is 1,000"):
-        imaging.check_size(2000, imaging.Limits(max_bytes=1000))
+        imaging.check_size(2000, Limits(max_bytes=1000))
     with pytest.raises(InvalidImage, match=r"GIF images are not accepted \(allowed: JPEG, PNG\)"):
-        imaging.inspect(images.palette_gif(), imaging.Limits(allowed_formats=("JPEG", "PNG")))
+        imaging.inspect(images.palette_gif(), Limits(allowed_formats=("JPEG", "PNG")))
 
 
 def test_a_truncated_jpeg_passes_the_header_check_but_fails_decoding_as_truncated():
     data = images.truncated_jpeg()
     assert imaging.inspect(data).format == "JPEG"
     with pytest.raises(InvalidImage, match=r"^the JPEG image data is truncated$"):
-        imaging.make_variants(data, SIZES, ["jpeg"])
+        imaging.make_variants(data, recipe(SIZES, ["jpeg"]))
 
 
 def test_every_size_and_format_is_made_with_the_long_edge_at_the_size():
-    variants = imaging.make_variants(images.jpeg(4000, 3000), SIZES, FORMATS)
+    variants = imaging.make_variants(images.jpeg(4000, 3000), recipe(SIZES, FORMATS))
     assert [(v.size, v.format, v.width, v.height) for v in variants] == [
         (1280, "jpeg", 1280, 960), (1280, "webp", 1280, 960), (640, "jpeg", 640, 480), (640, "webp", 640, 480),
         (160, "jpeg", 160, 120), (160, "webp", 160, 120)]
@@ -93,34 +95,34 @@ def test_every_size_and_format_is_made_with_the_long_edge_at_the_size():
 
 
 def test_small_images_are_never_upscaled():
-    variants = by_key(imaging.make_variants(images.webp(), SIZES, ["jpeg"]))
+    variants = by_key(imaging.make_variants(images.webp(), recipe(SIZES, ["jpeg"])))
     assert (variants[1280, "jpeg"].width, variants[1280, "jpeg"].height) == (1000, 800)
     assert (variants[640, "jpeg"].width, variants[640, "jpeg"].height) == (640, 512)
 
 
 def test_exif_orientation_6_is_applied_so_the_variant_is_upright_portrait():
-    variant = by_key(imaging.make_variants(images.jpeg_with_exif(6), SIZES, ["jpeg"]))[640, "jpeg"]
+    variant = by_key(imaging.make_variants(images.jpeg_with_exif(6), recipe(SIZES, ["jpeg"])))[640, "jpeg"]
     image = decoded(variant)
     assert image.size == (480, 640)
     assert image.getexif().get(0x0112) is None
 
 
 def test_gps_and_all_exif_are_stripped_by_default_and_kept_upright_on_request():
-    stripped = decoded(imaging.make_variants(images.jpeg_with_exif(6), [640], ["jpeg"])[0])
+    stripped = decoded(imaging.make_variants(images.jpeg_with_exif(6), recipe([640], ["jpeg"]))[0])
     assert dict(stripped.getexif()) == {}
-    kept = decoded(imaging.make_variants(images.jpeg_with_exif(6), [640], ["jpeg"], keep_gps=True)[0])
+    kept = decoded(imaging.make_variants(images.jpeg_with_exif(6), recipe([640], ["jpeg"], keep_gps=True))[0])
     assert kept.getexif()[0x0112] == 1 and kept.getexif().get_ifd(0x8825)
 
 
 def test_cmyk_becomes_rgb_with_the_right_colours():
     source = Image.open(BytesIO(images.cmyk_jpeg())).convert("RGB").resize((160, 120))
-    variant = decoded(by_key(imaging.make_variants(images.cmyk_jpeg(), SIZES, ["jpeg"]))[160, "jpeg"])
+    variant = decoded(by_key(imaging.make_variants(images.cmyk_jpeg(), recipe(SIZES, ["jpeg"])))[160, "jpeg"])
     assert variant.mode == "RGB"
     assert max(abs(a - b) for a, b in zip(variant.getpixel((80, 60)), source.getpixel((80, 60)), strict=True)) < 25
 
 
 def test_alpha_is_flattened_on_white_for_jpeg_and_kept_for_webp():
-    variants = by_key(imaging.make_variants(images.png_with_alpha(), SIZES, FORMATS))
+    variants = by_key(imaging.make_variants(images.png_with_alpha(), recipe(SIZES, FORMATS)))
     jpeg, webp = decoded(variants[160, "jpeg"]), decoded(variants[160, "webp"])
     assert jpeg.mode == "RGB" and webp.mode == "RGBA"
     assert jpeg.getpixel((0, 0)) == pytest.approx((255, 255, 255), abs=12)  # fully transparent corner
@@ -128,21 +130,21 @@ def test_alpha_is_flattened_on_white_for_jpeg_and_kept_for_webp():
 
 
 def test_16_bit_png_is_scaled_to_8_bits_not_clipped():
-    variant = decoded(by_key(imaging.make_variants(images.png_16bit(), SIZES, ["jpeg"]))[640, "jpeg"])
+    variant = decoded(by_key(imaging.make_variants(images.png_16bit(), recipe(SIZES, ["jpeg"])))[640, "jpeg"])
     assert variant.mode == "L"
     low, high = variant.getextrema()
     assert low < 10 and high > 245
 
 
 def test_palette_gif_and_animated_gif_first_frame_become_rgb():
-    assert decoded(imaging.make_variants(images.palette_gif(), [160], ["jpeg"])[0]).mode == "RGB"
-    first = decoded(imaging.make_variants(images.animated_gif(), [160], ["jpeg"])[0])
+    assert decoded(imaging.make_variants(images.palette_gif(), recipe([160], ["jpeg"]))[0]).mode == "RGB"
+    first = decoded(imaging.make_variants(images.animated_gif(), recipe([160], ["jpeg"]))[0])
     red, green, blue = first.getpixel((80, 60))
     assert red > 200 and green < 60 and blue < 60
 
 
 def test_long_thin_images_keep_at_least_one_pixel():
-    variants = by_key(imaging.make_variants(images.long_thin_png(), SIZES, ["jpeg"]))
+    variants = by_key(imaging.make_variants(images.long_thin_png(), recipe(SIZES, ["jpeg"])))
     assert (variants[160, "jpeg"].width, variants[160, "jpeg"].height) == (160, 1)
 
 
@@ -222,7 +224,7 @@ def test_partial_data_never_rejects_only_the_whole_file_can(data):
 def test_exif_of_the_wrong_types_never_fails_the_image_and_metadata_stays_json(name):
     data = corpus.odd_exif_jpegs()[name]
     for keep_gps in (False, True):
-        variants = imaging.make_variants(data, SIZES, FORMATS, keep_gps=keep_gps)
+        variants = imaging.make_variants(data, recipe(SIZES, FORMATS, keep_gps=keep_gps))
         assert all(decoded(v).size == (v.width, v.height) for v in variants)
         metadata = imaging.extract_metadata(data, keep_gps=keep_gps)
         json.dumps(metadata, allow_nan=False)
@@ -233,13 +235,13 @@ def test_an_orientation_stored_as_a_byte_is_applied_and_reported_as_a_number():
     data = corpus.odd_exif_jpegs()["make-float-le.jpg"]
     metadata = imaging.extract_metadata(data, keep_gps=True)
     assert (metadata["orientation"], metadata["uprightWidth"], metadata["uprightHeight"]) == (6, 480, 640)
-    assert by_key(imaging.make_variants(data, SIZES, ["jpeg"]))[160, "jpeg"].height == 160
+    assert by_key(imaging.make_variants(data, recipe(SIZES, ["jpeg"])))[160, "jpeg"].height == 160
 
 
 def test_an_orientation_out_of_range_is_ignored():
     data = corpus.odd_exif_jpegs()["long-text-negative-orientation.jpg"]
     assert imaging.extract_metadata(data)["orientation"] == 1
-    assert by_key(imaging.make_variants(data, SIZES, ["jpeg"]))[160, "jpeg"].width == 160
+    assert by_key(imaging.make_variants(data, recipe(SIZES, ["jpeg"])))[160, "jpeg"].width == 160
 
 
 def test_a_camera_make_that_is_not_text_is_left_out_with_a_warning_naming_the_field(caplog):
@@ -263,19 +265,19 @@ def test_every_single_byte_corruption_of_the_exif_still_gives_variants_and_json_
     for offset in range(start, end):
         for value in (0x00, 0xFF, 0x07):
             corrupt = data[:offset] + bytes([value]) + data[offset + 1:]
-            imaging.make_variants(corrupt, [64], ["jpeg"])
-            imaging.make_variants(corrupt, [64], ["jpeg"], keep_gps=True)
+            imaging.make_variants(corrupt, recipe([64], ["jpeg"]))
+            imaging.make_variants(corrupt, recipe([64], ["jpeg"], keep_gps=True))
             json.dumps(imaging.extract_metadata(corrupt, keep_gps=True), allow_nan=False)
 
 
 # -- our pixel limit decides, not Pillow's ------------------------------------------------------
 
 def test_the_pixel_limit_is_ours_even_above_pillows_decompression_bomb_threshold():
-    limits = imaging.Limits(max_pixels=120_000_000)
+    limits = Limits(max_pixels=120_000_000)
     assert imaging.inspect(images.bilevel_png(10_000, 9_500), limits) == imaging.ImageInfo("PNG", 10_000, 9_500, "1", 1)
     assert imaging.extract_metadata(images.bilevel_png(10_000, 9_500), limits=limits)["width"] == 10_000
     with pytest.raises(InvalidImage) as raised:
-        imaging.inspect(images.bilevel_png(10_000, 10_000), imaging.Limits(max_pixels=90_000_000))
+        imaging.inspect(images.bilevel_png(10_000, 10_000), Limits(max_pixels=90_000_000))
     assert str(raised.value) == ("the image is 10000x10000 = 100,000,000 pixels; the limit is 90,000,000 "
                                  "(decompression-bomb guard)")
 
@@ -323,7 +325,7 @@ def test_every_corpus_image_is_inspected_resized_and_described(name):
     upright = metadata["uprightWidth"], metadata["uprightHeight"]
     assert (metadata["width"], metadata["height"]) == (info.width, info.height)
     assert upright == UPRIGHT.get(name, upright)
-    for variant in imaging.make_variants(data, SIZES, FORMATS):
+    for variant in imaging.make_variants(data, recipe(SIZES, FORMATS)):
         assert (variant.width, variant.height) == fit(upright, variant.size), (variant, upright)
         assert decoded(variant).size == (variant.width, variant.height)
 
@@ -346,15 +348,15 @@ def test_a_whole_gif_cut_inside_a_frame_header_counts_the_frames_before_it():
     control_blocks = [m.start() for m in re.finditer(re.escape(b"\x21\xf9\x04"), gif)]
     cut = gif[:control_blocks[5] + 8 + 4]  # inside the 6th frame's image descriptor
     assert imaging.inspect(cut, complete=True).frames == 5
-    assert imaging.make_variants(cut, [160], ["jpeg"])[0].width == 160
+    assert imaging.make_variants(cut, recipe([160], ["jpeg"]))[0].width == 160
 
 
 def test_pixels_with_a_profile_come_out_tagged_srgb_and_an_unreadable_profile_is_dropped():
     jpegs = corpus.colour_managed_jpegs()
     for name in ("srgb-icc.jpg", "display-p3.jpg", "adobe-rgb.jpg"):
-        for variant in imaging.make_variants(jpegs[name], [160], FORMATS):
+        for variant in imaging.make_variants(jpegs[name], recipe([160], FORMATS)):
             assert decoded(variant).info.get("icc_profile") == colour.SRGB_ICC, name
-    for variant in imaging.make_variants(jpegs["cmyk-icc.jpg"], [160], FORMATS):  # an empty CMYK profile
+    for variant in imaging.make_variants(jpegs["cmyk-icc.jpg"], recipe([160], FORMATS)):  # an empty CMYK profile
         assert decoded(variant).mode == "RGB" and not decoded(variant).info.get("icc_profile")
 
 
@@ -362,6 +364,6 @@ def test_pixels_with_a_profile_come_out_tagged_srgb_and_an_unreadable_profile_is
 def test_jpeg_banners_of_any_aspect_ratio_get_their_variants(size):
     """The DCT-domain draft once asked Pillow for a 0-px side (ZeroDivisionError)."""
     data = corpus.encode(Image.new("RGB", size, (200, 30, 30)), "JPEG", quality=80)
-    variants = imaging.make_variants(data, [1280, 640, 160], ["jpeg"])
+    variants = imaging.make_variants(data, recipe([1280, 640, 160], ["jpeg"]))
     assert [max(v.width, v.height) for v in variants] == [1280, 640, 160]
     assert all(min(v.width, v.height) >= 1 for v in variants)

@@ -16,14 +16,16 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from contract.errors import InvalidImage
+from contract.recipe import Limits
 from handlers.image import imaging
 from tests import corpus
+from tests.recipes import recipe
 
 ADDRESS = re.compile(r"0x[0-9a-f]{6,}", re.IGNORECASE)
 # Pillow warns (UserWarning) about every corrupt EXIF block it parses; these tests make many on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning:PIL.TiffImagePlugin")
 SIZES, FORMATS = [256, 64, 16], ["jpeg", "webp"]
-SMALL = imaging.Limits(max_pixels=2_000_000)  # a corrupt header may claim any size: keep memory modest
+SMALL = Limits(max_pixels=2_000_000)  # a corrupt header may claim any size: keep memory modest
 # What Pillow can write: JPEG has no alpha, palette or 16-bit; PNG has no CMYK; GIF and WebP convert.
 SAVEABLE = {"JPEG": ("1", "L", "RGB", "CMYK"), "PNG": ("1", "L", "LA", "P", "RGB", "RGBA", "I;16"),
             "GIF": ("1", "L", "P", "RGB"), "WEBP": ("L", "LA", "P", "RGB", "RGBA")}
@@ -111,7 +113,7 @@ def test_any_writable_image_is_inspected_resized_and_described_as_json(data, kee
     assert (metadata["width"], metadata["height"]) == (info.width, info.height)
     assert metadata["orientation"] in range(1, 9)
     upright = metadata["uprightWidth"], metadata["uprightHeight"]
-    for variant in imaging.make_variants(data, SIZES, FORMATS, keep_gps=keep_gps):
+    for variant in imaging.make_variants(data, recipe(SIZES, FORMATS, keep_gps=keep_gps)):
         scale = min(1.0, variant.size / max(upright))
         assert (variant.width, variant.height) == (max(1, round(upright[0] * scale)), max(1, round(upright[1] * scale)))
         with Image.open(BytesIO(variant.data)) as decoded:
@@ -154,7 +156,7 @@ def corruptions(draw: st.DrawFn) -> bytes:
 def test_any_corruption_is_accepted_or_rejected_with_a_stable_reason_never_a_crash(data, keep_gps):
     calls = [lambda: imaging.inspect(data, SMALL),
              lambda: json.dumps(imaging.extract_metadata(data, keep_gps=keep_gps, limits=SMALL), allow_nan=False),
-             lambda: imaging.make_variants(data, SIZES, FORMATS, keep_gps=keep_gps, limits=SMALL)]
+             lambda: imaging.make_variants(data, recipe(SIZES, FORMATS, keep_gps=keep_gps, limits=SMALL))]
     for call in calls:
         try:
             call()

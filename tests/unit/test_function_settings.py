@@ -1,0 +1,46 @@
+"""Each function reads its settings from the variables the component writes: all of them, or it names the missing."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from components import Settings
+from components.environment import function_environment, function_settings
+from contract.environment import MissingSettings, from_env, to_env, variables
+from contract.functions import FUNCTIONS, VariantsSettings
+
+RESOURCES = {"queue_url": "https://sqs/q", "dlq_url": "https://sqs/d", "table_name": "status", "topic_arn": "arn:sns",
+             "state_machine_arn": "arn:aws:states:eu-west-1:1:stateMachine:m", "output_bucket": "output"}
+ENVIRONMENTS = function_environment(Settings(), **RESOURCES)
+# A stack that changes every part of the recipe, and the digest the variants step stored for it before its
+# settings came from the contract (`StepSettings.recipe`): `variantRecipe` must never change for equal recipes.
+NON_DEFAULT_RECIPE = {"VARIANT_SIZES": "1024,320", "VARIANT_FORMATS": "jpeg,webp,avif", "JPEG_QUALITY": "80",
+                      "WEBP_QUALITY": "75", "AVIF_QUALITY": "50", "AVIF_SPEED": "4", "SQUARE_SIZES": "256,96",
+                      "SQUARE_CROP": "entropy", "ANIMATION": "animated_webp", "MAX_ANIMATION_FRAMES": "120",
+                      "MAX_ANIMATION_PIXELS": "9000000", "KEEP_GPS": "true", "CACHE_CONTROL": "public, max-age=600"}
+
+
+@pytest.mark.parametrize(("function", "variable"), [(name, variable) for name, cls in FUNCTIONS.items()
+                                                    for variable in variables(cls)])
+def test_a_function_missing_any_one_variable_is_refused_naming_it(function, variable):
+    environment = {name: value for name, value in ENVIRONMENTS[function].items() if name != variable}
+    with pytest.raises(MissingSettings, match=rf"^{FUNCTIONS[function].__name__}: {variable} is not set \(") as raised:
+        from_env(FUNCTIONS[function], environment)
+    assert re.findall(r"(\w+) is not set", str(raised.value)) == [variable]
+
+
+@pytest.mark.parametrize("function", FUNCTIONS)
+def test_every_function_reads_back_exactly_the_settings_the_component_built(function):
+    assert from_env(FUNCTIONS[function], ENVIRONMENTS[function]) == function_settings(Settings(), **RESOURCES)[function]
+    assert to_env(from_env(FUNCTIONS[function], ENVIRONMENTS[function])) == ENVIRONMENTS[function]
+
+
+def test_the_default_recipe_digest_is_the_one_stored_on_every_image_so_far():
+    assert from_env(VariantsSettings, ENVIRONMENTS["variants"]).recipe_digest == "404097ed9af21b49"
+
+
+def test_a_non_default_recipe_digest_is_the_one_the_variants_step_stored_before_the_contract():
+    environment = ENVIRONMENTS["variants"] | NON_DEFAULT_RECIPE
+    assert from_env(VariantsSettings, environment).recipe_digest == "2f8c3ba71c5151f2"
