@@ -57,7 +57,6 @@ MAGIC = (
     (b"GIF87a", "GIF"),
     (b"GIF89a", "GIF"),
 )
-PILLOW_FORMATS = {"JPEG": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WEBP", "HEIF": "HEIF"}
 # ISO BMFF `ftyp` major brands of HEIF stills and sequences (HEVC-coded and generic).
 HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1")
 MAX_TEXT = exif_fields.MAX_TEXT
@@ -121,7 +120,8 @@ def _open(data: bytes, limits: Limits, complete: bool = True) -> tuple[Image.Ima
         raise InvalidImage(f"the file is not a JPEG, PNG, GIF, WebP or HEIC image (it starts with {data[:8]!r})")
     if fmt not in limits.allowed_formats:
         raise InvalidImage(f"{fmt} images are not accepted (allowed: {', '.join(limits.allowed_formats)})")
-    image = _guard(fmt, complete, "header", lambda: Image.open(BytesIO(data), formats=[PILLOW_FORMATS[fmt]]))
+    # The contract names formats as Pillow does (`contract.recipe.IMAGE_FORMATS`).
+    image = _guard(fmt, complete, "header", lambda: Image.open(BytesIO(data), formats=[fmt]))
     width, height = image.size
     if width * height > limits.max_pixels or width < 1 or height < 1:
         image.close()

@@ -63,3 +63,33 @@ def test_relative_links_lead_to_a_file_and_heading_that_exist(page):
 @pytest.mark.parametrize("page", PAGES, ids=lambda page: str(page.relative_to(ROOT)))
 def test_no_page_cites_an_issue_number_a_reader_cannot_look_up(page):
     assert re.findall(r".{0,30}\b[Ii]ssues? \d+.{0,30}", page.read_text()) == []
+
+
+LAYERED = ("contract", "handlers", "components", "local", "tools", "provider", "bench")
+
+
+def packages() -> list[str]:
+    """Every package folder of the layers, as `folder/` (`handlers/image/`, `components/settings/`, ...)."""
+    return sorted(path.parent.relative_to(ROOT).as_posix() + "/" for top in LAYERED
+                  for path in (ROOT / top).rglob("__init__.py") if "__pycache__" not in path.parts)
+
+
+def layout_section() -> str:
+    readme = (ROOT / "README.md").read_text()
+    return readme[readme.index("## Architecture"):readme.index("## Documentation")]
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/architecture.md"])
+def test_the_layout_docs_name_every_package_of_the_tree(page):
+    text = layout_section() if page == "README.md" else (ROOT / page).read_text()
+    missing = [folder for folder in packages() if f"`{folder}" not in text]
+    assert missing == [], f"{page} does not describe {missing}"
+
+
+@pytest.mark.parametrize("page", ["README.md", "docs/architecture.md"])
+def test_every_path_the_layout_docs_name_exists(page):
+    text = layout_section() if page == "README.md" else (ROOT / page).read_text()
+    named = set(re.findall(r"`((?:contract|handlers|components|local|tools|provider|bench|tests)/[\w/.]*)`", text))
+    absent = sorted(path for path in named  # a folder, a file, or a module named without `.py`
+                    if not (ROOT / path).exists() and not (ROOT / f"{path}.py").exists())
+    assert absent == [], f"{page} names paths that do not exist: {absent}"
