@@ -2,9 +2,9 @@
 
 A settings class is a frozen dataclass whose fields are `variable(NAME, default)`s, or nested settings
 classes (flattened: their variables sit beside the others). Values are strings on the wire: numbers
-in decimal, booleans `true`/`false`, tuples comma-separated, a workflow type by its name. `to_env`
-passes string fields through untouched, so the component may give Pulumi outputs (an ARN not known
-until deployed) where the local runner gives plain strings.
+in decimal, booleans `true`/`false`, tuples comma-separated (empty: none), a workflow type by its name.
+`to_env` passes string fields through untouched, so the component may give Pulumi outputs (an ARN not
+known until deployed) where the local runner gives plain strings.
 
 A function reads its settings with `current(cls)`: at import inside Lambda (`at_cold_start`), so a
 function missing a variable fails its cold start with `MissingSettings` naming each missing one (a
@@ -43,9 +43,11 @@ class MissingSettings(RuntimeError):
     """Variables a function needs are not set (or cannot be read); the message names each one."""
 
 
-def variable(name: str, default: Any = _REQUIRED) -> Any:
-    """A field carried by the environment variable `name`; without a default the deployer must give it."""
-    metadata = {"env": name}
+def variable(name: str, default: Any = _REQUIRED, *, at_least_one: bool = False) -> Any:
+    """A field carried by the environment variable `name`. `default` is its value in settings built in code (the
+    component's defaults come from here); reading the environment needs every variable, defaulted or not.
+    `at_least_one`: a tuple that may not be empty (an empty one is refused like an unreadable value)."""
+    metadata = {"env": name, "at_least_one": at_least_one}
     if default is _REQUIRED:
         return dataclasses.field(metadata=metadata)
     return dataclasses.field(default=default, metadata=metadata)
@@ -129,6 +131,8 @@ def _read(cls: type[T], environ: Mapping[str, str], problems: list[str]) -> T | 
             continue
         try:
             values[f.name] = _decode(environ[name], kind)
+            if f.metadata.get("at_least_one") and not values[f.name]:
+                raise ValueError("expected at least one item")
         except (ValueError, KeyError) as error:
             problems.append(f"{name}={environ[name]!r} cannot be read: {error}")
     return None if problems else cls(**values)

@@ -49,8 +49,8 @@ class Budget:
 class Recipe:
     """Sizes, formats, qualities, squares, crop, animation and limits of one stack's variants."""
 
-    variant_sizes: tuple[int, ...] = variable("VARIANT_SIZES", (1280, 640, 160))
-    variant_formats: tuple[str, ...] = variable("VARIANT_FORMATS", ("jpeg",))
+    variant_sizes: tuple[int, ...] = variable("VARIANT_SIZES", (1280, 640, 160), at_least_one=True)
+    variant_formats: tuple[str, ...] = variable("VARIANT_FORMATS", ("jpeg",), at_least_one=True)
     jpeg_quality: int = variable("JPEG_QUALITY", 85)
     webp_quality: int = variable("WEBP_QUALITY", 85)  # the stack's default: its jpeg_quality
     avif_quality: int = variable("AVIF_QUALITY", 60)

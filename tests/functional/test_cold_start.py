@@ -46,3 +46,11 @@ def test_a_function_missing_a_variable_fails_its_cold_start_naming_it(function):
     last_line = failed.stderr.strip().splitlines()[-1]
     assert last_line.startswith(f"contract.environment.MissingSettings: {FUNCTIONS[function].__name__}: "
                                 f"{missing} is not set ("), failed.stderr
+
+
+def test_a_variants_function_with_no_formats_fails_its_cold_start():
+    failed = import_in_lambda("variants", ENVIRONMENTS["variants"] | {"VARIANT_FORMATS": ""})
+    assert failed.returncode != 0
+    assert failed.stderr.strip().splitlines()[-1].startswith(
+        "contract.environment.MissingSettings: VariantsSettings: VARIANT_FORMATS='' cannot be read: "
+        "expected at least one item ("), failed.stderr

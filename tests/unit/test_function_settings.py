@@ -44,3 +44,18 @@ def test_the_default_recipe_digest_is_the_one_stored_on_every_image_so_far():
 def test_a_non_default_recipe_digest_is_the_one_the_variants_step_stored_before_the_contract():
     environment = ENVIRONMENTS["variants"] | NON_DEFAULT_RECIPE
     assert from_env(VariantsSettings, environment).recipe_digest == "2f8c3ba71c5151f2"
+
+
+@pytest.mark.parametrize("variable", ["VARIANT_SIZES", "VARIANT_FORMATS"])
+def test_a_recipe_with_no_sizes_or_no_formats_is_refused_naming_the_variable(variable):
+    # Empty, the variants step would fail on every image (no sizes) or complete it with no variant (no formats).
+    environment = ENVIRONMENTS["variants"] | {variable: ""}
+    with pytest.raises(MissingSettings, match=rf"^VariantsSettings: {variable}='' cannot be read: "
+                                              r"expected at least one item \("):
+        from_env(VariantsSettings, environment)
+
+
+def test_lists_a_stack_may_leave_empty_are_read_as_empty():
+    environment = ENVIRONMENTS["variants"] | {"SQUARE_SIZES": "", "ALLOWED_FORMATS": ""}
+    recipe = from_env(VariantsSettings, environment).recipe
+    assert (recipe.square_sizes, recipe.limits.allowed_formats) == ((), ())
