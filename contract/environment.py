@@ -134,7 +134,7 @@ def _read(cls: type[T], environ: Mapping[str, str], problems: list[str]) -> T | 
             if f.metadata.get("at_least_one") and not values[f.name]:
                 raise ValueError("expected at least one item")
         except (ValueError, KeyError) as error:
-            problems.append(f"{name}={environ[name]!r} cannot be read: {error}")
+            problems.append(f"{name}={environ[name]!r} cannot be read: {error.args[0] if error.args else error}")
     return None if problems else cls(**values)
 
 

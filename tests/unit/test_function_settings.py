@@ -59,3 +59,15 @@ def test_lists_a_stack_may_leave_empty_are_read_as_empty():
     environment = ENVIRONMENTS["variants"] | {"SQUARE_SIZES": "", "ALLOWED_FORMATS": ""}
     recipe = from_env(VariantsSettings, environment).recipe
     assert (recipe.square_sizes, recipe.limits.allowed_formats) == ((), ())
+
+
+def test_a_value_that_cannot_be_read_is_refused_naming_the_variable_and_the_choices():
+    from contract.environment import MissingSettings, from_env
+    from contract.functions import OrchestratorSettings
+
+    with pytest.raises(MissingSettings) as refused:
+        from_env(OrchestratorSettings, {"STEP_FUNCTIONS_ARN": "arn", "WORKFLOW_TYPE": "standard",
+                                        "DYNAMODB_TABLE": "t"})
+    assert str(refused.value) == (
+        "OrchestratorSettings: WORKFLOW_TYPE='standard' cannot be read: unknown workflow type 'standard'; one of: "
+        "STANDARD, EXPRESS (the function's environment comes from the component: redeploy the stack)")
