@@ -47,11 +47,12 @@ serve: $(LOCAL_STAMP)
 
 # The tests spread over every core (pytest-xdist); each test file runs whole on one worker, so a module's
 # fixtures and the graphs and corpus images a process caches are built once per worker, not once per test.
-PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile
+# Files start in collection order (the end-to-end files, the longest, first), not by how many tests they hold.
+PYTEST := $(BIN)/python -m pytest -n auto --dist loadfile --no-loadscope-reorder
 
 # Before a commit, in under two minutes: lint, the pure unit tests and the handlers on moto.
 check: $(STAMP) $(ASL) lint
-	$(PYTEST) tests/unit tests/functional
+	$(PYTEST) tests/functional tests/unit
 
 # Everything (what CI runs): lint, then every test, the slowest fifteen named at the end.
 test: $(STAMP) $(ASL) lint
