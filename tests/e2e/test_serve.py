@@ -283,11 +283,24 @@ def test_a_taken_port_is_one_line_naming_the_way_out(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+def serve_processes_in(folder: Path) -> list[str]:
+    """`python -m local serve` processes (and any fork of one) running in `folder`: this test's, never those of
+    tests running beside it in other pytest workers, which have folders of their own."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            command = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if "-m local serve" in command and (proc / "cwd").resolve().is_relative_to(folder):
+                found.append(f"{proc.name}: {command}")
+        except OSError:  # not a process, or it ended while being read
+            continue
+    return found
+
+
 @pytest.fixture(autouse=True)
-def _no_leftover_serve() -> Iterator[None]:
+def _no_leftover_serve(tmp_path) -> Iterator[None]:
     yield
-    leftovers = subprocess.run(["pgrep", "-f", "-m", "local serve --port 0"], capture_output=True, text=True)
-    assert not leftovers.stdout.strip(), f"serve processes left running: {leftovers.stdout}"
+    assert serve_processes_in(tmp_path) == [], "serve processes left running"
 
 
 def test_one_ctrl_c_passed_on_several_times_by_wrappers_still_saves(tmp_path):

@@ -1,13 +1,16 @@
-"""Pulumi mocks for the infrastructure tests: one place, a fresh graph per test.
+"""Pulumi mocks for the infrastructure tests: one place, each distinct graph built once.
 
 `deploy(stack)` builds the stack's `ImagePipeline` under `@pulumi.runtime.test` with
 `preview=False` (so every `apply` runs) and returns the registered resources with their
 resolved inputs. Computed outputs (`arn`, `url`, `name`, ...) are mocked the way AWS forms
-them, so policies built from them are realistic.
+them, so policies built from them are realistic. A build takes about a second and the same
+settings always give the same graph, so each (stack, settings) is built once per test process
+and every call hands out its own deep copy: a test may change what it gets.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import logging
@@ -292,16 +295,23 @@ def network_graph(stack: str, mode: str | None, require: bool = False) -> Graph:
     return run_under_mocks(stack, lambda: ImagePipeline(f"images-{stack}", settings).queue_url)
 
 
+# (stack, settings as JSON) -> the graph `deploy` built from them; `deploy` hands out copies only.
+_DEPLOYED: dict[tuple[str, str], Graph] = {}
+
+
 @pytest.fixture
 def deploy() -> Callable[..., Graph]:
-    """Build a stack's pipeline (its YAML, or `raw` settings) and return what it registered."""
+    """Build a stack's pipeline (its YAML, or `raw` settings) and return what it registered (a copy of its own)."""
     def build(stack: str = "dev", raw: dict[str, Any] | None = None) -> Graph:
-        settings = parse_settings(read_stack_settings(stack, ROOT) if raw is None else raw)
+        key = (stack, json.dumps(raw, sort_keys=True, default=repr))
+        if key not in _DEPLOYED:
+            settings = parse_settings(read_stack_settings(stack, ROOT) if raw is None else raw)
 
-        def program() -> pulumi.Output[Any]:
-            pipeline = ImagePipeline(f"images-{stack}", settings)
-            return pulumi.Output.all(pipeline.queue_url, pipeline.state_machine_arn, pipeline.topic_arn)
+            def program() -> pulumi.Output[Any]:
+                pipeline = ImagePipeline(f"images-{stack}", settings)
+                return pulumi.Output.all(pipeline.queue_url, pipeline.state_machine_arn, pipeline.topic_arn)
 
-        return run_under_mocks(stack, program)
+            _DEPLOYED[key] = run_under_mocks(stack, program)
+        return copy.deepcopy(_DEPLOYED[key])
 
     return build
