@@ -10,9 +10,11 @@ import pytest
 
 from tests.conftest import ROOT
 
-PLAIN_COMPONENT_MODULES = ("policies", "workflow/definition", "environment", "dashboard", "settings/config",
+PLAIN_COMPONENT_MODULES = ("policies", "workflow/definition", "workflow/states", "workflow/express",
+                           "workflow/moderation", "environment", "dashboard", "settings/config",
                            "settings/validation", "settings/parsing", "settings/rules", "settings/pitfalls",
-                           "settings/prices", "network/services")
+                           "settings/prices", "settings/stacks", "settings/names", "settings/errors",
+                           "network/services")
 
 
 def imported_modules(path) -> set[str]:
