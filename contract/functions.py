@@ -74,7 +74,7 @@ class ValidateSettings:
 @dataclass(frozen=True)
 class MetadataSettings:
     limits: Limits = field(default_factory=Limits)
-    keep_gps: bool = variable("KEEP_GPS", False)
+    keep_gps: bool = variable("KEEP_GPS", Recipe().keep_gps)  # the variants' own rule, read for the metadata
 
 
 @dataclass(frozen=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import pytest
@@ -10,6 +11,7 @@ from components import Settings
 from components.environment import function_environment, function_settings
 from contract.environment import MissingSettings, from_env, to_env, variables
 from contract.functions import FUNCTIONS, VariantsSettings
+from contract.recipe import Recipe
 
 RESOURCES = {"queue_url": "https://sqs/q", "dlq_url": "https://sqs/d", "table_name": "status", "topic_arn": "arn:sns",
              "state_machine_arn": "arn:aws:states:eu-west-1:1:stateMachine:m", "output_bucket": "output"}
@@ -71,3 +73,26 @@ def test_a_value_that_cannot_be_read_is_refused_naming_the_variable_and_the_choi
     assert str(refused.value) == (
         "OrchestratorSettings: WORKFLOW_TYPE='standard' cannot be read: unknown workflow type 'standard'; one of: "
         "STANDARD, EXPRESS (the function's environment comes from the component: redeploy the stack)")
+
+
+def _another(value):
+    """A value of the same type as `value` that differs from it."""
+    if isinstance(value, bool):
+        return not value
+    if isinstance(value, int):
+        return value + 1
+    if isinstance(value, str):
+        return value + "-other"
+    if isinstance(value, tuple):
+        return (*value, 64) if not value or isinstance(value[0], int) else (*value, "webp")
+    return dataclasses.replace(value, **{f.name: _another(getattr(value, f.name)) for f in dataclasses.fields(value)})
+
+
+@pytest.mark.parametrize("name", [f.name for f in dataclasses.fields(Recipe) if f.name != "limits"])
+def test_every_field_that_shapes_the_variants_changes_the_recipe_digest(name):
+    """`duplicates: reuse` copies a same-digest image's variants: a recipe field left out of the digest would
+    copy variants made another way. `limits` only decides what is accepted, not how variants look."""
+    base = VariantsSettings(output_bucket="b", table="t")
+    changed = dataclasses.replace(base, recipe=dataclasses.replace(base.recipe, **{
+        name: _another(getattr(base.recipe, name))}))
+    assert changed.recipe_digest != base.recipe_digest
