@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import gc
 import sys
 from pathlib import Path
 from typing import Any
@@ -62,10 +63,28 @@ def settings_table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def parse_python(path: Path) -> ast.Module:
+    """`path`'s syntax tree. On CPython 3.11 `ast.parse` has been seen to fail at random with `SystemError: AST
+    constructor recursion depth mismatch` in a process that ran Pulumi (an asyncio future's finalizer logged
+    meanwhile; CPython gh-106905 is one cause): no garbage collection runs while the tree is built, and a
+    `SystemError` is tried once more, the source being the same. The tests that read the repository's source
+    use this too."""
+    source = path.read_text()
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        try:
+            return ast.parse(source, str(path))
+        except SystemError:
+            return ast.parse(source, str(path))
+    finally:
+        if collecting:
+            gc.enable()
+
 def outputs() -> list[tuple[str, str]]:
     """(name, meaning) of each output: an annotation `name: pulumi.Output[type]` of the class
     `ImagePipeline` followed by its docstring."""
-    tree = ast.parse(COMPONENT_SOURCE.read_text())
+    tree = parse_python(COMPONENT_SOURCE)
     component = next(node for node in tree.body if isinstance(node, ast.ClassDef) and node.name == "ImagePipeline")
     found = []
     for statement, following in zip(component.body, component.body[1:], strict=False):

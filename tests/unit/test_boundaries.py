@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from components.settings.docs import parse_python as parse
 from tests.conftest import ROOT
 
 PLAIN_COMPONENT_MODULES = ("policies", "workflow/definition", "workflow/states", "workflow/express",
@@ -18,7 +19,7 @@ PLAIN_COMPONENT_MODULES = ("policies", "workflow/definition", "workflow/states",
 
 
 def imported_modules(path) -> set[str]:
-    tree = ast.parse(path.read_text())
+    tree = parse(path)
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -31,7 +32,7 @@ def imported_modules(path) -> set[str]:
 def imported_dotted(path) -> set[str]:
     """The dotted names a file imports (`from a.b import c` gives `a.b` and `a.b.c`)."""
     names = set()
-    for node in ast.walk(ast.parse(path.read_text())):
+    for node in ast.walk(parse(path)):
         if isinstance(node, ast.Import):
             names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.module:
@@ -90,7 +91,7 @@ def test_shared_documents_are_built_without_pulumi(module):
 @pytest.mark.parametrize("path", files("components") + files("handlers") + files("provider"), ids=ids)
 def test_the_component_and_the_functions_read_the_process_environment_only_through_the_contract(path):
     """`contract.environment` is the one reader of os.environ (a deployer's variable: `deployer_variable`)."""
-    tree = ast.parse(path.read_text())
+    tree = parse(path)
     reads = [node.lineno for node in ast.walk(tree)
              if (isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"))
              or (isinstance(node, ast.ImportFrom) and node.module == "os"
@@ -104,6 +105,6 @@ def test_a_workflow_type_is_named_in_at_most_two_modules():
                                              "provider", "policy", "ci_roles")
                     for path in files(folder)
                     if any(isinstance(node, ast.Constant) and node.value == "EXPRESS"
-                           for node in ast.walk(ast.parse(path.read_text()))))
+                           for node in ast.walk(parse(path))))
     assert len(naming) <= 2, naming
     assert "contract/workflow_types.py" in naming

@@ -8,6 +8,7 @@ import ast
 import itertools
 from pathlib import Path
 
+from components.settings.docs import parse_python as parse
 from tests.conftest import ROOT
 
 SKIPPED = {"tests", "node_modules", "build", "out", "__pycache__"}  # and every hidden folder (.venv, .git)
@@ -39,7 +40,7 @@ def _own(name: str, known: dict[str, Path]) -> str | None:
 def imports(name: str, known: dict[str, Path]) -> dict[str, int]:
     """The repository modules `name` imports, each with the line of its first import."""
     path, found = known[name], {}
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(parse(path)):
         targets: list[str] = []
         if isinstance(node, ast.Import):
             targets = [alias.name for alias in node.names]
