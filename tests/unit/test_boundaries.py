@@ -18,17 +18,6 @@ PLAIN_COMPONENT_MODULES = ("policies", "workflow/definition", "workflow/states",
                            "network/services")
 
 
-def imported_modules(path) -> set[str]:
-    tree = parse(path)
-    names = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module:
-            names.add(node.module.split(".")[0])
-    return names
-
-
 def imported_dotted(path) -> set[str]:
     """The dotted names a file imports (`from a.b import c` gives `a.b` and `a.b.c`)."""
     names = set()
@@ -38,6 +27,11 @@ def imported_dotted(path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module:
             names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
     return names
+
+
+def imported_modules(path) -> set[str]:
+    """The top-level packages a file imports (`pulumi`, `boto3`, `handlers`, ...)."""
+    return {name.split(".")[0] for name in imported_dotted(path)}
 
 
 def files(folder: str, *, but: tuple[str, ...] = ()) -> list:
