@@ -113,6 +113,7 @@ def to_env(settings: Any) -> dict[str, Any]:
     return env
 
 
+@cache
 def variables(cls: type) -> tuple[str, ...]:
     """The names of the variables `cls` reads."""
     return tuple(name for f, kind in _fields(cls)
