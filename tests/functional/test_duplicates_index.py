@@ -83,13 +83,13 @@ def test_a_late_run_of_an_older_version_never_hides_the_newer_one(dynamodb):
 
 class NewerUploadMeanwhile:
     """A DynamoDB client through which `newer` takes the image and completes just before `older`'s first
-    band item is written (after whatever check `older` made)."""
+    hash bucket is written (after whatever check and read `older` made)."""
 
     def __init__(self, dynamodb, older: Upload, newer: Upload) -> None:
         self.dynamodb, self.older, self.newer, self.done = dynamodb, older, newer, False
 
     def put_item(self, **kwargs):
-        if not self.done and kwargs["Item"].get("ownerUploadId") == {"S": self.older.upload_id}:
+        if not self.done and kwargs["Item"]["userId"]["S"].endswith("/bucket"):
             self.done = True
             process(self.dynamodb, self.newer, 2, P1)
         return self.dynamodb.put_item(**kwargs)
