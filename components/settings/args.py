@@ -218,7 +218,7 @@ class WorkflowArgs(TypedDict, total=False):
     """Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (re-encoded or resized copies measure 0 to 2, unrelated photos 16 or more). Default: 4. Range: 0 to 7."""
 
     near_duplicate_candidates: int
-    """Newest uploads a near-duplicate lookup considers per hash band (a band's list is one item of at most 4 KB: long names keep fewer). Reads and writes per image do not grow with it. Default: 16. Range: 1 to 64."""
+    """Newest uploads per hash band a near-duplicate lookup considers (a band's list is one item of at most 4 KB, rewritten by each upload: 16 entries of typical names are 2 KB, 2 write units). Default: 16. Range: 1 to 64."""
 
 
 class StorageArgs(TypedDict, total=False):
