@@ -23,13 +23,13 @@ original, and the original uploaded anew with the same bytes keeps its place.
 Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands; two hashes at most 7 bits
 apart agree on at least one band (pigeonhole). A bucket (`handlers.lifecycle.hash_bands`) lists the
 uploads with one band value, newest first: the newest `candidates` of them (the `near_duplicate_candidates`
-setting) that fit in `MAX_BUCKET_BYTES`, one strongly consistent read unit.
-A lookup reads the owner's status item, the 8 buckets in one BatchGetItem and at most `MAX_STALE_CHECKS`
-candidates' status items, then writes itself first into each bucket under its version number: at most
-13 items read and 8 written, however large the user's library.
+setting) that fit in `MAX_BUCKET_BYTES`, one strongly consistent read unit. A lookup reads the owner's
+status item, the 8 buckets in one BatchGetItem and at most `MAX_STALE_CHECKS` candidates' status items,
+then writes itself first into each bucket under its version number: at most 13 items read and 8 written,
+however large the user's library (a race lost to another upload costs one read and one write more).
 
-What is found: the closest live image (completed, or still being processed) within the distance among
-those checked, in order of distance then recency. Whenever a live image within the distance is among the
+What is found: the first live image (completed, or still being processed) among the candidates within
+the distance, closest first and at one distance the older first. Whenever a live image within the distance is among the
 `candidates` newest uploads sharing a band with this one, and fewer than `MAX_STALE_CHECKS` stale entries
 (uploads their image no longer reflects) in those buckets are at least as close, a near duplicate at
 least as close as it is found. Of two near duplicates processed at once, at least the later writer of a
