@@ -8,6 +8,7 @@ from moto import mock_aws
 
 from contract.errors import UploadSuperseded
 from handlers.lifecycle.duplicates import Index, NearDuplicate, Upload, content_key
+from local.metering import MeteredDynamoDB
 from local.stack import create_status_table
 
 USER, TABLE, DISTANCE = "u", "status", 4
@@ -150,3 +151,13 @@ def test_of_two_near_duplicates_processed_at_once_the_later_writer_finds_the_oth
     assert found == NearDuplicate("b", 1)  # `a` lost the race to write a bucket, read it again, found `b` processing
     # Both are in every bucket: a third finds the closer of the two.
     assert process(dynamodb, Upload(USER, "c", "upload-3"), 3, P1) == (None, NearDuplicate("a", 0))
+
+
+def test_an_exact_copy_reads_the_claim_its_own_status_and_its_originals_once_each(dynamodb):
+    process(dynamodb, Upload(USER, "a", "upload-1"), 1, P1)
+    copy = Upload(USER, "copy", "upload-2")
+    set_status(dynamodb, copy, "processing")
+    meter = MeteredDynamoDB(dynamodb)
+    assert Index(meter, TABLE).claim(copy, sha(1)).image_id == "a"
+    assert (meter.snapshot().reads, meter.snapshot().writes, meter.snapshot().calls) == (
+        3, 1, {"get_item": 3, "put_item": 1})
