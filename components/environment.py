@@ -40,6 +40,7 @@ def function_settings(settings: Settings, *, queue_url: Any, dlq_url: Any, table
         "variants": VariantsSettings(output_bucket=output_bucket, table=table_name, recipe=recipe,
                                      cache_control=settings.storage.variants_cache_control,
                                      duplicates=wf.duplicates, near_duplicate_distance=wf.near_duplicate_distance,
+                                     near_duplicate_candidates=wf.near_duplicate_candidates,
                                      moderation=settings.moderation.enabled),
         "metadata": MetadataSettings(limits=recipe.limits, keep_gps=wf.keep_gps),
         "reconciler": ReconcilerSettings(repair=repair, stale_after_seconds=wf.stale_after,

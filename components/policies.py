@@ -190,9 +190,9 @@ def execution_arns(state_machine_arn: str) -> list[str]:
 
 
 def _fingerprint_index(arns: PipelineArns) -> Document:
-    """The content claims and hash bands (`handlers.lifecycle.duplicates`): only items whose key says so."""
-    return {**allow("KeepFingerprintIndex", ["dynamodb:PutItem", "dynamodb:DeleteItem", "dynamodb:Query"],
-                    [arns.table]),
+    """The content claims and hash band buckets (`handlers.lifecycle.duplicates`): only items whose key says so
+    (their GetItem is the status reads' `ReadImages`)."""
+    return {**allow("KeepFingerprintIndex", ["dynamodb:PutItem", "dynamodb:BatchGetItem"], [arns.table]),
             "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sha256:*", "phash*"]}}}
 
 

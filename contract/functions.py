@@ -85,6 +85,7 @@ class VariantsSettings:
     cache_control: str = variable("CACHE_CONTROL", "public, max-age=31536000, immutable")
     duplicates: str = variable("DUPLICATES", "flag")  # one of DUPLICATE_MODES
     near_duplicate_distance: int = variable("NEAR_DUPLICATE_DISTANCE", 4)
+    near_duplicate_candidates: int = variable("NEAR_DUPLICATE_CANDIDATES", 16)  # newest uploads kept per hash band
     moderation: bool = variable("MODERATION", False)  # variants are staged until the verdict
 
     @property

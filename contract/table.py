@@ -64,3 +64,25 @@ class TableKeys:
 PENDING = Index("pending", hash_key="pending", range_key="pendingSince")
 STATUS_TABLE = TableKeys(hash_key="imageId", range_key="userId", indexes=(PENDING,))
 PENDING_INDEX = PENDING.name
+
+
+def item_bytes(item: dict[str, Any]) -> int:
+    """A typed item's size as DynamoDB counts it for its limits and its read and write units: each attribute's
+    name plus its value (strings and binary by length in UTF-8, numbers about one byte per two digits plus one,
+    booleans and nulls one byte, sets and documents their elements plus 3 bytes)."""
+    return sum(len(name.encode()) + _value_bytes(value) for name, value in item.items())
+
+
+def _value_bytes(value: dict[str, Any]) -> int:
+    (kind, content), = value.items()
+    if kind in ("S", "B"):
+        return len(content.encode() if isinstance(content, str) else content)
+    if kind == "N":
+        return (len(content.lstrip("-").replace(".", "").strip("0") or "0") + 1) // 2 + 1
+    if kind in ("SS", "NS", "BS"):
+        return sum(_value_bytes({kind[0]: element}) for element in content)
+    if kind == "L":
+        return 3 + sum(1 + _value_bytes(element) for element in content)
+    if kind == "M":
+        return 3 + sum(1 + len(name.encode()) + _value_bytes(element) for name, element in content.items())
+    return 1  # BOOL, NULL

@@ -130,7 +130,8 @@ def moderation_key(stored: list[dict[str, Any]]) -> str | None:
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     logger.set_correlation_id(event.get("imageId"))
     settings = current(VariantsSettings)
-    index = duplicates.Index(clients.get("dynamodb"), settings.table) if settings.table else None
+    index = (duplicates.Index(clients.get("dynamodb"), settings.table, candidates=settings.near_duplicate_candidates)
+             if settings.table else None)
     try:
         result = make_and_store(event, settings, clients.get("s3"), index)
     except InvalidImage as error:  # the user's file, not our error: counted apart so it does not page

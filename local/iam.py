@@ -35,6 +35,7 @@ SQS_ACTIONS = {"SendMessageBatch": "SendMessage", "DeleteMessageBatch": "DeleteM
 
 
 LISTINGS = ("ListObjects", "ListObjectsV2")
+DYNAMODB_BATCHES = ("BatchGetItem", "BatchWriteItem")  # their tables are the keys of `RequestItems`
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,9 @@ def actions_and_resources(service: str, operation: str, params: dict[str, Any]) 
                 ("s3:GetObject", f"arn:aws:s3:::{bucket}/{key}")]
     if service == "s3" and operation in LISTINGS:
         return [("s3:ListBucket", f"arn:aws:s3:::{params.get('Bucket')}", params.get("Prefix") or "")]
+    if service == "dynamodb" and operation in DYNAMODB_BATCHES:  # one authorization per table the batch names
+        return [(f"dynamodb:{operation}", f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{table}")
+                for table in params.get("RequestItems", {})]
     return [action_and_resource(service, operation, params)]
 
 

@@ -217,6 +217,9 @@ class WorkflowArgs(TypedDict, total=False):
     near_duplicate_distance: int
     """Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (re-encoded or resized copies measure 0 to 2, unrelated photos 16 or more). Default: 4. Range: 0 to 7."""
 
+    near_duplicate_candidates: int
+    """Newest uploads per hash band a near-duplicate lookup considers (a band's list is one item of at most 4 KB, rewritten by each upload: 16 entries of typical names are 2 KB, 2 write units). Default: 16. Range: 1 to 64."""
+
 
 class StorageArgs(TypedDict, total=False):
     """Buckets and the status table."""

@@ -6,14 +6,13 @@ item can ever collide with them (a real `userId` never contains "/"):
 | item | imageId | userId | what it says |
 |---|---|---|---|
 | content claim | `sha256:{hex}` | `{userId}/content` | the user's images with these exact bytes, in order |
-| hash band | `phash{i}:{8 bits hex}:{userId}` | `{userId}/{uploadId}` | an upload whose perceptual hash has this band |
+| band bucket | `phash{i}:{8 bits hex}:{userId}` | `{userId}/bucket` | the newest uploads whose hash has this band |
 
 Only the upload that owns its image writes: each write comes after a strongly consistent read of the
 image's status item shows this upload `processing`; a run that lost the image (a newer upload, or the
-same bytes PUT again, took it) raises `UploadSuperseded` and writes nothing. Band items are keyed by
-upload, so a run that loses the image between that read and its writes adds only items that no longer
-count, never replacing the new owner's; the claim is written under its version number after that read,
-so the new owner's place in it is never taken back.
+same bytes PUT again, took it) raises `UploadSuperseded` and writes nothing. A run that loses the image
+between that read and its writes never takes the new owner's place: the claim is written under its
+version number, and a bucket keeps every entry of the run's own image (each names its upload).
 
 Exact duplicates are race-safe: the claim is written with `attribute_not_exists`, then under a
 version number, so of simultaneous uploads of the same bytes exactly one becomes the original and
@@ -21,15 +20,23 @@ the others record `duplicateOf` it, once it has completed (a copy waits for a st
 original's outcome); when the original stops holding the bytes, the next holder becomes the
 original, and the original uploaded anew with the same bytes keeps its place.
 
-Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands; two hashes at
-most 7 bits apart agree on at least one band (pigeonhole), so a lookup is 8 strongly consistent
-queries, never a scan (each returns the user's images sharing that band: about 1 in 256 of them
-by chance, dropped by their distance before any further read). An image writes its band items
-before it looks, so of two near duplicates processed at once, at least the later one to look
-finds the other.
+Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands; two hashes at most 7 bits
+apart agree on at least one band (pigeonhole). A bucket (`handlers.lifecycle.hash_bands`) lists the
+uploads with one band value, newest first: the newest `candidates` of them (the `near_duplicate_candidates`
+setting) that fit in `MAX_BUCKET_BYTES`, one strongly consistent read unit. A lookup reads the owner's
+status item, the 8 buckets in one BatchGetItem and at most `MAX_STALE_CHECKS` candidates' status items,
+then writes itself first into each bucket under its version number: at most 13 items read and 8 written,
+however large the user's library (a race lost to another upload costs one read and one write more).
 
-Index items are never trusted alone: each names the upload it came from, and counts only while
-that image's status item still reflects that upload (stale ones are skipped, and deleted when met).
+What is found: the first live image (completed, or still being processed) among the candidates within
+the distance, closest first and at one distance the older first. Whenever a live image within the distance is among the
+`candidates` newest uploads sharing a band with this one, and fewer than `MAX_STALE_CHECKS` stale entries
+(uploads their image no longer reflects) in those buckets are at least as close, a near duplicate at
+least as close as it is found. Of two near duplicates processed at once, at least the later writer of a
+bucket they share finds the other (its conditional write fails, it reads the bucket again).
+
+Index items are never trusted alone: each entry names the upload it came from and counts only while
+that image's status item still reflects that upload; stale entries met are dropped at the next write.
 
 Example:
     >>> content_key("user-1", "ab" * 32)["userId"]
@@ -41,27 +48,26 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from contract.errors import TransientError, UploadSuperseded
-from handlers.image import fingerprints
+from contract.functions import VariantsSettings
+from contract.table import item_bytes
 from handlers.lifecycle import status
+from handlers.lifecycle.hash_bands import KIND, Candidate, Lookup, NearDuplicate, bucket_keys
 from handlers.lifecycle.status import now
 
-BANDS = 8  # of 8 bits: any two hashes within 7 bits share one
-CLAIM_ATTEMPTS = 8
+WRITE_ATTEMPTS = 8  # of a claim or a bucket, each after losing a race to another upload
 LOW_DETAIL_BITS = 8  # a photo's pHash has about 32 bits set (median threshold); a flat image's 0 or 1
-MAX_CANDIDATES = 1_000  # per band query: bounds a lookup's reads whatever the user's library
+MAX_STALE_CHECKS = 4  # candidates' status items read per lookup (an image's two entries cost one read)
 ORIGINAL_WAIT_SECONDS = 30  # how long a copy waits for a still-processing original's outcome
 # The claim keeps the first holder and the newest others that fit: 8 KB is about 100 holders of typical
 # names (a holder of 256 emoji takes 1 KB), far below DynamoDB's 400 KB item limit, and 8 write units.
 MAX_CLAIM_BYTES = 8 * 1024
 LIVE_STATUSES = ("queued", "processing", "completed")  # a failed or rejected image is no original
-KIND = {"S": "fingerprint"}
 TRANSIENT_CODES = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
                    "InternalServerError", "ServiceUnavailable", "TransactionConflictException"}
 
@@ -87,14 +93,8 @@ class Original:
     item: dict[str, Any]
 
 
-@dataclass(frozen=True)
-class NearDuplicate:
-    image_id: str
-    distance: int
-
-
 def is_index_item(item: dict[str, Any]) -> bool:
-    """True for claim and band items (typed or plain): everything here, no image."""
+    """True for claim and bucket items (typed or plain): everything here, no image."""
     user = item["userId"]
     return "/" in (user["S"] if isinstance(user, dict) else user)
 
@@ -103,26 +103,9 @@ def content_key(user_id: str, sha256: str) -> dict[str, Any]:
     return {"imageId": {"S": f"sha256:{sha256}"}, "userId": {"S": f"{user_id}/content"}}
 
 
-def index_keys(user_id: str, upload_id: str, sha256: str, phash: str) -> list[dict[str, Any]]:
-    """The keys of every index item an upload's fingerprint may have written (to clean up after it)."""
-    return [content_key(user_id, sha256), *(_band_key(index, band, user_id, upload_id)
-                                            for index, band in enumerate(fingerprints.bands(int(phash, 16), BANDS)))]
-
-
-def _band_key(index: int, band: str, user_id: str, upload_id: str) -> dict[str, Any]:
-    """One item per upload (its id is unique: a digest of bucket, key, version and sequencer), so an upload
-    never replaces another upload's band item of the same image."""
-    return {"imageId": {"S": _band_partition(index, band, user_id)}, "userId": {"S": f"{user_id}/{upload_id}"}}
-
-
-def _band_partition(index: int, band: str, user_id: str) -> str:
-    """One partition per user and band value: users never share (or heat) each other's partitions."""
-    return f"phash{index}:{band}:{user_id}"
-
-
-def item_bytes(item: dict[str, Any]) -> int:
-    """A (typed, flat) item's size as DynamoDB counts it: each attribute's name plus its value, in UTF-8."""
-    return sum(len(name.encode()) + len(str(next(iter(value.values()))).encode()) for name, value in item.items())
+def index_keys(user_id: str, sha256: str, phash: str) -> list[dict[str, Any]]:
+    """The keys of every index item an upload's fingerprint may have written to (to clean up after it)."""
+    return [content_key(user_id, sha256), *bucket_keys(user_id, int(phash, 16))]
 
 
 def informative(phash: int) -> bool:
@@ -132,11 +115,17 @@ def informative(phash: int) -> bool:
     return LOW_DETAIL_BITS < phash.bit_count() < 64 - LOW_DETAIL_BITS
 
 
-class Index:
-    """The lookups of one table; `dynamodb` is a low-level client."""
+def _back_off(attempt: int) -> None:
+    """After a lost race: jittered, so racers spread out."""
+    time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
 
-    def __init__(self, dynamodb: Any, table: str) -> None:
-        self.dynamodb, self.table = dynamodb, table
+
+class Index:
+    """The lookups of one table; `dynamodb` is a low-level client; `candidates` entries kept per bucket."""
+
+    def __init__(self, dynamodb: Any, table: str,
+                 candidates: int = VariantsSettings.near_duplicate_candidates) -> None:
+        self.dynamodb, self.table, self.candidates = dynamodb, table, candidates
         self._items: dict[str, dict[str, Any] | None] = {}
 
     def _call(self, call: Any, **kwargs: Any) -> Any:
@@ -150,15 +139,20 @@ class Index:
                 raise TransientError(f"DynamoDB {code} while looking for duplicates; retrying") from None
             raise
 
-    def _conditional(self, call: Any, **kwargs: Any) -> bool:
-        """A conditional write: False when its condition refused it."""
+    def _put_if_unchanged(self, item: dict[str, Any], read: dict[str, Any] | None) -> bool:
+        """Write `item` unless its key changed since `read` (None: it did not exist); False when it had."""
+        condition = {"ConditionExpression": "attribute_not_exists(imageId)"} if read is None else {
+            "ConditionExpression": "version = :version", "ExpressionAttributeValues": {":version": read["version"]}}
         try:
-            self._call(call, **kwargs)
+            self._call(self.dynamodb.put_item, TableName=self.table, Item=item, **condition)
             return True
         except ClientError as error:
             if error.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 return False
             raise
+
+    def _get(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        return self._call(self.dynamodb.get_item, TableName=self.table, Key=key, ConsistentRead=True).get("Item")
 
     def image(self, user_id: str, image_id: str) -> dict[str, Any] | None:
         """An image's status item (typed), read once per lookup and strongly consistent."""
@@ -196,37 +190,32 @@ class Index:
         """
         key = content_key(upload.user_id, sha256)
         me = [upload.image_id, upload.upload_id]
-        for attempt in range(CLAIM_ATTEMPTS):  # each turn settles, or lost a race that changed the claim
-            held = self._call(self.dynamodb.get_item, TableName=self.table, Key=key, ConsistentRead=True).get("Item")
+        for attempt in range(WRITE_ATTEMPTS):  # each turn settles, or lost a race that changed the claim
+            held = self._get(key)
             self._check_owner(upload)
             holders = self._holders(upload, json.loads(held["holders"]["S"]) if held else [])
-            version = int(held["version"]["N"]) if held else 0
-            item = _claim_item(key, holders, me, version + 1)
+            item = _claim_item(key, holders, me, int(held["version"]["N"]) + 1 if held else 1)
             holders = json.loads(item["holders"]["S"])
-            condition = ("attribute_not_exists(imageId)" if held is None else "version = :version")
-            values = {":version": {"N": str(version)}} if held is not None else {}
-            written = self._conditional(self.dynamodb.put_item, TableName=self.table, Item=item,
-                                        ConditionExpression=condition,
-                                        **({"ExpressionAttributeValues": values} if values else {}))
+            written = self._put_if_unchanged(item, held)
             if written and holders[0] == me:
                 return None
             if written and (original := self._settled(upload.user_id, holders[0])) is not None:
                 return original
-            if not written:  # another upload changed the claim first: jittered, so racers spread out
-                time.sleep(random.uniform(0, 0.01 * 2 ** attempt))
+            if not written:
+                _back_off(attempt)
             self._items.clear()  # the first holder failed, was rejected or replaced meanwhile: claim again
         raise TransientError(f"the content claim of {upload.image_id} kept changing under it; retrying the step")
 
     def _settled(self, user_id: str, holder: list[str]) -> Original | None:
         """The first holder as the original once it completed; None if it failed, was rejected or replaced.
 
-        While it is still processing (two uploads of the same bytes at once), wait for its outcome, up
-        to `ORIGINAL_WAIT_SECONDS`: a copy must not name an original that is about to be rejected.
+        Its first look is the status item `_holders` has just read. While it is still processing (two
+        uploads of the same bytes at once), wait for its outcome, up to `ORIGINAL_WAIT_SECONDS`: a copy
+        must not name an original that is about to be rejected.
         """
         image_id, upload_id = holder
         deadline, pause = time.monotonic() + ORIGINAL_WAIT_SECONDS, 0.2
         while True:
-            self._items.pop(image_id, None)
             if not self.reflects(user_id, image_id, upload_id):
                 return None
             found = self.image(user_id, image_id) or {}
@@ -234,6 +223,7 @@ class Index:
                 return Original(image_id, status.plain_item(found))
             time.sleep(pause)
             pause = min(pause * 1.5, 2.0)
+            self._items.pop(image_id, None)  # look again
 
     def _holders(self, upload: Upload, holders: list[list[str]]) -> list[list[str]]:
         """`holders` without those that no longer hold the bytes up to the first that does, and with `upload`."""
@@ -250,69 +240,59 @@ class Index:
         return kept
 
     def near(self, upload: Upload, phash: int, sha256: str, max_distance: int) -> NearDuplicate | None:
-        """Register `upload`'s hash bands, then find the closest other live image within `max_distance`
-        (nothing for a flat image's hash, see `informative`). Raises `UploadSuperseded` when `upload` no
-        longer owns its image."""
+        """The closest other live image within `max_distance` (see the module's guarantee), and `upload`
+        entered first in its 8 buckets (nothing for a flat image's hash, see `informative`). Raises
+        `UploadSuperseded` when `upload` no longer owns its image."""
         if not informative(phash):
             return None
         self._check_owner(upload)
-        bands = fingerprints.bands(phash, BANDS)
-        hex_hash = format(phash, "016x")
-        for index, band in enumerate(bands):
-            self._call(self.dynamodb.put_item, TableName=self.table,
-                       Item=_band_key(index, band, upload.user_id, upload.upload_id)
-                                   | {"kind": KIND, "ownerImageId": {"S": upload.image_id},
-                                      "ownerUploadId": {"S": upload.upload_id}, "phash": {"S": hex_hash},
-                                      "sha256": {"S": sha256}})
-        mine: list[dict[str, Any]] = []  # this image's items of other uploads
-        candidates: list[tuple[int, str, dict[str, Any]]] = []
-        for index, band in enumerate(bands):
-            for entry in self._entries(index, band, upload.user_id):
-                owner, owner_upload = entry["ownerImageId"]["S"], entry["ownerUploadId"]["S"]
-                if owner == upload.image_id:
-                    if owner_upload != upload.upload_id:
-                        mine.append(entry)
+        lookup = Lookup(upload.image_id, upload.upload_id, phash, sha256, max_distance)
+        keys = bucket_keys(upload.user_id, phash)
+        buckets = self._read_buckets(keys)
+        lookup.add(buckets.values())
+        self._check(upload.user_id, lookup, lookup.candidates(), MAX_STALE_CHECKS)
+        for key in keys:
+            self._enter(upload.user_id, lookup, key, buckets[key["imageId"]["S"]])
+        return lookup.found
+
+    def _read_buckets(self, keys: list[dict[str, Any]]) -> dict[str, dict[str, Any] | None]:
+        """The buckets of `keys` (None where there is none yet) in one strongly consistent BatchGetItem,
+        asked again for any keys DynamoDB left unprocessed."""
+        found: dict[str, dict[str, Any]] = {}
+        request = {self.table: {"Keys": keys, "ConsistentRead": True}}
+        for attempt in range(WRITE_ATTEMPTS):
+            response = self._call(self.dynamodb.batch_get_item, RequestItems=request)
+            found |= {item["imageId"]["S"]: item for item in response.get("Responses", {}).get(self.table, [])}
+            if not (request := response.get("UnprocessedKeys") or {}):
+                return {key["imageId"]["S"]: found.get(key["imageId"]["S"]) for key in keys}
+            _back_off(attempt)
+        raise TransientError("DynamoDB kept leaving hash buckets unread while looking for duplicates; retrying")
+
+    def _check(self, user_id: str, lookup: Lookup, candidates: list[Candidate], checks: int) -> None:
+        """Offer `lookup` the first of `candidates` whose image still reflects it, reading at most `checks`
+        status items (an image already read costs nothing); the stale ones met are remembered."""
+        for candidate in candidates:
+            if candidate.image_id not in self._items:
+                if checks == 0:
                     continue
-                if entry.get("sha256", {}).get("S") == sha256:
-                    continue  # an exact duplicate is `duplicateOf`, not a near one
-                distance = fingerprints.hamming(phash, int(entry["phash"]["S"], 16))
-                if distance <= max_distance:
-                    candidates.append((distance, owner, entry))
-        if mine:  # an older upload's (or, if this run has just lost the image, the new owner's: kept)
-            self._items.pop(upload.image_id, None)
-            for entry in mine:
-                if not self.reflects(upload.user_id, upload.image_id, entry["ownerUploadId"]["S"]):
-                    self._forget(entry)
-        # Closest first, every item of an image (an image re-uploaded with a slightly different hash has a
-        # stale item and a live one), and only until one is live: a user with many similar images costs one
-        # status read per image met, not one per item (stale items met on the way are deleted).
-        for distance, owner, entry in sorted(candidates, key=lambda c: (c[0], c[1], c[2]["userId"]["S"])):
-            if self.reflects(upload.user_id, owner, entry["ownerUploadId"]["S"]):
-                return NearDuplicate(owner, distance)
-            self._forget(entry)
-        return None
-
-    def _entries(self, index: int, band: str, user_id: str) -> Iterator[dict[str, Any]]:
-        kwargs: dict[str, Any] = {
-            "TableName": self.table, "ConsistentRead": True,
-            "KeyConditionExpression": "imageId = :band AND begins_with(userId, :user)",
-            "ExpressionAttributeValues": {":band": {"S": _band_partition(index, band, user_id)},
-                                          ":user": {"S": f"{user_id}/"}}}
-        read = 0
-        while read < MAX_CANDIDATES:
-            page = self._call(self.dynamodb.query, **kwargs, Limit=MAX_CANDIDATES - read)
-            read += len(page.get("Items", []))
-            yield from page.get("Items", [])
-            if "LastEvaluatedKey" not in page:
+                checks -= 1
+            if self.reflects(user_id, candidate.image_id, candidate.upload_id):
+                lookup.offer(candidate)
                 return
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+            lookup.stale.add((candidate.image_id, candidate.upload_id))
 
-    def _forget(self, entry: dict[str, Any]) -> None:
-        """Delete a band item that no longer stands for its image's upload (unless it was renewed meanwhile)."""
-        self._conditional(self.dynamodb.delete_item, TableName=self.table,
-                     Key={"imageId": entry["imageId"], "userId": entry["userId"]},
-                     ConditionExpression="ownerUploadId = :upload",
-                     ExpressionAttributeValues={":upload": entry["ownerUploadId"]})
+    def _enter(self, user_id: str, lookup: Lookup, key: dict[str, Any], held: dict[str, Any] | None) -> None:
+        """Write `lookup`'s upload first into one bucket read as `held`. A lost race reads the bucket again
+        and checks the uploads that entered it meanwhile (a near duplicate processed at the same time is
+        found by at least the later writer) before writing again."""
+        for attempt in range(WRITE_ATTEMPTS):
+            if self._put_if_unchanged(lookup.bucket_item(key, held, self.candidates), held):
+                return
+            held = self._get(key)
+            raced = lookup.add([held])
+            self._check(user_id, lookup, raced, len({candidate.image_id for candidate in raced}))
+            _back_off(attempt)
+        raise TransientError(f"a hash bucket of {lookup.image_id} kept changing under it; retrying the step")
 
 
 def _claim_item(key: dict[str, Any], holders: list[list[str]], me: list[str], version: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from moto import mock_aws
 
 from contract.errors import UploadSuperseded
 from handlers.lifecycle.duplicates import Index, NearDuplicate, Upload, content_key
+from local.metering import MeteredDynamoDB
 from local.stack import create_status_table
 
 USER, TABLE, DISTANCE = "u", "status", 4
@@ -83,13 +84,13 @@ def test_a_late_run_of_an_older_version_never_hides_the_newer_one(dynamodb):
 
 class NewerUploadMeanwhile:
     """A DynamoDB client through which `newer` takes the image and completes just before `older`'s first
-    band item is written (after whatever check `older` made)."""
+    hash bucket is written (after whatever check and read `older` made)."""
 
     def __init__(self, dynamodb, older: Upload, newer: Upload) -> None:
         self.dynamodb, self.older, self.newer, self.done = dynamodb, older, newer, False
 
     def put_item(self, **kwargs):
-        if not self.done and kwargs["Item"].get("ownerUploadId") == {"S": self.older.upload_id}:
+        if not self.done and kwargs["Item"]["userId"]["S"].endswith("/bucket"):
             self.done = True
             process(self.dynamodb, self.newer, 2, P1)
         return self.dynamodb.put_item(**kwargs)
@@ -122,3 +123,41 @@ def test_a_claim_of_many_copies_with_long_names_stays_below_dynamodbs_item_limit
         set_status(dynamodb, upload, "completed", 1, P1)
     claim = dynamodb.get_item(TableName=TABLE, Key=content_key(USER, sha(1)), ConsistentRead=True)["Item"]
     assert item_bytes(claim) <= DYNAMODB_ITEM_LIMIT
+
+
+class AnotherLookupMeanwhile:
+    """A DynamoDB client through which `other`'s whole lookup runs after this one read its buckets and before
+    it writes the first: two near duplicates processed at once, neither in the other's buckets when read."""
+
+    def __init__(self, dynamodb, other: Upload, phash: int) -> None:
+        self.dynamodb, self.other, self.phash, self.found = dynamodb, other, phash, "not yet"
+
+    def put_item(self, **kwargs):
+        if self.found == "not yet" and kwargs["Item"]["userId"]["S"].endswith("/bucket"):
+            set_status(self.dynamodb, self.other, "processing")
+            self.found = Index(self.dynamodb, TABLE).near(self.other, self.phash, sha(2), DISTANCE)
+        return self.dynamodb.put_item(**kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self.dynamodb, name)
+
+
+def test_of_two_near_duplicates_processed_at_once_the_later_writer_finds_the_other(dynamodb):
+    first, second = Upload(USER, "a", "upload-1"), Upload(USER, "b", "upload-2")
+    set_status(dynamodb, first, "processing")
+    meanwhile = AnotherLookupMeanwhile(dynamodb, second, P2)
+    found = Index(meanwhile, TABLE).near(first, P1, sha(1), DISTANCE)
+    assert meanwhile.found is None  # `b` looked before `a` had written anything
+    assert found == NearDuplicate("b", 1)  # `a` lost the race to write a bucket, read it again, found `b` processing
+    # Both are in every bucket: a third finds the closer of the two.
+    assert process(dynamodb, Upload(USER, "c", "upload-3"), 3, P1) == (None, NearDuplicate("a", 0))
+
+
+def test_an_exact_copy_reads_the_claim_its_own_status_and_its_originals_once_each(dynamodb):
+    process(dynamodb, Upload(USER, "a", "upload-1"), 1, P1)
+    copy = Upload(USER, "copy", "upload-2")
+    set_status(dynamodb, copy, "processing")
+    meter = MeteredDynamoDB(dynamodb)
+    assert Index(meter, TABLE).claim(copy, sha(1)).image_id == "a"
+    assert (meter.snapshot().reads, meter.snapshot().writes, meter.snapshot().calls) == (
+        3, 1, {"get_item": 3, "put_item": 1})

@@ -160,11 +160,11 @@ def test_each_role_names_only_its_own_resources(deploy):
                                                         ("states:ListExecutions", workflow), (
         "states:ListExecutions", workflow.replace(":stateMachine:", ":mapRun:") + "/*:*")}
     assert granted("validate") == granted("metadata") == uploads
-    index = {(f"dynamodb:{action}", arn["status"]) for action in ("PutItem", "DeleteItem", "Query")}
+    index = {(f"dynamodb:{action}", arn["status"]) for action in ("PutItem", "BatchGetItem")}
     assert granted("variants") == uploads | index | {
         ("s3:PutObject", f"{buckets['output']}/variants/*"), ("s3:GetObject", f"{buckets['output']}/variants/*"),
         ("dynamodb:GetItem", arn["status"])}
-    # The index actions reach only the claim and band items, never an image's status item.
+    # The index actions reach only the claim and bucket items, never an image's status item.
     [keeping] = [s for s in role_policy(graph, fns["variants"]).policy()["Statement"]
                  if s["Sid"] == "KeepFingerprintIndex"]
     assert keeping["Condition"] == {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["sha256:*", "phash*"]}}

@@ -2,23 +2,78 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from botocore.exceptions import ClientError
 
 from contract.errors import TransientError
+from contract.table import item_bytes
 from handlers.image import fingerprints
-from handlers.lifecycle import duplicates
+from handlers.lifecycle import duplicates, hash_bands
 
 
 def test_index_items_can_never_be_an_images_item():
-    keys = duplicates.index_keys("alice", "upload-1", "ab" * 32, "0123456789abcdef")
-    assert len(keys) == 1 + duplicates.BANDS
+    keys = duplicates.index_keys("alice", "ab" * 32, "0123456789abcdef")
+    assert keys == [duplicates.content_key("alice", "ab" * 32), *hash_bands.bucket_keys("alice", 0x0123456789ABCDEF)]
+    assert len(keys) == 1 + hash_bands.BANDS
     assert all("/" in key["userId"]["S"] for key in keys)  # a real userId never contains "/"
     assert all(duplicates.is_index_item(key) for key in keys)
     assert not duplicates.is_index_item({"imageId": {"S": "sha256:x"}, "userId": {"S": "alice"}})
-    # One partition per user and band: two users never share one.
+    # One bucket per user and band value, whatever the upload: two users never share one.
+    assert [k["imageId"]["S"] for k in keys[1:]] == [f"phash{i}:{band}:alice" for i, band in enumerate(
+        ["01", "23", "45", "67", "89", "ab", "cd", "ef"])]
+    assert {k["userId"]["S"] for k in keys[1:]} == {"alice/bucket"}
     assert {k["imageId"]["S"] for k in keys[1:]}.isdisjoint(
-        k["imageId"]["S"] for k in duplicates.index_keys("bob", "upload-2", "ab" * 32, "0123456789abcdef")[1:])
+        k["imageId"]["S"] for k in duplicates.index_keys("bob", "ab" * 32, "0123456789abcdef")[1:])
+    # A bucket item of the old layout (one per upload) is still an index item, never an image.
+    assert duplicates.is_index_item({"imageId": {"S": "phash0:01:alice"}, "userId": {"S": "alice/upload-1"}})
+
+
+def bucket(*entries: list[str], version: int = 1) -> dict:
+    key = hash_bands.bucket_keys("u", 0x0123_4567_89AB_CDEF)[0]
+    return key | {"entries": {"S": json.dumps(list(entries))}, "version": {"N": str(version)}}
+
+
+def test_a_bucket_puts_the_upload_first_keeps_its_images_other_uploads_and_drops_stale_entries_met():
+    lookup = hash_bands.Lookup("a", "up-2", 0x0123_4567_89AB_CDEF, "cd" * 32, 4)
+    lookup.stale.add(("x", "up-x"))
+    held = bucket(["a", "up-2", "0123456789abcdef", "cd" * 8], ["x", "up-x", "0123456789abcdee", "11" * 8],
+                  ["a", "up-1", "0123456789abcdee", "22" * 8], ["y", "up-y", "0123456789abcdef", "33" * 8], version=7)
+    item = lookup.bucket_item(hash_bands.bucket_keys("u", 0x0123_4567_89AB_CDEF)[0], held, 16)
+    assert json.loads(item["entries"]["S"]) == [["a", "up-2", "0123456789abcdef", "cd" * 8],
+                                                 ["a", "up-1", "0123456789abcdee", "22" * 8],
+                                                 ["y", "up-y", "0123456789abcdef", "33" * 8]]
+    assert item["version"] == {"N": "8"} and item["kind"] == {"S": "fingerprint"}
+    # Capped at the newest `candidates`, this upload's entry first.
+    capped = lookup.bucket_item(hash_bands.bucket_keys("u", 0x0123_4567_89AB_CDEF)[0], held, 2)
+    assert [entry[:2] for entry in json.loads(capped["entries"]["S"])] == [["a", "up-2"], ["a", "up-1"]]
+
+
+def test_a_bucket_of_long_names_fits_in_one_read_unit_and_always_keeps_the_newest_entry():
+    key = hash_bands.bucket_keys("u", 0x0123_4567_89AB_CDEF)[0]
+    long = "\N{GRINNING FACE}" * 240  # 960 bytes in UTF-8
+    held = bucket(*([f"{long}{n}", f"up-{n}", "0123456789abcdef", f"{n:016x}"] for n in range(64)))
+    lookup = hash_bands.Lookup("a", "up", 0x0123_4567_89AB_CDEF, "cd" * 32, 4)
+    item = lookup.bucket_item(key, held, 64)
+    assert item_bytes(item) <= hash_bands.MAX_BUCKET_BYTES
+    assert [entry[1] for entry in json.loads(item["entries"]["S"])] == ["up", "up-0", "up-1", "up-2"]
+    alone = hash_bands.Lookup("\N{GRINNING FACE}" * 1100, "up", 0x0123_4567_89AB_CDEF, "cd" * 32, 4)
+    assert [entry[1] for entry in json.loads(alone.bucket_item(key, held, 64)["entries"]["S"])] == ["up"]
+
+
+def test_a_lookup_meets_other_images_within_the_distance_closest_then_oldest_first():
+    lookup = hash_bands.Lookup("a", "up-a", 0x0123_4567_89AB_CDEF, "cd" * 32, 2)
+    new = lookup.add([bucket(["a", "up-0", "0123456789abcdee", "00" * 8],  # its own image: never a candidate
+                             ["c", "up-c", "0123456789abcdec", "11" * 8],  # 2 bits
+                             ["x", "up-x", "0123456789abcdef", "cd" * 8],  # the same bytes: an exact duplicate
+                             ["d", "up-d", "0123456789abcdee", "22" * 8],  # 1 bit
+                             ["f", "up-f", "fedcba9876543210", "33" * 8]),  # far
+                      None,
+                      bucket(["e", "up-e", "0123456789abcdec", "44" * 8], ["d", "up-d", "0123456789abcdee", "22" * 8])])
+    # Closest first; at one distance the older first (by its newest place in any bucket): c is second in one.
+    assert [(c.image_id, c.distance, c.rank) for c in new] == [("d", 1, 1), ("c", 2, 1), ("e", 2, 0)]
+    assert lookup.add([bucket(["d", "up-d", "0123456789abcdee", "22" * 8])]) == []  # met before
 
 
 @pytest.mark.parametrize("phash", [0, 1 << 63, (1 << 64) - 1, 0xFF00000000000000])

@@ -160,6 +160,17 @@ def test_the_local_iam_check_holds_a_listing_to_its_granted_prefix():
     assert not enforcer.permitted(Call("dlq_processor", "s3:ListBucket", "arn:aws:s3:::input", "variants/"))
 
 
+def test_the_local_iam_check_authorizes_a_batch_read_on_each_table_it_names():
+    from local.iam import Call, IamEnforcer, actions_and_resources
+
+    enforcer = IamEnforcer({"variants": policies.function_policies(sample_arns())["variants"]})
+    keys = {"Keys": [{"imageId": {"S": "phash0:01:u"}, "userId": {"S": "u/bucket"}}], "ConsistentRead": True}
+    needed = actions_and_resources("dynamodb", "BatchGetItem", {"RequestItems": {"status": keys, "other": keys}})
+    assert needed == [("dynamodb:BatchGetItem", f"{ARN.format('dynamodb')}:table/status"),
+                      ("dynamodb:BatchGetItem", f"{ARN.format('dynamodb')}:table/other")]
+    assert [enforcer.permitted(Call("variants", *call)) for call in needed] == [True, False]
+
+
 def test_quarantined_and_staged_objects_are_readable_by_this_account_alone():
     document = policies.bucket_policy("arn:aws:s3:::output", ACCOUNT, ("quarantine/", "staging/"))
     [_, *private] = document["Statement"]
