@@ -23,6 +23,7 @@ from PIL import Image, ImageDraw
 
 from components import parse_settings, read_stack_settings
 from handlers.lifecycle.duplicates import index_keys
+from handlers.lifecycle.hash_bands import BAND_COUNTS
 from handlers.lifecycle.status import get_item
 from tools import PROJECT_DIR, arguments, resources
 from tools.aws import connect
@@ -200,8 +201,8 @@ def clean_up(session: Any, run: str, keys: list[str], input_bucket: str, output_
         image_id = key.rsplit("/", 1)[1].rsplit(".", 1)[0]
         image_key = {"imageId": {"S": image_id}, "userId": {"S": run}}
         item = get_item(dynamodb, table, image_id, run) or {}
-        if "sha256" in item and "phash" in item:  # its duplicates' claim and hash band buckets
-            for index_key in index_keys(run, item["sha256"]["S"], item["phash"]["S"]):
+        if "sha256" in item and "phash" in item:  # its duplicates' claim and buckets, whatever the stack's distance
+            for index_key in index_keys(run, item["sha256"]["S"], item["phash"]["S"], BAND_COUNTS):
                 dynamodb.delete_item(TableName=table, Key=index_key)
         dynamodb.delete_item(TableName=table, Key=image_key)
 

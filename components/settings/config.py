@@ -212,11 +212,12 @@ class WorkflowSettings:
     near_duplicate_distance: int = setting(
         VARIANTS.near_duplicate_distance,
         "Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (re-encoded or "
-        "resized copies measure 0 to 2, unrelated photos 16 or more).", minimum=0, maximum=7)
+        "resized copies measure 0 to 2, unrelated photos 16 or more). Each image reads and writes distance + 1 "
+        "hash band buckets; a changed distance starts new, empty ones.", minimum=0, maximum=7)
     near_duplicate_candidates: int = setting(
         VARIANTS.near_duplicate_candidates,
         "Newest uploads per hash band a near-duplicate lookup considers (a band's list is one item of at most "
-        "4 KB, rewritten by each upload: 16 entries of typical names are 2 KB, 2 write units).",
+        "4 KB, rewritten by each upload: 16 entries of typical names are 1.7 KB, 2 write units; 8 fit in 1 KB).",
         minimum=1, maximum=64)
 
     def with_type_defaults(self, given: Iterable[str]) -> WorkflowSettings:

@@ -75,11 +75,15 @@ def hamming(a: int, b: int) -> int:
 
 
 def bands(phash: int, count: int = 4) -> list[str]:
-    """The 64 bits as `count` equal bands, most significant first, in hex (4 bands: 4 digits each)."""
-    if count <= 0 or 64 % count:
-        raise ValueError(f"64 bits do not split into {count} equal bands")
-    width = 64 // count
-    return [format(phash >> (64 - width * (i + 1)) & ((1 << width) - 1), f"0{-(-width // 4)}x") for i in range(count)]
+    """The 64 bits as `count` bands, most significant first, in hex: as even as 64 bits allow, the wider ones
+    first (4 bands: 16 bits each; 5: 13, 13, 13, 13, 12), each in as many hex digits as its width needs."""
+    if not 1 <= count <= 64:
+        raise ValueError(f"64 bits do not split into {count} bands")
+    narrow, wider = divmod(64, count)
+    widths = [narrow + (i < wider) for i in range(count)]
+    ends = [sum(widths[:i + 1]) for i in range(count)]
+    return [format(phash >> (64 - end) & ((1 << width) - 1), f"0{-(-width // 4)}x")
+            for width, end in zip(widths, ends, strict=True)]
 
 
 def _round(value: float) -> int:

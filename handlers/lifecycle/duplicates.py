@@ -6,7 +6,7 @@ item can ever collide with them (a real `userId` never contains "/"):
 | item | imageId | userId | what it says |
 |---|---|---|---|
 | content claim | `sha256:{hex}` | `{userId}/content` | the user's images with these exact bytes, in order |
-| band bucket | `phash{i}:{8 bits hex}:{userId}` | `{userId}/bucket` | the newest uploads whose hash has this band |
+| band bucket | `phash{i}of{n}:{band hex}:{userId}` | `{userId}/bucket` | the newest uploads with this band value |
 
 Only the upload that owns its image writes: each write comes after a strongly consistent read of the
 image's status item shows this upload `processing`; a run that lost the image (a newer upload, or the
@@ -20,13 +20,14 @@ the others record `duplicateOf` it, once it has completed (a copy waits for a st
 original's outcome); when the original stops holding the bytes, the next holder becomes the
 original, and the original uploaded anew with the same bytes keeps its place.
 
-Near duplicates use multi-index hashing: a 64-bit hash in eight 8-bit bands; two hashes at most 7 bits
-apart agree on at least one band (pigeonhole). A bucket (`handlers.lifecycle.hash_bands`) lists the
-uploads with one band value, newest first: the newest `candidates` of them (the `near_duplicate_candidates`
-setting) that fit in `MAX_BUCKET_BYTES`, one strongly consistent read unit. A lookup reads the owner's
-status item, the 8 buckets in one BatchGetItem and at most `MAX_STALE_CHECKS` candidates' status items,
-then writes itself first into each bucket under its version number: at most 13 items read and 8 written,
-however large the user's library (a race lost to another upload costs one read and one write more).
+Near duplicates use multi-index hashing: at a distance d, a 64-bit hash in d + 1 bands as even as 64
+bits allow (13, 13, 13, 13 and 12 bits at 4); two hashes at most d bits apart agree on at least one band
+(pigeonhole). A bucket (`handlers.lifecycle.hash_bands`) lists the uploads with one band value, newest
+first: the newest `candidates` of them (the `near_duplicate_candidates` setting) that fit in
+`MAX_BUCKET_BYTES`, one strongly consistent read unit. A lookup reads the owner's status item, the d + 1
+buckets in one BatchGetItem and at most `MAX_STALE_CHECKS` candidates' status items, then writes itself
+first into each bucket under its version number: at most d + 6 items read and d + 1 written (10 and 5 at
+4), however large the user's library (a race lost to another upload costs one read and one write more).
 
 What is found: the first live image (completed, or still being processed) among the candidates within
 the distance, closest first and at one distance the older first. Whenever a live image within the distance is among the
@@ -48,6 +49,7 @@ from __future__ import annotations
 import json
 import random
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,7 +59,7 @@ from contract.errors import TransientError, UploadSuperseded
 from contract.functions import VariantsSettings
 from contract.table import item_bytes
 from handlers.lifecycle import status
-from handlers.lifecycle.hash_bands import KIND, Candidate, Lookup, NearDuplicate, bucket_keys
+from handlers.lifecycle.hash_bands import KIND, Candidate, Lookup, NearDuplicate, band_count, bucket_keys, same_upload
 from handlers.lifecycle.status import now
 
 WRITE_ATTEMPTS = 8  # of a claim or a bucket, each after losing a race to another upload
@@ -103,9 +105,11 @@ def content_key(user_id: str, sha256: str) -> dict[str, Any]:
     return {"imageId": {"S": f"sha256:{sha256}"}, "userId": {"S": f"{user_id}/content"}}
 
 
-def index_keys(user_id: str, sha256: str, phash: str) -> list[dict[str, Any]]:
-    """The keys of every index item an upload's fingerprint may have written to (to clean up after it)."""
-    return [content_key(user_id, sha256), *bucket_keys(user_id, int(phash, 16))]
+def index_keys(user_id: str, sha256: str, phash: str, band_counts: Iterable[int]) -> list[dict[str, Any]]:
+    """The keys of every index item an upload's fingerprint may have written to in any of the layouts of
+    `band_counts` (`hash_bands.BAND_COUNTS`: every distance's), to clean up after it."""
+    return [content_key(user_id, sha256),
+            *(key for count in band_counts for key in bucket_keys(user_id, int(phash, 16), count))]
 
 
 def informative(phash: int) -> bool:
@@ -174,9 +178,10 @@ class Index:
                                    "leaves the duplicates index alone")
 
     def reflects(self, user_id: str, image_id: str, upload_id: str) -> bool:
-        """Does the image still stand for that upload, and is it alive (not failed or rejected)?"""
+        """Does the image still stand for that upload (its id or a bucket entry's token), and is it alive
+        (not failed or rejected)?"""
         item = self.image(user_id, image_id)
-        return (item is not None and item.get("uploadId", {}).get("S") == upload_id
+        return (item is not None and same_upload(item.get("uploadId", {}).get("S", ""), upload_id)
                 and item.get("status", {}).get("S") in LIVE_STATUSES)
 
     def claim(self, upload: Upload, sha256: str) -> Original | None:
@@ -241,13 +246,13 @@ class Index:
 
     def near(self, upload: Upload, phash: int, sha256: str, max_distance: int) -> NearDuplicate | None:
         """The closest other live image within `max_distance` (see the module's guarantee), and `upload`
-        entered first in its 8 buckets (nothing for a flat image's hash, see `informative`). Raises
+        entered first in its `max_distance` + 1 buckets (nothing for a flat image's hash, see `informative`). Raises
         `UploadSuperseded` when `upload` no longer owns its image."""
         if not informative(phash):
             return None
         self._check_owner(upload)
         lookup = Lookup(upload.image_id, upload.upload_id, phash, sha256, max_distance)
-        keys = bucket_keys(upload.user_id, phash)
+        keys = bucket_keys(upload.user_id, phash, band_count(max_distance))
         buckets = self._read_buckets(keys)
         lookup.add(buckets.values())
         self._check(upload.user_id, lookup, lookup.candidates(), MAX_STALE_CHECKS)
@@ -276,10 +281,10 @@ class Index:
                 if checks == 0:
                     continue
                 checks -= 1
-            if self.reflects(user_id, candidate.image_id, candidate.upload_id):
+            if self.reflects(user_id, candidate.image_id, candidate.upload_token):
                 lookup.offer(candidate)
                 return
-            lookup.stale.add((candidate.image_id, candidate.upload_id))
+            lookup.stale.add((candidate.image_id, candidate.upload_token))
 
     def _enter(self, user_id: str, lookup: Lookup, key: dict[str, Any], held: dict[str, Any] | None) -> None:
         """Write `lookup`'s upload first into one bucket read as `held`. A lost race reads the bucket again

@@ -1,5 +1,7 @@
 """The duplicates index over one user's library of 10,000 near-identical photos (a long burst of one scene):
 every photo finds a near duplicate, and the work per photo stays the same from the 100th to the 10,000th.
+And over 10,000 unrelated photos: a resized copy of the 100th is still found, as it would not be with eight
+8-bit bands (the layout of distance 7), whose buckets each collect about 40 chance entries.
 
 On an in-memory table (`tests.memory_table`): moto would take minutes for the 160,000 calls. The same
 lookups on moto are `test_duplicates_model` and `test_duplicates_index`.
@@ -42,23 +44,28 @@ def library() -> list[int]:
     return hashes
 
 
-@pytest.fixture(scope="module")
-def processed():
-    """Every photo through the variants step's claim and lookup, one after another: (near, used) each."""
+def process(hashes: list[int], distance: int = DISTANCE) -> list[tuple]:
+    """Every photo through the variants step's claim and lookup (buckets of the default 16 entries), one after
+    another: (original, near, pHash, used) each."""
     table = MemoryTable(TABLE)
     meter = MeteredDynamoDB(table)
     results = []
-    for n, phash in enumerate(library(), 1):
+    for n, phash in enumerate(hashes, 1):
         upload = Upload(USER, f"photo-{n:05d}", f"upload-{n:05d}")
         sha256 = hashlib.sha256(upload.image_id.encode()).hexdigest()
         set_status(table, upload, "processing")
         meter.reset()
         index = Index(meter, TABLE)
         original = index.claim(upload, sha256)
-        near = index.near(upload, phash, sha256, DISTANCE)
+        near = index.near(upload, phash, sha256, distance)
         results.append((original, near, phash, meter.snapshot()))
         set_status(table, upload, "completed")
     return results
+
+
+@pytest.fixture(scope="module")
+def processed():
+    return process(library())
 
 
 def test_every_photo_of_a_burst_after_the_first_finds_a_near_duplicate_and_no_unrelated_photo_does(processed):
@@ -75,9 +82,9 @@ def test_each_photo_reads_at_most_20_items_and_writes_at_most_12_however_large_t
     worst = max((used.reads, used.writes) for *_, used in processed)
     assert all(used.reads <= MAX_READS and used.writes <= MAX_WRITES for *_, used in processed), worst
     # The claim (not found), the owner's status item (before the claim and before the lookup), one candidate's;
-    # 8 buckets in one batch; the claim and the 8 buckets written.
-    assert processed[-1][3].calls == {"get_item": 4, "batch_get_item": 1, "put_item": 9}
-    assert (processed[-1][3].reads, processed[-1][3].writes) == (11, 9)
+    # 5 buckets (distance 4) in one batch; the claim and the 5 buckets written.
+    assert processed[-1][3].calls == {"get_item": 4, "batch_get_item": 1, "put_item": 6}
+    assert (processed[-1][3].reads, processed[-1][3].writes) == (8, 6)
 
 
 def test_the_10000th_photo_costs_what_the_100th_did(processed):
@@ -85,4 +92,20 @@ def test_the_10000th_photo_costs_what_the_100th_did(processed):
     assert processed[99][2] == processed[-1][2] == BASE
     assert last.as_dict() == hundredth.as_dict()
     # Every item is a strongly consistent read of at most 4 KB: one read unit each, misses included.
-    assert last.read_unit_total == last.calls["get_item"] + 8
+    assert last.read_unit_total == last.calls["get_item"] + 5
+    # A full bucket of 16 entries is over 1 KB: 2 write units each, and 1 for the claim.
+    assert last.write_unit_total == 1 + 5 * 2
+
+
+@pytest.mark.parametrize(("distance", "found"), [(4, True), (7, False)], ids=["5 bands of 13 bits", "8 bands of 8"])
+def test_a_resized_copy_of_the_100th_of_10000_unrelated_photos_is_found_with_bands_of_13_bits(distance, found):
+    """The copy is 2 bits from the 100th photo, so it shares at least 3 of the 100th's 5 bands of 13 or 12 bits.
+    Those buckets have collected about 10,000 / 8,192 chance entries since (10,000 / 4,096 in the 12-bit one):
+    far fewer than 16. With 8-bit bands each has collected about 40 and the 100th is long gone from all."""
+    rng = random.Random(100)
+    unrelated = [rng.getrandbits(64) for _ in range(PHOTOS)]
+    copy = unrelated[99] ^ (1 << 5 | 1 << 33)
+    *library_, (_, near, _, used) = process([*unrelated, copy], distance)
+    assert all(near is None for _, near, *_ in library_)  # unrelated photos are nobody's near duplicate
+    assert (near is not None and near.image_id == "photo-00100" and near.distance == 2) is found, near
+    assert used.reads <= MAX_READS and used.writes <= MAX_WRITES

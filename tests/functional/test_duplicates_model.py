@@ -1,9 +1,9 @@
 """Model-based: the duplicates index under any sequence of one user's uploads, re-uploads (with other
 bytes and a slightly different hash), failures, retries and late runs of superseded uploads, with buckets
-of 3 entries so that old entries are pushed out.
+of 3 entries so that old entries are pushed out; at the default distance 4 (5 bands) and at 2 (3 bands).
 
 The model knows which image holds which content and whether it completed, and every upload ever entered
-into each band bucket (newest first, never pruned). After every upload:
+into each of the pigeonhole's d + 1 band buckets (newest first, never pruned). After every upload:
 - `duplicateOf` names one of the other completed images holding the same bytes (none if there is none);
 - `nearDuplicateOf` names a completed other image within the distance, at its true distance, and none when
   there is no such image;
@@ -29,11 +29,10 @@ from moto import mock_aws
 from contract.errors import UploadSuperseded
 from handlers.image import fingerprints
 from handlers.lifecycle.duplicates import MAX_STALE_CHECKS, Index, NearDuplicate, Upload, informative
-from handlers.lifecycle.hash_bands import BANDS
 from local.metering import MeteredDynamoDB
 from local.stack import create_status_table
 
-USER, TABLE, DISTANCE, CANDIDATES = "u", "status", 4, 3
+USER, TABLE, CANDIDATES = "u", "status", 3
 MAX_READS, MAX_WRITES = 20, 12
 SOAK = os.environ.get("HYPOTHESIS_PROFILE") == "soak"
 BASE, UNRELATED = 0x0123_4567_89AB_CDEF, 0xFEDC_BA98_7654_3210
@@ -47,6 +46,8 @@ Entry = tuple[str, str, str]  # image, upload, content
 
 
 class DuplicatesModel(RuleBasedStateMachine):
+    distance = 4  # the default: 5 bands of 13, 13, 13, 13 and 12 bits
+
     def __init__(self) -> None:
         super().__init__()
         self.mock = mock_aws()
@@ -72,7 +73,7 @@ class DuplicatesModel(RuleBasedStateMachine):
         return item
 
     def _bands(self, content: str) -> list[tuple[int, str]]:
-        return list(enumerate(fingerprints.bands(PHASH[content], BANDS)))
+        return list(enumerate(fingerprints.bands(PHASH[content], self.distance + 1)))  # pigeonhole's d + 1
 
     def _live(self, image: str, upload_id: str) -> bool:
         return self.images.get(image, ("", ""))[1] == "completed" and self.current[image][0].upload_id == upload_id
@@ -82,7 +83,7 @@ class DuplicatesModel(RuleBasedStateMachine):
         distance = {other: fingerprints.hamming(PHASH[held], PHASH[content])
                     for other, (held, status) in self.images.items()
                     if other != upload.image_id and status == "completed" and held != content}
-        close = {other: d for other, d in distance.items() if d <= DISTANCE}
+        close = {other: d for other, d in distance.items() if d <= self.distance}
         if not informative(PHASH[content]) or not close:
             assert near is None, (upload, content, near, self.images)
             return
@@ -110,7 +111,7 @@ class DuplicatesModel(RuleBasedStateMachine):
         self.meter.reset()
         index = Index(self.meter, TABLE, candidates=CANDIDATES)
         original = index.claim(upload, SHA[content])
-        near = index.near(upload, PHASH[content], SHA[content], DISTANCE)
+        near = index.near(upload, PHASH[content], SHA[content], self.distance)
         used = self.meter.snapshot()
         assert used.reads <= MAX_READS and used.writes <= MAX_WRITES, (upload, content, used.as_dict())
         self._check_near(upload, content, near)
@@ -159,9 +160,20 @@ class DuplicatesModel(RuleBasedStateMachine):
             Index(self.dynamodb, TABLE).claim(upload, SHA[content])
         if informative(PHASH[content]):  # a flat hash never reaches the index
             with pytest.raises(UploadSuperseded):
-                Index(self.dynamodb, TABLE).near(upload, PHASH[content], SHA[content], DISTANCE)
+                Index(self.dynamodb, TABLE).near(upload, PHASH[content], SHA[content], self.distance)
 
 
 TestDuplicatesModel = DuplicatesModel.TestCase
 # A step is about 25 DynamoDB calls on moto (40 ms); `make soak` runs 33 times as many examples.
 TestDuplicatesModel.settings = settings(max_examples=1_000 if SOAK else 30, stateful_step_count=20, deadline=None)
+
+
+class DuplicatesModelAtDistance2(DuplicatesModel):
+    """3 bands of 22, 21 and 21 bits: the burst's 3 and 4 bit shots are no longer near `photo`."""
+
+    distance = 2
+
+
+TestDuplicatesModelAtDistance2 = DuplicatesModelAtDistance2.TestCase
+TestDuplicatesModelAtDistance2.settings = settings(max_examples=300 if SOAK else 10, stateful_step_count=20,
+                                                   deadline=None)

@@ -132,19 +132,43 @@ def test_hamming_is_a_metric(a, b, c):
     assert fingerprints.hamming(a, c) <= fingerprints.hamming(a, b) + fingerprints.hamming(b, c)
 
 
-@given(st.integers(0, 2**64 - 1), st.sampled_from([1, 2, 4, 8, 16, 32, 64]))
-def test_bands_join_back_to_the_hash(phash, count):
+@given(st.integers(0, 2**64 - 1), st.integers(1, 64))
+def test_bands_join_back_to_the_hash_in_widths_as_even_as_64_bits_allow(phash, count):
     bands = fingerprints.bands(phash, count)
-    width = 64 // count
-    assert len(bands) == count and len(set(map(len, bands))) == 1
-    assert sum(int(band, 16) << (width * (count - 1 - i)) for i, band in enumerate(bands)) == phash
-    if width % 4 == 0:
+    widths = [64 // count + (i < 64 % count) for i in range(count)]
+    assert len(bands) == count and [len(band) for band in bands] == [-(-width // 4) for width in widths]
+    assert all(int(band, 16) < 1 << width for band, width in zip(bands, widths, strict=True))
+    assert sum(int(band, 16) << sum(widths[i + 1:]) for i, band in enumerate(bands)) == phash
+    if 64 % count == 0 and (64 // count) % 4 == 0:
         assert "".join(bands) == format(phash, "016x")
 
 
-@pytest.mark.parametrize("count", [0, 3, 5, 128, -4])
-def test_bands_must_split_64_bits_evenly(count):
-    with pytest.raises(ValueError, match="equal bands"):
+@pytest.mark.parametrize(("count", "widths"), [(1, [64]), (2, [32, 32]), (3, [22, 21, 21]),
+                                               (5, [13, 13, 13, 13, 12]), (8, [8] * 8)])
+def test_bands_are_as_even_as_64_bits_allow_the_wider_first(count, widths):
+    ones = fingerprints.bands((1 << 64) - 1, count)
+    assert [int(band, 16).bit_length() for band in ones] == widths
+
+
+@given(st.integers(0, 2**64 - 1), st.data())
+def test_two_hashes_within_d_bits_share_one_of_d_plus_1_bands(phash, data):
+    """Pigeonhole: d flipped bits fall in at most d of the d + 1 bands, so one band is left untouched."""
+    distance = data.draw(st.integers(0, 7))
+    count = distance + 1
+    flipped = data.draw(st.sets(st.integers(0, 63), max_size=distance))
+    other = phash ^ sum(1 << bit for bit in flipped)
+    assert fingerprints.hamming(phash, other) <= distance
+    assert any(a == b for a, b in zip(fingerprints.bands(phash, count), fingerprints.bands(other, count), strict=True))
+    # And the guarantee is tight: d + 1 flipped bits, the first of each band, can leave none shared.
+    starts = [sum(64 // count + (i < 64 % count) for i in range(band)) for band in range(count)]
+    apart = phash ^ sum(1 << (63 - start) for start in starts)
+    assert not any(a == b for a, b in zip(fingerprints.bands(phash, count), fingerprints.bands(apart, count),
+                                          strict=True))
+
+
+@pytest.mark.parametrize("count", [0, 65, 128, -4])
+def test_bands_must_split_64_bits(count):
+    with pytest.raises(ValueError, match="do not split"):
         fingerprints.bands(0, count)
 
 
