@@ -1,6 +1,6 @@
 """`make bench`: every benchmark, each against its baseline measured in the same run.
 
-    python -m bench [queue] [imaging] [formats] [content] [pipeline] [steps] [cost]
+    python -m bench [queue] [imaging] [formats] [content] [duplicates] [pipeline] [steps] [cost]
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import json
 import sys
 from pathlib import Path
 
-SUITES = ("queue", "imaging", "formats", "content", "pipeline", "steps", "cost")
+SUITES = ("queue", "imaging", "formats", "content", "duplicates", "pipeline", "steps", "cost")
 
 
 def main(argv: list[str]) -> int:
@@ -24,6 +24,8 @@ def main(argv: list[str]) -> int:
             from bench import formats as module  # type: ignore[no-redef]
         elif suite == "content":
             from bench import content as module  # type: ignore[no-redef]
+        elif suite == "duplicates":
+            from bench import duplicates as module  # type: ignore[no-redef]
         elif suite == "pipeline":
             from bench import pipeline as module  # type: ignore[no-redef]
         elif suite == "steps":

@@ -29,6 +29,7 @@ from components.network.services import HOURS_PER_MONTH, endpoint_hours_cost, en
 from components.settings import prices as price_data
 from components.settings.config import Settings
 from contract.workflow_types import WORKFLOW_TYPES, WorkflowType
+from handlers.lifecycle.hash_bands import MAX_BUCKET_BYTES, band_count
 from tools.arguments import positive, whole
 from tools.command import settings_command
 
@@ -36,9 +37,6 @@ DATA = Path(__file__).parent / "data"
 ONE_VCPU_MB = 1_769  # Lambda: "at 1,769 MB, a function has the equivalent of one vCPU"
 EXPRESS_MEMORY_GB = 0.0625  # billed in 64 MB steps; our payloads are a few KB, so the first step
 SECONDS_PER_MONTH = 30 * 86_400
-# The duplicate index per image (`handlers.lifecycle.duplicates`): the content claim and 8 hash bands written; the
-# claim, the image's own status item twice (the owner check) and 8 band queries read.
-INDEX_WRITES, INDEX_READS = 9, 11
 ESM_POLLERS = 5  # an SQS event source mapping starts with five long-polling connections
 UPLOADS_KEPT = "S3 uploads kept"  # storage of the originals: your retention, not the pipeline's work
 # Through interface endpoints (`network`), per image: the S3 event handler's SendMessage and the orchestrator's
@@ -104,15 +102,28 @@ def variant_area(settings: Settings, profile: dict[str, Any]) -> float:
         / measured
 
 
+def index_units(settings: Settings, measured: dict[str, Any]) -> tuple[int, int, int]:
+    """The duplicate index's (write units, read units, calls) per image (`handlers.lifecycle.duplicates`), from
+    what `python -m bench duplicates` measured in a full library (`tools/data/index_profile.json`): the claim's
+    writes and the status reads as measured, and one bucket per band (`near_duplicate_distance` + 1) read (one
+    unit: a bucket is at most 4 KB) and written (its size scaled to `near_duplicate_candidates`)."""
+    wf = settings.workflow
+    bands = band_count(wf.near_duplicate_distance)
+    bucket_bytes = min(measured["bucket_bytes"] * wf.near_duplicate_candidates / measured["near_duplicate_candidates"],
+                       MAX_BUCKET_BYTES)
+    writes = measured["claim_write_units"] + bands * math.ceil(bucket_bytes / 1024)
+    return writes, measured["status_reads"] + bands, measured["status_reads"] + 1 + 1 + bands
+
+
 def status_units(settings: Settings, profile: dict[str, Any], *, original: bool = False) -> tuple[int, int]:
     """DynamoDB write and read units per image: MarkProcessing (1), the final write (1 per KB of the item,
     the larger of before and after), EXPRESS's queued mark or the original orchestrator's write (1), and
-    the duplicate index (9 writes: the content claim and 8 hash bands; 11 reads: the claim, 8 band queries
-    and the image's own status item twice, since only the upload that still owns the image writes)."""
+    the duplicate index (`index_units`)."""
     writes = 1 + math.ceil(profile["status_item_bytes"] / 1024)
     writes += 1 if (settings.workflow.kind.marks_queued or original) else 0
     if settings.workflow.duplicates != "off" and not original:
-        return writes + INDEX_WRITES, INDEX_READS
+        index_writes, index_reads, _ = index_units(settings, load("index_profile.json"))
+        return writes + index_writes, index_reads
     return writes, 0
 
 
@@ -166,7 +177,7 @@ def estimate(settings: Settings, *, images_per_month: int = 1_000_000, megapixel
         "validate": (1, cpu["validate"], 2 * call),  # a HEAD and the first bytes
         "variants": (1, decode + encode + cpu["fingerprint"],
                      call + upload_mb / mbps * 1000 + variants * call + variant_mb / mbps * 1000
-                     + ((INDEX_WRITES + INDEX_READS) * ddb if indexed else 0)),
+                     + (index_units(settings, load("index_profile.json"))[2] * ddb if indexed else 0)),
         "metadata": (1, cpu["metadata"], 2 * call),
         # With moderation: publishing the staged variants (a copy and a delete each; rarely, quarantining).
         **({"quarantine": (1, 0, 2 * variants * call)} if moderated else {}),

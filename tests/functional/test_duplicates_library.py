@@ -109,3 +109,30 @@ def test_a_resized_copy_of_the_100th_of_10000_unrelated_photos_is_found_with_ban
     assert all(near is None for _, near, *_ in library_)  # unrelated photos are nobody's near duplicate
     assert (near is not None and near.image_id == "photo-00100" and near.distance == 2) is found, near
     assert used.reads <= MAX_READS and used.writes <= MAX_WRITES
+
+
+def test_the_cost_tools_index_figures_are_what_the_index_costs_in_a_full_library():
+    """`tools cost` prices tools/data/index_profile.json (written by `python -m bench duplicates` at 10,000
+    images): a full library of 40 on moto costs the same per image, since the work no longer grows."""
+    import boto3
+    from moto import mock_aws
+
+    from bench.duplicates import Library, index_profile
+    from components import parse_settings
+    from local.stack import create_status_table
+    from tools import cost
+
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        create_status_table(client, "status")
+        library = Library(client)
+        for _ in range(35):
+            library.add()
+        fresh = index_profile([library.add(metered=True)[0] for _ in range(5)], library)
+    committed = cost.load("index_profile.json")
+    same = ("items_read", "items_written", "read_units", "write_units", "status_reads", "claim_write_units",
+            "near_duplicate_distance", "near_duplicate_candidates")
+    assert {key: fresh[key] for key in same} == {key: committed[key] for key in same}
+    assert committed["library"] >= 10_000
+    # And the tool's formula gives back the measured figure for the settings it was measured with.
+    assert cost.index_units(parse_settings({}), committed)[:2] == (committed["write_units"], committed["read_units"])

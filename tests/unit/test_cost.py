@@ -50,12 +50,19 @@ def test_a_hand_computed_standard_image():
     assert report.per_million("SQS") == pytest.approx(1.2 * 0.40 + idle)
 
 
-def test_the_duplicate_index_costs_its_writes_and_reads_as_handlers_duplicates_makes_them():
-    # 9 writes: the content claim and 8 hash bands; 11 reads: the claim, the image's own status item
-    # twice (only the upload that owns the image writes), 8 band queries.
-    assert cost.status_units(settings(duplicates="flag"), PROFILE) == (3 + 9, 11)
+def test_the_duplicate_index_costs_what_the_bench_measured_one_bucket_per_band_scaled_to_its_entries():
+    measured = {"claim_write_units": 1, "status_reads": 4, "bucket_bytes": 1800, "near_duplicate_candidates": 16}
+    # Distance 4: 5 buckets read (1 unit each) and written (1,800 bytes: 2 units each), the claim written once.
+    assert cost.index_units(settings(duplicates="flag"), measured) == (1 + 5 * 2, 4 + 5, 4 + 1 + 1 + 5)
+    # Distance 7: 8 buckets; 8 entries a bucket: 900 bytes, 1 unit each; 64 entries: capped at 4 KB.
+    assert cost.index_units(settings(duplicates="flag", near_duplicate_distance=7, near_duplicate_candidates=8),
+                            measured)[:2] == (1 + 8, 4 + 8)
+    assert cost.index_units(settings(duplicates="flag", near_duplicate_candidates=64), measured)[0] == 1 + 5 * 4
+    # The estimate prices the committed measurement (`python -m bench duplicates`).
+    writes, reads, _ = cost.index_units(settings(duplicates="flag"), cost.load("index_profile.json"))
+    assert cost.status_units(settings(duplicates="flag"), PROFILE) == (3 + writes, reads)
     report = cost.estimate(settings(duplicates="flag"), profile=PROFILE, prices=PRICES)
-    assert ("DynamoDB", "12 write units, 11 read units") in [(s, w) for s, w, d in report.lines]
+    assert ("DynamoDB", f"{3 + writes} write units, {reads} read units") in [(s, w) for s, w, d in report.lines]
 
 
 def test_express_is_priced_by_requests_and_duration_in_100_ms_and_64_mb_steps():
