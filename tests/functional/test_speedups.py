@@ -31,8 +31,8 @@ KEY_VALUES = {"S": st.sampled_from(["a", "ab", "abc", "b", "ba", "c", "user#1", 
 def tables(draw: st.DrawFn) -> dict[str, Any]:
     """A key schema (hash key, with or without a range key, of either type) and items for it."""
     hash_type, range_type = draw(st.sampled_from("SN")), draw(st.sampled_from(["S", "N", None]))
-    key = st.fixed_dictionaries({"h": KEY_VALUES[hash_type].map(lambda v: {hash_type: v}),
-                                 **({"r": KEY_VALUES[range_type].map(lambda v: {range_type: v})} if range_type else {})})
+    range_key = {"r": KEY_VALUES[range_type].map(lambda v: {range_type: v})} if range_type else {}
+    key = st.fixed_dictionaries({"h": KEY_VALUES[hash_type].map(lambda v: {hash_type: v}), **range_key})
     extra = st.fixed_dictionaries({}, optional={"colour": st.sampled_from(["red", "blue"]).map(lambda v: {"S": v}),
                                                 "weight": st.integers(0, 9).map(lambda v: {"N": str(v)}),
                                                 "pad": st.integers(0, 3).map(lambda n: {"S": "x" * 300 * n})})
