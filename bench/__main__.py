@@ -1,6 +1,7 @@
 """`make bench`: every benchmark, each against its baseline measured in the same run.
 
     python -m bench [queue] [imaging] [formats] [content] [duplicates] [pipeline] [steps] [cost]
+    python -m bench profile [N]    where a run of N images (1,000) spends its time, not part of `make bench`
 """
 
 from __future__ import annotations
@@ -13,6 +14,12 @@ SUITES = ("queue", "imaging", "formats", "content", "duplicates", "pipeline", "s
 
 
 def main(argv: list[str]) -> int:
+    if argv[:1] == ["profile"]:
+        from bench import profile
+
+        text, _ = profile.run(*[int(n) for n in argv[1:2]])
+        print(text)
+        return 0
     chosen = argv or list(SUITES)
     results: dict[str, dict[str, float]] = {}
     for suite in chosen:

@@ -65,6 +65,7 @@ class Delivery:
         self.rejected: list[str] = []  # why each rejected upload key was rejected, in order
         self._delayed: list[tuple[float, str, str]] = []  # (visible again at, queue url, receipt handle)
         self._sequencer = sequencer or Sequencer()
+        self._running = express.RunningExecutions()
 
     @property
     def faults(self) -> Any:
@@ -157,7 +158,7 @@ class Delivery:
     # -- executions ----------------------------------------------------------------------------
 
     def running_executions(self) -> int:
-        return len(express.executions(self.emulator.pipeline.state_machine_arn, "RUNNING"))
+        return self._running.count(self.emulator.pipeline.state_machine_arn)
 
     def wait_for_executions(self, below: int) -> None:
         """Block until fewer than `below` executions run (they compute in moto's threads).

@@ -37,14 +37,42 @@ class StateMachineTypeNotSupported(AWSError):
     STATUS = 400
 
 
+def _machine(state_machine_arn: str) -> Any:
+    _, _, _, region, account, *_ = state_machine_arn.split(":")  # arn:aws:states:<region>:<account>:stateMachine:..
+    return next((machine for machine in stepfunctions_parser_backends[account][region].state_machines
+                 if machine.arn == state_machine_arn), None)
+
+
 def executions(state_machine_arn: str, status: str | None = None) -> list[Any]:
     """The state machine's executions as moto holds them (any type), newest first."""
-    _, _, _, region, account, *_ = state_machine_arn.split(":")  # arn:aws:states:<region>:<account>:stateMachine:..
-    for machine in stepfunctions_parser_backends[account][region].state_machines:
-        if machine.arn == state_machine_arn:
-            found = [e for e in machine.executions if status is None or e.status == status]
-            return sorted(found, key=lambda e: e.start_date, reverse=True)
-    return []
+    machine = _machine(state_machine_arn)
+    found = [e for e in (machine.executions if machine else []) if status is None or e.status == status]
+    return sorted(found, key=lambda e: e.start_date, reverse=True)
+
+
+class RunningExecutions:
+    """How many of a state machine's executions are running, at a cost that does not grow with the
+    executions ever run (the delivery loop asks thousands of times a run; moto keeps every execution).
+
+    moto only appends to a machine's executions, and an execution never runs again once it ended:
+    each count reads the executions started since the last count, and the ones still running then.
+    """
+
+    def __init__(self) -> None:
+        self._machine: Any = None
+        self._seen = 0
+        self._running: list[Any] = []
+
+    def count(self, state_machine_arn: str) -> int:
+        machine = _machine(state_machine_arn)
+        if machine is None:
+            return 0
+        if machine is not self._machine:  # another machine, or another moto: start over
+            self._machine, self._seen, self._running = machine, 0, []
+        started = machine.executions[self._seen:]
+        self._seen += len(started)
+        self._running = [e for e in self._running + started if e.status == "RUNNING"]
+        return len(self._running)
 
 
 class ExpressExecutions:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 from collections import Counter
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +32,7 @@ class Outcome:
     variants: list[str] = field(default_factory=list)
     execution: str | None = None
     expected: str | None = None  # the status a generated sample is meant to end with, when it is not `completed`
+    settled_at: str | None = None  # the status item's `updatedAt`: when the upload reached its status
 
 
 @dataclass
@@ -73,6 +76,15 @@ class Report:
     @property
     def images_per_second(self) -> float:
         return len(self.outcomes) / self.wall_seconds if self.wall_seconds else 0.0
+
+    def ms_per_image_by_tenth(self) -> list[float]:
+        """Time per image in each tenth of the run, from when uploads settled (in the order they settled),
+        counted from the first to settle: a per-image cost that grows with the run shows in the last tenths."""
+        times = sorted(datetime.fromisoformat(o.settled_at).timestamp() for o in self.outcomes if o.settled_at)
+        if len(times) < 11:
+            return []
+        bounds = [round(k * (len(times) - 1) / 10) for k in range(11)]
+        return [1000 * (times[hi] - times[lo]) / (hi - lo) for lo, hi in itertools.pairwise(bounds)]
 
     def to_json(self) -> dict[str, Any]:
         return {"summary": {"uploaded": len(self.outcomes), **self.counts, "failedByReason": self.failed_by_reason,
@@ -149,7 +161,7 @@ def collect(runner: LocalRunner, uploads: list[Upload], wall_seconds: float, out
             variants = [str(out_dir / v) for v in variants]
         execution = execution_name(item.get("executionArn", "")) or None
         outcomes.append(Outcome(upload.file, upload.key, key.image_id, item["status"], item.get("reason"),
-                                item.get("error"), variants, execution))
+                                item.get("error"), variants, execution, settled_at=item.get("updatedAt")))
     return Report(outcomes=outcomes, wall_seconds=wall_seconds, alerts=runner.read_alerts(),
                   workflow_type=runner.settings.workflow.type,
                   executions_per_upload=dict(_executions_per_upload(sfn, p.state_machine_arn)),

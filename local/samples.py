@@ -5,11 +5,15 @@ No binary fixtures: each function returns the encoded bytes of one kind of uploa
 
 from __future__ import annotations
 
+import random
 import struct
 import zlib
+from dataclasses import dataclass
 from io import BytesIO
 
 from PIL import Image, ImageDraw
+
+from handlers.image import fingerprints
 
 
 def photo(width: int = 1600, height: int = 1200, mode: str = "RGB") -> Image.Image:
@@ -156,3 +160,94 @@ def bilevel_png(width: int, height: int) -> bytes:
     idat = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     ihdr = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+# -- a user's library: bursts of near-identical shots among unrelated photos ------------------------------
+
+LIBRARY_SIZES = ((480, 360), (640, 480), (800, 600), (360, 480), (600, 800))
+"""Phone-photo shapes, downscaled: big enough that each variant is real work, small enough that 10,000
+images run in minutes on two cores (a 12 MP original would spend the run in the JPEG decoder)."""
+
+
+@dataclass(frozen=True)
+class Scene:
+    """What a photo shows: its size, a background and shapes. Shots of one scene are a burst."""
+
+    size: tuple[int, int]
+    background: tuple[tuple[int, int, int], tuple[int, int, int]]
+    shapes: tuple[tuple[str, tuple[int, int, int, int], tuple[int, int, int]], ...]
+
+    @classmethod
+    def random(cls, rng: random.Random) -> Scene:
+        width, height = rng.choice(LIBRARY_SIZES)
+
+        def colour() -> tuple[int, int, int]:
+            return (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+
+        shapes = []
+        for _ in range(rng.randint(4, 10)):
+            x, y = rng.randrange(-width // 4, width), rng.randrange(-height // 4, height)
+            w, h = rng.randint(width // 8, width // 2), rng.randint(height // 8, height // 2)
+            shapes.append((rng.choice(("ellipse", "rectangle")), (x, y, x + w, y + h), colour()))
+        return cls((width, height), (colour(), colour()), tuple(shapes))
+
+    def shot(self, rng: random.Random, *, jitter: bool) -> bytes:
+        """One JPEG of the scene; with `jitter`, as the next frame of a burst: the camera moved a few pixels,
+        the exposure changed a little, and the sensor's noise is new."""
+        width, height = self.size
+        dx, dy = (rng.randint(0, 1), rng.randint(0, 1)) if jitter else (0, 0)
+        top, bottom = self.background
+        mask = Image.linear_gradient("L").resize((width, height))
+        image = Image.composite(Image.new("RGB", (width, height), bottom), Image.new("RGB", (width, height), top),
+                                mask)
+        draw = ImageDraw.Draw(image)
+        for kind, (x0, y0, x1, y1), fill in self.shapes:
+            getattr(draw, kind)((x0 + dx, y0 + dy, x1 + dx, y1 + dy), fill=fill)
+        if jitter:
+            gain = rng.uniform(0.985, 1.015)
+            image = image.point([min(255, int(v * gain)) for v in range(256)] * 3)
+            noise = Image.frombytes("L", (width, height), rng.randbytes(width * height)).convert("RGB")
+            image = Image.blend(image, noise, rng.uniform(0.01, 0.03))  # drawn from `rng`: a seed repeats
+        return encode(image, "JPEG", quality=85)
+
+
+BURST_DISTANCE = 4  # bits: shots of one burst are near duplicates of each other at the default distance
+
+
+def _phash(data: bytes) -> int:
+    """The pHash of a JPEG's 160 px rendition, as the variants step takes it from its smallest variant."""
+    image = Image.open(BytesIO(data))
+    image.thumbnail((160, 160))
+    return fingerprints.perceptual_hash(image)
+
+
+def _burst(scene: Scene, shots: int, rng: random.Random) -> list[bytes]:
+    """`shots` jittered shots of `scene` whose pHashes are within `BURST_DISTANCE` bits of each other (a
+    frame that drifted further is taken again, as a burst has no such outlier at this jitter)."""
+    frames: list[bytes] = []
+    hashes: list[int] = []
+    while len(frames) < shots:
+        data = scene.shot(rng, jitter=True)
+        phash = _phash(data)
+        if all(fingerprints.hamming(phash, other) <= BURST_DISTANCE for other in hashes):
+            frames.append(data)
+            hashes.append(phash)
+    return frames
+
+
+def library(count: int, *, seed: int = 24, burst_share: float = 0.6) -> list[tuple[str, bytes]]:
+    """`count` photos of one user's library, deterministic for a seed: (file name, JPEG bytes).
+
+    About `burst_share` of them come in bursts of 3 to 12 shots of one scene (perceptual hashes within
+    `BURST_DISTANCE` bits of each other), the rest are unrelated photos, each of its own scene."""
+    rng = random.Random(seed)
+    photos: list[tuple[str, bytes]] = []
+    while len(photos) < count:
+        scene = Scene.random(rng)
+        if rng.random() < burst_share / (burst_share + (1 - burst_share) * 7.5):  # 7.5 shots per burst
+            first = len(photos)
+            shots = _burst(scene, min(rng.randint(3, 12), count - first), rng)
+            photos += [(f"burst-{first:05d}-{i:02d}.jpg", data) for i, data in enumerate(shots)]
+        else:
+            photos.append((f"photo-{len(photos):05d}.jpg", scene.shot(rng, jitter=False)))
+    return photos

@@ -4,6 +4,9 @@ What each patch fixes (measured with moto 5.2.5, see design notes):
 - the ASL definition was parsed again for every execution: parse once per definition;
 - each Step Functions task built a new boto3 client: one client per service and region;
 - JSONPath and intrinsic-function expressions were re-parsed on every use: cached;
+- a Query on a table's own key sorted the whole table (`Table.all_items`) to keep one partition's
+  items: it reads that partition only, so a Query costs what its partition holds, not the table
+  (the results, their order and paging are moto's own: `tests/unit/test_speedups.py` compares them);
 - conditional writes in moto's DynamoDB are not atomic across threads (two "winners" were
   seen under races): every DynamoDB backend call is serialized, as the real service is atomic;
 - moto keeps every execution's worker threads in a module-level list: cleared on exit;
@@ -26,6 +29,7 @@ from typing import Any
 from unittest import mock
 
 from moto.dynamodb.models import DynamoDBBackend
+from moto.dynamodb.models.table import Table
 from moto.s3 import notifications as s3_notifications
 from moto.s3.models import S3Backend
 from moto.stepfunctions.parser import utils as parser_utils
@@ -51,6 +55,44 @@ def _entered_time(tz: Any = None) -> SimpleNamespace:
 
 
 AWS_ENTERED_TIME = SimpleNamespace(timezone=datetime.timezone, datetime=SimpleNamespace(now=_entered_time))
+
+
+def partition_queries() -> contextlib.ExitStack:
+    """Patches: a Query on the table's own key reads only the items of its hash key.
+
+    moto's `Table.query` takes every item (`all_items()`, the whole table sorted), keeps those whose
+    hash key matches, and sorts them by range key. Within one Query, `all_items` here returns the
+    matching partition only, in the same order, so the rest of moto's query (ranges, filters, order,
+    Limit, paging) runs unchanged on the same items. Index queries are left as they are.
+    """
+    real_query, real_all_items = Table.query, Table.all_items
+    scope = threading.local()  # (table, hash key) of the Query running in this thread
+
+    def query(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")
+        if index_name is not None or hash_key is None:
+            return real_query(table, hash_key, *args, **kwargs)
+        scope.partition = (table, hash_key)
+        try:
+            return real_query(table, hash_key, *args, **kwargs)
+        finally:
+            scope.partition = None
+
+    def all_items(table: Table) -> list[Any]:
+        partition = getattr(scope, "partition", None)
+        if partition is None or partition[0] is not table:
+            return real_all_items(table)
+        items = table.items.get(partition[1])
+        if items is None:
+            return []
+        if not table.range_key_attr:
+            return [items]
+        return sorted(items.values(), key=lambda item: item.range_key)
+
+    stack = contextlib.ExitStack()
+    stack.enter_context(mock.patch.object(Table, "query", query))
+    stack.enter_context(mock.patch.object(Table, "all_items", all_items))
+    return stack
 
 
 class MotoSpeedups:
@@ -114,6 +156,7 @@ class MotoSpeedups:
                 mock.patch.object(AmazonStateLanguageParser, "parse", staticmethod(asl_parse)),
                 mock.patch.object(IntrinsicParser, "parse", staticmethod(intrinsic_parse)),
                 mock.patch.object(json_path, "parse", functools.lru_cache(maxsize=4096)(json_path.parse)),
+                partition_queries(),
             ]
         send_once, complete_once = self._once_per_multipart_upload()
         patches += [mock.patch.object(s3_notifications, "send_event", send_once),
