@@ -27,7 +27,8 @@ first: the newest `candidates` of them (the `near_duplicate_candidates` setting)
 `MAX_BUCKET_BYTES`, one strongly consistent read unit. A lookup reads the owner's status item, the d + 1
 buckets in one BatchGetItem and at most `MAX_STALE_CHECKS` candidates' status items, then writes itself
 first into each bucket under its version number: at most d + 6 items read and d + 1 written (10 and 5 at
-4), however large the user's library (a race lost to another upload costs one read and one write more).
+4), however large the user's library (a race lost to another upload costs one read and one write more, and
+one read of each image within the distance that entered the bucket meanwhile).
 
 What is found: the first live image (completed, or still being processed) among the candidates within
 the distance, closest first and at one distance the older first. Whenever a live image within the distance is among the
@@ -159,7 +160,8 @@ class Index:
         return self._call(self.dynamodb.get_item, TableName=self.table, Key=key, ConsistentRead=True).get("Item")
 
     def image(self, user_id: str, image_id: str) -> dict[str, Any] | None:
-        """An image's status item (typed), read once per lookup and strongly consistent."""
+        """An image's status item (typed), read once per lookup and strongly consistent. Only a read made after
+        an entry was read can tell that entry stale: an upload's entry is written after its status item."""
         if image_id not in self._items:
             self._items[image_id] = self._call(status.get_item, dynamodb=self.dynamodb, table=self.table,
                                                image_id=image_id, user_id=user_id)
@@ -250,6 +252,7 @@ class Index:
         `UploadSuperseded` when `upload` no longer owns its image."""
         if not informative(phash):
             return None
+        self._items.clear()  # read before the buckets (by the claim): an entry may be newer than what was read
         self._check_owner(upload)
         lookup = Lookup(upload.image_id, upload.upload_id, phash, sha256, max_distance)
         keys = bucket_keys(upload.user_id, phash, band_count(max_distance))
@@ -295,6 +298,8 @@ class Index:
                 return
             held = self._get(key)
             raced = lookup.add([held])
+            for candidate in raced:  # its image was maybe read before this upload of it entered the bucket
+                self._items.pop(candidate.image_id, None)
             self._check(user_id, lookup, raced, len({candidate.image_id for candidate in raced}))
             _back_off(attempt)
         raise TransientError(f"a hash bucket of {lookup.image_id} kept changing under it; retrying the step")
