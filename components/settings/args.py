@@ -218,7 +218,7 @@ class WorkflowArgs(TypedDict, total=False):
     """Largest Hamming distance of two 64-bit perceptual hashes counted as near duplicates (re-encoded or resized copies measure 0 to 2, unrelated photos 16 or more). Each image reads and writes distance + 1 hash band buckets; a changed distance starts new, empty ones. Default: 4. Range: 0 to 7."""
 
     near_duplicate_candidates: int
-    """Newest uploads per hash band a near-duplicate lookup considers (a band's list is one item of at most 4 KB, rewritten by each upload: 16 entries of typical names are 1.7 KB, 2 write units; 8 fit in 1 KB). Default: 16. Range: 1 to 64."""
+    """Newest uploads per hash band a near-duplicate lookup considers (a band's list is one item of at most 4 KB, rewritten by each upload: 16 entries of typical names are 1.7 KB, 2 write units; 8 fit in 1 KB; 32 of UUID names 3 KB; names of over 80 characters fill 4 KB with fewer). Default: 16. Range: 1 to 32."""
 
 
 class StorageArgs(TypedDict, total=False):

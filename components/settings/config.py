@@ -217,8 +217,8 @@ class WorkflowSettings:
     near_duplicate_candidates: int = setting(
         VARIANTS.near_duplicate_candidates,
         "Newest uploads per hash band a near-duplicate lookup considers (a band's list is one item of at most "
-        "4 KB, rewritten by each upload: 16 entries of typical names are 1.7 KB, 2 write units; 8 fit in 1 KB).",
-        minimum=1, maximum=64)
+        "4 KB, rewritten by each upload: 16 entries of typical names are 1.7 KB, 2 write units; 8 fit in 1 KB; 32 "
+        "of UUID names 3 KB; names of over 80 characters fill 4 KB with fewer).", minimum=1, maximum=32)
 
     def with_type_defaults(self, given: Iterable[str]) -> WorkflowSettings:
         """These settings with the chosen type's default timeout where `given` (the keys set) has none."""

@@ -16,6 +16,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
+from components.settings.config import WorkflowSettings
 from contract.errors import TransientError, UploadSuperseded
 from handlers.image import fingerprints
 from handlers.lifecycle import duplicates
@@ -266,14 +267,15 @@ def test_a_lost_race_costs_a_bucket_read_and_write_and_one_read_of_each_image_th
     assert (used.reads, used.writes, used.calls["put_item"]) == (DISTANCE + 6 + 5 + 1, DISTANCE + 1, 10)
 
 
-def test_a_bucket_of_64_candidates_keeps_the_64_newest_uploads_with_uuid_names(dynamodb):
-    # `near_duplicate_candidates` accepts 64; 4 KB hold about 42 entries named by UUIDs.
+def test_a_bucket_of_the_most_candidates_keeps_that_many_newest_uploads_with_uuid_names(dynamodb):
+    # `near_duplicate_candidates` accepts up to 32: 4 KB hold about 42 entries named by UUIDs (64 did not fit).
     name = lambda n: str(uuid.UUID(int=n))  # noqa: E731
-    process(dynamodb, Upload(USER, name(0), uuid.UUID(int=10**6).hex), 1, P1, candidates=64)
+    most = WorkflowSettings.__dataclass_fields__["near_duplicate_candidates"].metadata["max"]
+    process(dynamodb, Upload(USER, name(0), uuid.UUID(int=10**6).hex), 1, P1, candidates=most)
     rng = random.Random(64)
-    for n in range(1, 50):  # 49 newer uploads sharing only the first band with P1
+    for n in range(1, most):  # the newer uploads sharing only the first band with P1: it stays the oldest kept
         process(dynamodb, Upload(USER, name(n), uuid.UUID(int=10**6 + n).hex), 100 + n,
-                P1 & ~((1 << 51) - 1) | rng.getrandbits(51), candidates=64)
+                P1 & ~((1 << 51) - 1) | rng.getrandbits(51), candidates=most)
     probe = P1 ^ (1 << 50 | 1 << 37 | 1 << 24 | 1 << 11)  # a bit in each other band: shares the first only
-    found = process(dynamodb, Upload(USER, name(999), uuid.UUID(int=7).hex), 2, probe, candidates=64)[1]
+    found = process(dynamodb, Upload(USER, name(999), uuid.UUID(int=7).hex), 2, probe, candidates=most)[1]
     assert found == NearDuplicate(name(0), 4)

@@ -54,10 +54,12 @@ def test_the_duplicate_index_costs_what_the_bench_measured_one_bucket_per_band_s
     measured = {"claim_write_units": 1, "status_reads": 4, "bucket_bytes": 1800, "near_duplicate_candidates": 16}
     # Distance 4: 5 buckets read (1 unit each) and written (1,800 bytes: 2 units each), the claim written once.
     assert cost.index_units(settings(duplicates="flag"), measured) == (1 + 5 * 2, 4 + 5, 4 + 1 + 1 + 5)
-    # Distance 7: 8 buckets; 8 entries a bucket: 900 bytes, 1 unit each; 64 entries: capped at 4 KB.
+    # Distance 7: 8 buckets; 8 entries a bucket: 900 bytes, 1 unit each; 32 entries: 3,600 bytes, 4 units.
     assert cost.index_units(settings(duplicates="flag", near_duplicate_distance=7, near_duplicate_candidates=8),
                             measured)[:2] == (1 + 8, 4 + 8)
-    assert cost.index_units(settings(duplicates="flag", near_duplicate_candidates=64), measured)[0] == 1 + 5 * 4
+    assert cost.index_units(settings(duplicates="flag", near_duplicate_candidates=32), measured)[0] == 1 + 5 * 4
+    assert cost.index_units(settings(duplicates="flag", near_duplicate_candidates=32),
+                            measured | {"bucket_bytes": 3000})[0] == 1 + 5 * 4  # 6,000 bytes: capped at 4 KB
     # The estimate prices the committed measurement (`python -m bench duplicates`).
     writes, reads, _ = cost.index_units(settings(duplicates="flag"), cost.load("index_profile.json"))
     assert cost.status_units(settings(duplicates="flag"), PROFILE) == (3 + writes, reads)
