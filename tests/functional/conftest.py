@@ -187,3 +187,12 @@ def workflow() -> Iterator[Workflow]:
         clients.reset()
         yield Workflow(deploy(settings), lambdas)
         clients.reset()
+
+
+@pytest.fixture
+def dynamodb() -> Iterator[Any]:
+    """A low-level DynamoDB client on moto with an empty status table named `status` (the index's tests)."""
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="eu-west-1")
+        create_status_table(client, "status")
+        yield client

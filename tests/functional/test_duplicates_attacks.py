@@ -11,10 +11,8 @@ import random
 import threading
 import uuid
 
-import boto3
 import pytest
 from botocore.exceptions import ClientError
-from moto import mock_aws
 
 from components.settings.config import WorkflowSettings
 from contract.errors import TransientError, UploadSuperseded
@@ -22,25 +20,12 @@ from handlers.image import fingerprints
 from handlers.lifecycle import duplicates
 from handlers.lifecycle.duplicates import Index, NearDuplicate, Upload
 from local.metering import MeteredDynamoDB
-from local.stack import create_status_table
 
-USER, TABLE, DISTANCE = "u", "status", 4
-P1 = 0x0123_4567_89AB_CDEF
-P2 = P1 ^ 1 << 60  # one bit off, in the first band
+# The table, the hashes and the workflow's status writes of the index's own tests (`dynamodb`: conftest).
+from tests.functional.test_duplicates_index import DISTANCE, P1, P2, TABLE, USER, set_status, sha
+
 NEAR_P2_ONLY = P2 ^ 1 << 55  # one bit from P2, two from P1: shares with P1 only the bands P2 shares with it
 UNRELATED = 0xFEDC_BA98_7654_3210
-
-
-def sha(n: int) -> str:
-    return f"{n:064x}"
-
-
-@pytest.fixture
-def dynamodb():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_status_table(client, TABLE)
-        yield client
 
 
 class Serialized:
@@ -56,14 +41,6 @@ class Serialized:
             with self.lock:
                 return method(**kwargs)
         return call
-
-
-def set_status(dynamodb, upload: Upload, status: str, content: int | None = None, phash: int | None = None) -> None:
-    item = {"imageId": {"S": upload.image_id}, "userId": {"S": upload.user_id}, "status": {"S": status},
-            "uploadId": {"S": upload.upload_id}}
-    if status == "completed":
-        item |= {"sha256": {"S": sha(content)}, "phash": {"S": format(phash, "016x")}}
-    dynamodb.put_item(TableName=TABLE, Item=item)
 
 
 def process(dynamodb, upload: Upload, content: int, phash: int, distance: int = DISTANCE,

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import boto3
 import pytest
-from moto import mock_aws
 
 from contract.errors import UploadSuperseded
 from handlers.lifecycle.duplicates import Index, NearDuplicate, Upload, content_key
 from local.metering import MeteredDynamoDB
-from local.stack import create_status_table
 
 USER, TABLE, DISTANCE = "u", "status", 4
 P1 = 0x0123_4567_89AB_CDEF
@@ -19,14 +16,6 @@ DYNAMODB_ITEM_LIMIT = 400 * 1024  # bytes, counted as DynamoDB does: attribute n
 
 def sha(n: int) -> str:
     return f"{n:064x}"
-
-
-@pytest.fixture
-def dynamodb():
-    with mock_aws():
-        client = boto3.client("dynamodb", region_name="eu-west-1")
-        create_status_table(client, TABLE)
-        yield client
 
 
 def set_status(dynamodb, upload: Upload, status: str, content: int | None = None, phash: int | None = None) -> None:
