@@ -1,6 +1,7 @@
 """Model-based: the duplicates index under any sequence of one user's uploads, re-uploads (with other
-bytes and a slightly different hash), failures, retries and late runs of superseded uploads, with buckets
-of 3 entries so that old entries are pushed out; at the default distance 4 (5 bands) and at 2 (3 bands).
+bytes and a slightly different hash), failures, retries, another image's upload between one upload's claim
+and its lookup, and late runs of superseded uploads, with buckets of 3 entries so that old entries are
+pushed out; at the default distance 4 (5 bands) and at 2 (3 bands).
 
 The model knows which image holds which content and whether it completed, and every upload ever entered
 into each of the pigeonhole's d + 1 band buckets (newest first, never pruned). After every upload:
@@ -21,7 +22,7 @@ import os
 
 import boto3
 import pytest
-from hypothesis import settings
+from hypothesis import assume, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, rule
 from moto import mock_aws
@@ -29,7 +30,7 @@ from moto import mock_aws
 from contract.errors import UploadSuperseded
 from handlers.image import fingerprints
 from handlers.lifecycle.duplicates import MAX_STALE_CHECKS, Index, NearDuplicate, Upload, informative
-from local.metering import MeteredDynamoDB
+from local.metering import Metered, MeteredDynamoDB
 from local.stack import create_status_table
 
 USER, TABLE, CANDIDATES = "u", "status", 3
@@ -106,13 +107,23 @@ class DuplicatesModel(RuleBasedStateMachine):
                 me = (upload.image_id, upload.upload_id, content)
                 self.buckets[band] = [me, *(entry for entry in self.buckets.get(band, []) if entry != me)]
 
-    def _process(self, upload: Upload, content: str) -> tuple[str | None, NearDuplicate | None]:
-        """The variants step's claim and lookup through one index, as `handlers.variants` makes them, counted."""
+    def _process(self, upload: Upload, content: str,
+                 meanwhile: tuple[str, str, str] | None = None) -> tuple[str | None, NearDuplicate | None]:
+        """The variants step's claim and lookup through one index, as `handlers.variants` makes them, counted;
+        `meanwhile` (image, content, outcome): another image's whole upload between the two (the step makes
+        the variants in between: seconds in which anything else may happen)."""
         self.meter.reset()
         index = Index(self.meter, TABLE, candidates=CANDIDATES)
         original = index.claim(upload, SHA[content])
+        used_by_claim = self.meter.snapshot()
+        if meanwhile is not None:
+            self._upload(*meanwhile, retried=False)
+            self.meter.reset()
         near = index.near(upload, PHASH[content], SHA[content], self.distance)
         used = self.meter.snapshot()
+        if meanwhile is not None:  # the bound is per upload: the claim's share and the lookup's
+            used = Metered(used_by_claim.calls + used.calls, used_by_claim.items_read + used.items_read,
+                           used_by_claim.items_written + used.items_written)
         assert used.reads <= MAX_READS and used.writes <= MAX_WRITES, (upload, content, used.as_dict())
         self._check_near(upload, content, near)
         self._entered(upload, content)
@@ -121,18 +132,34 @@ class DuplicatesModel(RuleBasedStateMachine):
     @rule(image=st.sampled_from("abcdef"), content=st.sampled_from(sorted(PHASH)),
           outcome=st.sampled_from(["completed", "completed", "failed"]), retried=st.booleans())
     def upload(self, image: str, content: str, outcome: str, retried: bool) -> None:
+        self._upload(image, content, outcome, retried=retried)
+
+    @rule(image=st.sampled_from("abcdef"), content=st.sampled_from(sorted(PHASH)), other=st.sampled_from("abcdef"),
+          other_content=st.sampled_from(sorted(PHASH)), outcome=st.sampled_from(["completed", "failed"]))
+    def upload_while_another_completes(self, image: str, content: str, other: str, other_content: str,
+                                       outcome: str) -> None:
+        """Another image uploaded (often anew, with other bytes) between this upload's claim and its lookup.
+        Of other bytes: two uploads of the same bytes at once are the attack tests' (a copy waits for its
+        original's outcome)."""
+        assume(other != image and other_content != content)
+        self._upload(image, content, "completed", retried=False, meanwhile=(other, other_content, outcome))
+
+    def _upload(self, image: str, content: str, outcome: str, *, retried: bool,
+                meanwhile: tuple[str, str, str] | None = None) -> None:
         self.uploads += 1
         upload = Upload(USER, image, f"upload-{self.uploads}")
         was = self.images.get(image)
+        completed = {other: held for other, (held, status) in self.images.items()
+                     if other != image and status == "completed"}  # what the claim sees
         # MarkProcessing: the newer upload takes the image and clears the older outcome.
         self.dynamodb.put_item(TableName=TABLE, Item=self._item(image, upload.upload_id, "processing", content))
-        original, _ = self._process(upload, content)
+        previous = self.current.get(image)
+        self.images[image], self.current[image] = (content, "processing"), (upload, content)
+        original, _ = self._process(upload, content, meanwhile)
         if retried:  # the step ran again (a Lambda retry): the same original
             again, _ = self._process(upload, content)
             assert again == original
 
-        completed = {other: held for other, (held, status) in self.images.items()
-                     if other != image and status == "completed"}
         same = {other for other, held in completed.items() if held == content}
         if original is not None:
             assert original in same, (image, content, original, self.images)
@@ -142,9 +169,8 @@ class DuplicatesModel(RuleBasedStateMachine):
         self.dynamodb.put_item(TableName=TABLE, Item=self._item(image, upload.upload_id, outcome, content))
         self.images[image] = (content, outcome)
         self.held.setdefault(image, set()).add(content)
-        if image in self.current:
-            self.superseded.append(self.current[image])
-        self.current[image] = (upload, content)
+        if previous is not None:
+            self.superseded.append(previous)
         # The original, uploaded anew with the bytes it holds, stays the original (no image names it back).
         if was == (content, "completed") and self.duplicate_of.get(image, "") is None:
             assert original is None, (image, content, original)
