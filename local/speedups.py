@@ -6,7 +6,7 @@ What each patch fixes (measured with moto 5.2.5, see design notes):
 - JSONPath and intrinsic-function expressions were re-parsed on every use: cached;
 - a Query on a table's own key sorted the whole table (`Table.all_items`) to keep one partition's
   items: it reads that partition only, so a Query costs what its partition holds, not the table
-  (the results, their order and paging are moto's own: `tests/unit/test_speedups.py` compares them);
+  (the results, their order and paging are moto's own: `tests/functional/test_speedups.py` compares them);
 - conditional writes in moto's DynamoDB are not atomic across threads (two "winners" were
   seen under races): every DynamoDB backend call is serialized, as the real service is atomic;
 - moto keeps every execution's worker threads in a module-level list: cleared on exit;
