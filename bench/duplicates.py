@@ -59,10 +59,11 @@ class Library:
         self.meter.reset()
         index = Index(self.meter if metered else self.dynamodb, TABLE)
         start = time.perf_counter()
-        found = index.claim(upload, sha256) or index.near(upload, phash, sha256, self.distance)
+        original = index.claim(upload, sha256)  # both, as the variants step makes them: a copy looks for near ones too
+        near = index.near(upload, phash, sha256, self.distance)
         seconds = time.perf_counter() - start
         self._status(upload.image_id, upload.upload_id, "completed")
-        return (self.meter.snapshot().as_dict() if metered else {}), seconds, found is not None
+        return (self.meter.snapshot().as_dict() if metered else {}), seconds, bool(original or near)
 
 
 def index_profile(metered: list[dict[str, Any]], library: Library) -> dict[str, Any]:
